@@ -1,0 +1,229 @@
+"""The bases every task, trigger, condition and task runner plugin inherits.
+
+A task is one of:
+
+- ``RunnableTask``: run by a worker (Log, HTTP, scripts ...); its ``run`` is the whole contract.
+- ``FlowableTask``: resolved by the executor, purely, into child task runs (Sequential, If, ForEach ...).
+- an engine primitive the executor handles itself, with its properties declared here:
+  ``SleepTask`` (a persisted timer), ``PauseTask`` (pause / resume) and ``SubflowTask``
+  (a child execution).
+
+Task lists inside flows and flowable tasks are typed ``AnyTask``: a raw mapping is turned
+into the model of its ``type`` by the plugin registry found in the validation context, with
+plugin defaults merged in first (see ``kestra_stream.flows.defaults``).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from kestra_stream.durations import Duration
+from kestra_stream.models.plugin import PluginModel
+from kestra_stream.models.retry import Retry
+from kestra_stream.models.state import StateType
+
+if TYPE_CHECKING:
+    from kestra_stream.executor.flowables import FlowableContext, Resolution
+
+TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
+
+
+class LogLevel(StrEnum):
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+    @classmethod
+    def parse(cls, value: str) -> LogLevel:
+        return cls("WARN" if value.upper() == "WARNING" else value.upper())
+
+    @property
+    def rank(self) -> int:
+        return list(LogLevel).index(self)
+
+
+class _Sub(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
+                              validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
+
+
+class WorkerGroup(_Sub):
+    key: str
+    fallback: Literal["FAIL", "WAIT", "CANCEL"] = "WAIT"
+
+
+def _dispatch(kind: str) -> Callable[[Any, ValidatorFunctionWrapHandler, ValidationInfo], Any]:
+    """A validator turning a raw mapping into the plugin model its ``type`` names."""
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        if isinstance(value, PluginModel):
+            return value
+        from kestra_stream.flows.defaults import apply_plugin_defaults
+        from kestra_stream.plugins.registry import PluginKind, registry_from_context
+
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected a {kind} (a mapping with a 'type'), got {type(value).__name__}")
+        type_name = value.get("type")
+        if not isinstance(type_name, str) or not type_name:
+            raise ValueError(f"every {kind} needs a 'type'")
+        registry = registry_from_context(info.context)
+        cls = registry.require(PluginKind(kind), type_name)
+        raw = apply_plugin_defaults(dict(value), cls, (info.context or {}).get("plugin_defaults", ()))
+        return cls.model_validate(raw, context=info.context)
+
+    return validate
+
+
+class Task(PluginModel):
+    id: str = Field(pattern=TASK_ID_PATTERN, max_length=256)
+    description: str | None = None
+    retry: Retry | None = None
+    timeout: Duration | None = None
+    disabled: bool = False
+    allow_failure: bool = False
+    allow_warning: bool = False
+    log_level: LogLevel | None = None
+    log_to_file: bool = False
+    # An expression; the task is SKIPPED when it renders falsy.
+    run_if: str = "true"
+    worker_group: WorkerGroup | None = None
+
+    @field_validator("run_if", mode="before")
+    @classmethod
+    def _run_if_text(cls, value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return LogLevel.parse(value) if isinstance(value, str) else value
+
+
+AnyTask = Annotated[SerializeAsAny[Task], WrapValidator(_dispatch("task"))]
+
+
+class RunContext(Protocol):
+    """What a runnable task sees of the world while it runs one attempt (built by the worker)."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def taskrun_id(self) -> str: ...
+    @property
+    def attempt_number(self) -> int: ...
+    @property
+    def variables(self) -> Mapping[str, Any]: ...
+
+    def render(self, value: Any) -> Any:
+        """Render a property: a lone ``{{ expr }}`` keeps its native type, lists and maps recurse."""
+
+    def render_string(self, value: Any) -> str: ...
+    def log(self, level: LogLevel, message: str) -> None: ...
+    def set_labels(self, labels: Mapping[str, str]) -> None: ...
+    def set_warning(self, reason: str) -> None: ...
+
+
+class RunnableTask(Task):
+    """A task a worker runs; ``run`` returns its outputs or raises (``TaskFailure`` to fail with a message)."""
+
+    @abstractmethod
+    async def run(self, ctx: RunContext) -> Mapping[str, Any] | None: ...
+
+
+class FlowableTask(Task):
+    """A task the executor resolves, without I/O, into child task runs."""
+
+    errors: list[AnyTask] | None = None
+    finally_: list[AnyTask] | None = Field(default=None, alias="finally")
+
+    @abstractmethod
+    def branches(self) -> Mapping[str, list[Task]]:
+        """Every list of child tasks by its property name (errors and finally excluded)."""
+
+    def child_tasks(self) -> list[Task]:
+        """Every direct child, in every branch, errors and finally included."""
+        out: list[Task] = [t for tasks in self.branches().values() for t in tasks]
+        return out + list(self.errors or ()) + list(self.finally_ or ())
+
+    @abstractmethod
+    def resolve(self, ctx: FlowableContext) -> Resolution:
+        """Decide which children to start next, or the state this task ended in."""
+
+
+class SleepTask(Task):
+    """Waits, on a persisted timer of the executor, then succeeds."""
+
+    duration: Duration
+
+
+class PauseTask(Task):
+    """Pauses the execution until it is resumed.
+
+    ``delay`` (older) resumes it after a while; ``pauseDuration`` ends the pause after a while
+    with ``behavior``; the task's ``timeout`` fails it when nobody resumed it in time.
+    """
+
+    delay: Duration | None = None
+    pause_duration: Duration | None = None
+    on_resume: list[dict[str, Any]] | None = None
+    behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
+
+
+class SubflowTask(Task):
+    """Starts an execution of another flow, optionally waiting for it to end."""
+
+    namespace: str
+    flow_id: str
+    revision: int | None = None
+    inputs: dict[str, Any] | None = None
+    labels: dict[str, str] | list[dict[str, str]] | None = None
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+    schedule_date: str | None = None
+
+
+class Condition(PluginModel):
+    """A trigger condition; evaluated by the scheduler or the flow-trigger component."""
+
+
+AnyCondition = Annotated[SerializeAsAny[Condition], WrapValidator(_dispatch("condition"))]
+
+
+class TaskRunner(PluginModel):
+    """Where a script task runs (the Process runner on this machine)."""
+
+
+AnyTaskRunner = Annotated[SerializeAsAny[TaskRunner], WrapValidator(_dispatch("task_runner"))]
+
+
+class Trigger(PluginModel):
+    id: str = Field(pattern=TASK_ID_PATTERN, max_length=256)
+    description: str | None = None
+    conditions: list[AnyCondition] | None = None
+    disabled: bool = False
+    labels: dict[str, str] | list[dict[str, str]] | None = None
+    stop_after: list[StateType] | None = None
+    log_level: LogLevel | None = None
+    min_log_level: LogLevel | None = None
+    fail_on_trigger_error: bool = False
+
+
+AnyTrigger = Annotated[SerializeAsAny[Trigger], WrapValidator(_dispatch("trigger"))]

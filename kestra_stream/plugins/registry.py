@@ -1,0 +1,145 @@
+"""The plugin registry: every plugin type by each of its names.
+
+Discovery follows Kestra's PluginScanner: one entry-point group; each entry point is loaded
+on its own, and a broken one is logged with where it came from and skipped, never taking the
+others down. An entry point names either an iterable of plugin classes or a callable
+returning one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import Any
+
+import structlog
+
+from kestra_stream.errors import PluginError
+from kestra_stream.models.plugin import PluginModel
+
+ENTRY_POINT_GROUP = "kestra_stream.plugins"
+
+log = structlog.get_logger(__name__)
+
+
+class PluginKind(StrEnum):
+    TASK = "task"
+    TRIGGER = "trigger"
+    CONDITION = "condition"
+    TASK_RUNNER = "task_runner"
+
+
+def kind_of(cls: type[PluginModel]) -> PluginKind:
+    from kestra_stream.models.task import Condition, Task, TaskRunner, Trigger
+
+    for base, kind in ((Task, PluginKind.TASK), (Trigger, PluginKind.TRIGGER),
+                       (Condition, PluginKind.CONDITION), (TaskRunner, PluginKind.TASK_RUNNER)):
+        if issubclass(cls, base):
+            return kind
+    raise PluginError(f"{cls.__module__}.{cls.__qualname__} is not a task, trigger, condition or task runner")
+
+
+class PluginRegistry:
+    def __init__(self) -> None:
+        self._names: dict[PluginKind, dict[str, type[PluginModel]]] = {k: {} for k in PluginKind}
+        self._classes: list[type[PluginModel]] = []
+        self.broken: list[str] = []
+
+    @classmethod
+    def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> PluginRegistry:
+        registry = cls()
+        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+            source = f"{ep.name} = {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
+            try:
+                loaded: Any = ep.load()
+                classes = loaded() if callable(loaded) and not isinstance(loaded, type) else loaded
+                registry.register_all(classes, source=source)
+            except Exception as exc:  # a broken plugin must not take the others down
+                registry.broken.append(f"{source}: {exc}")
+                log.error("plugin_load_failed", entry_point=source, error=str(exc))
+        return registry
+
+    def register_all(self, classes: Iterable[type[PluginModel]], *, source: str = "") -> None:
+        for plugin_cls in classes:
+            self.register(plugin_cls, source=source)
+
+    def register(self, cls: type[PluginModel], *, source: str = "") -> None:
+        info = cls.plugin
+        if info is None:
+            raise PluginError(f"{cls.__qualname__} declares no `plugin = PluginInfo(...)`", plugin_type=None)
+        names = self._names[kind_of(cls)]
+        for name in info.names:
+            other = names.get(name)
+            if other is not None and other is not cls:
+                raise PluginError(f"plugin name {name!r} from {source or cls.__module__} is already taken by "
+                                  f"{other.__module__}.{other.__qualname__}", plugin_type=name)
+            names[name] = cls
+        if cls not in self._classes:
+            self._classes.append(cls)
+
+    def resolve(self, kind: PluginKind, name: str) -> type[PluginModel] | None:
+        return self._names[kind].get(name)
+
+    def require(self, kind: PluginKind, name: str) -> type[PluginModel]:
+        found = self.resolve(kind, name)
+        if found is not None:
+            return found
+        close = self.suggestions(kind, name)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        other = [k for k in PluginKind if k != kind and name in self._names[k]]
+        if other:
+            hint = f"; {name!r} is a {other[0].value.replace('_', ' ')}, not a {kind.value.replace('_', ' ')}"
+        raise PluginError(f"unknown {kind.value.replace('_', ' ')} type {name!r}{hint}", plugin_type=name)
+
+    def suggestions(self, kind: PluginKind, name: str, limit: int = 3) -> list[str]:
+        """The closest known names, by whole name and by the last dotted part (``Log`` → ``...log.Log``)."""
+        names = self._names[kind]
+        canonical = sorted({c.plugin.type for c in names.values() if c.plugin})
+        close = difflib.get_close_matches(name, canonical, n=limit, cutoff=0.6)
+        tail = name.rsplit(".", 1)[-1].lower()
+        for known in canonical:
+            if known.rsplit(".", 1)[-1].lower() == tail and known not in close:
+                close.insert(0, known)
+        if not close:
+            by_tail = {k.rsplit(".", 1)[-1].lower(): k for k in canonical}
+            close = [by_tail[t] for t in difflib.get_close_matches(tail, list(by_tail), n=limit, cutoff=0.7)]
+        return close[:limit]
+
+    def classes(self, kind: PluginKind | None = None) -> list[type[PluginModel]]:
+        return [c for c in self._classes if kind is None or kind_of(c) == kind]
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """JSON Schema of a plugin's properties, as flows write them (camelCase)."""
+        for kind in PluginKind:
+            cls = self.resolve(kind, name)
+            if cls is not None:
+                schema = cls.model_json_schema(by_alias=True, mode="validation")
+                info = cls.plugin
+                assert info is not None
+                schema["title"] = info.type
+                schema["description"] = info.title or (cls.__doc__ or "").strip()
+                schema["x-kestra-aliases"] = list(info.aliases)
+                schema["x-kestra-short-name"] = info.short
+                schema["x-kestra-kind"] = kind.value
+                return schema
+        close = [s for k in PluginKind for s in self.suggestions(k, name)]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else ""
+        raise PluginError(f"unknown plugin type {name!r}{hint}", plugin_type=name)
+
+
+@functools.cache
+def default_registry() -> PluginRegistry:
+    """Every installed plugin, discovered once per process."""
+    return PluginRegistry.from_entry_points()
+
+
+def registry_from_context(context: Mapping[str, Any] | None) -> PluginRegistry:
+    found = (context or {}).get("registry")
+    if isinstance(found, PluginRegistry):
+        return found
+    return default_registry()
+
+
