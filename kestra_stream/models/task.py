@@ -38,7 +38,10 @@ from kestra_stream.models.retry import Retry
 from kestra_stream.models.state import StateType
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from kestra_stream.executor.flowables import FlowableContext, Resolution
+    from kestra_stream.storage import Storage
 
 TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
 
@@ -138,6 +141,13 @@ class RunContext(Protocol):
     def log(self, level: LogLevel, message: str) -> None: ...
     def set_labels(self, labels: Mapping[str, str]) -> None: ...
     def set_warning(self, reason: str) -> None: ...
+
+    def working_directory(self) -> Path:
+        """A fresh, empty directory for this attempt, created on first use and removed after it."""
+
+    @property
+    def storage(self) -> Storage:
+        """Internal storage (``kestra://`` URIs), scoped to this execution's namespace and flow."""
 
 
 class RunnableTask(Task):
