@@ -20,10 +20,11 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import flow, plugins
+    from kestra_stream.cli import execute, flow, plugins
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
+    main.add_command(execute.execute)
 
 
 _register()

@@ -1,0 +1,6 @@
+"""The embedded backend: SQLite event log and states, in-process workers; no external service."""
+
+from kestra_stream.embedded._catalog import FlowCatalog, FlowNotFoundError
+from kestra_stream.embedded._engine import EmbeddedEngine, envs_from_environment
+
+__all__ = ["EmbeddedEngine", "FlowCatalog", "FlowNotFoundError", "envs_from_environment"]

@@ -1,0 +1,17 @@
+"""Flows as files: loading YAML with positions, load-time checks, plugin defaults."""
+
+from kestra_stream.flows._loader import flow_files, load_flow, load_flow_file, load_flows
+from kestra_stream.flows._source import Source, format_path, parse_source
+from kestra_stream.flows.defaults import PluginDefault, apply_plugin_defaults
+
+__all__ = [
+    "PluginDefault",
+    "Source",
+    "apply_plugin_defaults",
+    "flow_files",
+    "format_path",
+    "load_flow",
+    "load_flow_file",
+    "load_flows",
+    "parse_source",
+]

@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.durations import Duration
+from kestra_stream.errors import PluginError
 from kestra_stream.models.plugin import PluginModel
 from kestra_stream.models.retry import Retry
 from kestra_stream.models.state import StateType
@@ -87,7 +88,10 @@ def _dispatch(kind: str) -> Callable[[Any, ValidatorFunctionWrapHandler, Validat
         if not isinstance(type_name, str) or not type_name:
             raise ValueError(f"every {kind} needs a 'type'")
         registry = registry_from_context(info.context)
-        cls = registry.require(PluginKind(kind), type_name)
+        try:
+            cls = registry.require(PluginKind(kind), type_name)
+        except PluginError as exc:
+            raise ValueError(str(exc)) from exc  # a pydantic error keeps the location of the task
         raw = apply_plugin_defaults(dict(value), cls, (info.context or {}).get("plugin_defaults", ()))
         return cls.model_validate(raw, context=info.context)
 

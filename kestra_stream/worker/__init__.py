@@ -1,0 +1,6 @@
+"""Workers: run one attempt of a runnable task and report its result."""
+
+from kestra_stream.worker._attempt import run_attempt
+from kestra_stream.worker._context import TaskRunContext, WorkerFunctions
+
+__all__ = ["TaskRunContext", "WorkerFunctions", "run_attempt"]

@@ -1,0 +1,377 @@
+"""The embedded backend: one process, the event log and states in SQLite, an asyncio worker pool.
+
+The engine only moves events in and commands out of ``fold``. An event is durable (a row in
+``events``) before it is folded; what the fold decides is durable before it is carried out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kestra_stream.errors import InputError
+from kestra_stream.embedded._catalog import FlowCatalog
+from kestra_stream.embedded._store import Store
+from kestra_stream.executor.commands import (
+    AcquireSlot,
+    Command,
+    EmitLog,
+    ExecutionEnded,
+    KillExecution,
+    KillTask,
+    RunTask,
+    ScheduleTimer,
+    StartSubflow,
+)
+from kestra_stream.executor.events import (
+    Dequeued,
+    Event,
+    ExecutionCreated,
+    ExecutionReplayed,
+    KillRequested,
+    PauseRequested,
+    Rejected,
+    RestartRequested,
+    ResumeRequested,
+    SubflowEnded,
+    TaskResult,
+    TimerFired,
+)
+from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.flows import PluginDefault, load_flow
+from kestra_stream.ids import derive_id, new_id
+from kestra_stream.inputs import coerce_inputs
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.flow import Flow
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.plugins import PluginRegistry
+from kestra_stream.storage import LocalStorage
+from kestra_stream.worker import run_attempt
+
+log = structlog.get_logger(__name__)
+
+StateListener = Callable[[ExecutionState], None]
+ENV_PREFIX = "ENV_"
+
+
+def envs_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``{{ envs.x }}``: environment variables ``ENV_X``, named in lower case as Kestra does."""
+    return {k[len(ENV_PREFIX):].lower(): v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class EmbeddedEngine:
+    def __init__(self, home: Path, *, registry: PluginRegistry | None = None, worker_concurrency: int = 16,
+                 globals_: Mapping[str, Any] | None = None, global_defaults: Sequence[PluginDefault] = (),
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.home = home
+        self.registry = registry
+        self.global_defaults = list(global_defaults)
+        self.globals = dict(globals_ or {})
+        self.envs = envs_from_environment(os.environ if environ is None else environ)
+        self.store = Store(home / "kestra-stream.db")
+        self.storage = LocalStorage(home / "storage")
+        self.catalog = FlowCatalog()
+        self._workdirs = home / "work"
+        self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
+        self._states: dict[str, ExecutionState] = {}
+        self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._worker_slots = asyncio.Semaphore(worker_concurrency)
+        self._timers: list[tuple[datetime, str, ScheduleTimer]] = []
+        self._timer_wakeup = asyncio.Event()
+        self._slots: dict[tuple[str, str], set[str]] = {}
+        self._listeners: list[StateListener] = []
+        self._loops: list[asyncio.Task[None]] = []
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        for namespace, flow_id, revision, source in self.store.flow_sources():
+            flow = load_flow(source, registry=self.registry, global_defaults=self.global_defaults)
+            self.catalog.add(flow, revision)
+        for execution_id in self.store.unfinished_executions():
+            state = self.store.load_state(execution_id)
+            if state is not None:
+                self._states[execution_id] = state
+                ex = state.execution
+                if ex.state.current not in (StateType.QUEUED,) and not ex.state.current.is_terminated:
+                    self._slots.setdefault((ex.namespace, ex.flow_id), set()).add(ex.id)
+        for seq, event in self.store.pending_events():
+            self._queue.put_nowait((seq, event))
+        for timer in self.store.timers():
+            heapq.heappush(self._timers, (timer.fire_at, timer.timer_id, timer))
+        self._loops = [asyncio.create_task(self._executor_loop(), name="executor"),
+                       asyncio.create_task(self._timer_loop(), name="timers")]
+        # Jobs and commands decided before a crash are carried out again; both are idempotent.
+        for body in self.store.jobs():
+            self._start_job(RunTask.model_validate_json(body))
+        for outbox_id, command in self.store.outbox():
+            await self._carry_out(outbox_id, command)
+        log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
+
+    async def stop(self) -> None:
+        for task in [*self._loops, *self._jobs.values()]:
+            task.cancel()
+        for task in [*self._loops, *self._jobs.values()]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.store.close()
+
+    async def __aenter__(self) -> EmbeddedEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----- flows -----------------------------------------------------------------------------
+    def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate and store a flow; a changed source becomes a new revision."""
+        flow = load_flow(source, file=file, registry=self.registry, global_defaults=self.global_defaults)
+        latest = self.catalog.latest_revision(flow.namespace, flow.id)
+        if latest is not None and self.catalog.get(flow.namespace, flow.id, latest)[0].source == source:
+            return flow
+        revision = (latest or 0) + 1
+        flow = flow.model_copy(update={"revision": revision})
+        self.store.save_flow(flow.namespace, flow.id, revision, source)
+        self.catalog.add(flow, revision)
+        return flow
+
+    # ----- requests ----------------------------------------------------------------------------
+    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                               labels: Mapping[str, str] | None = None, from_text: bool = False,
+                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+        """Validate the inputs and start an execution; raises InputError before anything exists."""
+        flow, number = self.catalog.get(namespace, flow_id, revision)
+        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=self._render_input)
+        execution_id = new_id()
+        await self.submit(ExecutionCreated(
+            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
+            flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self.envs,
+            globals=self.globals))
+        return execution_id
+
+    async def kill(self, execution_id: str) -> None:
+        await self.submit(KillRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def pause(self, execution_id: str) -> None:
+        await self.submit(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
+        await self.submit(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(),
+                                          inputs=dict(inputs or {})))
+
+    async def restart(self, execution_id: str) -> None:
+        await self.submit(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        state = self.state(execution_id)
+        if state is None:
+            raise InputError("executionId", f"execution '{execution_id}' does not exist")
+        new_execution = new_id()
+        await self.submit(ExecutionReplayed(event_id=new_id(), execution_id=new_execution, at=_now(),
+                                            source=state.execution, taskrun_id=taskrun_id, envs=state.envs,
+                                            globals=state.globals))
+        return new_execution
+
+    async def submit(self, event: Event) -> None:
+        seq = self.store.append_event(event)
+        self._queue.put_nowait((seq, event))
+
+    # ----- reading -----------------------------------------------------------------------------
+    def state(self, execution_id: str) -> ExecutionState | None:
+        return self._states.get(execution_id) or self.store.load_state(execution_id)
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        return self.store.logs(execution_id)
+
+    def subscribe(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        state = self.state(execution_id)
+        if state is not None and state.finished:
+            return state.execution
+        future: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(execution_id, []).append(future)
+        return await asyncio.wait_for(future, timeout)
+
+    # ----- the executor ------------------------------------------------------------------------
+    async def _executor_loop(self) -> None:
+        while True:
+            seq, event = await self._queue.get()
+            try:
+                await self._apply(seq, event)
+            except Exception:
+                log.exception("event_not_applied", execution_id=event.execution_id, seq=seq)
+
+    def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | None:
+        if isinstance(event, ExecutionCreated):
+            return self.catalog.get(event.namespace, event.flow_id, event.flow_revision)[0]
+        ex = event.source if isinstance(event, ExecutionReplayed) else state.execution if state else None
+        if ex is None:
+            return None
+        return self.catalog.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+
+    async def _apply(self, seq: int, event: Event) -> None:
+        state = self.state(event.execution_id)
+        flow = self._flow_for(event, state)
+        if flow is None:
+            new_state, commands = state, []
+        else:
+            new_state, commands = fold(state, event, flow)
+        logs = [self._log_entry(c, new_state) for c in commands if isinstance(c, EmitLog)]
+        done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
+        outbox_ids = self.store.apply(seq, new_state, new_state is not state, commands, done_job, logs)
+        if new_state is not None:
+            if new_state.finished:
+                self._states.pop(new_state.execution.id, None)
+            else:
+                self._states[new_state.execution.id] = new_state
+        outbox = iter(outbox_ids)
+        for command in commands:
+            if isinstance(command, RunTask):
+                self._start_job(command)
+            elif isinstance(command, KillTask):
+                job = self._jobs.get(f"{command.taskrun_id}:{command.attempt}")
+                if job is not None:
+                    job.cancel()
+            elif isinstance(command, ScheduleTimer):
+                heapq.heappush(self._timers, (command.fire_at, command.timer_id, command))
+                self._timer_wakeup.set()
+            elif command.kind not in ("cancel_timer", "log"):
+                await self._carry_out(next(outbox), command)
+        if new_state is not None and new_state is not state:
+            for listener in self._listeners:
+                listener(new_state)
+
+    def _log_entry(self, command: EmitLog, state: ExecutionState | None) -> LogEntry:
+        ex = state.execution if state else None
+        return LogEntry(execution_id=command.execution_id, namespace=ex.namespace if ex else "",
+                        flow_id=ex.flow_id if ex else "", task_id=command.task_id, taskrun_id=command.taskrun_id,
+                        level=command.level, message=command.message, timestamp=command.at)
+
+    async def _carry_out(self, outbox_id: int, command: Command) -> None:
+        events: list[Event] = []
+        at = _now()
+        if isinstance(command, StartSubflow):
+            events.append(self._child_creation(command, at))
+        elif isinstance(command, KillExecution):
+            events.append(KillRequested(event_id=derive_id("kill", outbox_id), execution_id=command.execution_id,
+                                        at=at))
+        elif isinstance(command, AcquireSlot):
+            events.extend(self._acquire(command, at))
+        elif isinstance(command, ExecutionEnded):
+            events.extend(self._ended(command, at))
+        for seq, event in zip(self.store.complete_outbox(outbox_id, events), events, strict=True):
+            self._queue.put_nowait((seq, event))
+
+    def _child_creation(self, command: StartSubflow, at: datetime) -> Event:
+        parent = command.parent
+        try:
+            flow, revision = self.catalog.get(command.namespace, command.flow_id, command.revision)
+            inputs = coerce_inputs(flow.inputs or [], command.inputs, render=self._render_input)
+        except (InputError, LookupError, Exception) as exc:
+            return SubflowEnded(event_id=derive_id("subflow-failed", command.child_execution_id),
+                                execution_id=parent.execution_id, at=at, taskrun_id=parent.taskrun_id,
+                                child_execution_id=command.child_execution_id, state=StateType.FAILED,
+                                message=f"Subflow {command.namespace}.{command.flow_id} could not start: {exc}")
+        return ExecutionCreated(event_id=derive_id("created", command.child_execution_id),
+                                execution_id=command.child_execution_id, at=at, namespace=command.namespace,
+                                flow_id=command.flow_id, flow_revision=revision, inputs=inputs,
+                                labels=command.labels, parent=parent, envs=self.envs, globals=self.globals,
+                                trigger={"executionId": parent.execution_id, "namespace": parent.namespace,
+                                         "flowId": parent.flow_id})
+
+    def _acquire(self, command: AcquireSlot, at: datetime) -> list[Event]:
+        holders = self._slots.setdefault((command.namespace, command.flow_id), set())
+        if len(holders) < command.limit:
+            holders.add(command.execution_id)
+            return [Dequeued(event_id=derive_id("dequeued", command.execution_id),
+                             execution_id=command.execution_id, at=at)]
+        if command.behavior == "QUEUE":
+            return []
+        state = StateType.CANCELLED if command.behavior == "CANCEL" else StateType.FAILED
+        return [Rejected(event_id=derive_id("rejected", command.execution_id), execution_id=command.execution_id,
+                         at=at, state=state)]
+
+    def _ended(self, command: ExecutionEnded, at: datetime) -> list[Event]:
+        execution = command.execution
+        for future in self._waiters.pop(execution.id, []):
+            if not future.done():
+                future.set_result(execution)
+        events: list[Event] = []
+        parent = command.parent
+        if parent is not None and parent.wait:
+            events.append(SubflowEnded(event_id=derive_id("subflow-ended", execution.id),
+                                       execution_id=parent.execution_id, at=at, taskrun_id=parent.taskrun_id,
+                                       child_execution_id=execution.id, state=command.state,
+                                       outputs=execution.outputs))
+        holders = self._slots.get((execution.namespace, execution.flow_id))
+        if holders is not None and execution.id in holders:
+            holders.discard(execution.id)
+            flow, _ = self.catalog.get(execution.namespace, execution.flow_id)
+            if flow.concurrency is not None:
+                queued = self.store.oldest_queued(execution.namespace, execution.flow_id)
+                if queued is not None and queued not in holders:
+                    holders.add(queued)
+                    events.append(Dequeued(event_id=derive_id("dequeued", queued), execution_id=queued, at=at))
+        return events
+
+    def _render_input(self, template: str, variables: Mapping[str, Any]) -> Any:
+        from kestra_stream.expressions import FixedFunctions, default_engine
+
+        return default_engine().render_typed(template, variables, FixedFunctions(_now()))
+
+    # ----- workers -----------------------------------------------------------------------------
+    def _start_job(self, job: RunTask) -> None:
+        if job.job_id not in self._jobs:
+            self._jobs[job.job_id] = asyncio.create_task(self._run_job(job), name=job.job_id)
+
+    async def _run_job(self, job: RunTask) -> None:
+        try:
+            async with self._worker_slots:
+                result = await run_attempt(job, emit_log=self._emit_log, storage=self.storage,
+                                           workdir_root=self._workdirs)
+        except asyncio.CancelledError:
+            return  # killed or timed out: the executor has already ended this attempt
+        finally:
+            self._jobs.pop(job.job_id, None)
+        await self.submit(result)
+
+    def _emit_log(self, entry: LogEntry) -> None:
+        self.store.add_logs([entry])
+
+    # ----- timers ------------------------------------------------------------------------------
+    async def _timer_loop(self) -> None:
+        while True:
+            if not self._timers:
+                await self._timer_wakeup.wait()
+                self._timer_wakeup.clear()
+                continue
+            fire_at, timer_id, timer = self._timers[0]
+            delay = (fire_at - _now()).total_seconds()
+            if delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._timer_wakeup.wait(), delay)
+                self._timer_wakeup.clear()
+                continue
+            heapq.heappop(self._timers)
+            event = TimerFired(event_id=derive_id("timer", timer_id), execution_id=timer.execution_id, at=_now(),
+                               timer_id=timer_id, purpose=timer.purpose, taskrun_id=timer.taskrun_id,
+                               attempt=timer.attempt)
+            seq = self.store.fire_timer(timer_id, event)
+            if seq is not None:
+                self._queue.put_nowait((seq, event))

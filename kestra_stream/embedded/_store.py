@@ -1,0 +1,179 @@
+"""The embedded backend's SQLite file: event log, states, timers, worker jobs, outbox, logs, flows.
+
+One connection, WAL journal. Everything the fold decides is written in the same transaction
+as the mark that its event was applied, so a process killed at any point restarts from a
+consistent file: unapplied events are folded again, pending jobs re-run, timers re-armed and
+outbox commands re-sent (each of them idempotent).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from kestra_stream.executor.commands import COMMAND_ADAPTER, Command, RunTask, ScheduleTimer
+from kestra_stream.executor.events import EVENT_ADAPTER, Event
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.models.log import LogEntry
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS flows (
+  namespace TEXT NOT NULL, id TEXT NOT NULL, revision INTEGER NOT NULL, source TEXT NOT NULL,
+  PRIMARY KEY (namespace, id, revision));
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, body TEXT NOT NULL,
+  applied INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS events_pending ON events (applied, seq);
+CREATE TABLE IF NOT EXISTS executions (
+  id TEXT PRIMARY KEY, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, state TEXT NOT NULL,
+  finished INTEGER NOT NULL, created TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_flow ON executions (namespace, flow_id, state, created);
+CREATE TABLE IF NOT EXISTS timers (
+  timer_id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, fire_at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, execution_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, execution_id TEXT NOT NULL, taskrun_id TEXT, level TEXT NOT NULL,
+  timestamp TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS logs_execution ON logs (execution_id, id);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ----- flows -----------------------------------------------------------------------------
+    def flow_sources(self) -> list[tuple[str, str, int, str]]:
+        return list(self._db.execute("SELECT namespace, id, revision, source FROM flows ORDER BY revision"))
+
+    def save_flow(self, namespace: str, flow_id: str, revision: int, source: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO flows VALUES (?, ?, ?, ?)", (namespace, flow_id, revision, source))
+
+    # ----- events ----------------------------------------------------------------------------
+    def append_event(self, event: Event, *, conn: sqlite3.Connection | None = None) -> int:
+        cursor = (conn or self._db).execute(
+            "INSERT INTO events (execution_id, body) VALUES (?, ?)",
+            (event.execution_id, EVENT_ADAPTER.dump_json(event).decode()))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def pending_events(self) -> list[tuple[int, Event]]:
+        rows = self._db.execute("SELECT seq, body FROM events WHERE applied = 0 ORDER BY seq")
+        return [(seq, EVENT_ADAPTER.validate_json(body)) for seq, body in rows]
+
+    def events_of(self, execution_id: str) -> list[Event]:
+        rows = self._db.execute("SELECT body FROM events WHERE execution_id = ? ORDER BY seq", (execution_id,))
+        return [EVENT_ADAPTER.validate_json(body) for (body,) in rows]
+
+    # ----- applying a fold -------------------------------------------------------------------
+    def apply(self, seq: int, state: ExecutionState | None, changed: bool, commands: list[Command],
+              done_job: str | None, logs: list[LogEntry]) -> list[int]:
+        """Persist one folded event; returns the outbox ids of the commands to carry out now."""
+        outbox: list[int] = []
+        with self.transaction() as db:
+            db.execute("UPDATE events SET applied = 1 WHERE seq = ?", (seq,))
+            if state is not None and changed:
+                ex = state.execution
+                db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (ex.id, ex.namespace, ex.flow_id, ex.state.current.value, int(state.finished),
+                            ex.state.start_date.isoformat(), state.model_dump_json()))
+            if done_job is not None:
+                db.execute("DELETE FROM jobs WHERE job_id = ?", (done_job,))
+            for command in commands:
+                if isinstance(command, RunTask):
+                    db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
+                               (command.job_id, command.execution_id, command.model_dump_json()))
+                elif isinstance(command, ScheduleTimer):
+                    db.execute("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
+                               (command.timer_id, command.execution_id, command.fire_at.isoformat(),
+                                command.model_dump_json()))
+                elif command.kind == "cancel_timer":
+                    db.execute("DELETE FROM timers WHERE timer_id = ?", (command.timer_id,))  # type: ignore[union-attr]
+                elif command.kind != "log":
+                    cursor = db.execute("INSERT INTO outbox (body) VALUES (?)",
+                                        (COMMAND_ADAPTER.dump_json(command).decode(),))
+                    assert cursor.lastrowid is not None
+                    outbox.append(cursor.lastrowid)
+            self._insert_logs(db, logs)
+        return outbox
+
+    def fire_timer(self, timer_id: str, event: Event) -> int | None:
+        """Swap a due timer for its event, atomically; None when the timer is gone (cancelled)."""
+        with self.transaction() as db:
+            if db.execute("DELETE FROM timers WHERE timer_id = ?", (timer_id,)).rowcount == 0:
+                return None
+            return self.append_event(event, conn=db)
+
+    def complete_outbox(self, outbox_id: int, events: list[Event]) -> list[int]:
+        with self.transaction() as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (outbox_id,))
+            return [self.append_event(e, conn=db) for e in events]
+
+    def outbox(self) -> list[tuple[int, Command]]:
+        rows = self._db.execute("SELECT id, body FROM outbox ORDER BY id")
+        return [(i, COMMAND_ADAPTER.validate_json(body)) for i, body in rows]
+
+    def timers(self) -> list[ScheduleTimer]:
+        return [ScheduleTimer.model_validate_json(b) for (b,) in self._db.execute("SELECT body FROM timers")]
+
+    def jobs(self) -> list[str]:
+        return [b for (b,) in self._db.execute("SELECT body FROM jobs")]
+
+    # ----- executions ------------------------------------------------------------------------
+    def load_state(self, execution_id: str) -> ExecutionState | None:
+        row = self._db.execute("SELECT body FROM executions WHERE id = ?", (execution_id,)).fetchone()
+        return ExecutionState.model_validate_json(row[0]) if row else None
+
+    def running_count(self, namespace: str, flow_id: str) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM executions WHERE namespace = ? AND flow_id = ? AND finished = 0 "
+            "AND state NOT IN ('QUEUED')", (namespace, flow_id)).fetchone()
+        return int(row[0])
+
+    def oldest_queued(self, namespace: str, flow_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT id FROM executions WHERE namespace = ? AND flow_id = ? AND state = 'QUEUED' "
+            "ORDER BY created LIMIT 1", (namespace, flow_id)).fetchone()
+        return str(row[0]) if row else None
+
+    def unfinished_executions(self) -> list[str]:
+        return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0")]
+
+    # ----- logs ------------------------------------------------------------------------------
+    def _insert_logs(self, db: sqlite3.Connection, logs: list[LogEntry]) -> None:
+        db.executemany("INSERT INTO logs (execution_id, taskrun_id, level, timestamp, body) VALUES (?, ?, ?, ?, ?)",
+                       [(e.execution_id, e.taskrun_id, e.level.value, e.timestamp.isoformat(),
+                         e.model_dump_json()) for e in logs])
+
+    def add_logs(self, logs: list[LogEntry]) -> None:
+        with self.transaction() as db:
+            self._insert_logs(db, logs)
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        rows = self._db.execute("SELECT body FROM logs WHERE execution_id = ? ORDER BY id", (execution_id,))
+        return [LogEntry.model_validate_json(b) for (b,) in rows]
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)

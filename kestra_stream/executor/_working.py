@@ -1,0 +1,399 @@
+"""One fold's working copy of an execution: task runs by id, the commands emitted, what to re-resolve.
+
+Task runs are frozen models; every change builds a new one and marks its parent "dirty" so
+that the parent's flowable (or the flow itself, for top-level runs) is resolved again before
+the fold returns. Nothing here reads a clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from kestra_stream.errors import ExpressionError, InputError
+from kestra_stream.executor import _resolution
+from kestra_stream.executor._index import FlowIndex, index_of
+from kestra_stream.executor.commands import (
+    CancelTimer,
+    Command,
+    EmitLog,
+    ExecutionEnded,
+    KillExecution,
+    KillTask,
+    RunTask,
+    ScheduleTimer,
+    StartSubflow,
+)
+from kestra_stream.executor.flowables import ChildRun, Done, Resolution, Start
+from kestra_stream.executor.variables import execution_variables, outputs_map, taskrun_variables
+from kestra_stream.expressions import FixedFunctions, default_engine
+from kestra_stream.ids import derive_id
+from kestra_stream.inputs import coerce_value
+from kestra_stream.models.execution import Attempt, Execution, ParentLink, TaskRun
+from kestra_stream.models.state import State, StateType
+from kestra_stream.models.task import (
+    FlowableTask,
+    LogLevel,
+    PauseTask,
+    RunnableTask,
+    SleepTask,
+    SubflowTask,
+    Task,
+)
+
+if TYPE_CHECKING:
+    from kestra_stream.models.flow import Flow
+
+ROOT = ""  # the dirty-set key of the flow itself (top-level task runs have no parent)
+
+
+def allowed_state(task: Task, state: StateType) -> StateType:
+    """allowFailure turns FAILED into WARNING; allowWarning turns WARNING into SUCCESS."""
+    if state == StateType.FAILED and task.allow_failure:
+        state = StateType.WARNING
+    if state == StateType.WARNING and task.allow_warning:
+        state = StateType.SUCCESS
+    return state
+
+
+def is_truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "null", "none")
+    return bool(value)
+
+
+def labels_dict(labels: Any) -> dict[str, str]:
+    if not labels:
+        return {}
+    if isinstance(labels, Mapping):
+        return {str(k): str(v) for k, v in labels.items()}
+    return {str(item["key"]): str(item["value"]) for item in labels}
+
+
+class Working:
+    def __init__(self, execution: Execution, flow: Flow, *, at: datetime, envs: Mapping[str, str],
+                 globals_: Mapping[str, Any]) -> None:
+        self.flow = flow
+        self.index: FlowIndex = index_of(flow)
+        self.at = at
+        self.envs = envs
+        self.globals = globals_
+        self.execution = execution
+        self.state: State = execution.state
+        self.labels: dict[str, str] = dict(execution.labels)
+        self.outputs: dict[str, Any] | None = execution.outputs
+        self.runs: dict[str, TaskRun] = {tr.id: tr for tr in execution.task_run_list}
+        self.children: dict[str, list[str]] = {}
+        for tr in execution.task_run_list:
+            self.children.setdefault(tr.parent_task_run_id or ROOT, []).append(tr.id)
+        self.commands: list[Command] = []
+        self.dirty: dict[str, None] = {}  # an ordered set, so the fold is deterministic
+        self.changed = False
+        self._base_vars: dict[str, Any] | None = None
+
+    # ----- building the result -------------------------------------------------------------
+    def result(self) -> Execution:
+        if not self.changed:
+            return self.execution
+        return self.execution.model_copy(update={
+            "state": self.state,
+            "labels": self.labels,
+            "outputs": self.outputs,
+            "task_run_list": tuple(self.runs.values()),
+        })
+
+    def log(self, level: LogLevel, message: str, tr: TaskRun | None = None) -> None:
+        self.commands.append(EmitLog(execution_id=self.execution.id, taskrun_id=tr.id if tr else None,
+                                     task_id=tr.task_id if tr else None, level=level, message=message,
+                                     at=self.at))
+
+    # ----- changing things -----------------------------------------------------------------
+    def set_execution_state(self, state: StateType) -> None:
+        new = self.state.with_state(state, self.at)
+        if new is not self.state:
+            self.state = new
+            self.changed = True
+            self._base_vars = None
+
+    def update(self, tr: TaskRun, **changes: Any) -> TaskRun:
+        new = tr.model_copy(update=changes)
+        self.runs[tr.id] = new
+        self.changed = True
+        if "outputs" in changes:
+            self._base_vars = None
+        if "state" in changes and changes["state"].current != tr.current:
+            self.dirty[tr.parent_task_run_id or ROOT] = None
+        return new
+
+    def set_state(self, tr: TaskRun, state: StateType, **changes: Any) -> TaskRun:
+        return self.update(tr, state=tr.state.with_state(state, self.at), **changes)
+
+    def set_attempt_state(self, tr: TaskRun, state: StateType) -> tuple[Attempt, ...]:
+        last = tr.attempts[-1]
+        return (*tr.attempts[:-1], Attempt(state=last.state.with_state(state, self.at)))
+
+    def children_of(self, tr_id: str) -> list[TaskRun]:
+        return [self.runs[i] for i in self.children.get(tr_id, ())]
+
+    # ----- variables and rendering ---------------------------------------------------------
+    def base_variables(self) -> dict[str, Any]:
+        if self._base_vars is None:
+            execution = self.result()
+            self._base_vars = execution_variables(
+                execution, self.flow, outputs=outputs_map(execution, self.runs), envs=self.envs,
+                globals_=self.globals)
+            self._base_vars["labels"] = dict(self.labels)
+        return self._base_vars
+
+    def variables(self, tr: TaskRun, task: Task, attempts_count: int | None = None) -> dict[str, Any]:
+        count = len(tr.attempts) if attempts_count is None else attempts_count
+        return taskrun_variables(self.base_variables(), task, tr, self.runs, count)
+
+    def render(self, value: Any, variables: Mapping[str, Any]) -> Any:
+        return default_engine().render_typed(value, variables, FixedFunctions(self.at))
+
+    # ----- creating and starting task runs -------------------------------------------------
+    def can_progress(self, task: Task) -> bool:
+        """Whether new work may start: a running execution, or afterExecution tasks of an ended one."""
+        if self.state.current == StateType.RUNNING:
+            return True
+        return self.state.current.is_terminated and task.id in self.index.after_ids
+
+    def create_child(self, parent: TaskRun | None, child: ChildRun) -> None:
+        value = child.value if child.iteration is not None else (parent.value if parent else None)
+        parent_id = parent.id if parent else None
+        tr_id = derive_id(self.execution.id, parent_id, child.task.id, child.iteration)
+        if tr_id in self.runs:
+            return
+        tr = TaskRun(id=tr_id, execution_id=self.execution.id, namespace=self.execution.namespace,
+                     flow_id=self.execution.flow_id, task_id=child.task.id, parent_task_run_id=parent_id,
+                     value=value, iteration=child.iteration, state=State.new(StateType.CREATED, self.at))
+        self.runs[tr_id] = tr
+        self.children.setdefault(parent_id or ROOT, []).append(tr_id)
+        self.changed = True
+        self.start(tr)
+
+    def start(self, tr: TaskRun) -> None:
+        """Move a CREATED (or RESTARTED) task run on: skip it, run it, or hand it to its kind."""
+        task = self.index.task(tr.task_id)
+        if not self.can_progress(task):
+            return  # paused or queued: started on resume
+        if task.run_if.strip().lower() != "true":
+            try:
+                run = is_truthy(self.render(task.run_if, self.variables(tr, task)))
+            except ExpressionError as exc:
+                self.log(LogLevel.ERROR, f"runIf of task '{task.id}' could not be rendered: {exc}", tr)
+                self.set_state(tr, allowed_state(task, StateType.FAILED))
+                return
+            if not run:
+                self.set_state(tr, StateType.SKIPPED)
+                return
+        if isinstance(task, FlowableTask):
+            self.set_state(tr, StateType.RUNNING)
+            self.dirty[tr.id] = None
+        elif isinstance(task, PauseTask):
+            self.start_pause(tr, task)
+        elif isinstance(task, SubflowTask):
+            self.start_subflow(tr, task)
+        else:
+            self.dispatch(tr, task)
+
+    def dispatch(self, tr: TaskRun, task: Task) -> None:
+        """A new attempt of a runnable (worker) or Sleep (timer) task."""
+        attempt = len(tr.attempts) + 1
+        attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, self.at)))
+        tr = self.set_state(tr, StateType.RUNNING, attempts=attempts)
+        if isinstance(task, SleepTask):
+            self.timer("sleep", tr, attempt, self.at + task.duration)
+        elif isinstance(task, RunnableTask):
+            self.commands.append(RunTask(
+                execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
+                variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
+                flow_id=self.execution.flow_id, min_log_level=task.log_level))
+        else:
+            self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
+            self.fail_attempt(tr, task)
+            return
+        if task.timeout is not None:
+            self.timer("timeout", tr, attempt, self.at + task.timeout)
+
+    def timer(self, purpose: Any, tr: TaskRun, attempt: int, fire_at: datetime) -> None:
+        self.commands.append(ScheduleTimer(
+            execution_id=self.execution.id, timer_id=f"{purpose}:{tr.id}:{attempt}", fire_at=fire_at,
+            purpose=purpose, taskrun_id=tr.id, attempt=attempt))
+
+    def cancel_timer(self, purpose: str, tr: TaskRun, attempt: int) -> None:
+        self.commands.append(CancelTimer(execution_id=self.execution.id, timer_id=f"{purpose}:{tr.id}:{attempt}"))
+
+    def start_pause(self, tr: TaskRun, task: PauseTask) -> None:
+        tr = self.set_state(tr, StateType.PAUSED)
+        self.set_execution_state(StateType.PAUSED)
+        if task.delay is not None:
+            self.timer("pause_delay", tr, 0, self.at + task.delay)
+        if task.pause_duration is not None:
+            self.timer("pause_duration", tr, 0, self.at + task.pause_duration)
+        if task.timeout is not None:
+            self.timer("timeout", tr, 0, self.at + task.timeout)
+
+    def start_subflow(self, tr: TaskRun, task: SubflowTask) -> None:
+        attempt = len(tr.attempts) + 1
+        child_id = derive_id(self.execution.id, tr.id, attempt)
+        try:
+            variables = self.variables(tr, task)
+            inputs = self.render(task.inputs or {}, variables)
+            labels = labels_dict(self.render(task.labels, variables))
+        except ExpressionError as exc:
+            self.log(LogLevel.ERROR, f"Subflow '{task.id}': {exc}", tr)
+            self.set_state(tr, allowed_state(task, StateType.FAILED))
+            return
+        if task.inherit_labels:
+            labels = {**self.labels, **labels}
+        attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, self.at)))
+        outputs = {"executionId": child_id}
+        tr = self.set_state(tr, StateType.RUNNING, attempts=attempts, outputs=outputs)
+        self.commands.append(StartSubflow(
+            execution_id=self.execution.id, child_execution_id=child_id, namespace=task.namespace,
+            flow_id=task.flow_id, revision=task.revision, inputs=inputs, labels=labels,
+            parent=ParentLink(execution_id=self.execution.id, taskrun_id=tr.id,
+                              namespace=self.execution.namespace, flow_id=self.execution.flow_id,
+                              wait=task.wait, transmit_failed=task.transmit_failed)))
+        if not task.wait:
+            self.set_state(tr, StateType.SUCCESS, attempts=self.set_attempt_state(tr, StateType.SUCCESS))
+
+    # ----- ending attempts -----------------------------------------------------------------
+    def fail_attempt(self, tr: TaskRun, task: Task) -> None:
+        """The current attempt failed: retry it later if the policy allows, else fail the run."""
+        from kestra_stream.executor.retry import next_attempt_at
+
+        if task.retry is not None and tr.attempts:
+            fire_at = next_attempt_at(task.retry, tr.attempts, self.at, seed=tr.id)
+            if fire_at is not None:
+                tr = self.set_state(tr, StateType.RETRYING)
+                self.timer("retry", tr, len(tr.attempts) + 1, fire_at)
+                return
+        self.set_state(tr, allowed_state(task, StateType.FAILED))
+
+    def succeed_attempt(self, tr: TaskRun, task: Task, state: StateType,
+                        outputs: dict[str, Any] | None) -> None:
+        if (state == StateType.SUCCESS and len(tr.attempts) > 1 and task.retry is not None
+                and task.retry.warning_on_retry):
+            state = StateType.WARNING
+        self.set_state(tr, allowed_state(task, state), outputs=outputs)
+
+    # ----- resolution ----------------------------------------------------------------------
+    def apply(self, parent: TaskRun | None, resolution: Resolution) -> Done | None:
+        if isinstance(resolution, Start):
+            for child in resolution.children:
+                self.create_child(parent, child)
+            return None
+        return resolution if isinstance(resolution, Done) else None
+
+    def resolve_flowable(self, tr: TaskRun, task: FlowableTask) -> None:
+        try:
+            done = self.apply(tr, task.resolve(FlowableRun(self, tr, task)))
+        except (ExpressionError, ValueError) as exc:
+            self.log(LogLevel.ERROR, f"task '{task.id}' could not be resolved: {exc}", tr)
+            self.set_state(tr, allowed_state(task, StateType.FAILED))
+            return
+        if done is not None:
+            outputs = dict(done.outputs) if done.outputs is not None else tr.outputs
+            self.set_state(tr, allowed_state(task, done.state), outputs=outputs)
+
+    def resolve_root(self) -> None:
+        root_runs = self.children_of(ROOT)
+        if self.state.current.is_terminated:
+            after = self.flow.after_execution or []
+            if after and self.apply(None, _resolution.sequence(after, root_runs, [], [])) is not None:
+                self.end()
+            return
+        if self.state.current != StateType.RUNNING:
+            return
+        done = self.apply(None, _resolution.sequence(
+            self.flow.tasks, root_runs, self.flow.errors or [], self.flow.finally_ or []))
+        if done is not None:
+            self.finalize(done.state)
+
+    def finalize(self, state: StateType) -> None:
+        """The flow's tasks ended: render its outputs, set its final state, then run afterExecution."""
+        if state in (StateType.SUCCESS, StateType.WARNING) and self.flow.outputs:
+            try:
+                variables = self.base_variables()
+                self.outputs = {
+                    o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
+                    for o in self.flow.outputs
+                }
+                self.changed = True
+            except (ExpressionError, InputError) as exc:
+                self.log(LogLevel.ERROR, f"flow outputs could not be rendered: {exc}")
+                state = StateType.FAILED
+        self.set_execution_state(state)
+        if any(not t.disabled for t in self.flow.after_execution or []):
+            self.dirty[ROOT] = None  # resolved again, now in its after-execution phase
+        else:
+            self.end()
+
+    def end(self) -> None:
+        execution = self.result()
+        self.commands.append(ExecutionEnded(execution_id=execution.id, execution=execution,
+                                            state=self.state.current, parent=execution.parent))
+
+    def advance(self) -> None:
+        while self.dirty:
+            key = next(iter(self.dirty))
+            del self.dirty[key]
+            if key == ROOT:
+                self.resolve_root()
+                continue
+            tr = self.runs[key]
+            task = self.index.task(tr.task_id)
+            if tr.current == StateType.RUNNING and isinstance(task, FlowableTask) and self.can_progress(task):
+                self.resolve_flowable(tr, task)
+
+    # ----- kill ----------------------------------------------------------------------------
+    def kill_all(self) -> None:
+        for tr in list(self.runs.values()):
+            if tr.current.is_terminated:
+                continue
+            task = self.index.task(tr.task_id)
+            attempts = tr.attempts
+            if attempts and not attempts[-1].state.current.is_terminated:
+                attempts = self.set_attempt_state(tr, StateType.KILLED)
+                if isinstance(task, RunnableTask):
+                    self.commands.append(KillTask(execution_id=self.execution.id, taskrun_id=tr.id,
+                                                  attempt=len(attempts)))
+                elif isinstance(task, SubflowTask) and task.wait and tr.outputs:
+                    self.commands.append(KillExecution(execution_id=str(tr.outputs["executionId"])))
+            self.set_state(tr, StateType.KILLED, attempts=attempts)
+        self.dirty.clear()
+
+
+class FlowableRun:
+    """The FlowableContext a flowable plugin resolves against."""
+
+    def __init__(self, working: Working, taskrun: TaskRun, task: FlowableTask) -> None:
+        self._w = working
+        self._tr = taskrun
+        self._task = task
+
+    def _runs(self) -> list[TaskRun]:
+        return self._w.children_of(self._tr.id)
+
+    def render(self, value: Any) -> Any:
+        return self._w.render(value, self._w.variables(self._tr, self._task))
+
+    def sequence(self, tasks: Sequence[Task]) -> Resolution:
+        return _resolution.sequence(tasks, self._runs(), self._task.errors or [], self._task.finally_ or [])
+
+    def parallel(self, tasks: Sequence[Task], concurrent: int = 0) -> Resolution:
+        return _resolution.parallel(tasks, self._runs(), self._task.errors or [], self._task.finally_ or [],
+                                    concurrent)
+
+    def each(self, values: Any, tasks: Sequence[Task], *, concurrency: int = 1,
+             parallel_tasks: bool = False) -> Resolution:
+        return _resolution.each(_resolution.iteration_values(values), tasks, self._runs(),
+                                self._task.errors or [], self._task.finally_ or [], concurrency, parallel_tasks)
+
+    def dag(self, nodes: Sequence[tuple[Task, Sequence[str]]], concurrent: int = 0) -> Resolution:
+        return _resolution.dag(nodes, self._runs(), self._task.errors or [], self._task.finally_ or [],
+                               concurrent)

@@ -1,0 +1,116 @@
+"""Events: every input to the executor, keyed by execution id (the executor inbox).
+
+Each event carries its own time (``at``) and id; the fold reads no clock. Applying an event
+that no longer applies (a result for an attempt already ended, a timer for a task run that
+moved on, a second kill) changes nothing, which makes redelivery harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from kestra_stream.models.execution import Execution, ParentLink
+from kestra_stream.models.state import StateType
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    execution_id: str
+    at: datetime
+
+
+class ExecutionCreated(_Event):
+    kind: Literal["created"] = "created"
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    trigger: dict[str, Any] | None = None
+    parent: ParentLink | None = None
+    envs: dict[str, str] = Field(default_factory=dict)
+    globals: dict[str, Any] = Field(default_factory=dict)
+    schedule_date: datetime | None = None
+
+
+class ExecutionReplayed(_Event):
+    """A new execution (``execution_id``) re-running ``source`` from one of its task runs."""
+
+    kind: Literal["replayed"] = "replayed"
+    source: Execution
+    taskrun_id: str | None = None
+    envs: dict[str, str] = Field(default_factory=dict)
+    globals: dict[str, Any] = Field(default_factory=dict)
+
+
+class Dequeued(_Event):
+    """The flow's concurrency limit lets a QUEUED execution start."""
+
+    kind: Literal["dequeued"] = "dequeued"
+
+
+class Rejected(_Event):
+    """The flow's concurrency limit is reached and its behavior is CANCEL or FAIL."""
+
+    kind: Literal["rejected"] = "rejected"
+    state: Literal[StateType.CANCELLED, StateType.FAILED]
+
+
+class TaskResult(_Event):
+    kind: Literal["task_result"] = "task_result"
+    taskrun_id: str
+    attempt: int  # 1-based
+    state: StateType
+    outputs: dict[str, Any] | None = None
+    labels: dict[str, str] | None = None
+    message: str | None = None
+
+
+class TimerFired(_Event):
+    kind: Literal["timer"] = "timer"
+    timer_id: str
+    purpose: Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration"]
+    taskrun_id: str
+    attempt: int
+
+
+class KillRequested(_Event):
+    kind: Literal["kill"] = "kill"
+
+
+class PauseRequested(_Event):
+    kind: Literal["pause"] = "pause"
+
+
+class ResumeRequested(_Event):
+    kind: Literal["resume"] = "resume"
+    # Already validated against the Pause task's onResume inputs by whoever accepted the request.
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RestartRequested(_Event):
+    kind: Literal["restart"] = "restart"
+
+
+class SubflowEnded(_Event):
+    """A child execution started by a Subflow task ended (or could not start)."""
+
+    kind: Literal["subflow_ended"] = "subflow_ended"
+    taskrun_id: str
+    child_execution_id: str
+    state: StateType
+    outputs: dict[str, Any] | None = None
+    message: str | None = None
+
+
+Event = Annotated[
+    ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
+    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

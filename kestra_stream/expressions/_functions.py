@@ -1,0 +1,225 @@
+"""Kestra's expression functions: now(), secret(), kv(), read(), render(), range(), fromJson() ...
+
+Functions that need I/O or a clock are supplied by the caller through :class:`Functions` (the
+executor passes event time and no I/O, the worker the real clock and real storage). The current
+caller's functions and variables travel in a context variable for the duration of one render,
+so nothing about them is reachable from inside a template.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from kestra_stream.errors import ExpressionError
+from kestra_stream.expressions._javadate import zone
+from kestra_stream.expressions._values import Failure, ensure_aware, require
+
+# Ranges are materialised as lists; bound them so a template cannot exhaust memory.
+MAX_RANGE = 100_000
+# render() of a text that renders itself would never end.
+MAX_RENDER_DEPTH = 16
+
+
+@runtime_checkable
+class Functions(Protocol):
+    """Functions that need I/O or a clock, supplied by whoever renders."""
+
+    def now(self) -> datetime: ...
+
+    def secret(self, name: str) -> str: ...
+
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any: ...
+
+    def read(self, uri: str) -> str: ...
+
+    def file_size(self, uri: str) -> int: ...
+
+
+class FixedFunctions:
+    """A clock stopped at ``now``, and no I/O: what the pure executor can offer."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = ensure_aware(now)
+
+    def now(self) -> datetime:
+        return self._now
+
+    @staticmethod
+    def _unavailable(call: str) -> ExpressionError:
+        return ExpressionError(
+            "", f"{call} is not available in this context (it needs I/O, which only a worker can do); "
+                "use it in a runnable task's properties instead of a flowable task's or a trigger's")
+
+    def secret(self, name: str) -> str:
+        raise self._unavailable("secret()")
+
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any:
+        raise self._unavailable("kv()")
+
+    def read(self, uri: str) -> str:
+        raise self._unavailable("read()")
+
+    def file_size(self, uri: str) -> int:
+        raise self._unavailable("fileSize()")
+
+
+class _NoFunctions(FixedFunctions):
+    """Used when the caller passed no functions: even the clock is refused, to keep renders pure."""
+
+    def __init__(self) -> None:
+        super().__init__(datetime.min)
+
+    def now(self) -> datetime:
+        raise ExpressionError("", "now() needs a clock: pass functions=FixedFunctions(<event time>) "
+                                  "or the worker's functions to the expression engine")
+
+
+NO_FUNCTIONS = _NoFunctions()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one render call brings along: the caller's functions, its variables, how deep we are."""
+
+    functions: Functions
+    variables: Mapping[str, Any]
+    render: Callable[[str, Mapping[str, Any], Functions], Any]
+    depth: int = 0
+
+
+SCOPE: ContextVar[Scope | None] = ContextVar("kestra_expression_scope", default=None)
+
+
+def _scope() -> Scope:
+    scope = SCOPE.get()
+    if scope is None:
+        raise Failure("expression functions can only be called while rendering")
+    return scope
+
+
+def _text_arg(value: Any, function: str, argument: str) -> str:
+    require(value)
+    if not isinstance(value, str):
+        raise Failure(f"{function}() expects a text as {argument}, got {type(value).__name__}")
+    return value
+
+
+def now(timeZone: str | None = None) -> datetime:
+    current = ensure_aware(_scope().functions.now())
+    return current.astimezone(zone(timeZone)) if timeZone is not None else current
+
+
+def secret(key: str) -> str:
+    return _scope().functions.secret(_text_arg(key, "secret", "the secret name"))
+
+
+def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
+    key = _text_arg(key, "kv", "the key")
+    if namespace is not None:
+        namespace = _text_arg(namespace, "kv", "the namespace")
+    return _scope().functions.kv(key, namespace, bool(require(errorOnMissing)))
+
+
+def read(path: str) -> str:
+    return _scope().functions.read(_text_arg(path, "read", "the file URI"))
+
+
+def file_size(path: str) -> int:
+    return _scope().functions.file_size(_text_arg(path, "fileSize", "the file URI"))
+
+
+def render(text: Any, recursive: bool = True) -> Any:
+    """Explicit rendering of a text that itself holds expressions, with the same variables.
+
+    Recursive (the default, as Kestra) renders again while the result still holds expressions.
+    """
+    require(text)
+    if not isinstance(text, str):
+        return text
+    scope = _scope()
+    if scope.depth >= MAX_RENDER_DEPTH:
+        raise Failure(f"render() nested more than {MAX_RENDER_DEPTH} levels deep; does a text render itself?")
+    token = SCOPE.set(Scope(scope.functions, scope.variables, scope.render, scope.depth + 1))
+    try:
+        result = scope.render(text, scope.variables, scope.functions)
+        for _ in range(MAX_RENDER_DEPTH if recursive else 0):
+            if not isinstance(result, str) or ("{{" not in result and "{%" not in result):
+                break
+            again = scope.render(result, scope.variables, scope.functions)
+            if again == result:
+                break
+            result = again
+        return result
+    finally:
+        SCOPE.reset(token)
+
+
+def render_once(text: Any) -> Any:
+    return render(text, recursive=False)
+
+
+def kestra_range(start: int, end: int, step: int = 1) -> list[int]:
+    """Pebble's range: inclusive of ``end``."""
+    for value in (start, end, step):
+        if not isinstance(require(value), int) or isinstance(value, bool):
+            raise Failure(f"range() expects integers, got {value!r}")
+    if step == 0:
+        raise Failure("range() step must not be 0")
+    stop = end + 1 if step > 0 else end - 1
+    if len(range(start, stop, step)) > MAX_RANGE:
+        raise Failure(f"range() would produce more than {MAX_RANGE} numbers")
+    return list(range(start, stop, step))
+
+
+def from_json(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(_text_arg(text, "fromJson", "the JSON text"))
+    except json.JSONDecodeError as exc:
+        raise Failure(f"fromJson() could not parse its argument as JSON: {exc}") from exc
+
+
+def from_yaml(text: Any) -> Any:
+    if text is None:
+        return None
+    try:
+        return YAML(typ="safe", pure=True).load(_text_arg(text, "yaml", "the YAML text"))
+    except YAMLError as exc:
+        raise Failure(f"yaml() could not parse its argument as YAML: {exc}") from exc
+
+
+def _extreme(pick: Callable[..., Any], name: str) -> Callable[..., Any]:
+    def extreme(*values: Any) -> Any:
+        if len(values) == 1 and isinstance(values[0], list | tuple):
+            values = tuple(values[0])
+        if not values:
+            raise Failure(f"{name}() needs at least one value")
+        return pick(require(v) for v in values)
+
+    return extreme
+
+
+GLOBALS: dict[str, Any] = {
+    "now": now,
+    "secret": secret,
+    "kv": kv,
+    "read": read,
+    "fileSize": file_size,
+    "render": render,
+    "renderOnce": render_once,
+    "range": kestra_range,
+    "fromJson": from_json,
+    "json": from_json,
+    "yaml": from_yaml,
+    "max": _extreme(max, "max"),
+    "min": _extreme(min, "min"),
+}

@@ -1,0 +1,96 @@
+"""Executions and task runs, in Kestra's shape (camelCase on the wire: taskRunList, flowId ...).
+
+Models are frozen: the executor builds new versions instead of mutating, so a state handed
+out (to a snapshot, an API answer) never changes under its reader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic.alias_generators import to_camel
+
+from kestra_stream.models.state import State, StateType
+
+_CONFIG = ConfigDict(frozen=True, alias_generator=to_camel, validate_by_alias=True, validate_by_name=True,
+                     serialize_by_alias=True)
+
+
+class Attempt(BaseModel):
+    model_config = _CONFIG
+
+    state: State
+
+
+class TaskRun(BaseModel):
+    model_config = _CONFIG
+
+    id: str
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_id: str
+    parent_task_run_id: str | None = None
+    value: str | None = None
+    # Set on the direct children of an iteration (ForEach, Each...): the index of their value.
+    iteration: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+    outputs: dict[str, Any] | None = None
+    state: State
+
+    @property
+    def current(self) -> StateType:
+        return self.state.current
+
+
+class ParentLink(BaseModel):
+    """Where a subflow execution reports back to."""
+
+    model_config = _CONFIG
+
+    execution_id: str
+    taskrun_id: str
+    namespace: str
+    flow_id: str
+    wait: bool = True
+    transmit_failed: bool = True
+
+
+class Execution(BaseModel):
+    model_config = _CONFIG
+
+    id: str
+    namespace: str
+    flow_id: str
+    flow_revision: int = 1
+    inputs: dict[str, Any] | None = None
+    outputs: dict[str, Any] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    state: State
+    task_run_list: tuple[TaskRun, ...] = ()
+    trigger: dict[str, Any] | None = None
+    parent: ParentLink | None = None
+    original_id: str | None = None
+    schedule_date: datetime | None = None
+
+    @field_serializer("labels")
+    def _labels_as_list(self, labels: dict[str, str]) -> list[dict[str, str]]:
+        return [{"key": k, "value": v} for k, v in labels.items()]
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {str(item["key"]): str(item["value"]) for item in value}
+        return value
+
+    def find_taskrun(self, taskrun_id: str) -> TaskRun | None:
+        for tr in self.task_run_list:
+            if tr.id == taskrun_id:
+                return tr
+        return None
+
+    def taskruns_of(self, task_id: str) -> list[TaskRun]:
+        return [tr for tr in self.task_run_list if tr.task_id == task_id]

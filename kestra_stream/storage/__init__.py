@@ -1,0 +1,56 @@
+"""Internal storage: files addressed by ``kestra:///`` URIs, scoped by namespace, flow and execution.
+
+``Storage`` is the interface; ``LocalStorage`` keeps files in a local directory; ``ScopedStorage``
+limits any storage to some prefixes (what a task run is handed). The URI helpers build the
+layout of Kestra's StorageContext.
+"""
+
+from kestra_stream.storage._errors import StorageError, StorageFileNotFoundError, StorageUriError
+from kestra_stream.storage._local import LocalStorage
+from kestra_stream.storage._protocol import Storage
+from kestra_stream.storage._scoped import ScopedStorage
+from kestra_stream.storage._uris import (
+    PREFIX,
+    SCHEME,
+    build_uri,
+    child_uri,
+    execution_id_of,
+    execution_uri,
+    flow_uri,
+    input_uri,
+    is_within,
+    kv_uri,
+    namespace_files_uri,
+    namespace_path,
+    normalize_uri,
+    parse_uri,
+    slugify,
+    task_uri,
+    trigger_uri,
+)
+
+__all__ = [
+    "PREFIX",
+    "SCHEME",
+    "LocalStorage",
+    "ScopedStorage",
+    "Storage",
+    "StorageError",
+    "StorageFileNotFoundError",
+    "StorageUriError",
+    "build_uri",
+    "child_uri",
+    "execution_id_of",
+    "execution_uri",
+    "flow_uri",
+    "input_uri",
+    "is_within",
+    "kv_uri",
+    "namespace_files_uri",
+    "namespace_path",
+    "normalize_uri",
+    "parse_uri",
+    "slugify",
+    "task_uri",
+    "trigger_uri",
+]

@@ -1,0 +1,65 @@
+"""Running one attempt of a runnable task and turning what happened into a TaskResult event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic_core import to_jsonable_python
+
+from kestra_stream.errors import ExpressionError, TaskFailure
+from kestra_stream.executor.commands import RunTask
+from kestra_stream.executor.events import TaskResult
+from kestra_stream.ids import derive_id
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.models.task import LogLevel, RunnableTask
+from kestra_stream.storage import Storage
+from kestra_stream.worker._context import TaskRunContext
+
+log = structlog.get_logger(__name__)
+
+
+async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
+                      workdir_root: Path) -> TaskResult:
+    """Run ``job`` to its end. Cancellation (kill, timeout) propagates to the caller."""
+    bound = log.bind(execution_id=job.execution_id, taskrun_id=job.taskrun_id, task_id=job.task.id,
+                     attempt=job.attempt)
+    ctx = TaskRunContext(job, emit_log=emit_log, storage=storage, workdir_root=workdir_root)
+    task = job.task
+    outputs: dict[str, Any] | None = None
+    state = StateType.SUCCESS
+    try:
+        if not isinstance(task, RunnableTask):
+            raise TaskFailure(f"task '{task.id}' of type {task.type} is not runnable by a worker")
+        result = await task.run(ctx)
+        outputs = _json_safe(ctx.mask_outputs(result)) if result is not None else None
+        if ctx.warning is not None:
+            ctx.log(LogLevel.WARN, ctx.warning)
+            state = StateType.WARNING
+    except (TaskFailure, ExpressionError) as exc:
+        ctx.log(LogLevel.ERROR, str(exc))
+        state = StateType.FAILED
+    except Exception as exc:  # a plugin bug fails the attempt, never the worker
+        bound.exception("task_crashed")
+        ctx.log(LogLevel.ERROR, f"{type(exc).__name__}: {exc}")
+        state = StateType.FAILED
+    finally:
+        ctx.cleanup()
+    bound.debug("attempt_ended", state=state.value)
+    return TaskResult(event_id=derive_id("result", job.job_id), execution_id=job.execution_id,
+                      at=datetime.now(UTC), taskrun_id=job.taskrun_id, attempt=job.attempt, state=state,
+                      outputs=outputs, labels=ctx.labels or None)
+
+
+def _json_safe(outputs: Any) -> dict[str, Any]:
+    # Outputs travel in events and snapshots; datetimes and the like become their JSON form now,
+    # so both backends hand the next task exactly the same values.
+    safe = to_jsonable_python(outputs, fallback=str)
+    if not isinstance(safe, dict):
+        raise TaskFailure(f"task outputs must be a map, got {json.dumps(safe)[:100]}")
+    return safe

@@ -1,0 +1,146 @@
+"""Kestra's core plugins (``io.kestra.plugin.core.*``) for kestra-stream.
+
+Registered through the ``kestra_stream.plugins`` entry point ``core``, which names
+:func:`plugins`. Tasks are runnable (run by a worker), flowable (resolved by the executor)
+or engine primitives (Sleep, Pause, Subflow); triggers and conditions are declarations the
+scheduler, the webhook API and the flow-trigger component act on.
+"""
+
+from __future__ import annotations
+
+from kestra_stream.models.plugin import PluginModel
+from kestra_stream_plugin_core._base import Label, as_text, check_cron, check_timezone, is_truthy
+from kestra_stream_plugin_core._windows import TimeWindow, TimeWindowType
+from kestra_stream_plugin_core.conditions import (
+    DateTimeBetween,
+    DayInMonth,
+    DayOfWeek,
+    DayWeek,
+    DayWeekInMonth,
+    ExecutionFlow,
+    ExecutionLabels,
+    ExecutionNamespace,
+    ExecutionOutputs,
+    ExecutionStatus,
+    Expression,
+    MultipleCondition,
+    NamespaceComparison,
+    Not,
+    Or,
+    TimeBetween,
+    Weekend,
+)
+from kestra_stream_plugin_core.debug import Echo, Return
+from kestra_stream_plugin_core.execution import Fail, Labels
+from kestra_stream_plugin_core.flow import (
+    AllowFailure,
+    Dag,
+    DagTask,
+    EachParallel,
+    EachSequential,
+    ForEach,
+    If,
+    Parallel,
+    Pause,
+    Sequential,
+    Sleep,
+    Subflow,
+    Switch,
+)
+from kestra_stream_plugin_core.log import Log
+from kestra_stream_plugin_core.outputs import OutputValues
+from kestra_stream_plugin_core.runners import Process
+from kestra_stream_plugin_core.triggers import (
+    ExecutionFilter,
+    ExecutionFilterItem,
+    FilterField,
+    FilterType,
+    Flow,
+    Preconditions,
+    Schedule,
+    ScheduleBackfill,
+    ScheduleOnDates,
+    UpstreamFlow,
+    Webhook,
+)
+
+TASKS: tuple[type[PluginModel], ...] = (
+    Log, Echo, Return, OutputValues, Fail, Labels,
+    Sleep, Pause, Subflow,
+    Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
+)
+TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
+CONDITIONS: tuple[type[PluginModel], ...] = (
+    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression,
+    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or, MultipleCondition,
+)
+TASK_RUNNERS: tuple[type[PluginModel], ...] = (Process,)
+
+
+def plugins() -> list[type[PluginModel]]:
+    """Every core plugin class (the ``core`` entry point of ``kestra_stream.plugins``)."""
+    return [*TASKS, *TRIGGERS, *CONDITIONS, *TASK_RUNNERS]
+
+
+__all__ = [
+    "CONDITIONS",
+    "TASKS",
+    "TASK_RUNNERS",
+    "TRIGGERS",
+    "AllowFailure",
+    "Dag",
+    "DagTask",
+    "DateTimeBetween",
+    "DayInMonth",
+    "DayOfWeek",
+    "DayWeek",
+    "DayWeekInMonth",
+    "EachParallel",
+    "EachSequential",
+    "Echo",
+    "ExecutionFilter",
+    "ExecutionFilterItem",
+    "ExecutionFlow",
+    "ExecutionLabels",
+    "ExecutionNamespace",
+    "ExecutionOutputs",
+    "ExecutionStatus",
+    "Expression",
+    "Fail",
+    "FilterField",
+    "FilterType",
+    "Flow",
+    "ForEach",
+    "If",
+    "Label",
+    "Labels",
+    "Log",
+    "MultipleCondition",
+    "NamespaceComparison",
+    "Not",
+    "Or",
+    "OutputValues",
+    "Parallel",
+    "Pause",
+    "Preconditions",
+    "Process",
+    "Return",
+    "Schedule",
+    "ScheduleBackfill",
+    "ScheduleOnDates",
+    "Sequential",
+    "Sleep",
+    "Subflow",
+    "Switch",
+    "TimeBetween",
+    "TimeWindow",
+    "TimeWindowType",
+    "UpstreamFlow",
+    "Webhook",
+    "Weekend",
+    "as_text",
+    "check_cron",
+    "check_timezone",
+    "is_truthy",
+    "plugins",
+]

@@ -1,0 +1,38 @@
+"""Script tasks for kestra-stream: Python and shell, run on the Process task runner.
+
+``plugins()`` is the entry point (group ``kestra_stream.plugins``) returning every plugin class.
+"""
+
+from __future__ import annotations
+
+from kestra_stream.models.plugin import PluginModel
+from kestra_stream_plugin_scripts import _python as python
+from kestra_stream_plugin_scripts import _shell as shell
+from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, DockerRunner, Launch
+from kestra_stream_plugin_scripts._deps import ensure_dependencies, requirements_key
+from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
+from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
+from kestra_stream_plugin_scripts._process import group_members, run_process
+
+
+def plugins() -> list[type[PluginModel]]:
+    return [python.Script, python.Commands, shell.Script, shell.Commands, DockerRunner]
+
+
+__all__ = [
+    "PROCESS_RUNNER",
+    "PROTOCOL_LINE",
+    "AbstractExecScript",
+    "DockerRunner",
+    "Launch",
+    "ScriptOutputCollector",
+    "ensure_dependencies",
+    "glob_to_regex",
+    "group_members",
+    "match_output_files",
+    "plugins",
+    "python",
+    "requirements_key",
+    "run_process",
+    "shell",
+]

@@ -1,0 +1,194 @@
+"""What every script task shares: Kestra's ``AbstractExecScript`` properties, run on the Process runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from abc import abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.alias_generators import to_camel
+
+from kestra_stream.errors import TaskFailure
+from kestra_stream.models.plugin import PluginInfo, PluginModel
+from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner
+from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
+from kestra_stream_plugin_scripts._output import ScriptOutputCollector
+from kestra_stream_plugin_scripts._process import run_process
+
+PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+DEFAULT_INTERPRETER = ("/bin/sh", "-c")
+
+# The variables a task runner adds to its task's expressions; the run context cannot take extra
+# variables, so these plain references are replaced before rendering.
+_RUNNER_VAR = re.compile(r"\{\{\s*(workingDir|outputDir)\s*\}\}")
+
+
+class NamespaceFiles(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
+                              validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
+
+    enabled: bool = True
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+    namespaces: list[str] | None = None
+    if_exists: Literal["OVERWRITE", "FAIL", "WARN", "IGNORE"] | None = None
+    folder_per_namespace: bool | None = None
+
+
+class DockerRunner(TaskRunner):
+    """Kestra's Docker task runner: accepted so that flows written for Kestra load; running a task
+    on it fails, since this worker has no container engine."""
+
+    model_config = ConfigDict(**{**PluginModel.model_config, "extra": "allow"})
+    plugin = PluginInfo(
+        type="io.kestra.plugin.scripts.runner.docker.Docker",
+        short="runner.Docker",
+        title="Docker task runner (not available: tasks fail at run time; use the Process runner)",
+    )
+
+
+@dataclass
+class Launch:
+    """What a script task runs: its main commands, and environment it adds."""
+
+    commands: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    before: list[str] = field(default_factory=list)
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list))
+                else str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    return value
+
+
+class AbstractExecScript(RunnableTask):
+    """Runs commands through an interpreter in a fresh working directory of the attempt."""
+
+    before_commands: list[str] | str | None = None
+    env: dict[str, str] | None = None
+    interpreter: list[str] = list(DEFAULT_INTERPRETER)
+    input_files: dict[str, Any] | str | None = None
+    output_files: list[str] | None = None
+    namespace_files: NamespaceFiles | None = None
+    warning_on_std_err: bool = True
+    container_image: str | None = None
+    task_runner: AnyTaskRunner | None = None
+    target_os: Literal["LINUX", "WINDOWS", "AUTO"] = "AUTO"
+    fail_fast: bool = True
+    output_directory: bool | None = None
+    # Deprecated by Kestra in favour of taskRunner; still accepted.
+    runner: Literal["PROCESS", "DOCKER"] | None = None
+    docker: dict[str, Any] | None = None
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_values(cls, value: Any) -> Any:
+        # YAML gives numbers and booleans; an environment holds text.
+        return _stringify(value)
+
+    @abstractmethod
+    async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:
+        """The commands to run once the working directory holds the input files."""
+
+    def check_runner(self) -> None:
+        """Only the Process runner exists here: any other one is an error that says so."""
+        if self.runner == "DOCKER":
+            raise TaskFailure("runner: DOCKER is not available on this worker; only the Process runner "
+                              f"is (remove 'runner' or set taskRunner type {PROCESS_RUNNER})",
+                              task_id=self.id)
+        if self.task_runner is not None and self.task_runner.type != PROCESS_RUNNER:
+            info = type(self.task_runner).plugin
+            names = info.names if info else (self.task_runner.type,)
+            if PROCESS_RUNNER not in names:
+                raise TaskFailure(
+                    f"task runner {self.task_runner.type!r} is not available on this worker; only the "
+                    f"Process runner is: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+
+    def runner_text(self, value: Any, runner_vars: Mapping[str, str]) -> Any:
+        """``value`` with ``{{ workingDir }}`` / ``{{ outputDir }}`` replaced by their paths."""
+        if isinstance(value, str):
+            return _RUNNER_VAR.sub(lambda m: runner_vars.get(m.group(1), m.group(0)), value)
+        if isinstance(value, list):
+            return [self.runner_text(v, runner_vars) for v in value]
+        if isinstance(value, dict):
+            return {self.runner_text(k, runner_vars): self.runner_text(v, runner_vars)
+                    for k, v in value.items()}
+        return value
+
+    def render_list(self, ctx: RunContext, value: list[str] | str | None, runner_vars: Mapping[str, str],
+                    what: str) -> list[str]:
+        if value is None:
+            return []
+        rendered = ctx.render(self.runner_text(value, runner_vars))
+        if isinstance(rendered, str):
+            # A single expression may render to the JSON text of a list.
+            try:
+                parsed = json.loads(rendered)
+            except ValueError:
+                parsed = [rendered]
+            rendered = parsed if isinstance(parsed, list) else [rendered]
+        if not isinstance(rendered, list):
+            raise TaskFailure(f"{what} must be a list of strings, got {type(rendered).__name__}",
+                              task_id=self.id)
+        return [str(item) for item in rendered]
+
+    def _uses_output_dir(self) -> bool:
+        if self.output_directory:
+            return True
+        text = json.dumps(self.model_dump(mode="json", by_alias=True))
+        return "outputDir" in text or "OUTPUT_DIR" in text
+
+    async def run(self, ctx: RunContext) -> Mapping[str, Any]:
+        self.check_runner()
+        if self.namespace_files is not None and self.namespace_files.enabled:
+            raise TaskFailure("namespaceFiles is not supported yet on this worker: namespace files come "
+                              "with the namespace files API; pass the files with inputFiles instead, or set "
+                              "namespaceFiles.enabled to false", task_id=self.id)
+        workdir = ctx.working_directory()
+        runner_vars = {"workingDir": str(workdir)}
+        output_dir: Path | None = None
+        if self._uses_output_dir():
+            output_dir = workdir / secrets.token_hex(8)
+            output_dir.mkdir()
+            runner_vars["outputDir"] = str(output_dir)
+
+        if self.input_files is not None:
+            await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
+        launch = await self.launch(ctx, workdir, runner_vars)
+        before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
+        if self.fail_fast:
+            before = ["set -e", *before]
+        interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
+        if not interpreter:
+            raise TaskFailure("interpreter must not be empty, e.g. ['/bin/sh', '-c']", task_id=self.id)
+        args = [*interpreter, "\n".join([*before, *launch.before, *launch.commands])]
+
+        env = dict(os.environ)
+        env.update(launch.env)
+        env["WORKING_DIR"] = str(workdir)
+        if output_dir is not None:
+            env["OUTPUT_DIR"] = str(output_dir)
+        if self.env:
+            rendered_env = ctx.render(self.runner_text(self.env, runner_vars))
+            env.update({str(k): str(v) for k, v in rendered_env.items()})
+
+        collector = ScriptOutputCollector(ctx)
+        exit_code = await run_process(args, cwd=workdir, env=env, on_line=collector)
+        if exit_code != 0:
+            raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
+
+        patterns = self.render_list(ctx, self.output_files, runner_vars, "outputFiles")
+        output_files = await upload_output_files(ctx, workdir, patterns, output_dir)
+        if self.warning_on_std_err and collector.stderr_count > 0:
+            ctx.set_warning(f"the script wrote {collector.stderr_count} line(s) to stderr and "
+                            "warningOnStdErr is true")
+        return {"vars": collector.vars, "exitCode": exit_code, "outputFiles": output_files}

@@ -1,0 +1,67 @@
+"""Every valid fixture and compat flow loads cleanly; every invalid fixture reports its declared problem.
+
+An invalid fixture declares what it expects on its first line:
+``# expect: line 7: unknown task type 'io.kestra.plugin.core.log.Lg'``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from kestra_stream.errors import FlowValidationError
+from kestra_stream.flows import load_flow_file
+
+TESTS = Path(__file__).resolve().parents[1]
+VALID = sorted((TESTS / "flows" / "valid").glob("*.yaml"))
+INVALID = sorted((TESTS / "flows" / "invalid").glob("*.yaml"))
+EXPECT = re.compile(r"^# expect: line (\d+): (.+)$")
+
+
+def _compat_flows() -> list[Path]:
+    flows: list[Path] = []
+    for case in sorted((TESTS / "compat" / "cases").glob("*/")):
+        flows.append(case / "flow.yaml")
+        declared = YAML(typ="safe").load((case / "case.yaml").read_text()) or {}
+        flows += [case / name for name in declared.get("flows", ())]
+    return flows
+
+
+COMPAT = _compat_flows()
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def test_the_corpora_are_large_enough() -> None:
+    assert len(VALID) >= 20
+    assert len(INVALID) >= 45
+    assert len(COMPAT) >= 18
+
+
+@pytest.mark.parametrize("path", VALID + COMPAT, ids=_id)
+def test_valid_flow_loads_without_problem(path: Path) -> None:
+    try:
+        flow = load_flow_file(path)
+    except FlowValidationError as exc:
+        pytest.fail(f"{path} should be valid:\n{exc}")
+    assert flow.tasks
+    assert flow.source == path.read_text()
+
+
+@pytest.mark.parametrize("path", INVALID, ids=_id)
+def test_invalid_flow_reports_its_declared_problem_at_its_line(path: Path) -> None:
+    header = EXPECT.match(path.read_text().splitlines()[0])
+    assert header, f"{path} must start with '# expect: line N: message fragment'"
+    line, fragment = int(header.group(1)), header.group(2)
+    with pytest.raises(FlowValidationError) as caught:
+        load_flow_file(path)
+    problems = caught.value.problems
+    found = [p for p in problems if fragment in p.message]
+    assert found, f"no problem mentions {fragment!r}; got:\n{caught.value}"
+    assert any(p.line == line for p in found), f"{fragment!r} expected at line {line}; got:\n{caught.value}"
+    assert all(p.file == str(path) for p in problems)
