@@ -20,11 +20,12 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import execute, flow, plugins
+    from kestra_stream.cli import execute, flow, plugins, server
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
     main.add_command(execute.execute)
+    main.add_command(server.server)
 
 
 _register()

@@ -17,9 +17,9 @@ from typing import Any
 
 import structlog
 
-from kestra_stream.errors import InputError
 from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
+from kestra_stream.errors import BackendError, InputError
 from kestra_stream.executor.commands import (
     AcquireSlot,
     Command,
@@ -98,7 +98,7 @@ class EmbeddedEngine:
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        for namespace, flow_id, revision, source in self.store.flow_sources():
+        for _namespace, _flow_id, revision, source in self.store.flow_sources():
             flow = load_flow(source, registry=self.registry, global_defaults=self.global_defaults)
             self.catalog.add(flow, revision)
         for execution_id in self.store.unfinished_executions():
@@ -200,7 +200,7 @@ class EmbeddedEngine:
     def subscribe(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 
-    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         state = self.state(execution_id)
         if state is not None and state.finished:
             return state.execution
@@ -228,9 +228,9 @@ class EmbeddedEngine:
     async def _apply(self, seq: int, event: Event) -> None:
         state = self.state(event.execution_id)
         flow = self._flow_for(event, state)
-        if flow is None:
-            new_state, commands = state, []
-        else:
+        commands: list[Command] = []
+        new_state = state
+        if flow is not None:
             new_state, commands = fold(state, event, flow)
         logs = [self._log_entry(c, new_state) for c in commands if isinstance(c, EmitLog)]
         done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
@@ -283,7 +283,7 @@ class EmbeddedEngine:
         try:
             flow, revision = self.catalog.get(command.namespace, command.flow_id, command.revision)
             inputs = coerce_inputs(flow.inputs or [], command.inputs, render=self._render_input)
-        except (InputError, LookupError, Exception) as exc:
+        except (InputError, BackendError) as exc:
             return SubflowEnded(event_id=derive_id("subflow-failed", command.child_execution_id),
                                 execution_id=parent.execution_id, at=at, taskrun_id=parent.taskrun_id,
                                 child_execution_id=command.child_execution_id, state=StateType.FAILED,

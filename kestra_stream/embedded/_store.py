@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from kestra_stream.executor.commands import COMMAND_ADAPTER, Command, RunTask, ScheduleTimer
+from kestra_stream.executor.commands import COMMAND_ADAPTER, CancelTimer, Command, RunTask, ScheduleTimer
 from kestra_stream.executor.events import EVENT_ADAPTER, Event
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.log import LogEntry
@@ -108,8 +108,8 @@ class Store:
                     db.execute("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
                                (command.timer_id, command.execution_id, command.fire_at.isoformat(),
                                 command.model_dump_json()))
-                elif command.kind == "cancel_timer":
-                    db.execute("DELETE FROM timers WHERE timer_id = ?", (command.timer_id,))  # type: ignore[union-attr]
+                elif isinstance(command, CancelTimer):
+                    db.execute("DELETE FROM timers WHERE timer_id = ?", (command.timer_id,))
                 elif command.kind != "log":
                     cursor = db.execute("INSERT INTO outbox (body) VALUES (?)",
                                         (COMMAND_ADAPTER.dump_json(command).decode(),))

@@ -292,6 +292,7 @@ def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     if event.message:
         w.log(LogLevel.ERROR, event.message, tr)
     child = event.state
+    state: StateType
     if child in (StateType.SUCCESS, StateType.WARNING):
         state = child
     elif task.transmit_failed:

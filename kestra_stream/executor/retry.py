@@ -30,7 +30,6 @@ def next_attempt_at(retry: AnyRetry, attempts: Sequence[Attempt], failed_at: dat
         span = retry.max_interval - retry.min_interval
         delay = retry.min_interval + span * unit_interval(seed, done)
     fire_at = failed_at + delay
-    if retry.max_duration is not None and attempts:
-        if fire_at - attempts[0].state.start_date > retry.max_duration:
-            return None
+    if retry.max_duration is not None and attempts and fire_at - attempts[0].state.start_date > retry.max_duration:
+        return None
     return fire_at

@@ -57,6 +57,8 @@ def _strict_result(value: Any) -> Any:
     """A native result must not hide a missing value inside it."""
     if isinstance(value, Undefined):
         require(value)
+    elif callable(value):
+        raise Failure("a function is not a value: call it with parentheses")
     elif isinstance(value, list | tuple):
         for item in value:
             _strict_result(item)

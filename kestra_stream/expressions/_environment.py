@@ -166,7 +166,7 @@ class KestraEnvironment(ImmutableSandboxedEnvironment):
                 return missing(path, obj)
         if isinstance(obj, LoopContext) and attribute in _LOOP_ATTRIBUTES:
             return getattr(obj, _LOOP_ATTRIBUTES[attribute])
-        return missing(path)
+        return missing(path, obj)
 
     def kestra_getitem(self, obj: Any, key: Any, path: str) -> Any:
         if isinstance(obj, Undefined):

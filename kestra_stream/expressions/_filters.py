@@ -45,10 +45,16 @@ def default(value: Any, fallback: Any = "") -> Any:
     return fallback if is_empty(value) else value
 
 
+def _in_zone(moment: datetime, time_zone: str | None) -> datetime:
+    # Kestra converts to the server's zone when none is given; ours is UTC, and a value that
+    # already carries a zone keeps it, which gives the same text on a UTC server.
+    return moment if time_zone is None else moment.astimezone(_javadate.zone(time_zone))
+
+
 def date(value: Any, format: str = "iso", existingFormat: str | None = None,
          timeZone: str | None = None, locale: str | None = None) -> str:
     moment = _javadate.to_datetime(value, existingFormat)
-    return _javadate.format_java(moment.astimezone(_javadate.zone(timeZone)), format)
+    return _javadate.format_java(_in_zone(moment, timeZone), format)
 
 
 def date_add(value: Any, amount: int, unit: str, format: str = "iso",
@@ -56,7 +62,7 @@ def date_add(value: Any, amount: int, unit: str, format: str = "iso",
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise Failure(f"dateAdd expects an integer amount, got {amount!r}")
     moment = _javadate.add(_javadate.to_datetime(value, existingFormat), amount, unit)
-    return _javadate.format_java(moment.astimezone(_javadate.zone(timeZone)), format)
+    return _javadate.format_java(_in_zone(moment, timeZone), format)
 
 
 def _epoch(value: Any, existingFormat: str | None, scale: int) -> int:

@@ -56,6 +56,8 @@ def missing(path: str, parent: object = None) -> Missing:
         keys = [str(k) for k in list(parent)[:_MAX_KEYS_IN_HINT]]
         more = ", ..." if len(parent) > _MAX_KEYS_IN_HINT else ""
         hint += f" (existing keys: {', '.join(keys) + more})" if keys else " (the map is empty)"
+    elif parent is not None:
+        hint += f" (a {type(parent).__name__} has no attributes; transform values with filters: `| upper`)"
     hint += "; use `?? 'fallback'`, `| default('fallback')` or `is defined` for optional values"
     return Missing(hint=hint, name=path)
 
@@ -114,6 +116,8 @@ def to_text(value: Any) -> str:
         return format_duration(value)
     if isinstance(value, Mapping | list | tuple | set | frozenset):
         return to_json(value)
+    if callable(value):
+        raise Failure(f"{getattr(value, '__name__', 'a function')} is a function: call it with parentheses")
     return str(value)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from kestra_stream.errors import ExpressionError, FlowProblem
 from kestra_stream.expressions import default_engine
-from kestra_stream.flows._source import Path, Source
+from kestra_stream.flows._source import Path, Source, format_path
 from kestra_stream.models.plugin import PluginModel
 from kestra_stream.models.task import FlowableTask
 from kestra_stream.plugins.registry import PluginKind, PluginRegistry
@@ -59,12 +59,21 @@ def _tasks_in(value: Any, path: Path, registry: PluginRegistry) -> Iterator[RawT
             yield from _tasks_in(inner, (*path, index), registry)
 
 
-def run_checks(source: Source, registry: PluginRegistry) -> list[FlowProblem]:
+@dataclass(frozen=True)
+class CheckResult:
+    """Problems found, and the paths (``tasks[0]``) where a model error would only repeat one of them."""
+
+    problems: list[FlowProblem]
+    superseded: set[str]
+
+
+def run_checks(source: Source, registry: PluginRegistry) -> CheckResult:
     data = source.data
     if not isinstance(data, Mapping):
-        return []
+        return CheckResult([], set())
     tasks = list(iter_tasks(data, registry))
     problems: list[FlowProblem] = []
+    superseded: set[str] = set()
     problems += _aliases_twice(source)
     problems += _duplicate_task_ids(source, tasks)
     problems += _duplicate_ids(source, "triggers", "trigger")
@@ -74,8 +83,12 @@ def run_checks(source: Source, registry: PluginRegistry) -> list[FlowProblem]:
     for task in tasks:
         if task.cls is not None and task.cls.plugin is not None and task.cls.plugin.type == DAG_TYPE:
             problems += _dag(source, task)
+            # The Dag model checks its graph too, pointing at the whole task: ours say where.
+            inside = format_path(task.path)
+            if any(p.path.startswith(inside + ".") for p in problems):
+                superseded.add(inside)
     problems += _expressions(source)
-    return problems
+    return CheckResult(problems, superseded)
 
 
 def _aliases_twice(source: Source) -> list[FlowProblem]:

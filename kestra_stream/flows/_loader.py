@@ -36,6 +36,13 @@ _DEFAULTS = TypeAdapter(list[PluginDefault])
 _BUILTIN_ERRORS = frozenset(get_args(ErrorType))
 # Errors about a plugin's or an input's ``type``: they point at the ``type`` key's value.
 _TYPE_ERRORS = frozenset({"unknown_plugin_type", "input_type", "input_type_missing"})
+_PATTERNS = {
+    r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$": "use letters, digits, '.', '_' or '-', starting with a letter or digit",
+    r"^[a-z0-9][a-z0-9._-]*$":
+        "use lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+    r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$": "use letters, digits, '_' or '-', starting with a letter or digit",
+    r"^[a-zA-Z0-9][.a-zA-Z0-9_-]*$": "use letters, digits, '.', '_' or '-', starting with a letter or digit",
+}
 # Errors raised by a model's own checks, whose message is written for a person.
 _CHECK_ERRORS = frozenset({"value_error", "assertion_error"})
 
@@ -87,8 +94,9 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
     flow_id = data.get("id") if isinstance(data.get("id"), str) else None
     namespace = data.get("namespace") if isinstance(data.get("namespace"), str) else None
 
-    flow_defaults, problems = _plugin_defaults(source)
-    problems += run_checks(source, registry)
+    flow_defaults = _plugin_defaults(source)
+    checked = run_checks(source, registry)
+    problems = list(checked.problems)
     context = {"registry": _ReportingRegistry(registry),
                "plugin_defaults": [*global_defaults, *flow_defaults]}
     flow: Flow | None = None
@@ -98,7 +106,8 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
         covered = {p.path for p in problems}
         for error in exc.errors():
             problem = _problem(source, error, registry)
-            if problem.path not in covered:
+            repeated = error["type"] in _CHECK_ERRORS and _error_path(source, error) in checked.superseded
+            if problem.path not in covered and not repeated:
                 problems.append(problem)
     except KestraStreamError as exc:  # raised by plugin code outside pydantic's error handling
         problems.append(source.problem(str(exc)))
@@ -156,7 +165,7 @@ def load_flows(paths: Iterable[str | FsPath], *, registry: PluginRegistry | None
     return flows
 
 
-def _plugin_defaults(source: Source) -> tuple[list[PluginDefault], list[FlowProblem]]:
+def _plugin_defaults(source: Source) -> list[PluginDefault]:
     """The flow's own pluginDefaults, read before the flow is validated so that they apply to it.
 
     Invalid ones are reported by the model's validation; only the valid ones are applied.
@@ -164,14 +173,14 @@ def _plugin_defaults(source: Source) -> tuple[list[PluginDefault], list[FlowProb
     key = "pluginDefaults" if "pluginDefaults" in source.data else "taskDefaults"
     raw = source.data.get(key)
     if not isinstance(raw, list):
-        return [], []
+        return []
     defaults: list[PluginDefault] = []
     for item in raw:
         try:
             defaults += _DEFAULTS.validate_python([item])
         except ValidationError:
             continue
-    return defaults, []
+    return defaults
 
 
 def _ordered(problems: list[FlowProblem]) -> list[FlowProblem]:
@@ -181,28 +190,29 @@ def _ordered(problems: list[FlowProblem]) -> list[FlowProblem]:
     return sorted(unique.values(), key=lambda p: (p.line or 0, p.column or 0))
 
 
-def _raw_path(data: Any, loc: Sequence[str | int]) -> tuple[Path, bool]:
-    """The part of a pydantic ``loc`` that names nodes of the document, and whether it reached the end.
+def _error_path(source: Source, error: ErrorDetails) -> str:
+    return format_path(_raw_path(source.data, tuple(error["loc"])))
+
+
+def _raw_path(data: Any, loc: Sequence[str | int]) -> Path:
+    """The part of a pydantic ``loc`` that names nodes of the document.
 
     Parts that are pydantic's own (a union member's name, a discriminator's tag) are skipped.
     """
     path: list[PathPart] = []
     node = data
-    complete = True
     for part in loc:
         in_mapping = isinstance(node, Mapping) and isinstance(part, str) and part in node
         if in_mapping or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             node = node[part]
             path.append(part)
-        else:
-            complete = False
-    return tuple(path), complete
+    return tuple(path)
 
 
 def _problem(source: Source, error: ErrorDetails, registry: PluginRegistry) -> FlowProblem:
     loc = tuple(error["loc"])
     kind = error["type"]
-    path, _ = _raw_path(source.data, loc)
+    path = _raw_path(source.data, loc)
     name = _last_name(loc)
     if kind == "missing":
         if path and isinstance(path[-1], str):  # a nested mapping lacking it: point at its key
@@ -275,8 +285,10 @@ def _of(source: Source, path: Path) -> str:
     """`` of task 'x' (its type)`` for a path that is a task, trigger or condition mapping."""
     node = _node(source.data, path)
     if isinstance(node, Mapping) and isinstance(node.get("type"), str):
-        owner = f" '{node['id']}'" if isinstance(node.get("id"), str) else ""
-        return f" of{owner} ({node['type']})"
+        if isinstance(node.get("id"), str):
+            return f" of '{node['id']}' ({node['type']})"
+        owner = next((p for p in reversed(path) if isinstance(p, str)), "")
+        return f" of {owner} (type {node['type']})" if owner else f" (type {node['type']})"
     if not path:
         return " of the flow"
     return ""
@@ -324,7 +336,8 @@ def _describe(error: ErrorDetails, name: str, path: Path) -> str:
     if kind == "union_tag_not_found":
         return f"'{name}' needs a 'type'; expected one of its known types"
     if kind == "string_pattern_mismatch":
-        return f"invalid {name} {given!r}: it must match {ctx.get('pattern')}"
+        rule = _PATTERNS.get(str(ctx.get("pattern")), f"it must match {ctx.get('pattern')}")
+        return f"invalid {name} {given!r}: {rule}"
     if kind == "string_too_long":
         return f"'{name}' is too long: at most {ctx.get('max_length')} characters"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):

@@ -118,6 +118,7 @@ def maven_argv(*goals: str) -> list[str]:
 
 def maven_progress_line(line: str) -> str | None:
     """Maven's lines worth showing: each jar or zip it downloads, and what goes wrong."""
-    if line.startswith("Downloaded from") and (".jar " in line or ".zip " in line):
-        return line
+    text = line.removeprefix("[INFO] ")
+    if text.startswith("Downloaded from") and (".jar " in text or ".zip " in text):
+        return text
     return line if line.startswith(("[ERROR]", "[WARNING]")) else None

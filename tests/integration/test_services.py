@@ -113,8 +113,8 @@ def test_go_build_progress_shows_go_messages_and_every_hundredth_package() -> No
 
 def test_maven_progress_shows_downloaded_archives_and_problems_only() -> None:
     jar = "Downloaded from central: https://repo/kafka_2.13-3.9.2.jar (6.1 MB at 20 MB/s)"
-    assert maven_progress_line(jar) == jar
-    assert maven_progress_line("Downloaded from central: https://repo/kafka_2.13-3.9.2.pom (3 kB)") is None
+    assert maven_progress_line(f"[INFO] {jar}") == jar
+    assert maven_progress_line("[INFO] Downloaded from central: https://repo/kafka_2.13-3.9.2.pom (3 kB)") is None
     assert maven_progress_line("[INFO] Copying a.jar to /x/a.jar") is None
     assert maven_progress_line("[ERROR] Failed to execute goal") == "[ERROR] Failed to execute goal"
 

@@ -156,9 +156,9 @@ def test_using_a_missing_value_in_any_way_raises(engine: ExpressionEngine, templ
 
 
 def test_evaluate_of_a_missing_value_raises(engine: ExpressionEngine) -> None:
-    with pytest.raises(ExpressionError, match="inputs.nope"):
+    with pytest.raises(ExpressionError, match=r"'inputs\.nope' is not defined"):
         engine.evaluate("inputs.nope", VARIABLES)
-    with pytest.raises(ExpressionError, match="inputs.nope"):
+    with pytest.raises(ExpressionError, match=r"'inputs\.nope' is not defined"):
         typed(engine, "{{ [1, inputs.nope] }}")
 
 
@@ -279,3 +279,14 @@ def test_cache_evicts_the_least_recently_used_source() -> None:
 
 def test_default_engine_is_one_process_wide_instance() -> None:
     assert default_engine() is default_engine()
+
+
+def test_public_face_exports_exactly_the_engine_api() -> None:
+    import kestra_stream.expressions as expressions
+
+    assert sorted(expressions.__all__) == [
+        "CacheInfo", "ExpressionEngine", "FixedFunctions", "Functions", "default_engine",
+    ]
+    for name in expressions.__all__:
+        assert getattr(expressions, name) is not None
+    assert isinstance(FixedFunctions(NOW), expressions.Functions)

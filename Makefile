@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make demo   installs kestra-stream and runs a flow on the embedded engine (no external service)
+#   make test   installs everything, starts the services the tests need, runs lint, types and the suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit clean
+
+$(STAMP): pyproject.toml plugins/core/pyproject.toml plugins/scripts/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/core -e plugins/scripts
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/kestra-stream execute deploy/flows/hello.yaml --input name=Kestra --with-logs
+
+lint: install
+	$(BIN)/ruff check kestra_stream plugins tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
