@@ -6,7 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean
+# Services live outside /root so that Elasticsearch, which refuses to run as root, can reach its files.
+export KESTRA_STREAM_HOME ?= /var/tmp/kestra-stream/services
+
+.PHONY: install demo test lint typecheck unit services clean
 
 $(STAMP): pyproject.toml plugins/core/pyproject.toml plugins/scripts/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +31,10 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
-test: lint typecheck
+services: install
+	$(BIN)/kestra-stream services up
+
+test: lint typecheck services
 	$(BIN)/pytest -q
 
 clean:

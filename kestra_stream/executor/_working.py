@@ -122,7 +122,8 @@ class Working:
         self.changed = True
         if "outputs" in changes:
             self._base_vars = None
-        if "state" in changes and changes["state"].current != tr.current:
+        # A parent only decides something new when one of its children ends.
+        if "state" in changes and changes["state"].current != tr.current and changes["state"].current.is_terminated:
             self.dirty[tr.parent_task_run_id or ROOT] = None
         return new
 

@@ -14,15 +14,14 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 from pydantic_core.core_schema import ErrorType
 
-from kestra_stream.errors import FlowProblem, FlowValidationError, KestraStreamError, PluginError
+from kestra_stream.errors import FlowProblem, FlowValidationError, KestraStreamError
 from kestra_stream.flows._checks import run_checks
 from kestra_stream.flows._source import Path, PathPart, Source, format_path, parse_source
 from kestra_stream.flows.defaults import PluginDefault
 from kestra_stream.models import flow as flow_model
-from kestra_stream.models.plugin import PluginModel
 from kestra_stream.plugins.registry import PluginKind, PluginRegistry, default_registry
 
 if TYPE_CHECKING:
@@ -47,37 +46,6 @@ _PATTERNS = {
 _CHECK_ERRORS = frozenset({"value_error", "assertion_error"})
 
 
-class _ReportingRegistry(PluginRegistry):
-    """The caller's registry, refusing an unknown type as a validation error rather than an exception.
-
-    The task / trigger dispatch raises ``PluginError`` for an unknown type, which would stop
-    pydantic at the first one; as a validation error it becomes one problem among the others.
-    """
-
-    def __init__(self, inner: PluginRegistry) -> None:
-        super().__init__()
-        self.inner = inner
-        self.broken = inner.broken
-
-    def resolve(self, kind: PluginKind, name: str) -> type[PluginModel] | None:
-        return self.inner.resolve(kind, name)
-
-    def require(self, kind: PluginKind, name: str) -> type[PluginModel]:
-        try:
-            return self.inner.require(kind, name)
-        except PluginError as exc:
-            raise PydanticCustomError("unknown_plugin_type", "{reason}", {"reason": str(exc)}) from None
-
-    def suggestions(self, kind: PluginKind, name: str, limit: int = 3) -> list[str]:
-        return self.inner.suggestions(kind, name, limit)
-
-    def classes(self, kind: PluginKind | None = None) -> list[type[PluginModel]]:
-        return self.inner.classes(kind)
-
-    def schema(self, name: str) -> dict[str, Any]:
-        return self.inner.schema(name)
-
-
 def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | None = None,
               global_defaults: Sequence[PluginDefault] = ()) -> Flow:
     """Parse and check a flow completely; raise ``FlowValidationError`` with every problem found."""
@@ -97,7 +65,7 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
     flow_defaults = _plugin_defaults(source)
     checked = run_checks(source, registry)
     problems = list(checked.problems)
-    context = {"registry": _ReportingRegistry(registry),
+    context = {"registry": registry,
                "plugin_defaults": [*global_defaults, *flow_defaults]}
     flow: Flow | None = None
     try:

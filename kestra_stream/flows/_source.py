@@ -110,7 +110,8 @@ def format_path(path: Sequence[PathPart]) -> str:
 def plain(value: Any) -> Any:
     """ruamel's round-trip values as plain Python data (dict, list, str, int, float, bool, None)."""
     if isinstance(value, Mapping):
-        return {str(k) if not isinstance(k, (int, float, bool)) else k: plain(v) for k, v in value.items()}
+        # Keys are text, as Kestra reads them: a Switch case `1:` is the case "1", `true:` is "true".
+        return {_key_text(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, bool) or value is None:
@@ -122,6 +123,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return value
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "" if key is None else str(key)
 
 
 def parse_source(text: str, *, file: str | None = None) -> Source | FlowProblem:

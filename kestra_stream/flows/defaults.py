@@ -11,21 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from kestra_stream.models.plugin import PluginDefault, PluginModel
 
-from kestra_stream.models.plugin import PluginModel
-
-
-class PluginDefault(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: str = Field(min_length=1)
-    values: dict[str, Any] = Field(default_factory=dict)
-    forced: bool = False
-
-    def applies_to(self, names: Iterable[str]) -> bool:
-        prefix = self.type.rstrip(".")
-        return any(n == prefix or n.startswith(prefix + ".") for n in names)
+__all__ = ["PluginDefault", "apply_plugin_defaults", "deep_merge"]
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.durations import Duration
-from kestra_stream.flows.defaults import PluginDefault
 from kestra_stream.models.inputs import AnyInput, Output
+from kestra_stream.models.plugin import PluginDefault
 from kestra_stream.models.retry import Retry
 from kestra_stream.models.task import AnyTask, AnyTrigger, FlowableTask, Task, Trigger, WorkerGroup
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -50,3 +51,15 @@ class PluginModel(BaseModel):
     plugin: ClassVar[PluginInfo | None] = None
 
     type: str
+
+
+class PluginDefault(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(min_length=1)
+    values: dict[str, Any] = Field(default_factory=dict)
+    forced: bool = False
+
+    def applies_to(self, names: Iterable[str]) -> bool:
+        prefix = self.type.rstrip(".")
+        return any(n == prefix or n.startswith(prefix + ".") for n in names)

@@ -31,6 +31,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from kestra_stream.durations import Duration
 from kestra_stream.errors import PluginError
@@ -91,7 +92,9 @@ def _dispatch(kind: str) -> Callable[[Any, ValidatorFunctionWrapHandler, Validat
         try:
             cls = registry.require(PluginKind(kind), type_name)
         except PluginError as exc:
-            raise ValueError(str(exc)) from exc  # a pydantic error keeps the location of the task
+            # A validation error (not an exception) keeps the task's location and lets validation go
+            # on to report every other problem of the flow too.
+            raise PydanticCustomError("unknown_plugin_type", "{reason}", {"reason": str(exc)}) from None
         raw = apply_plugin_defaults(dict(value), cls, (info.context or {}).get("plugin_defaults", ()))
         return cls.model_validate(raw, context=info.context)
 

@@ -127,14 +127,15 @@ class Kafka(LocalService):
         log4j = self.config_dir / "log4j.properties"
         log4j.write_text(_LOG4J.format(log_file=self.server_log))
         java = str(java_home() / "bin" / "java")
-        base = [java, *self._jvm_flags(log4j), "-cp", f"{self.libs_dir}/*"]
+        classpath = ["-cp", f"{self.libs_dir}/*"]
         if not (self.data_dir / "meta.properties").exists():
             # KRaft storage is formatted once; later starts reuse it (and its data).
-            run_tool(self.name, [*base, "kafka.tools.StorageTool", "format", "--ignore-formatted",
+            run_tool(self.name, [java, "-Xmx256m", f"-Dlog4j.configuration=file:{log4j}", *classpath,
+                                 "kafka.tools.StorageTool", "format", "--ignore-formatted",
                                  f"--cluster-id={new_cluster_id()}", f"--config={server}"],
                      progress=lambda _line: None, log_file=self.install_log)
-        return LaunchSpec(argv=[*base, "kafka.Kafka", str(server)], cwd=self.dir, log_file=self.out_log,
-                          env=_java_env())
+        return LaunchSpec(argv=[java, *self._jvm_flags(log4j), *classpath, "kafka.Kafka", str(server)],
+                          cwd=self.dir, log_file=self.out_log, env=_java_env())
 
     def _jvm_flags(self, log4j: Path) -> list[str]:
         heap = self.settings.kafka_heap

@@ -20,7 +20,8 @@ class GoBuildProgress:
         self.compiled = 0
 
     def __call__(self, line: str) -> str | None:
-        if line.startswith("go: ") or "error" in line.lower() or line.startswith("#"):
+        # go messages, "# package" headers of compile errors, and the "file.go:12:5: ..." lines
+        if line.startswith(("go: ", "#")) or ".go:" in line:
             return line
         self.compiled += 1
         if self.compiled % self.every == 0:

@@ -109,6 +109,8 @@ def test_go_build_progress_shows_go_messages_and_every_hundredth_package() -> No
     assert [s for s in shown if s] == ["compiled 100 packages (now github.com/x/pkg100)",
                                        "compiled 200 packages (now github.com/x/pkg200)"]
     assert show("go: downloading github.com/minio/minio v1") == "go: downloading github.com/minio/minio v1"
+    assert show("github.com/go-openapi/errors") is None  # a package, not an error
+    assert show("cmd/server.go:12:5: undefined: x") == "cmd/server.go:12:5: undefined: x"
 
 
 def test_maven_progress_shows_downloaded_archives_and_problems_only() -> None:
@@ -242,6 +244,34 @@ def test_up_refuses_a_port_another_program_holds_before_installing_anything(tmp_
         with pytest.raises(ServiceError, match=f"s3 port {port} on 127.0.0.1 already in use"):
             up(["minio"], settings=settings)
     assert not (tmp_path / "minio" / "dist").exists()
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+def test_a_missing_service_fails_the_test_on_ci_with_the_command_that_starts_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests._services import require_service
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="kestra-stream services up kafka"):
+        require_service("kafka", "localhost:1", lambda _endpoint: False)
+
+
+def test_a_missing_service_skips_the_test_off_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests._services import require_service
+
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not answering at http://localhost:1"):
+        require_service("minio", "http://localhost:1", lambda _endpoint: False)
+
+
+def test_an_answering_service_gives_its_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests._services import require_service
+
+    monkeypatch.setenv("CI", "true")
+    assert require_service("minio", "http://localhost:9000", lambda e: e.endswith(":9000")) == \
+        "http://localhost:9000"
 
 
 # --- the real services --------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kestra_stream.errors import FlowValidationError
+from kestra_stream.errors import FlowProblem, FlowValidationError
 from kestra_stream.flows import PluginDefault, load_flow, load_flow_file, load_flows, parse_source
 from kestra_stream.plugins import PluginKind, default_registry
 
@@ -131,7 +131,7 @@ def test_plugin_defaults_fill_a_required_property() -> None:
 
 def test_positions_point_at_keys_values_and_list_items() -> None:
     source = parse_source("a:\n  b: [1, 2]\n  c:\n    - x: 1\n      y: 2\n")
-    assert not isinstance(source, Exception) and not hasattr(source, "message")
+    assert not isinstance(source, FlowProblem)
     assert source.position(("a", "b")) == (2, 6)
     assert source.position(("a", "b"), key=True) == (2, 3)
     assert source.position(("a", "c", 0, "y")) == (5, 10)
@@ -140,8 +140,14 @@ def test_positions_point_at_keys_values_and_list_items() -> None:
 
 def test_timestamps_stay_text() -> None:
     source = parse_source("d: 2024-01-01\nt: 2024-01-01T10:00:00Z\n")
-    assert not hasattr(source, "message")
-    assert source.data == {"d": "2024-01-01", "t": "2024-01-01T10:00:00Z"}  # type: ignore[union-attr]
+    assert not isinstance(source, FlowProblem)
+    assert source.data == {"d": "2024-01-01", "t": "2024-01-01T10:00:00Z"}
+
+
+def test_mapping_keys_are_read_as_text() -> None:
+    source = parse_source("cases:\n  2: [a]\n  true: [b]\n")
+    assert not isinstance(source, FlowProblem)
+    assert source.data == {"cases": {"2": ["a"], "true": ["b"]}}
 
 
 def test_load_flows_reads_directories_recursively(tmp_path: Path) -> None:

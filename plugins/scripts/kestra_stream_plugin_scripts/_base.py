@@ -144,7 +144,7 @@ class AbstractExecScript(RunnableTask):
     def _uses_output_dir(self) -> bool:
         if self.output_directory:
             return True
-        text = json.dumps(self.model_dump(mode="json", by_alias=True))
+        text = json.dumps(self.model_dump(mode="json", exclude={"output_directory"}))
         return "outputDir" in text or "OUTPUT_DIR" in text
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any]:

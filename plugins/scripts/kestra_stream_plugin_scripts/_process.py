@@ -92,6 +92,18 @@ async def end_process_group(process: asyncio.subprocess.Process, grace: float) -
         log.warning("process_group_killed", pgid=pgid, grace_seconds=grace)
         _signal_group(pgid, signal.SIGKILL)
     await process.wait()
+    # SIGKILL is delivered asynchronously: wait until the kernel has ended every member.
+    deadline = loop.time() + 5.0
+    while _group_alive(pgid) and loop.time() < deadline:  # noqa: ASYNC110 - no event for a pid ending
+        await asyncio.sleep(0.01)
+
+
+async def _reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_CHUNK)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                os.fdopen(fd, "rb", buffering=0))
+    return reader, transport
 
 
 async def run_process(
@@ -104,19 +116,31 @@ async def run_process(
 ) -> int:
     """Run ``args`` to the end and return its exit code; every output line goes to ``on_line``
     as it is written."""
-    process = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=cwd,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    log.debug("process_started", pid=process.pid, args=list(args))
-    pumps = asyncio.gather(_pump(process.stdout, False, on_line), _pump(process.stderr, True, on_line))
+    # Pipes of our own rather than asyncio's: on Python 3.11 Process.wait() also waits for the
+    # pipes to close, which a background child holding them would delay for ever.
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
     try:
+        process = await asyncio.create_subprocess_exec(
+            *args, cwd=cwd, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
+            stdout=out_write, stderr=err_write, start_new_session=True,
+        )
+    except BaseException:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    transports: list[asyncio.BaseTransport] = []
+    pumps: asyncio.Future[tuple[None, None]] | None = None
+    log.debug("process_started", pid=process.pid, args=list(args))
+    try:
+        stdout, out_transport = await _reader_of(out_read)
+        transports.append(out_transport)
+        stderr, err_transport = await _reader_of(err_read)
+        transports.append(err_transport)
+        pumps = asyncio.gather(_pump(stdout, False, on_line), _pump(stderr, True, on_line))
         code = await process.wait()
         # Children left running would hold the pipes open and outlive the task: end them, then
         # read whatever they wrote before.
@@ -126,13 +150,17 @@ async def run_process(
     except BaseException:
         await asyncio.shield(_cancel_cleanup(process, pumps, kill_grace))
         raise
+    finally:
+        for transport in transports:
+            transport.close()
     log.debug("process_exited", pid=process.pid, exit_code=code)
     return code
 
 
-async def _cancel_cleanup(process: asyncio.subprocess.Process, pumps: asyncio.Future[tuple[None, None]],
+async def _cancel_cleanup(process: asyncio.subprocess.Process, pumps: asyncio.Future[tuple[None, None]] | None,
                           grace: float) -> None:
     await end_process_group(process, grace)
-    pumps.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await pumps
+    if pumps is not None:
+        pumps.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pumps

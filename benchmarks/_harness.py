@@ -1,0 +1,112 @@
+"""What every benchmark script shares: flow fixtures, statistics, the machine, the printed table.
+
+The scripts run as ``.venv/bin/python benchmarks/bench_x.py``, so this module is imported from
+the scripts' own folder rather than as part of the ``kestra_stream`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+FLOWS_DIR = Path(__file__).resolve().parent / "flows"
+
+
+def flow_source(name: str) -> str:
+    """The YAML text of ``benchmarks/flows/<name>.yaml``."""
+    path = FLOWS_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in FLOWS_DIR.glob("*.yaml")))
+        raise SystemExit(f"no benchmark flow '{name}' in {FLOWS_DIR}; known flows: {known}")
+    return path.read_text()
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``pct`` % of the values at or below it."""
+    if not values:
+        raise ValueError("percentile of no values: run at least one repetition")
+    if not 0 < pct <= 100:
+        raise ValueError(f"percentile {pct} is outside (0, 100]")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    if not values:
+        raise ValueError("median of no values: run at least one repetition")
+    return float(statistics.median(values))
+
+
+@dataclass
+class Row:
+    """One line of a result table: a named figure, its unit, and the spread behind it."""
+
+    name: str
+    value: float
+    unit: str
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def machine() -> dict[str, Any]:
+    """The machine a figure was measured on, as recorded next to it in RESULTS.md."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib: float | None = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": memory_gib,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        # The figures are only as quiet as the machine: other processes share these CPUs.
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def format_value(value: float) -> str:
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def report(title: str, rows: Sequence[Row], settings: dict[str, Any], *, as_json: bool) -> None:
+    """Print the rows as a small aligned table, or as one JSON document with the machine and settings."""
+    if as_json:
+        document = {"benchmark": title, "machine": machine(), "settings": settings,
+                    "results": [asdict(row) for row in rows]}
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    info = machine()
+    print(f"{title} — {info['cpu']}, {info['nproc']} CPU, {info['memory_gib']} GiB, Python {info['python']}, "
+          f"{info['date']}, load {info['load_average_1m']}")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        value = f"{format_value(row.value)} {row.unit}"
+        print(f"  {row.name:<{width}}  {value:>18}  {row.detail}")
