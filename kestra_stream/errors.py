@@ -6,6 +6,7 @@
     ├── InputError               execution inputs are invalid (names the input)
     ├── ExpressionError          an expression cannot be parsed or rendered (quotes it)
     ├── TaskFailure              a runnable task failed its attempt on purpose (Fail, exit code ...)
+    ├── ExecutionStateError      a request does not fit the execution's state (resume a running one ...)
     └── BackendError             a backend (SQLite, Kafka, Elasticsearch, storage) failed or is unreachable
 
 Every error carries the ids it is about as fields so that a log line or an API answer can
@@ -73,6 +74,12 @@ class TaskFailure(KestraStreamError):
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         self.task_id = task_id
+        super().__init__(message)
+
+
+class ExecutionStateError(KestraStreamError):
+    def __init__(self, message: str, *, execution_id: str) -> None:
+        self.execution_id = execution_id
         super().__init__(message)
 
 

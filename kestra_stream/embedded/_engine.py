@@ -19,7 +19,7 @@ import structlog
 
 from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
-from kestra_stream.errors import BackendError, InputError
+from kestra_stream.errors import BackendError, ExecutionStateError, InputError
 from kestra_stream.executor.commands import (
     AcquireSlot,
     Command,
@@ -27,6 +27,7 @@ from kestra_stream.executor.commands import (
     ExecutionEnded,
     KillExecution,
     KillTask,
+    RestartExecution,
     RunTask,
     ScheduleTimer,
     StartSubflow,
@@ -46,6 +47,7 @@ from kestra_stream.executor.events import (
     TimerFired,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
 from kestra_stream.flows import PluginDefault, load_flow
 from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
@@ -95,6 +97,7 @@ class EmbeddedEngine:
         self._slots: dict[tuple[str, str], set[str]] = {}
         self._listeners: list[StateListener] = []
         self._loops: list[asyncio.Task[None]] = []
+        self._applied: dict[int, asyncio.Future[None]] = {}
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -169,26 +172,46 @@ class EmbeddedEngine:
     async def pause(self, execution_id: str) -> None:
         await self.submit(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
 
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
-        await self.submit(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(),
-                                          inputs=dict(inputs or {})))
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+                     from_text: bool = False) -> None:
+        """Resume a paused execution; onResume inputs are validated (and defaulted) first."""
+        execution, flow = self._existing(execution_id)
+        coerced = resume_inputs(execution, flow, inputs or {}, from_text=from_text)
+        await self.submit(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
 
     async def restart(self, execution_id: str) -> None:
+        execution, _ = self._existing(execution_id)
+        check_restart(execution)
         await self.submit(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        execution, _ = self._existing(execution_id)
+        check_replay(execution, taskrun_id)
         state = self.state(execution_id)
-        if state is None:
-            raise InputError("executionId", f"execution '{execution_id}' does not exist")
+        assert state is not None
         new_execution = new_id()
         await self.submit(ExecutionReplayed(event_id=new_id(), execution_id=new_execution, at=_now(),
-                                            source=state.execution, taskrun_id=taskrun_id, envs=state.envs,
+                                            source=execution, taskrun_id=taskrun_id, envs=state.envs,
                                             globals=state.globals))
         return new_execution
 
     async def submit(self, event: Event) -> None:
+        """Append a request to the event log and return once the executor has applied it."""
         seq = self.store.append_event(event)
+        applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._applied[seq] = applied
         self._queue.put_nowait((seq, event))
+        await applied
+
+    def _enqueue(self, event: Event) -> None:
+        self._queue.put_nowait((self.store.append_event(event), event))
+
+    def _existing(self, execution_id: str) -> tuple[Execution, Flow]:
+        state = self.state(execution_id)
+        if state is None:
+            raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
+        ex = state.execution
+        return ex, self.catalog.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
 
     # ----- reading -----------------------------------------------------------------------------
     def state(self, execution_id: str) -> ExecutionState | None:
@@ -216,6 +239,9 @@ class EmbeddedEngine:
                 await self._apply(seq, event)
             except Exception:
                 log.exception("event_not_applied", execution_id=event.execution_id, seq=seq)
+            waiter = self._applied.pop(seq, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | None:
         if isinstance(event, ExecutionCreated):
@@ -271,6 +297,9 @@ class EmbeddedEngine:
         elif isinstance(command, KillExecution):
             events.append(KillRequested(event_id=derive_id("kill", outbox_id), execution_id=command.execution_id,
                                         at=at))
+        elif isinstance(command, RestartExecution):
+            events.append(RestartRequested(event_id=derive_id("restart", outbox_id),
+                                           execution_id=command.execution_id, at=at))
         elif isinstance(command, AcquireSlot):
             events.extend(self._acquire(command, at))
         elif isinstance(command, ExecutionEnded):
@@ -349,7 +378,7 @@ class EmbeddedEngine:
             return  # killed or timed out: the executor has already ended this attempt
         finally:
             self._jobs.pop(job.job_id, None)
-        await self.submit(result)
+        self._enqueue(result)
 
     def _emit_log(self, entry: LogEntry) -> None:
         self.store.add_logs([entry])

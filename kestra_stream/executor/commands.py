@@ -72,6 +72,12 @@ class KillExecution(_Command):
     kind: Literal["kill_execution"] = "kill_execution"
 
 
+class RestartExecution(_Command):
+    """Restart another execution (the failed child of a restarted parent)."""
+
+    kind: Literal["restart_execution"] = "restart_execution"
+
+
 class AcquireSlot(_Command):
     """The execution waits QUEUED for one of its flow's ``limit`` concurrent slots."""
 
@@ -101,8 +107,8 @@ class ExecutionEnded(_Command):
 
 
 Command = Annotated[
-    RunTask | KillTask | ScheduleTimer | CancelTimer | StartSubflow | KillExecution | AcquireSlot | EmitLog
-    | ExecutionEnded,
+    RunTask | KillTask | ScheduleTimer | CancelTimer | StartSubflow | KillExecution | RestartExecution | AcquireSlot
+    | EmitLog | ExecutionEnded,
     Field(discriminator="kind"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

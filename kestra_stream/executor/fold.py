@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from kestra_stream.executor._working import ROOT, Working, allowed_state
-from kestra_stream.executor.commands import AcquireSlot, Command
+from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution
 from kestra_stream.executor.events import (
     Dequeued,
     Event,
@@ -28,7 +28,7 @@ from kestra_stream.executor.events import (
     TimerFired,
 )
 from kestra_stream.ids import derive_id
-from kestra_stream.models.execution import Execution, TaskRun
+from kestra_stream.models.execution import Attempt, Execution, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import FlowableTask, LogLevel, PauseTask, RunnableTask, SubflowTask
 
@@ -276,7 +276,15 @@ def _on_restart(w: Working, event: RestartRequested) -> None:
     w.outputs = None
     w.set_execution_state(StateType.RUNNING)
     for leaf in failed_leaves:
-        w.set_state(w.runs[leaf.id], StateType.RESTARTED)  # started again (new attempt) just below
+        task = w.index.task(leaf.task_id)
+        child_id = (leaf.outputs or {}).get("executionId")
+        if isinstance(task, SubflowTask) and task.restart_behavior == "RETRY_FAILED" and child_id:
+            # The same child execution runs its failed tasks again and reports back as before.
+            attempts = (*leaf.attempts, Attempt(state=State.new(StateType.RUNNING, w.at)))
+            w.set_state(w.runs[leaf.id], StateType.RUNNING, attempts=attempts)
+            w.commands.append(RestartExecution(execution_id=str(child_id)))
+        else:
+            w.set_state(w.runs[leaf.id], StateType.RESTARTED)  # started again (new attempt) just below
     w.dirty[ROOT] = None
     _wake_running_flowables(w)
 

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from kestra_stream.durations import Duration
 from kestra_stream.errors import PluginError
+from kestra_stream.models.inputs import AnyInput
 from kestra_stream.models.plugin import PluginModel
 from kestra_stream.models.retry import Retry
 from kestra_stream.models.state import StateType
@@ -199,7 +200,7 @@ class PauseTask(Task):
 
     delay: Duration | None = None
     pause_duration: Duration | None = None
-    on_resume: list[dict[str, Any]] | None = None
+    on_resume: list[AnyInput] | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
 
 
@@ -215,6 +216,8 @@ class SubflowTask(Task):
     transmit_failed: bool = True
     inherit_labels: bool = False
     schedule_date: str | None = None
+    # On restart of the parent: restart the failed child execution itself, or start a new one.
+    restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = "RETRY_FAILED"
 
 
 class Condition(PluginModel):

@@ -485,8 +485,6 @@ async def test_kill_of_a_paused_execution_ends_killed(engine: EmbeddedEngine) ->
     assert execution.taskruns_of("decision") == []
 
 
-@pytest.mark.xfail(strict=True, reason="EmbeddedEngine.resume passes the inputs as given: onResume defaults are "
-                   "not applied (Kestra validates them with the flow-input rules, defaults included)")
 async def test_resume_applies_the_defaults_of_on_resume_inputs_not_given(engine: EmbeddedEngine) -> None:
     execution_id = await engine.create_execution(NS, "pause_on_resume")
     await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
@@ -498,8 +496,6 @@ async def test_resume_applies_the_defaults_of_on_resume_inputs_not_given(engine:
     assert run_of(execution, "decision").outputs == {"value": "false/defaults please"}
 
 
-@pytest.mark.xfail(strict=True, reason="EmbeddedEngine.resume does not validate onResume inputs: a BOOLEAN input "
-                   "given 'maybe' resumes the execution instead of raising InputError")
 async def test_resume_with_an_invalid_on_resume_input_is_rejected_and_stays_paused(
         engine: EmbeddedEngine) -> None:
     execution_id = await engine.create_execution(NS, "pause_on_resume")
@@ -594,8 +590,6 @@ async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(
     assert len(run_of(execution, "check").attempts) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="restart() returns before its event is folded, and wait() of an execution "
-                   "still FAILED in the store returns that old outcome at once")
 async def test_wait_right_after_restart_waits_for_the_outcome_of_the_restarted_run(
         engine: EmbeddedEngine, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
@@ -609,8 +603,6 @@ async def test_wait_right_after_restart_waits_for_the_outcome_of_the_restarted_r
     assert execution.state.current == StateType.SUCCESS
 
 
-@pytest.mark.xfail(strict=True, reason="a restarted parent starts a new child execution; Subflow's default "
-                   "restartBehavior RETRY_FAILED restarts the failed child execution itself")
 async def test_restart_of_a_parent_restarts_its_failed_child_execution_by_default(
         engine: EmbeddedEngine, tmp_path: Path) -> None:
     marker = tmp_path / "marker"

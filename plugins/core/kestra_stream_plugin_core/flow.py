@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -121,10 +121,6 @@ tasks:
 """,
         ),
     )
-
-    restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = Field(
-        default="RETRY_FAILED",
-        description="On restart of the parent: restart the failed child execution, or start a new one.")
 
 
 # --- flowables ----------------------------------------------------------------------------------
