@@ -120,11 +120,20 @@ async def run_process(
     # pipes to close, which a background child holding them would delay for ever.
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
+    # A cancellation while the child is being spawned would make asyncio SIGKILL the direct child
+    # only, orphaning whatever it started already: spawn shielded, and end the whole group instead.
+    spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
+        *args, cwd=cwd, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
+        stdout=out_write, stderr=err_write, start_new_session=True,
+    ))
     try:
-        process = await asyncio.create_subprocess_exec(
-            *args, cwd=cwd, env=dict(env), stdin=asyncio.subprocess.DEVNULL,
-            stdout=out_write, stderr=err_write, start_new_session=True,
-        )
+        process = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_end_spawned(spawn, kill_grace))
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
     except BaseException:
         for fd in (out_read, err_read):
             os.close(fd)
@@ -155,6 +164,11 @@ async def run_process(
             transport.close()
     log.debug("process_exited", pid=process.pid, exit_code=code)
     return code
+
+
+async def _end_spawned(spawn: asyncio.Future[asyncio.subprocess.Process], grace: float) -> None:
+    process = await spawn
+    await end_process_group(process, grace)
 
 
 async def _cancel_cleanup(process: asyncio.subprocess.Process, pumps: asyncio.Future[tuple[None, None]] | None,
