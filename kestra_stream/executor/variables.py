@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_jsonable_python
+
 from kestra_stream.models.execution import Execution, TaskRun
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def execution_variables(execution: Execution, flow: Flow, *, outputs: Mapping[st
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": execution.flow_revision},
         "execution": {
             "id": execution.id,
-            "startDate": execution.state.start_date,
+            "startDate": _text(execution.state.start_date),
             "originalId": execution.original_id or execution.id,
             "state": execution.state.current.value,
         },
@@ -61,7 +63,7 @@ def execution_variables(execution: Execution, flow: Flow, *, outputs: Mapping[st
     if execution.trigger is not None:
         variables["trigger"] = execution.trigger
     if execution.schedule_date is not None:
-        variables["execution"]["scheduleDate"] = execution.schedule_date
+        variables["execution"]["scheduleDate"] = _text(execution.schedule_date)
     return variables
 
 
@@ -87,9 +89,15 @@ def taskrun_variables(base: Mapping[str, Any], task: Task, taskrun: TaskRun,
 def _taskrun_vars(taskrun: TaskRun, attempts_count: int) -> dict[str, Any]:
     return {
         "id": taskrun.id,
-        "startDate": taskrun.state.start_date,
+        "startDate": _text(taskrun.state.start_date),
         "attemptsCount": attempts_count,
         "parentId": taskrun.parent_task_run_id,
         "value": taskrun.value,
         "iteration": taskrun.iteration,
     }
+
+
+def _text(value: object) -> str:
+    # Variables hold only JSON values, so a job on the Kafka backend (which travels as JSON) sees
+    # exactly what the embedded worker sees.
+    return str(to_jsonable_python(value))

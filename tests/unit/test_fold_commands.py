@@ -93,10 +93,10 @@ def test_creation_dispatches_the_first_task_and_nothing_else() -> None:
         execution_id=EXECUTION_ID, taskrun_id=a.id, attempt=1, task=d.flow.tasks[0], namespace="tests.fold",
         flow_id="f", variables={
             "flow": {"id": "f", "namespace": "tests.fold", "revision": 1},
-            "execution": {"id": EXECUTION_ID, "startDate": T0, "originalId": EXECUTION_ID, "state": "RUNNING"},
+            "execution": {"id": EXECUTION_ID, "startDate": "2024-01-01T00:00:00Z", "originalId": EXECUTION_ID, "state": "RUNNING"},
             "inputs": {}, "outputs": {}, "vars": {}, "labels": {}, "envs": {}, "globals": {},
             "task": {"id": "a", "type": LOG},
-            "taskrun": {"id": a.id, "startDate": T0, "attemptsCount": 0, "parentId": None, "value": None,
+            "taskrun": {"id": a.id, "startDate": "2024-01-01T00:00:00Z", "attemptsCount": 0, "parentId": None, "value": None,
                         "iteration": None},
         })]
     assert a.id == derive_id(EXECUTION_ID, None, "a", None)

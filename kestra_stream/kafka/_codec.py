@@ -1,0 +1,62 @@
+"""What travels on the topics, as JSON: events, worker jobs, state snapshots, log lines, flows."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from kestra_stream.executor.commands import RunTask
+from kestra_stream.executor.events import EVENT_ADAPTER, Event
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.models.log import LogEntry
+
+
+class FlowRecord(BaseModel):
+    """A value of the flows topic (key ``namespace/id``): the newest revision and its source.
+
+    Every revision is also kept under ``namespace/id/revision`` so executions of older revisions
+    can still be folded after the flow changed.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    deleted: bool = False
+
+
+def flow_key(namespace: str, flow_id: str, revision: int | None = None) -> bytes:
+    return (f"{namespace}/{flow_id}" + (f"/{revision}" if revision is not None else "")).encode()
+
+
+def encode_event(event: Event) -> bytes:
+    return EVENT_ADAPTER.dump_json(event)
+
+
+def decode_event(data: bytes) -> Event:
+    return EVENT_ADAPTER.validate_json(data)
+
+
+def encode_job(job: RunTask) -> bytes:
+    return job.model_dump_json().encode()
+
+
+def decode_job(data: bytes) -> RunTask:
+    return RunTask.model_validate_json(data)
+
+
+def encode_state(state: ExecutionState) -> bytes:
+    return state.model_dump_json().encode()
+
+
+def decode_state(data: bytes) -> ExecutionState:
+    return ExecutionState.model_validate_json(data)
+
+
+def encode_log(entry: LogEntry) -> bytes:
+    return entry.model_dump_json().encode()
+
+
+def decode_log(data: bytes) -> LogEntry:
+    return LogEntry.model_validate_json(data)
