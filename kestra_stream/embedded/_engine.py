@@ -22,6 +22,7 @@ from kestra_stream.embedded._store import Store
 from kestra_stream.errors import BackendError, ExecutionStateError, InputError
 from kestra_stream.executor.commands import (
     AcquireSlot,
+    CancelTimer,
     Command,
     EmitLog,
     ExecutionEnded,
@@ -98,6 +99,7 @@ class EmbeddedEngine:
         self._listeners: list[StateListener] = []
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
+        self._cancelled_timers: set[str] = set()
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -125,6 +127,11 @@ class EmbeddedEngine:
         log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
 
     async def stop(self) -> None:
+        for applied in self._applied.values():
+            applied.cancel()
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.cancel()
         for task in [*self._loops, *self._jobs.values()]:
             task.cancel()
         for task in [*self._loops, *self._jobs.values()]:
@@ -276,8 +283,11 @@ class EmbeddedEngine:
                     job.cancel()
             elif isinstance(command, ScheduleTimer):
                 heapq.heappush(self._timers, (command.fire_at, command.timer_id, command))
+                self._cancelled_timers.discard(command.timer_id)
                 self._timer_wakeup.set()
-            elif command.kind not in ("cancel_timer", "log"):
+            elif isinstance(command, CancelTimer):
+                self._cancelled_timers.add(command.timer_id)
+            elif not isinstance(command, EmitLog):
                 await self._carry_out(next(outbox), command)
         if new_state is not None and new_state is not state:
             for listener in self._listeners:
@@ -398,6 +408,9 @@ class EmbeddedEngine:
                 self._timer_wakeup.clear()
                 continue
             heapq.heappop(self._timers)
+            if timer_id in self._cancelled_timers:
+                self._cancelled_timers.discard(timer_id)
+                continue
             event = TimerFired(event_id=derive_id("timer", timer_id), execution_id=timer.execution_id, at=_now(),
                                timer_id=timer_id, purpose=timer.purpose, taskrun_id=timer.taskrun_id,
                                attempt=timer.attempt)

@@ -23,6 +23,8 @@ class TopicNames(BaseModel):
     executor: str = "executor"        # the executor inbox: every event, keyed by execution id
     executions: str = "execution"     # folded state snapshots, compacted
     jobs: str = "workertask"          # worker jobs (RunTask), keyed by task run id
+    killed: str = "executor_killed"   # KillTask commands, read by every worker (keyed by task run id)
+    concurrency: str = "concurrency"  # slot requests and releases, keyed by flow (namespace/id)
     logs: str = "logs"
     flows: str = "flow"               # flow sources and revisions, compacted
     triggers: str = "trigger"
