@@ -1,0 +1,137 @@
+"""Flows on Kafka: a compacted topic is the source of truth for every flow and its revisions.
+
+Each revision is a record keyed ``namespace/id/revision`` (so executions of an older revision
+can still be folded) and the newest one is also keyed ``namespace/id``. A ``KafkaFlowStore``
+reads the whole topic at start, keeps following it, and offers the ``get`` a backend needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+
+from kestra_stream.embedded import FlowCatalog
+from kestra_stream.errors import BackendError, FlowValidationError
+from kestra_stream.flows import load_flow
+from kestra_stream.kafka._codec import FlowRecord, flow_key
+from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.models.flow import Flow
+from kestra_stream.models.plugin import PluginDefault
+from kestra_stream.plugins import PluginRegistry
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaFlowStore:
+    def __init__(self, settings: KafkaSettings, *, registry: PluginRegistry | None = None,
+                 global_defaults: Sequence[PluginDefault] = ()) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._defaults = list(global_defaults)
+        self._topic = settings.topic("flows")
+        self._catalog = FlowCatalog()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer = Producer(settings.client_config(**{"enable.idempotence": True, "acks": "all"}))
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Read every flow revision of the topic, then keep following it in the background."""
+        consumer = Consumer(self._settings.client_config(**{
+            "group.id": f"kestra-stream-flows-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        try:
+            metadata = await asyncio.to_thread(consumer.list_topics, self._topic,
+                                               self._settings.connect_timeout_seconds)
+        except KafkaException as exc:
+            raise BackendError(f"cannot read the flows topic {self._topic!r} at "
+                               f"{self._settings.bootstrap_servers}: {exc}") from exc
+        topic = metadata.topics.get(self._topic)
+        if topic is None or topic.error is not None:
+            raise BackendError(f"the flows topic {self._topic!r} does not exist: run `kestra-stream topics apply`")
+        partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in topic.partitions]
+        consumer.assign(partitions)
+        ends = {p.partition: await asyncio.to_thread(consumer.get_watermark_offsets, p) for p in partitions}
+        await asyncio.to_thread(self._catch_up, consumer, ends)
+        self._thread = threading.Thread(target=self._follow, args=(consumer,), name="flows", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+        await asyncio.to_thread(self._producer.flush, 5)
+
+    def _catch_up(self, consumer: Consumer, ends: dict[int, tuple[int, int]]) -> None:
+        """Read until every partition is at its end offset as it was at start."""
+        pending = {p for p, (low, high) in ends.items() if high > low}
+        while pending:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                self._take(message.value())
+            for position in consumer.position([TopicPartition(self._topic, p) for p in pending]):
+                if position.offset >= ends[position.partition][1]:
+                    pending.discard(position.partition)
+
+    def _follow(self, consumer: Consumer) -> None:
+        try:
+            while not self._stop.is_set():
+                message = consumer.poll(0.2)
+                if message is not None and message.error() is None:
+                    self._take(message.value())
+        finally:
+            consumer.close()
+
+    def _take(self, value: bytes | None) -> None:
+        if value is None:
+            return
+        record = FlowRecord.model_validate_json(value)
+        try:
+            flow = load_flow(record.source, registry=self._registry, global_defaults=self._defaults)
+        except FlowValidationError as exc:
+            # A flow that no longer validates (a plugin was removed) must not stop the others.
+            log.error("flow_revision_invalid", flow=f"{record.namespace}.{record.id}", revision=record.revision,
+                      error=str(exc))
+            return
+        with self._lock:
+            self._catalog.add(flow.model_copy(update={"revision": record.revision}), record.revision)
+
+    # ----- reading and writing -------------------------------------------------------------------
+    def get(self, namespace: str, flow_id: str, revision: int | None = None) -> tuple[Flow, int]:
+        with self._lock:
+            return self._catalog.get(namespace, flow_id, revision)
+
+    def all_latest(self) -> list[Flow]:
+        with self._lock:
+            return self._catalog.all_latest()
+
+    async def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate and publish a flow; a changed source becomes a new revision."""
+        flow = load_flow(source, file=file, registry=self._registry, global_defaults=self._defaults)
+        with self._lock:
+            latest = self._catalog.latest_revision(flow.namespace, flow.id)
+            current = self._catalog.get(flow.namespace, flow.id, latest)[0] if latest is not None else None
+        if current is not None and current.source == source:
+            return current
+        revision = (latest or 0) + 1
+        record = FlowRecord(namespace=flow.namespace, id=flow.id, revision=revision, source=source).model_dump_json()
+        errors: list[str] = []
+
+        def delivered(err: object, _msg: object) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        for key in (flow_key(flow.namespace, flow.id, revision), flow_key(flow.namespace, flow.id)):
+            self._producer.produce(self._topic, key=key, value=record.encode(), on_delivery=delivered)
+        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
+        if errors:
+            raise BackendError(f"flow {flow.namespace}.{flow.id} was not published: {errors[0]}")
+        published = flow.model_copy(update={"revision": revision})
+        with self._lock:
+            self._catalog.add(published, revision)
+        return published

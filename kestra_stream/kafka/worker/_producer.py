@@ -1,0 +1,68 @@
+"""A confluent-kafka producer whose sends can be awaited until the broker acknowledged them.
+
+``produce`` only queues a record; the delivery report comes later through ``poll``, which a
+dedicated thread calls so the event loop never blocks on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+
+import structlog
+from confluent_kafka import KafkaError, Message, Producer
+
+from kestra_stream.errors import BackendError
+from kestra_stream.kafka._settings import KafkaSettings
+
+log = structlog.get_logger(__name__)
+
+Delivery = concurrent.futures.Future[None]
+
+
+class DeliveringProducer:
+    def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
+        # Idempotence keeps librdkafka's internal retries from writing a record twice or out of order.
+        self._producer = Producer(settings.client_config(**{
+            "client.id": client_id, "acks": "all", "enable.idempotence": True, "linger.ms": 2,
+        }))
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=f"{client_id}-deliveries", daemon=True)
+        self._thread.start()
+
+    def send(self, topic: str, key: str, value: bytes | None) -> Delivery:
+        """Queue one record; the future ends when the broker has it (or with a BackendError)."""
+        delivery: Delivery = concurrent.futures.Future()
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                delivery.set_result(None)
+            else:
+                delivery.set_exception(BackendError(f"record for topic {topic} (key {key}) was not delivered: "
+                                                    f"{err.str()}; check that the topic exists and the broker "
+                                                    f"is reachable"))
+
+        while True:
+            try:
+                self._producer.produce(topic, key=key.encode(), value=value, on_delivery=report)
+                return delivery
+            except BufferError:
+                # The local queue is full: let the poll thread drain it rather than dropping a record.
+                time.sleep(0.01)
+
+    async def deliver(self, topic: str, key: str, value: bytes | None) -> None:
+        await asyncio.wrap_future(self.send(topic, key, value))
+
+    def _serve(self) -> None:
+        while not self._closing.is_set():
+            self._producer.poll(0.1)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued (up to ``timeout`` seconds), then stop the delivery thread."""
+        remaining = await asyncio.to_thread(self._producer.flush, timeout)
+        self._closing.set()
+        await asyncio.to_thread(self._thread.join)
+        if remaining:
+            log.warning("records_not_delivered_at_close", count=remaining)

@@ -1,0 +1,374 @@
+"""The Kafka worker: a consumer group on the jobs topic running task attempts concurrently.
+
+At least once, and never past an unfinished job: a job's offset is marked finished only once
+its log lines and its TaskResult are acknowledged by the broker, and a partition's commit
+point only moves over finished jobs (``OffsetBook``). A job that was started but not finished
+when its partition moved, or when this worker died, is delivered again to whoever holds the
+partition next; the executor ignores a second result of one attempt.
+
+Threads: the consumer lives on one dedicated thread (librdkafka calls the rebalance callbacks
+from inside ``consume``, so they run there too); the producer's delivery reports on another;
+the kill listener on a third. Attempts run on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from pydantic import ValidationError
+
+from kestra_stream.errors import BackendError
+from kestra_stream.executor.commands import KillTask, RunTask
+from kestra_stream.executor.events import TaskResult
+from kestra_stream.ids import derive_id
+from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
+from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
+from kestra_stream.kafka.worker._kills import KillListener
+from kestra_stream.kafka.worker._offsets import OffsetBook, PartitionOffsets
+from kestra_stream.kafka.worker._producer import Delivery, DeliveringProducer
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.storage import Storage
+from kestra_stream.worker import run_attempt
+
+log = structlog.get_logger(__name__)
+
+Position = tuple[PartitionOffsets, int]
+
+
+@dataclass(eq=False)
+class _Running:
+    job: RunTask
+    positions: list[Position]  # a job redelivered while it still runs here waits on this one run
+    task: asyncio.Task[None] | None = None
+    logs: list[Delivery] = field(default_factory=list)
+    killed: bool = False
+
+
+class KafkaWorker:
+    """Runs the jobs of the ``settings.worker_group_id`` consumer group; scale by starting more."""
+
+    def __init__(self, settings: KafkaSettings, *, storage: Storage, workdir_root: Path,
+                 concurrency: int | None = None, worker_id: str | None = None,
+                 heartbeat_interval: float = 3.0) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.concurrency = concurrency or settings.worker_concurrency
+        if self.concurrency < 1:
+            raise BackendError(f"worker concurrency must be at least 1, got {self.concurrency}")
+        self._storage = storage
+        self._workdir_root = workdir_root
+        self._heartbeat_interval = heartbeat_interval
+        self._jobs_topic = settings.topic("jobs")
+        self._book = OffsetBook()
+        self._running: dict[str, _Running] = {}
+        self._slot_freed = asyncio.Event()
+        self._stop_requested = asyncio.Event()
+        self._stopping = False
+        self._started = False
+        self._closed = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._consumer: Consumer | None = None
+        self._consumer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.worker_id}-jobs")
+        self._producer: DeliveringProducer | None = None
+        self._kills: KillListener | None = None
+        self.jobs_done = 0
+        self._log = log.bind(worker_id=self.worker_id)
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._workdir_root.mkdir(parents=True, exist_ok=True)
+        self._producer = DeliveringProducer(self.settings, client_id=self.worker_id)
+        self._kills = KillListener(self.settings, worker_id=self.worker_id, on_kill=self._kill)
+        await self._kills.start()
+        self._consumer = Consumer(self.settings.client_config(**{
+            "group.id": self.settings.worker_group_id, "client.id": self.worker_id,
+            "enable.auto.commit": False, "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
+            # Cooperative: adding a worker moves only some partitions, the others keep running untouched.
+            "partition.assignment.strategy": "cooperative-sticky",
+            "on_commit": self._on_commit,
+        }))
+        await self._in_consumer(self._consumer.subscribe, [self._jobs_topic],
+                                self._on_assign, self._on_revoke, self._on_lost)
+        self._loops = [asyncio.create_task(self._consume_loop(), name=f"{self.worker_id}-consume"),
+                       asyncio.create_task(self._heartbeat_loop(), name=f"{self.worker_id}-heartbeat")]
+        self._log.info("kafka_worker_started", group=self.settings.worker_group_id, topic=self._jobs_topic,
+                       concurrency=self.concurrency)
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop taking jobs, let running ones finish for ``grace`` seconds (then cancel them), commit, close.
+
+        Cancelled jobs are not committed: the group delivers them again to another worker.
+        """
+        if self._closed or not self._started:
+            return
+        self._closed = True
+        self._stopping = True
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._commit(asynchronous=False)
+        if self._consumer is not None:
+            # close() revokes the assignment, which commits again through _on_revoke: harmless.
+            await self._in_consumer(self._consumer.close)
+        self._consumer_thread.shutdown(wait=True)
+        if self._kills is not None:
+            await self._kills.stop()
+        if self._producer is not None:
+            with contextlib.suppress(BackendError):
+                await self._producer.deliver(self.settings.topic("heartbeats"), self.worker_id, None)
+            await self._producer.close()
+        self._stop_requested.set()
+        self._log.info("kafka_worker_stopped", jobs_done=self.jobs_done)
+
+    async def run_until_stopped(self) -> None:
+        """Start, then run until ``stop()``; cancelled, it stops at once (grace 0) and re-raises."""
+        await self.start()
+        waiter = asyncio.create_task(self._stop_requested.wait())
+        try:
+            done, _ = await asyncio.wait([waiter, *self._loops], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            waiter.cancel()
+            await self.stop(grace=0)
+            raise
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                await self.stop(grace=0)
+                raise BackendError(f"worker {self.worker_id} failed: {error}") from error
+        await self._stop_requested.wait()
+
+    async def __aenter__(self) -> KafkaWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def running_jobs(self) -> list[str]:
+        return sorted(self._running)
+
+    # ----- consuming ---------------------------------------------------------------------------
+    async def _consume_loop(self) -> None:
+        assert self._consumer is not None
+        paused = False
+        while not self._stopping:
+            await self._commit(asynchronous=True)
+            full = len(self._running) >= self.concurrency
+            if full != paused:
+                # Paused, the consumer is still polled (rebalances, max.poll.interval) but hands out nothing.
+                await self._in_consumer(self._pause if full else self._resume)
+                paused = full
+            if full:
+                self._slot_freed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._slot_freed.wait(), 1.0)
+                messages = await self._in_consumer(self._consumer.consume, 1, 0)
+            else:
+                free = self.concurrency - len(self._running)
+                messages = await self._in_consumer(self._consumer.consume, free, 0.25)
+            for message in messages:
+                self._receive(message)
+
+    def _pause(self) -> None:
+        assert self._consumer is not None
+        self._consumer.pause(self._consumer.assignment())
+
+    def _resume(self) -> None:
+        assert self._consumer is not None
+        self._consumer.resume(self._consumer.assignment())
+
+    def _receive(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                self._log.warning("jobs_topic_error", error=error.str())
+            return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None
+        book = self._book.started(topic, partition, offset)
+        if book is None:  # the partition moved away while the message was on its way
+            return
+        position = (book, offset)
+        value = message.value() or b""
+        try:
+            job = decode_job(value)
+        except ValidationError as exc:
+            self._unreadable(position, value, exc)
+            return
+        if self._kills is not None and self._kills.was_killed(job.job_id):
+            self._log.info("job_already_killed", job_id=job.job_id)
+            self._book.finished(book, offset)
+            return
+        running = self._running.get(job.job_id)
+        if running is not None:
+            running.positions.append(position)
+            return
+        running = _Running(job=job, positions=[position])
+        self._running[job.job_id] = running
+        running.task = asyncio.create_task(self._run(running), name=job.job_id)
+
+    def _unreadable(self, position: Position, value: bytes, exc: ValidationError) -> None:
+        """A job this worker cannot read still ends its attempt, FAILED, so the execution goes on."""
+        try:
+            raw = json.loads(value)
+            result = TaskResult(event_id=derive_id("result", f"{raw['taskrun_id']}:{raw['attempt']}"),
+                                execution_id=raw["execution_id"], at=datetime.now(UTC),
+                                taskrun_id=raw["taskrun_id"], attempt=raw["attempt"], state=StateType.FAILED,
+                                message=f"worker {self.worker_id} cannot read this job: {exc}")
+        except (ValueError, KeyError, TypeError, ValidationError):
+            self._log.error("job_record_unreadable", offset=position[1], error=str(exc))
+            self._book.finished(*position)
+            return
+        self._log.error("job_unreadable", execution_id=result.execution_id, taskrun_id=result.taskrun_id,
+                        error=str(exc))
+        running = _Running(job=None, positions=[position])  # type: ignore[arg-type]
+        asyncio.create_task(self._publish_only(running, result))  # noqa: RUF006 - tracked by its offset
+
+    async def _publish_only(self, running: _Running, result: TaskResult) -> None:
+        await self._publish(running, result)
+
+    # ----- running -------------------------------------------------------------------------------
+    async def _run(self, running: _Running) -> None:
+        job = running.job
+        try:
+            result = await run_attempt(job, emit_log=self._log_sender(running), storage=self._storage,
+                                       workdir_root=self._workdir_root)
+            await self._publish(running, result)
+        except asyncio.CancelledError:
+            if running.killed:
+                # The executor ended this attempt when it asked for the kill: no result, but done.
+                self._finish(running)
+            raise
+        finally:
+            self._running.pop(job.job_id, None)
+            self._slot_freed.set()
+
+    def _log_sender(self, running: _Running) -> Callable[[LogEntry], None]:
+        assert self._producer is not None
+        producer, topic = self._producer, self.settings.topic("logs")
+
+        def send(entry: LogEntry) -> None:
+            running.logs.append(producer.send(topic, entry.execution_id, encode_log(entry)))
+
+        return send
+
+    async def _publish(self, running: _Running, result: TaskResult) -> None:
+        """Logs first, then the result; the offset is finished only once the broker has both."""
+        assert self._producer is not None
+        delay = 0.5
+        while True:
+            try:
+                for delivery in running.logs:
+                    await asyncio.wrap_future(delivery)
+                await self._producer.deliver(self.settings.topic("executor"), result.execution_id,
+                                             encode_event(result))
+                break
+            except BackendError as exc:
+                # Not committed means delivered again after a restart; retrying here is only quicker.
+                self._log.error("result_not_delivered", taskrun_id=result.taskrun_id, error=str(exc))
+                running.logs = [d for d in running.logs if not d.done() or d.exception() is not None]
+                running.logs = []
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._finish(running)
+
+    def _finish(self, running: _Running) -> None:
+        for book, offset in running.positions:
+            self._book.finished(book, offset)
+        self.jobs_done += 1
+
+    def _kill(self, kill: KillTask) -> None:
+        running = self._running.get(f"{kill.taskrun_id}:{kill.attempt}")
+        if running is not None and running.task is not None and not running.killed:
+            self._log.info("job_killed", execution_id=kill.execution_id, taskrun_id=kill.taskrun_id,
+                           attempt=kill.attempt)
+            running.killed = True
+            running.task.cancel()
+
+    # ----- offsets -------------------------------------------------------------------------------
+    async def _commit(self, *, asynchronous: bool) -> None:
+        offsets = self._book.committable()
+        if not offsets or self._consumer is None:
+            return
+        partitions = [TopicPartition(topic, partition, offset) for topic, partition, offset in offsets]
+        try:
+            await self._in_consumer(self._commit_now, partitions, asynchronous)
+        except KafkaException as exc:
+            self._log.warning("commit_failed", error=str(exc))
+            return
+        for topic, partition, offset in offsets:
+            self._book.committed(topic, partition, offset)
+
+    def _commit_now(self, partitions: list[TopicPartition], asynchronous: bool) -> None:
+        assert self._consumer is not None
+        self._consumer.commit(offsets=partitions, asynchronous=asynchronous)
+
+    # Rebalance callbacks: called by librdkafka on the consumer thread, inside consume().
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._book.assigned(tp.topic, tp.partition)
+        self._log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        safe = []
+        for tp in partitions:
+            book = self._book.revoked(tp.topic, tp.partition)
+            offset = self._book.final_offset(book) if book is not None else None
+            if offset is not None:
+                safe.append(TopicPartition(tp.topic, tp.partition, offset))
+        if safe:
+            try:
+                consumer.commit(offsets=safe, asynchronous=False)
+            except KafkaException as exc:
+                self._log.warning("commit_on_revoke_failed", error=str(exc))
+        self._log.info("partitions_revoked", partitions=[tp.partition for tp in partitions],
+                       committed={tp.partition: tp.offset for tp in safe})
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member owns them already: committing now could move its commit point backwards.
+        for tp in partitions:
+            self._book.revoked(tp.topic, tp.partition)
+        self._log.warning("partitions_lost", partitions=[tp.partition for tp in partitions])
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is not None and error.code() != KafkaError._NO_OFFSET:
+            self._log.warning("commit_failed", error=error.str())
+
+    async def _in_consumer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._consumer_thread, fn, *args)
+
+    # ----- heartbeats ----------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        assert self._producer is not None
+        topic, host, pid = self.settings.topic("heartbeats"), socket.gethostname(), os.getpid()
+        while True:
+            beat = WorkerHeartbeat(worker_id=self.worker_id, host=host, pid=pid,
+                                   group_id=self.settings.worker_group_id, concurrency=self.concurrency,
+                                   running=self.running_jobs, at=datetime.now(UTC))
+            self._producer.send(topic, self.worker_id, encode_heartbeat(beat))
+            await asyncio.sleep(self._heartbeat_interval)
