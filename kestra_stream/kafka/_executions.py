@@ -1,0 +1,193 @@
+"""Creating, commanding and following executions on Kafka: what a CLI or an API does as a client.
+
+Requests are events produced to the executor topic; what happened is read back from the
+executions topic (state snapshots) and the logs topic, followed from the moment the client
+starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+
+from kestra_stream.errors import BackendError, ExecutionStateError
+from kestra_stream.executor.events import (
+    Event,
+    ExecutionCreated,
+    KillRequested,
+    PauseRequested,
+    RestartRequested,
+    ResumeRequested,
+)
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.requests import check_restart, resume_inputs
+from kestra_stream.ids import new_id
+from kestra_stream.inputs import coerce_inputs
+from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
+from kestra_stream.kafka._flows import KafkaFlowStore
+from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.log import LogEntry
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KafkaExecutions:
+    def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *,
+                 envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None) -> None:
+        self._settings = settings
+        self._flows = flows
+        self._envs = dict(envs or {})
+        self._globals = dict(globals_ or {})
+        self._producer = Producer(settings.client_config(**{"enable.idempotence": True, "acks": "all"}))
+        self._states: dict[str, ExecutionState] = {}
+        self._logs: dict[str, list[LogEntry]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Consumer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        consumer = Consumer(self._settings.client_config(**{
+            "group.id": f"kestra-stream-client-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        assignment = []
+        for logical in ("executions", "logs"):
+            name = self._settings.topic(logical)
+            try:
+                metadata = await asyncio.to_thread(consumer.list_topics, name, self._settings.connect_timeout_seconds)
+            except KafkaException as exc:
+                raise BackendError(f"Kafka at {self._settings.bootstrap_servers} is not reachable: {exc}") from exc
+            topic = metadata.topics.get(name)
+            if topic is None or topic.error is not None:
+                raise BackendError(f"topic {name!r} does not exist: run `kestra-stream topics apply`")
+            assignment += [TopicPartition(name, p, OFFSET_END) for p in topic.partitions]
+        consumer.assign(assignment)
+        # Resolve OFFSET_END now, so that nothing produced after start() returns is missed.
+        await asyncio.to_thread(consumer.poll, 0.1)
+        self._consumer = consumer
+        self._thread = threading.Thread(target=self._follow, name="executions-client", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+        await asyncio.to_thread(self._producer.flush, 5)
+
+    def _follow(self) -> None:
+        assert self._consumer is not None
+        executions = self._settings.topic("executions")
+        try:
+            while not self._stop.is_set():
+                message = self._consumer.poll(0.1)
+                value = message.value() if message is not None and message.error() is None else None
+                if message is None or value is None:
+                    continue
+                if message.topic() == executions:
+                    self._take_state(decode_state(value))
+                else:
+                    entry = decode_log(value)
+                    with self._lock:
+                        self._logs.setdefault(entry.execution_id, []).append(entry)
+        finally:
+            self._consumer.close()
+
+    def _take_state(self, state: ExecutionState) -> None:
+        execution = state.execution
+        with self._lock:
+            # Snapshots of one execution are keyed alike, so they share a partition and arrive in order.
+            self._states[execution.id] = state
+            waiters = self._waiters.pop(execution.id, []) if state.finished else []
+        if waiters and self._loop is not None:
+            for waiter in waiters:
+                self._loop.call_soon_threadsafe(_resolve, waiter, execution)
+
+    # ----- requests --------------------------------------------------------------------------------
+    async def _send(self, event: Event) -> None:
+        errors: list[str] = []
+
+        def delivered(err: object, _msg: object) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        self._producer.produce(self._settings.topic("executor"), key=event.execution_id.encode(),
+                               value=encode_event(event), on_delivery=delivered)
+        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
+        if errors:
+            raise BackendError(f"request for execution {event.execution_id} was not delivered: {errors[0]}",
+                               execution_id=event.execution_id)
+
+    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                               labels: Mapping[str, str] | None = None, from_text: bool = False,
+                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+        flow, number = self._flows.get(namespace, flow_id, revision)
+        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text)
+        execution_id = new_id()
+        await self._send(ExecutionCreated(
+            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
+            flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
+            globals=self._globals))
+        return execution_id
+
+    async def kill(self, execution_id: str) -> None:
+        await self._send(KillRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def pause(self, execution_id: str) -> None:
+        await self._send(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+                     from_text: bool = False) -> None:
+        execution = self._known(execution_id)
+        flow, _ = self._flows.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        coerced = resume_inputs(execution, flow, inputs or {}, from_text=from_text)
+        await self._send(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
+
+    async def restart(self, execution_id: str) -> None:
+        check_restart(self._known(execution_id))
+        await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    # ----- reading ---------------------------------------------------------------------------------
+    def _known(self, execution_id: str) -> Execution:
+        with self._lock:
+            state = self._states.get(execution_id)
+        if state is None:
+            raise ExecutionStateError(f"execution '{execution_id}' is not known to this client",
+                                      execution_id=execution_id)
+        return state.execution
+
+    def state(self, execution_id: str) -> ExecutionState | None:
+        with self._lock:
+            return self._states.get(execution_id)
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
+        assert self._loop is not None
+        with self._lock:
+            state = self._states.get(execution_id)
+            if state is not None and state.finished:
+                return state.execution
+            future: asyncio.Future[Execution] = self._loop.create_future()
+            self._waiters.setdefault(execution_id, []).append(future)
+        return await asyncio.wait_for(future, timeout)
+
+    async def logs(self, execution_id: str, settle: float = 0.5) -> list[LogEntry]:
+        """The log lines of an execution seen so far, after waiting ``settle`` seconds for stragglers
+        (log lines and snapshots travel on different topics, so their order is not kept)."""
+        await asyncio.sleep(settle)
+        with self._lock:
+            return sorted(self._logs.get(execution_id, []), key=lambda e: e.timestamp)
+
+
+def _resolve(future: asyncio.Future[Execution], execution: Execution) -> None:
+    if not future.done():
+        future.set_result(execution)

@@ -1,0 +1,253 @@
+"""The executor on faust-streaming: the inbox folded into a state table, commands carried out on topics.
+
+Design (faust-streaming 0.15 has two known problems we design around):
+
+- at-least-once, not exactly-once (its transactions are not trustworthy): every event may be
+  folded again after a crash, and the fold ignores what no longer applies;
+- one agent with concurrency 1 per stream (a higher concurrency can commit past an
+  unprocessed message, faust-streaming#606), so events of a partition are folded in order.
+
+Per event the agent folds, produces the commands' messages and waits until the broker has
+them, and only then writes the state (and timers) to their tables. A crash before the table
+write redelivers the event: it is folded again from the old state and yields the same
+messages with the same ids, which their consumers ignore. A crash after it loses nothing.
+
+Timers live in a table keyed by execution id (co-partitioned with the inbox, so only the
+agent writes them and they come back from the changelog after a restart). A periodic
+``app.timer`` produces TimerFired for due ones; the agent removes a timer when its
+TimerFired is folded, so a timer fired just before a crash fires again (same event id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+import structlog
+from faust.types import EventT, StreamT
+
+from kestra_stream.errors import BackendError
+from kestra_stream.executor.commands import ScheduleTimer
+from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed, TimerFired
+from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.ids import derive_id
+from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
+from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka.executor._outbox import Destination, FlowLookup, Outgoing, plan_commands
+from kestra_stream.kafka.executor._slots import SlotRequest, apply_request, book_from_table
+from kestra_stream.models.flow import Flow
+
+log = structlog.get_logger(__name__)
+
+StateListener = Callable[[ExecutionState], None]
+_DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
+# A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
+_REFIRE_SECONDS = 30.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KafkaExecutor:
+    """One faust app: the fold agent, the concurrency agent and the timer loop. ``start``/``stop`` embed it."""
+
+    def __init__(self, settings: KafkaSettings, flows: FlowLookup, *, store: str = "memory://",
+                 timer_interval: float = 0.05, data_dir: Path | None = None) -> None:
+        self.settings = settings
+        self._flows = flows
+        self._listeners: list[StateListener] = []
+        self._fired: dict[str, float] = {}  # timer id -> monotonic time its TimerFired was produced
+        self.started_in: float | None = None
+        app_id = settings.executor_app_id
+        self._app = faust.App(
+            app_id,
+            broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+            store=store,
+            datadir=str(data_dir or Path(tempfile.gettempdir()) / "kestra-stream-executor" / app_id),
+            topic_partitions=settings.partitions,
+            topic_replication_factor=settings.replication_factor,
+            processing_guarantee="at_least_once",
+            consumer_auto_offset_reset="earliest",
+            # Without standby copies the tables hold exactly the partitions this instance folds.
+            table_standby_replicas=0,
+            web_enabled=False,
+            autodiscover=False,
+            producer_linger=0.0,
+            broker_commit_interval=1.0,
+        )
+        self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
+        self._executions = self._raw_topic(settings.topic("executions"))
+        self._states = self._app.Table("executions", key_type=str, value_type=bytes, key_serializer="raw",
+                                       value_serializer="raw", partitions=settings.partitions)
+        self._timers = self._app.Table("timers", key_type=str, key_serializer="raw", value_serializer="json",
+                                       partitions=settings.partitions)
+        self._slots = self._app.Table("slots", key_type=str, key_serializer="raw", value_serializer="json",
+                                      partitions=settings.partitions)
+        self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
+        self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
+        self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
+
+    def _raw_topic(self, name: str) -> faust.TopicT:
+        return self._app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    # ----- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Join the group, restore the tables from their changelogs, then fold; returns once ready."""
+        began = time.monotonic()
+        try:
+            await self._app.start()
+        except Exception as exc:
+            raise BackendError(f"the Kafka executor could not start against {self.settings.bootstrap_servers}: "
+                               f"{exc}; check that the broker runs and the topics exist "
+                               "(`kestra-stream topics apply`)") from exc
+        self.started_in = time.monotonic() - began
+        log.info("kafka_executor_started", app_id=self.settings.executor_app_id,
+                 seconds=round(self.started_in, 3))
+
+    async def stop(self) -> None:
+        await self._app.stop()
+        log.info("kafka_executor_stopped", app_id=self.settings.executor_app_id)
+
+    async def __aenter__(self) -> KafkaExecutor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def subscribe(self, listener: StateListener) -> None:
+        """Call ``listener`` in-process with every changed state (the executions topic carries the same)."""
+        self._listeners.append(listener)
+
+    def state(self, execution_id: str) -> ExecutionState | None:
+        """The state of an execution folded by this instance (its partition is assigned here)."""
+        raw = self._states.get(execution_id)
+        return decode_state(raw) if raw is not None else None
+
+    # ----- the fold agent --------------------------------------------------------------------
+    async def _fold_agent(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for record in stream.events():
+            try:
+                await self._apply(record)
+            except Exception:
+                # One bad event must not stop every execution of the partition; it is logged and skipped.
+                log.exception("event_not_applied", execution_id=_key(record), offset=record.message.offset)
+            yield None
+
+    async def _apply(self, record: EventT[bytes]) -> None:
+        event = decode_event(record.value)
+        bound = log.bind(execution_id=event.execution_id, event=event.kind, event_id=event.event_id)
+        state = self.state(event.execution_id)
+        flow = self._flow_for(event, state)
+        if flow is None:
+            bound.warning("event_for_unknown_execution")
+            return
+        at = _now()
+        new_state, commands = fold(state, event, flow)
+        plan = plan_commands(event, new_state, commands, flow, self._flows, at)
+        await self._deliver(plan.messages)
+        timers_changed = plan.schedule or plan.cancel or isinstance(event, TimerFired)
+        if timers_changed:
+            self._update_timers(event, plan.schedule, plan.cancel)
+        if new_state is None or new_state is state:
+            return
+        execution_id = new_state.execution.id
+        if new_state.finished and self._timers.get(execution_id) is not None:
+            del self._timers[execution_id]  # a finished execution has no use for its timers
+        self._states[execution_id] = encode_state(new_state)
+        await self._executions.send(key=execution_id, value=encode_state(new_state))
+        bound.debug("event_folded", state=new_state.execution.state.current.value, commands=len(commands))
+        for listener in self._listeners:
+            listener(new_state)
+
+    def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | None:
+        if isinstance(event, ExecutionCreated):
+            return self._flows.get(event.namespace, event.flow_id, event.flow_revision)[0]
+        ex = event.source if isinstance(event, ExecutionReplayed) else state.execution if state else None
+        if ex is None:
+            return None
+        return self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+
+    async def _deliver(self, messages: Iterable[Outgoing]) -> None:
+        """Produce and wait until the broker acknowledged every message (before the state moves on)."""
+        pending = [await self._topics[m.topic].send(key=m.key, value=m.value) for m in messages]
+        if pending:
+            await asyncio.gather(*pending)
+
+    def _update_timers(self, event: Event, schedule: list[ScheduleTimer], cancel: list[str]) -> None:
+        execution_id = event.execution_id
+        timers: dict[str, Any] = dict(self._timers.get(execution_id) or {})
+        gone = list(cancel)
+        if isinstance(event, TimerFired):
+            gone.append(event.timer_id)
+        for timer_id in gone:
+            timers.pop(timer_id, None)
+            self._fired.pop(timer_id, None)
+        for timer in schedule:
+            timers[timer.timer_id] = timer.model_dump(mode="json")
+        if timers:
+            self._timers[execution_id] = timers
+        elif self._timers.get(execution_id) is not None:
+            del self._timers[execution_id]
+
+    # ----- timers ----------------------------------------------------------------------------
+    async def _timer_tick(self, _app: object) -> None:
+        try:
+            await self._fire_due_timers()
+        except Exception:
+            log.exception("timers_not_fired")
+
+    async def _fire_due_timers(self) -> None:
+        now, clock = _now(), time.monotonic()
+        due: list[ScheduleTimer] = []
+        for timers in list(self._timers.values()):
+            for timer_id, body in timers.items():
+                fired = self._fired.get(timer_id)
+                if fired is not None and clock - fired < _REFIRE_SECONDS:
+                    continue
+                timer = ScheduleTimer.model_validate(body)
+                if timer.fire_at <= now:
+                    due.append(timer)
+        for timer in due:
+            event = TimerFired(event_id=derive_id("timer", timer.timer_id), execution_id=timer.execution_id,
+                               at=now, timer_id=timer.timer_id, purpose=timer.purpose, taskrun_id=timer.taskrun_id,
+                               attempt=timer.attempt)
+            await self._topics["executor"].send(key=timer.execution_id, value=encode_event(event))
+            self._fired[timer.timer_id] = clock
+            log.debug("timer_fired", execution_id=timer.execution_id, timer_id=timer.timer_id, purpose=timer.purpose)
+
+    # ----- the concurrency agent -------------------------------------------------------------
+    async def _slot_agent(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
+        async for record in stream.events():
+            try:
+                await self._apply_slot_request(SlotRequest.model_validate_json(record.value))
+            except Exception:
+                log.exception("slot_request_not_applied", key=_key(record), offset=record.message.offset)
+            yield None
+
+    async def _apply_slot_request(self, request: SlotRequest) -> None:
+        book = book_from_table(self._slots.get(request.key))
+        new_book, events = apply_request(book, request, _now())
+        await self._deliver(Outgoing("executor", e.execution_id, encode_event(e)) for e in events)
+        if new_book is not book:
+            self._slots[request.key] = new_book.model_dump(mode="json")
+        log.debug("slot_request_applied", execution_id=request.execution_id, request=request.kind,
+                  holders=len(new_book.holders), queued=len(new_book.queued))
+
+
+def _key(record: EventT[bytes]) -> str | None:
+    key = record.key
+    return key.decode(errors="replace") if isinstance(key, bytes) else key if isinstance(key, str) else None
+
+
+def create_executor(settings: KafkaSettings, flows: FlowLookup, *, store: str = "memory://",
+                    timer_interval: float = 0.05, data_dir: Path | None = None) -> KafkaExecutor:
+    """The executor app for ``settings`` (app id ``settings.executor_app_id``); ``await start()`` to run it."""
+    return KafkaExecutor(settings, flows, store=store, timer_interval=timer_interval, data_dir=data_dir)
