@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_jsonable_python
+
 from kestra_stream.errors import ExpressionError, InputError
 from kestra_stream.executor import _resolution
 from kestra_stream.executor._index import FlowIndex, index_of
@@ -298,7 +300,8 @@ class Working:
             self.set_state(tr, allowed_state(task, StateType.FAILED))
             return
         if done is not None:
-            outputs = dict(done.outputs) if done.outputs is not None else tr.outputs
+            tr = self.runs[tr.id]  # resolve() may have kept a decision in the outputs
+            outputs = {**(tr.outputs or {}), **done.outputs} if done.outputs is not None else tr.outputs
             self.set_state(tr, allowed_state(task, done.state), outputs=outputs)
 
     def resolve_root(self) -> None:
@@ -382,6 +385,14 @@ class FlowableRun:
 
     def render(self, value: Any) -> Any:
         return self._w.render(value, self._w.variables(self._tr, self._task))
+
+    def render_once(self, key: str, value: Any) -> Any:
+        outputs = self._tr.outputs or {}
+        if key in outputs:
+            return outputs[key]
+        rendered = to_jsonable_python(self.render(value), fallback=str)
+        self._tr = self._w.update(self._tr, outputs={**outputs, key: rendered})
+        return rendered
 
     def sequence(self, tasks: Sequence[Task]) -> Resolution:
         return _resolution.sequence(tasks, self._runs(), self._task.errors or [], self._task.finally_ or [])

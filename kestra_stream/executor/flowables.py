@@ -52,6 +52,11 @@ class FlowableContext(Protocol):
     def render(self, value: Any) -> Any:
         """Typed rendering with the task run's variables (a lone ``{{ expr }}`` keeps its type)."""
 
+    def render_once(self, key: str, value: Any) -> Any:
+        """Render ``value`` the first time, keep it in this task run's outputs under ``key``, and return
+        the kept value from then on: a decision (If's condition, Switch's value, ForEach's values) is
+        taken once per task run, whatever happens to the variables it read."""
+
     def sequence(self, tasks: Sequence[Task]) -> Resolution:
         """Run ``tasks`` one after another, then the owner's ``errors`` on failure, then ``finally``."""
 

@@ -97,9 +97,15 @@ class RecordingFlowableContext:
     vars: dict[str, Any] = field(default_factory=dict)
     answer: Resolution = MARKER
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    kept: dict[str, Any] = field(default_factory=dict)
 
     def render(self, value: Any) -> Any:
         return render_with(self.vars, value)
+
+    def render_once(self, key: str, value: Any) -> Any:
+        if key not in self.kept:
+            self.kept[key] = self.render(value)
+        return self.kept[key]
 
     def sequence(self, tasks: Sequence[Task]) -> Resolution:
         self.calls.append(("sequence", [t.id for t in tasks]))

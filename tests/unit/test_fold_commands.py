@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fold_driver import EXECUTION_ID, T0, Driver
 
+T0_TEXT = "2024-01-01T00:00:00Z"  # variables hold dates as JSON text
+
 from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
@@ -93,10 +95,10 @@ def test_creation_dispatches_the_first_task_and_nothing_else() -> None:
         execution_id=EXECUTION_ID, taskrun_id=a.id, attempt=1, task=d.flow.tasks[0], namespace="tests.fold",
         flow_id="f", variables={
             "flow": {"id": "f", "namespace": "tests.fold", "revision": 1},
-            "execution": {"id": EXECUTION_ID, "startDate": "2024-01-01T00:00:00Z", "originalId": EXECUTION_ID, "state": "RUNNING"},
+            "execution": {"id": EXECUTION_ID, "startDate": T0_TEXT, "originalId": EXECUTION_ID, "state": "RUNNING"},
             "inputs": {}, "outputs": {}, "vars": {}, "labels": {}, "envs": {}, "globals": {},
             "task": {"id": "a", "type": LOG},
-            "taskrun": {"id": a.id, "startDate": "2024-01-01T00:00:00Z", "attemptsCount": 0, "parentId": None, "value": None,
+            "taskrun": {"id": a.id, "startDate": T0_TEXT, "attemptsCount": 0, "parentId": None, "value": None,
                         "iteration": None},
         })]
     assert a.id == derive_id(EXECUTION_ID, None, "a", None)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,13 @@ class KafkaExecutor:
         self._fired: dict[str, float] = {}  # timer id -> monotonic time its TimerFired was produced
         self.started_in: float | None = None
         app_id = settings.executor_app_id
+        # faust creates its data directory without parents; start() makes them.
+        self._data_dir = data_dir or Path(tempfile.gettempdir()) / "kestra-stream-executor" / app_id
         self._app = faust.App(
             app_id,
             broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
             store=store,
-            datadir=str(data_dir or Path(tempfile.gettempdir()) / "kestra-stream-executor" / app_id),
+            datadir=str(self._data_dir),
             topic_partitions=settings.partitions,
             topic_replication_factor=settings.replication_factor,
             processing_guarantee="at_least_once",
@@ -84,12 +86,11 @@ class KafkaExecutor:
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
-        self._states = self._app.Table("executions", key_type=str, value_type=bytes, key_serializer="raw",
-                                       value_serializer="raw", partitions=settings.partitions)
-        self._timers = self._app.Table("timers", key_type=str, key_serializer="raw", value_serializer="json",
-                                       partitions=settings.partitions)
-        self._slots = self._app.Table("slots", key_type=str, key_serializer="raw", value_serializer="json",
-                                      partitions=settings.partitions)
+        raw = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
+        as_json = faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
+        self._states = self._app.Table("executions", schema=raw, partitions=settings.partitions)
+        self._timers = self._app.Table("timers", schema=as_json, partitions=settings.partitions)
+        self._slots = self._app.Table("slots", schema=as_json, partitions=settings.partitions)
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
@@ -101,6 +102,7 @@ class KafkaExecutor:
     async def start(self) -> None:
         """Join the group, restore the tables from their changelogs, then fold; returns once ready."""
         began = time.monotonic()
+        self._data_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
             await self._app.start()
         except Exception as exc:
@@ -132,14 +134,13 @@ class KafkaExecutor:
         return decode_state(raw) if raw is not None else None
 
     # ----- the fold agent --------------------------------------------------------------------
-    async def _fold_agent(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
+    async def _fold_agent(self, stream: StreamT[bytes]) -> None:
         async for record in stream.events():
             try:
                 await self._apply(record)
             except Exception:
                 # One bad event must not stop every execution of the partition; it is logged and skipped.
                 log.exception("event_not_applied", execution_id=_key(record), offset=record.message.offset)
-            yield None
 
     async def _apply(self, record: EventT[bytes]) -> None:
         event = decode_event(record.value)
@@ -224,13 +225,12 @@ class KafkaExecutor:
             log.debug("timer_fired", execution_id=timer.execution_id, timer_id=timer.timer_id, purpose=timer.purpose)
 
     # ----- the concurrency agent -------------------------------------------------------------
-    async def _slot_agent(self, stream: StreamT[bytes]) -> AsyncIterator[None]:
+    async def _slot_agent(self, stream: StreamT[bytes]) -> None:
         async for record in stream.events():
             try:
                 await self._apply_slot_request(SlotRequest.model_validate_json(record.value))
             except Exception:
                 log.exception("slot_request_not_applied", key=_key(record), offset=record.message.offset)
-            yield None
 
     async def _apply_slot_request(self, request: SlotRequest) -> None:
         book = book_from_table(self._slots.get(request.key))

@@ -59,9 +59,9 @@ class DeliveringProducer:
         while not self._closing.is_set():
             self._producer.poll(0.1)
 
-    async def close(self, timeout: float = 10.0) -> None:
-        """Deliver what is queued (up to ``timeout`` seconds), then stop the delivery thread."""
-        remaining = await asyncio.to_thread(self._producer.flush, timeout)
+    async def close(self, flush_seconds: float = 10.0) -> None:
+        """Deliver what is queued (for up to ``flush_seconds``), then stop the delivery thread."""
+        remaining = await asyncio.to_thread(self._producer.flush, flush_seconds)
         self._closing.set()
         await asyncio.to_thread(self._thread.join)
         if remaining:

@@ -38,7 +38,7 @@ from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
 from kestra_stream.kafka.worker._kills import KillListener
 from kestra_stream.kafka.worker._offsets import OffsetBook, PartitionOffsets
-from kestra_stream.kafka.worker._producer import Delivery, DeliveringProducer
+from kestra_stream.kafka.worker._producer import DeliveringProducer, Delivery
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage
@@ -75,6 +75,7 @@ class KafkaWorker:
         self._jobs_topic = settings.topic("jobs")
         self._book = OffsetBook()
         self._running: dict[str, _Running] = {}
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._slot_freed = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._stopping = False
@@ -123,7 +124,7 @@ class KafkaWorker:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        tasks = [r.task for r in self._running.values() if r.task is not None]
+        tasks = [*(r.task for r in self._running.values() if r.task is not None), *self._side_tasks]
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=grace)
             for task in late:
@@ -171,6 +172,10 @@ class KafkaWorker:
     @property
     def running_jobs(self) -> list[str]:
         return sorted(self._running)
+
+    @property
+    def assigned_partitions(self) -> list[int]:
+        return sorted(partition for _topic, partition in self._book.partitions())
 
     # ----- consuming ---------------------------------------------------------------------------
     async def _consume_loop(self) -> None:
@@ -246,11 +251,9 @@ class KafkaWorker:
             return
         self._log.error("job_unreadable", execution_id=result.execution_id, taskrun_id=result.taskrun_id,
                         error=str(exc))
-        running = _Running(job=None, positions=[position])  # type: ignore[arg-type]
-        asyncio.create_task(self._publish_only(running, result))  # noqa: RUF006 - tracked by its offset
-
-    async def _publish_only(self, running: _Running, result: TaskResult) -> None:
-        await self._publish(running, result)
+        task = asyncio.create_task(self._publish(result, [position], []))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     # ----- running -------------------------------------------------------------------------------
     async def _run(self, running: _Running) -> None:
@@ -258,11 +261,11 @@ class KafkaWorker:
         try:
             result = await run_attempt(job, emit_log=self._log_sender(running), storage=self._storage,
                                        workdir_root=self._workdir_root)
-            await self._publish(running, result)
+            await self._publish(result, running.positions, running.logs)
         except asyncio.CancelledError:
             if running.killed:
                 # The executor ended this attempt when it asked for the kill: no result, but done.
-                self._finish(running)
+                self._finish(running.positions)
             raise
         finally:
             self._running.pop(job.job_id, None)
@@ -277,28 +280,28 @@ class KafkaWorker:
 
         return send
 
-    async def _publish(self, running: _Running, result: TaskResult) -> None:
-        """Logs first, then the result; the offset is finished only once the broker has both."""
+    async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery]) -> None:
+        """Logs first, then the result; the offsets are finished only once the broker has the result."""
         assert self._producer is not None
+        for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
+                self._log.error("log_line_not_delivered", taskrun_id=result.taskrun_id, error=str(outcome))
         delay = 0.5
         while True:
             try:
-                for delivery in running.logs:
-                    await asyncio.wrap_future(delivery)
                 await self._producer.deliver(self.settings.topic("executor"), result.execution_id,
                                              encode_event(result))
                 break
             except BackendError as exc:
-                # Not committed means delivered again after a restart; retrying here is only quicker.
+                # Left uncommitted it would be delivered again after a restart; retrying here is only quicker.
                 self._log.error("result_not_delivered", taskrun_id=result.taskrun_id, error=str(exc))
-                running.logs = [d for d in running.logs if not d.done() or d.exception() is not None]
-                running.logs = []
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-        self._finish(running)
+        self._finish(positions)
 
-    def _finish(self, running: _Running) -> None:
-        for book, offset in running.positions:
+    def _finish(self, positions: list[Position]) -> None:
+        for book, offset in positions:
             self._book.finished(book, offset)
         self.jobs_done += 1
 
@@ -326,7 +329,12 @@ class KafkaWorker:
 
     def _commit_now(self, partitions: list[TopicPartition], asynchronous: bool) -> None:
         assert self._consumer is not None
-        self._consumer.commit(offsets=partitions, asynchronous=asynchronous)
+        if asynchronous:
+            self._consumer.commit(offsets=partitions, asynchronous=True)
+            return
+        for tp in self._consumer.commit(offsets=partitions, asynchronous=False):
+            if tp.error is not None:
+                raise KafkaException(tp.error)
 
     # Rebalance callbacks: called by librdkafka on the consumer thread, inside consume().
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:

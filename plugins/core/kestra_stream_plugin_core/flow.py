@@ -277,7 +277,7 @@ tasks:
         return {"then": list(self.then), "else": list(self.else_ or ())}
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
-        result = is_truthy(ctx.render(self.condition))
+        result = is_truthy(ctx.render_once("evaluationResult", self.condition))
         chosen = self.then if result else (self.else_ or [])
         return _with_outputs(ctx.sequence(chosen), {"evaluationResult": result})
 
@@ -347,7 +347,7 @@ tasks:
         return out
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
-        value = as_text(ctx.render(self.value))
+        value = as_text(ctx.render_once("value", self.value))
         case = (self.cases or {}).get(value)
         outputs = {"value": value, "defaults": case is None}
         if case is not None:
@@ -396,7 +396,7 @@ tasks:
         return {"tasks": list(self.tasks)}
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
-        return ctx.each(ctx.render(self.values), self.tasks, concurrency=self.concurrency_limit)
+        return ctx.each(ctx.render_once("values", self.values), self.tasks, concurrency=self.concurrency_limit)
 
 
 class EachSequential(FlowableTask):
@@ -436,7 +436,7 @@ tasks:
         return {"tasks": list(self.tasks)}
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
-        return ctx.each(ctx.render(self.value), self.tasks, concurrency=1)
+        return ctx.each(ctx.render_once("values", self.value), self.tasks, concurrency=1)
 
 
 class EachParallel(FlowableTask):
@@ -477,7 +477,8 @@ tasks:
         return {"tasks": list(self.tasks)}
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
-        return ctx.each(ctx.render(self.value), self.tasks, concurrency=self.concurrent, parallel_tasks=True)
+        return ctx.each(ctx.render_once("values", self.value), self.tasks, concurrency=self.concurrent,
+                        parallel_tasks=True)
 
 
 class DagTask(Props):
