@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from fold_driver import EXECUTION_ID, T0, Driver
 
-T0_TEXT = "2024-01-01T00:00:00Z"  # variables hold dates as JSON text
-
 from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
@@ -32,6 +30,7 @@ from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 
 LOG = "io.kestra.plugin.core.log.Log"
+T0_TEXT = "2024-01-01T00:00:00Z"  # variables hold dates as JSON text
 OK, FAILED, WARNING = StateType.SUCCESS, StateType.FAILED, StateType.WARNING
 
 
