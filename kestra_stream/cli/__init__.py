@@ -20,13 +20,14 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import execute, flow, plugins, server, services
+    from kestra_stream.cli import execute, flow, plugins, server, services, topics
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
     main.add_command(execute.execute)
     main.add_command(server.server)
     main.add_command(services.services)
+    main.add_command(topics.topics)
 
 
 _register()

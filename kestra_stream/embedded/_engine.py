@@ -19,7 +19,7 @@ import structlog
 
 from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
-from kestra_stream.errors import BackendError, ExecutionStateError, InputError
+from kestra_stream.errors import ExecutionStateError
 from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
@@ -33,22 +33,21 @@ from kestra_stream.executor.commands import (
     ScheduleTimer,
     StartSubflow,
 )
+from kestra_stream.executor.effects import child_creation, input_renderer, log_entry, parent_notification
 from kestra_stream.executor.events import (
-    Dequeued,
     Event,
     ExecutionCreated,
     ExecutionReplayed,
     KillRequested,
     PauseRequested,
-    Rejected,
     RestartRequested,
     ResumeRequested,
-    SubflowEnded,
     TaskResult,
     TimerFired,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
 from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
+from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.flows import PluginDefault, load_flow
 from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
@@ -95,7 +94,7 @@ class EmbeddedEngine:
         self._worker_slots = asyncio.Semaphore(worker_concurrency)
         self._timers: list[tuple[datetime, str, ScheduleTimer]] = []
         self._timer_wakeup = asyncio.Event()
-        self._slots: dict[tuple[str, str], set[str]] = {}
+        self._books: dict[str, SlotBook] = {}
         self._listeners: list[StateListener] = []
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
@@ -106,13 +105,11 @@ class EmbeddedEngine:
         for _namespace, _flow_id, revision, source in self.store.flow_sources():
             flow = load_flow(source, registry=self.registry, global_defaults=self.global_defaults)
             self.catalog.add(flow, revision)
-        for execution_id in self.store.unfinished_executions():
+        for execution_id in self.store.unfinished_executions():  # oldest first
             state = self.store.load_state(execution_id)
             if state is not None:
                 self._states[execution_id] = state
-                ex = state.execution
-                if ex.state.current not in (StateType.QUEUED,) and not ex.state.current.is_terminated:
-                    self._slots.setdefault((ex.namespace, ex.flow_id), set()).add(ex.id)
+                self._rebook(state)
         for seq, event in self.store.pending_events():
             self._queue.put_nowait((seq, event))
         for timer in self.store.timers():
@@ -125,6 +122,19 @@ class EmbeddedEngine:
         for outbox_id, command in self.store.outbox():
             await self._carry_out(outbox_id, command)
         log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
+
+    def _rebook(self, state: ExecutionState) -> None:
+        """Rebuild the slot books after a restart from the executions that were running or queued."""
+        ex = state.execution
+        flow = self.catalog.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+        if flow.concurrency is None or ex.state.current.is_terminated:
+            return
+        book = self._books.get(slot_key(ex.namespace, ex.flow_id), SlotBook(limit=flow.concurrency.limit))
+        if ex.state.current == StateType.QUEUED:
+            book = book.model_copy(update={"queued": [*book.queued, ex.id]})
+        else:
+            book = book.model_copy(update={"holders": [*book.holders, ex.id]})
+        self._books[slot_key(ex.namespace, ex.flow_id)] = book
 
     async def stop(self) -> None:
         for applied in self._applied.values():
@@ -165,7 +175,7 @@ class EmbeddedEngine:
                                revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
         """Validate the inputs and start an execution; raises InputError before anything exists."""
         flow, number = self.catalog.get(namespace, flow_id, revision)
-        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=self._render_input)
+        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
         execution_id = new_id()
         await self.submit(ExecutionCreated(
             event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
@@ -265,7 +275,7 @@ class EmbeddedEngine:
         new_state = state
         if flow is not None:
             new_state, commands = fold(state, event, flow)
-        logs = [self._log_entry(c, new_state) for c in commands if isinstance(c, EmitLog)]
+        logs = [log_entry(c, new_state) for c in commands if isinstance(c, EmitLog)]
         done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
         outbox_ids = self.store.apply(seq, new_state, new_state is not state, commands, done_job, logs)
         if new_state is not None:
@@ -293,17 +303,11 @@ class EmbeddedEngine:
             for listener in self._listeners:
                 listener(new_state)
 
-    def _log_entry(self, command: EmitLog, state: ExecutionState | None) -> LogEntry:
-        ex = state.execution if state else None
-        return LogEntry(execution_id=command.execution_id, namespace=ex.namespace if ex else "",
-                        flow_id=ex.flow_id if ex else "", task_id=command.task_id, taskrun_id=command.taskrun_id,
-                        level=command.level, message=command.message, timestamp=command.at)
-
     async def _carry_out(self, outbox_id: int, command: Command) -> None:
         events: list[Event] = []
         at = _now()
         if isinstance(command, StartSubflow):
-            events.append(self._child_creation(command, at))
+            events.append(child_creation(command, self.state(command.execution_id), self.catalog, at))
         elif isinstance(command, KillExecution):
             events.append(KillRequested(event_id=derive_id("kill", outbox_id), execution_id=command.execution_id,
                                         at=at))
@@ -311,68 +315,28 @@ class EmbeddedEngine:
             events.append(RestartRequested(event_id=derive_id("restart", outbox_id),
                                            execution_id=command.execution_id, at=at))
         elif isinstance(command, AcquireSlot):
-            events.extend(self._acquire(command, at))
+            events.extend(self._book(SlotRequest.acquire(command), at))
         elif isinstance(command, ExecutionEnded):
             events.extend(self._ended(command, at))
         for seq, event in zip(self.store.complete_outbox(outbox_id, events), events, strict=True):
             self._queue.put_nowait((seq, event))
 
-    def _child_creation(self, command: StartSubflow, at: datetime) -> Event:
-        parent = command.parent
-        try:
-            flow, revision = self.catalog.get(command.namespace, command.flow_id, command.revision)
-            inputs = coerce_inputs(flow.inputs or [], command.inputs, render=self._render_input)
-        except (InputError, BackendError) as exc:
-            return SubflowEnded(event_id=derive_id("subflow-failed", command.child_execution_id),
-                                execution_id=parent.execution_id, at=at, taskrun_id=parent.taskrun_id,
-                                child_execution_id=command.child_execution_id, state=StateType.FAILED,
-                                message=f"Subflow {command.namespace}.{command.flow_id} could not start: {exc}")
-        return ExecutionCreated(event_id=derive_id("created", command.child_execution_id),
-                                execution_id=command.child_execution_id, at=at, namespace=command.namespace,
-                                flow_id=command.flow_id, flow_revision=revision, inputs=inputs,
-                                labels=command.labels, parent=parent, envs=self.envs, globals=self.globals,
-                                trigger={"executionId": parent.execution_id, "namespace": parent.namespace,
-                                         "flowId": parent.flow_id})
-
-    def _acquire(self, command: AcquireSlot, at: datetime) -> list[Event]:
-        holders = self._slots.setdefault((command.namespace, command.flow_id), set())
-        if len(holders) < command.limit:
-            holders.add(command.execution_id)
-            return [Dequeued(event_id=derive_id("dequeued", command.execution_id),
-                             execution_id=command.execution_id, at=at)]
-        if command.behavior == "QUEUE":
-            return []
-        state = StateType.CANCELLED if command.behavior == "CANCEL" else StateType.FAILED
-        return [Rejected(event_id=derive_id("rejected", command.execution_id), execution_id=command.execution_id,
-                         at=at, state=state)]
+    def _book(self, request: SlotRequest, at: datetime) -> list[Event]:
+        """One flow's concurrency slots; this single loop sees every request in order."""
+        book, events = apply_request(self._books.get(request.key, SlotBook()), request, at)
+        self._books[request.key] = book
+        return events
 
     def _ended(self, command: ExecutionEnded, at: datetime) -> list[Event]:
         execution = command.execution
         for future in self._waiters.pop(execution.id, []):
             if not future.done():
                 future.set_result(execution)
-        events: list[Event] = []
-        parent = command.parent
-        if parent is not None and parent.wait:
-            events.append(SubflowEnded(event_id=derive_id("subflow-ended", execution.id),
-                                       execution_id=parent.execution_id, at=at, taskrun_id=parent.taskrun_id,
-                                       child_execution_id=execution.id, state=command.state,
-                                       outputs=execution.outputs))
-        holders = self._slots.get((execution.namespace, execution.flow_id))
-        if holders is not None and execution.id in holders:
-            holders.discard(execution.id)
-            flow, _ = self.catalog.get(execution.namespace, execution.flow_id)
-            if flow.concurrency is not None:
-                queued = self.store.oldest_queued(execution.namespace, execution.flow_id)
-                if queued is not None and queued not in holders:
-                    holders.add(queued)
-                    events.append(Dequeued(event_id=derive_id("dequeued", queued), execution_id=queued, at=at))
+        events = parent_notification(command, at)
+        key = slot_key(execution.namespace, execution.flow_id)
+        if key in self._books:
+            events += self._book(SlotRequest.release(execution.id, execution.namespace, execution.flow_id), at)
         return events
-
-    def _render_input(self, template: str, variables: Mapping[str, Any]) -> Any:
-        from kestra_stream.expressions import FixedFunctions, default_engine
-
-        return default_engine().render_typed(template, variables, FixedFunctions(_now()))
 
     # ----- workers -----------------------------------------------------------------------------
     def _start_job(self, job: RunTask) -> None:

@@ -145,20 +145,9 @@ class Store:
         row = self._db.execute("SELECT body FROM executions WHERE id = ?", (execution_id,)).fetchone()
         return ExecutionState.model_validate_json(row[0]) if row else None
 
-    def running_count(self, namespace: str, flow_id: str) -> int:
-        row = self._db.execute(
-            "SELECT count(*) FROM executions WHERE namespace = ? AND flow_id = ? AND finished = 0 "
-            "AND state NOT IN ('QUEUED')", (namespace, flow_id)).fetchone()
-        return int(row[0])
-
-    def oldest_queued(self, namespace: str, flow_id: str) -> str | None:
-        row = self._db.execute(
-            "SELECT id FROM executions WHERE namespace = ? AND flow_id = ? AND state = 'QUEUED' "
-            "ORDER BY created LIMIT 1", (namespace, flow_id)).fetchone()
-        return str(row[0]) if row else None
-
     def unfinished_executions(self) -> list[str]:
-        return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0")]
+        """Ids of the executions still going on, oldest first (the order they were queued in)."""
+        return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0 ORDER BY created")]
 
     # ----- logs ------------------------------------------------------------------------------
     def _insert_logs(self, db: sqlite3.Connection, logs: list[LogEntry]) -> None:

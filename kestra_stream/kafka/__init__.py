@@ -13,18 +13,36 @@ from kestra_stream.kafka._codec import (
     flow_key,
 )
 from kestra_stream.kafka._settings import KafkaSettings, TopicNames
+from kestra_stream.kafka._topics import (
+    ChangeKind,
+    TopicChange,
+    TopicDefinitions,
+    TopicSpec,
+    TopicStatus,
+    load_definitions,
+)
+from kestra_stream.kafka._topics import apply as apply_topics
+from kestra_stream.kafka._topics import describe as describe_topics
 
 __all__ = [
+    "ChangeKind",
     "FlowRecord",
     "KafkaSettings",
+    "TopicChange",
+    "TopicDefinitions",
     "TopicNames",
+    "TopicSpec",
+    "TopicStatus",
+    "apply_topics",
     "decode_event",
     "decode_job",
     "decode_log",
     "decode_state",
+    "describe_topics",
     "encode_event",
     "encode_job",
     "encode_log",
     "encode_state",
     "flow_key",
+    "load_definitions",
 ]

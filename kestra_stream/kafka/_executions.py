@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError, ExecutionStateError
+from kestra_stream.executor.effects import input_renderer
 from kestra_stream.executor.events import (
     Event,
     ExecutionCreated,
@@ -132,7 +133,7 @@ class KafkaExecutions:
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
         flow, number = self._flows.get(namespace, flow_id, revision)
-        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text)
+        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
         execution_id = new_id()
         await self._send(ExecutionCreated(
             event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,

@@ -51,8 +51,13 @@ class KafkaSettings(BaseModel):
         return self.topic_prefix + str(getattr(self.topics, logical))
 
     def client_config(self, **extra: Any) -> dict[str, Any]:
-        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client, **extra}
+        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``.
+
+        The partitioner is faust's (murmur2, as the Java clients): librdkafka's default would send a
+        record keyed by an execution id to another partition than the executor's own records.
+        """
+        return {"bootstrap.servers": self.bootstrap_servers, "partitioner": "murmur2_random", **self.client,
+                **extra}
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None,

@@ -351,20 +351,23 @@ class _Admin:
         return {resource.name: {key: entry.value for key, entry in self._wait(future, resource.name).items()}
                 for resource, future in futures.items()}
 
-    def create(self, specs: Sequence[TopicSpec]) -> None:
+    def create(self, specs: Sequence[TopicSpec]) -> list[str]:
+        """Create the topics; the names that someone else created meanwhile come back, untouched."""
         if not specs:
-            return
+            return []
         new = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor,
                         config=dict(s.config)) for s in specs]
         futures = self._client.create_topics(new, operation_timeout=self._timeout, request_timeout=self._timeout)
+        raced: list[str] = []
         for name, future in futures.items():
             try:
                 self._wait(future, name)
             except BackendError as exc:
-                # Another `topics apply` may have won the race; the topic is there, which is what we want.
                 cause = exc.__cause__
                 if not (isinstance(cause, KafkaException) and cause.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
                     raise
+                raced.append(name)
+        return raced
 
     def set_configs(self, changes: Mapping[str, Mapping[str, str]]) -> None:
         resources_ = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[
@@ -395,6 +398,22 @@ class _Admin:
                 late = sorted(name for name, count in expected.items() if topics.get(name, (0, 0))[0] < count)
                 raise BackendError(f"topics {', '.join(late)} did not appear in the broker's metadata within "
                                    f"{self._timeout:g} s; run `kestra-stream topics list` to see their state")
+            time.sleep(0.05)
+
+    def await_configs(self, expected: Mapping[str, Mapping[str, str]]) -> None:
+        """Return once the broker describes every topic with ``expected``: it applies changes asynchronously."""
+        deadline = time.monotonic() + self._timeout
+        pending = {name: config for name, config in expected.items() if config}
+        while pending:
+            actual = self.configs(list(pending))
+            pending = {name: config for name, config in pending.items()
+                       if not all(same_config_value(key, value, actual.get(name, {}).get(key))
+                                  for key, value in config.items())}
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise BackendError(f"the broker did not show the new settings of {', '.join(sorted(pending))} "
+                                   f"within {self._timeout:g} s; run `kestra-stream topics list` to see them")
             time.sleep(0.05)
 
     def _wait(self, future: Future[Any], name: str) -> Any:
@@ -440,12 +459,18 @@ def apply(settings: KafkaSettings, definitions: TopicDefinitions | None = None, 
     if dry_run:
         return changes
     by_name = {spec.name: spec for spec in specs}
-    created = [by_name[c.topic] for c in changes if c.kind is ChangeKind.CREATED]
+    raced = admin.create([by_name[c.topic] for c in changes if c.kind is ChangeKind.CREATED])
+    if raced:
+        # Another client created some topics between our read and our write (a concurrent apply, or a
+        # broker auto-creating on first use): plan those again from what they really are.
+        admin.await_partitions(dict.fromkeys(raced, 1))
+        fresh = {change.topic: change for change in plan(_statuses(admin, [by_name[name] for name in raced]))}
+        changes = [fresh.get(change.topic, change) for change in changes]
     updated = [c for c in changes if c.kind is ChangeKind.UPDATED]
-    admin.create(created)
     admin.set_configs({c.topic: c.set_config for c in updated})
     admin.add_partitions({c.topic: c.new_partitions for c in updated if c.new_partitions is not None})
     admin.await_partitions({c.topic: c.new_partitions for c in changes if c.new_partitions is not None})
+    admin.await_configs({c.topic: c.set_config for c in changes if c.set_config})
     for change in changes:
         if change.kind is not ChangeKind.UNCHANGED:
             log.info("kafka topic " + change.kind.value, topic=change.topic, details=list(change.details))

@@ -1,20 +1,15 @@
 """The Kafka backend's executor: a faust-streaming app folding the executor inbox into a state table."""
 
+from kestra_stream.executor.effects import FlowLookup
 from kestra_stream.kafka.executor._app import KafkaExecutor, StateListener, create_executor
-from kestra_stream.kafka.executor._outbox import FlowLookup, Outgoing, Plan, child_creation, plan_commands
-from kestra_stream.kafka.executor._slots import SlotBook, SlotRequest, apply_request, slot_key
+from kestra_stream.kafka.executor._outbox import Outgoing, Plan, plan_commands
 
 __all__ = [
     "FlowLookup",
     "KafkaExecutor",
     "Outgoing",
     "Plan",
-    "SlotBook",
-    "SlotRequest",
     "StateListener",
-    "apply_request",
-    "child_creation",
     "create_executor",
     "plan_commands",
-    "slot_key",
 ]

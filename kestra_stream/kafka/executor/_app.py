@@ -30,17 +30,20 @@ from typing import Any
 
 import faust
 import structlog
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from faust.types import EventT, StreamT
 
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import ScheduleTimer
+from kestra_stream.executor.effects import FlowLookup
 from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed, TimerFired
 from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.executor.slots import SlotRequest, apply_request, book_from_table
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._settings import KafkaSettings
-from kestra_stream.kafka.executor._outbox import Destination, FlowLookup, Outgoing, plan_commands
-from kestra_stream.kafka.executor._slots import SlotRequest, apply_request, book_from_table
+from kestra_stream.kafka.executor._outbox import Destination, Outgoing, plan_commands
 from kestra_stream.models.flow import Flow
 
 log = structlog.get_logger(__name__)
@@ -86,11 +89,10 @@ class KafkaExecutor:
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
-        raw = faust.Schema(key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
-        as_json = faust.Schema(key_type=str, key_serializer="raw", value_serializer="json")
-        self._states = self._app.Table("executions", schema=raw, partitions=settings.partitions)
-        self._timers = self._app.Table("timers", schema=as_json, partitions=settings.partitions)
-        self._slots = self._app.Table("slots", schema=as_json, partitions=settings.partitions)
+        # A table picks its changelog serializers from its types: bytes are kept raw, the rest is JSON.
+        self._states = self._app.Table("executions", key_type=str, value_type=bytes, partitions=settings.partitions)
+        self._timers = self._app.Table("timers", key_type=str, partitions=settings.partitions)
+        self._slots = self._app.Table("slots", key_type=str, partitions=settings.partitions)
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
@@ -103,6 +105,8 @@ class KafkaExecutor:
         """Join the group, restore the tables from their changelogs, then fold; returns once ready."""
         began = time.monotonic()
         self._data_dir.parent.mkdir(parents=True, exist_ok=True)
+        # faust retries an unreachable broker forever; this answers within the connect timeout instead.
+        await asyncio.to_thread(self._check_topics)
         try:
             await self._app.start()
         except Exception as exc:
@@ -112,6 +116,21 @@ class KafkaExecutor:
         self.started_in = time.monotonic() - began
         log.info("kafka_executor_started", app_id=self.settings.executor_app_id,
                  seconds=round(self.started_in, 3))
+
+    def _check_topics(self) -> None:
+        settings = self.settings
+        admin = AdminClient(settings.client_config())
+        try:
+            existing = set(admin.list_topics(timeout=settings.connect_timeout_seconds).topics)
+        except KafkaException as exc:
+            raise BackendError(f"the Kafka broker at {settings.bootstrap_servers} did not answer within "
+                               f"{settings.connect_timeout_seconds:g}s ({exc}); start it "
+                               "(`kestra-stream services up kafka`) or fix bootstrap_servers") from exc
+        missing = sorted(name for name in (settings.topic(d) for d in (*_DESTINATIONS, "executions"))
+                         if name not in existing)
+        if missing:
+            raise BackendError(f"the executor's topics {', '.join(missing)} do not exist on "
+                               f"{settings.bootstrap_servers}; create them with `kestra-stream topics apply`")
 
     async def stop(self) -> None:
         await self._app.stop()
@@ -160,8 +179,11 @@ class KafkaExecutor:
         if new_state is None or new_state is state:
             return
         execution_id = new_state.execution.id
-        if new_state.finished and self._timers.get(execution_id) is not None:
+        leftover = self._timers.get(execution_id) if new_state.finished else None
+        if leftover is not None:
             del self._timers[execution_id]  # a finished execution has no use for its timers
+            for timer_id in leftover:
+                self._fired.pop(timer_id, None)
         self._states[execution_id] = encode_state(new_state)
         await self._executions.send(key=execution_id, value=encode_state(new_state))
         bound.debug("event_folded", state=new_state.execution.state.current.value, commands=len(commands))

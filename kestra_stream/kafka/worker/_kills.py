@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from kestra_stream.errors import BackendError
@@ -53,25 +53,36 @@ class KillListener:
         self._loop = asyncio.create_task(self._listen(), name="kill-listener")
 
     def _assign(self) -> None:
-        try:
-            metadata = self._consumer.list_topics(self._topic, timeout=self._timeout)
-            topic = metadata.topics[self._topic]
-            if topic.error is not None:
-                raise BackendError(f"cannot read the killed topic {self._topic}: {topic.error.str()}; "
-                                   f"create the topics first (kestra-stream topics apply)")
-            since = int(time.time() * 1000) - self._lookback_ms
-            wanted = [TopicPartition(self._topic, p, since) for p in sorted(topic.partitions)]
-            found = self._consumer.offsets_for_times(wanted, timeout=self._timeout)
-            start = []
-            for tp in found:
-                offset = tp.offset
-                if offset < 0:  # nothing since the look-back: start at the end, resolved now
-                    _low, offset = self._consumer.get_watermark_offsets(tp, timeout=self._timeout)
-                start.append(TopicPartition(self._topic, tp.partition, offset))
-            self._consumer.assign(start)
-        except KafkaException as exc:
-            raise BackendError(f"cannot assign the killed topic {self._topic}: {exc}; "
-                               f"is the broker reachable?") from exc
+        # A topic created moments ago may still be electing its leaders (NOT_LEADER_FOR_PARTITION,
+        # which librdkafka does not flag retriable): retry any broker error until the connect timeout.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                self._assign_once()
+                return
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise BackendError(f"cannot assign the killed topic {self._topic}: {exc}; "
+                                       f"is the broker reachable?") from exc
+                time.sleep(0.2)
+
+    def _assign_once(self) -> None:
+        metadata = self._consumer.list_topics(self._topic, timeout=self._timeout)
+        topic = metadata.topics[self._topic]
+        if topic.error is not None:
+            if topic.error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE):
+                raise KafkaException(topic.error)
+            raise BackendError(f"cannot read the killed topic {self._topic}: {topic.error.str()}; "
+                               f"create the topics first (kestra-stream topics apply)")
+        since = int(time.time() * 1000) - self._lookback_ms
+        wanted = [TopicPartition(self._topic, p, since) for p in sorted(topic.partitions)]
+        start = []
+        for tp in self._consumer.offsets_for_times(wanted, timeout=self._timeout):
+            offset = tp.offset
+            if offset < 0:  # nothing since the look-back: start at the end, resolved now
+                _low, offset = self._consumer.get_watermark_offsets(tp, timeout=self._timeout)
+            start.append(TopicPartition(self._topic, tp.partition, offset))
+        self._consumer.assign(start)
 
     async def _listen(self) -> None:
         while not self._stopping:

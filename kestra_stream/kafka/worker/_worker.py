@@ -190,8 +190,9 @@ class KafkaWorker:
                 paused = full
             if full:
                 self._slot_freed.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._slot_freed.wait(), 1.0)
+                if len(self._running) >= self.concurrency:  # none ended while (un)pausing
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._slot_freed.wait(), 1.0)
                 messages = await self._in_consumer(self._consumer.consume, 1, 0)
             else:
                 free = self.concurrency - len(self._running)

@@ -1,10 +1,10 @@
-"""Flow concurrency limits: who holds a slot, who waits, decided from the concurrency topic alone.
+"""Flow concurrency limits: who holds a slot and who waits, per flow (pure, shared by both backends).
 
-The concurrency topic is keyed by ``namespace/flowId``, so one agent sees every request of a
-flow in order. A flow's book (a table value) lists the executions holding a slot and those
-queued in arrival order. Requests are idempotent: a redelivered acquire of a holder answers
-the same Dequeued again (same event id, which the fold ignores), a redelivered release of an
-execution no longer in the book changes nothing.
+A flow's book lists the executions holding a slot and those queued in arrival order. Whoever
+keeps the books must see every request of a flow in order: the embedded engine's single loop,
+or on Kafka the one agent of the concurrency topic (keyed by ``namespace/flowId``). Requests are
+idempotent: a redelivered acquire of a holder answers the same Dequeued again (same event id,
+which the fold ignores), a redelivered release of an execution no longer in the book changes nothing.
 """
 
 from __future__ import annotations
