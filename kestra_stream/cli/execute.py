@@ -14,10 +14,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from kestra_stream.backend import Backend
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
-from kestra_stream.errors import FlowValidationError, InputError
+from kestra_stream.errors import BackendError, FlowValidationError, InputError
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.flows import flow_files
+from kestra_stream.flows import flow_files, load_flow_file
+from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
@@ -59,24 +62,33 @@ def _progress(execution: Execution) -> Table:
     return table
 
 
-async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str], *, home: Path,
-                  live: bool, backend: str = "embedded") -> tuple[Execution, list[LogEntry]]:
+async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str], *, backend: Backend,
+                  live: bool) -> tuple[Execution, list[LogEntry]]:
+    for path in flow_files([flows_dir]) if flows_dir else []:
+        backend.deploy(path.read_text(), file=str(path))
+    flow = backend.deploy(flow_path.read_text(), file=str(flow_path))
+    console = Console(stderr=True)
+    with Live(console=console, refresh_per_second=8, transient=False) if live else _NoLive() as display:
+        if live:
+            def show(state: ExecutionState) -> None:
+                if state.execution.namespace == flow.namespace and state.execution.flow_id == flow.id:
+                    display.update(_progress(state.execution))
+            backend.subscribe(show)
+        execution_id = await backend.create_execution(flow.namespace, flow.id, inputs, from_text=True)
+        execution = await backend.wait(execution_id)
+        if live:
+            display.update(_progress(execution))
+    return execution, backend.logs(execution_id)
+
+
+async def run_on(backend_name: str, settings: KafkaSettings | None, home: Path, flow_path: Path,
+                 flows_dir: Path | None, inputs: dict[str, str], live: bool) -> tuple[Execution, list[LogEntry]]:
+    if backend_name == "kafka":
+        assert settings is not None
+        async with KafkaStack(settings, home=home) as stack:
+            return await run_one(flow_path, flows_dir, inputs, backend=stack, live=live)
     async with EmbeddedEngine(home) as engine:
-        for path in flow_files([flows_dir]) if flows_dir else []:
-            engine.deploy(path.read_text(), file=str(path))
-        flow = engine.deploy(flow_path.read_text(), file=str(flow_path))
-        console = Console(stderr=True)
-        with Live(console=console, refresh_per_second=8, transient=False) if live else _NoLive() as display:
-            if live:
-                def show(state: ExecutionState) -> None:
-                    if state.execution.namespace == flow.namespace and state.execution.flow_id == flow.id:
-                        display.update(_progress(state.execution))
-                engine.subscribe(show)
-            execution_id = await engine.create_execution(flow.namespace, flow.id, inputs, from_text=True)
-            execution = await engine.wait(execution_id)
-            if live:
-                display.update(_progress(execution))
-        return execution, engine.logs(execution_id)
+        return await run_one(flow_path, flows_dir, inputs, backend=engine, live=live)
 
 
 class _NoLive:
@@ -100,20 +112,33 @@ class _NoLive:
 @click.option("--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the engine's files here instead of a temporary directory.")
+@click.option("--backend", "backend_name", type=click.Choice(["embedded", "kafka"]), default="embedded",
+              show_default=True, help="kafka: the executor and a worker run in this process against the broker.")
+@kafka_options
 def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...], with_logs: bool,
-            output: str, home: Path | None) -> None:
+            output: str, home: Path | None, backend_name: str, config_file: Path | None,
+            bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """Run one execution of FLOW_FILE to its end on the embedded engine and print it.
 
     Exit code 0 for SUCCESS or WARNING, 1 for any other final state, 2 for an invalid flow or inputs.
     """
     inputs = parse_inputs(input_pairs)
+    try:
+        load_flow_file(flow_file)  # an invalid flow is refused before any backend starts
+    except FlowValidationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
+        if backend_name == "kafka" else None
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp:
         try:
-            execution, logs = asyncio.run(run_one(flow_file, flows_dir, inputs, home=home or Path(tmp),
-                                                  live=output == "text" and sys.stderr.isatty()))
+            execution, logs = asyncio.run(run_on(backend_name, settings, home or Path(tmp), flow_file, flows_dir,
+                                                 inputs, live=output == "text" and sys.stderr.isatty()))
         except (FlowValidationError, InputError, FlowNotFoundError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
+        except BackendError as exc:
+            raise click.ClickException(str(exc)) from exc
     if output == "json":
         click.echo(json.dumps(execution_document(execution, logs if with_logs else None), indent=2))
     else:

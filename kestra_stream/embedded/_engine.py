@@ -62,6 +62,7 @@ from kestra_stream.worker import run_attempt
 log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
+LogListener = Callable[[list[LogEntry]], None]
 ENV_PREFIX = "ENV_"
 
 
@@ -96,6 +97,7 @@ class EmbeddedEngine:
         self._timer_wakeup = asyncio.Event()
         self._books: dict[str, SlotBook] = {}
         self._listeners: list[StateListener] = []
+        self._log_listeners: list[LogListener] = []
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
         self._cancelled_timers: set[str] = set()
@@ -240,6 +242,10 @@ class EmbeddedEngine:
     def subscribe(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 
+    def subscribe_logs(self, listener: LogListener) -> None:
+        """Called with the log lines of tasks and of the executor, once they are stored."""
+        self._log_listeners.append(listener)
+
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         state = self.state(execution_id)
         if state is not None and state.finished:
@@ -302,6 +308,9 @@ class EmbeddedEngine:
         if new_state is not None and new_state is not state:
             for listener in self._listeners:
                 listener(new_state)
+        if logs:
+            for log_listener in self._log_listeners:
+                log_listener(logs)
 
     async def _carry_out(self, outbox_id: int, command: Command) -> None:
         events: list[Event] = []
@@ -356,6 +365,8 @@ class EmbeddedEngine:
 
     def _emit_log(self, entry: LogEntry) -> None:
         self.store.add_logs([entry])
+        for log_listener in self._log_listeners:
+            log_listener([entry])
 
     # ----- timers ------------------------------------------------------------------------------
     async def _timer_loop(self) -> None:

@@ -12,7 +12,10 @@ from kestra_stream.kafka._codec import (
     encode_state,
     flow_key,
 )
+from kestra_stream.kafka._executions import KafkaExecutions
+from kestra_stream.kafka._flows import KafkaFlowStore
 from kestra_stream.kafka._settings import KafkaSettings, TopicNames
+from kestra_stream.kafka._stack import KafkaStack
 from kestra_stream.kafka._topics import (
     ChangeKind,
     TopicChange,
@@ -27,7 +30,10 @@ from kestra_stream.kafka._topics import describe as describe_topics
 __all__ = [
     "ChangeKind",
     "FlowRecord",
+    "KafkaExecutions",
+    "KafkaFlowStore",
     "KafkaSettings",
+    "KafkaStack",
     "TopicChange",
     "TopicDefinitions",
     "TopicNames",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,18 +21,19 @@ from kestra_stream.executor.effects import input_renderer
 from kestra_stream.executor.events import (
     Event,
     ExecutionCreated,
+    ExecutionReplayed,
     KillRequested,
     PauseRequested,
     RestartRequested,
     ResumeRequested,
 )
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.executor.requests import check_restart, resume_inputs
+from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
 from kestra_stream.ids import new_id
 from kestra_stream.inputs import coerce_inputs
 from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
 from kestra_stream.kafka._flows import KafkaFlowStore
-from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 
@@ -48,7 +49,7 @@ class KafkaExecutions:
         self._flows = flows
         self._envs = dict(envs or {})
         self._globals = dict(globals_ or {})
-        self._producer = Producer(settings.client_config(**{"enable.idempotence": True, "acks": "all"}))
+        self._producer = Producer(settings.producer_config())
         self._states: dict[str, ExecutionState] = {}
         self._logs: dict[str, list[LogEntry]] = {}
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
@@ -56,7 +57,11 @@ class KafkaExecutions:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._consumer: Consumer | None = None
+        self._probe: Consumer | None = None
+        self._log_partitions: list[TopicPartition] = []
+        self._positions: dict[tuple[str, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[Callable[[ExecutionState], None]] = []
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -73,7 +78,14 @@ class KafkaExecutions:
             if topic is None or topic.error is not None:
                 raise BackendError(f"topic {name!r} does not exist: run `kestra-stream topics apply`")
             assignment += [TopicPartition(name, p, OFFSET_END) for p in topic.partitions]
+            if logical == "logs":
+                self._log_partitions = [TopicPartition(name, p) for p in topic.partitions]
         consumer.assign(assignment)
+        # A second handle only reads end offsets: a consumer is not to be shared between threads.
+        self._probe = Consumer(self._settings.client_config(**{
+            "group.id": f"kestra-stream-probe-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        # Where the log partitions end now is where this client starts reading them.
+        self._positions.update(await asyncio.to_thread(self._log_ends))
         # Resolve OFFSET_END now, so that nothing produced after start() returns is missed.
         await asyncio.to_thread(consumer.poll, 0.1)
         self._consumer = consumer
@@ -95,6 +107,10 @@ class KafkaExecutions:
                 value = message.value() if message is not None and message.error() is None else None
                 if message is None or value is None:
                     continue
+                offset, topic_name, partition = message.offset(), message.topic(), message.partition()
+                if offset is not None and topic_name is not None and partition is not None:
+                    with self._lock:
+                        self._positions[(topic_name, partition)] = offset + 1
                 if message.topic() == executions:
                     self._take_state(decode_state(value))
                 else:
@@ -103,13 +119,18 @@ class KafkaExecutions:
                         self._logs.setdefault(entry.execution_id, []).append(entry)
         finally:
             self._consumer.close()
+            if self._probe is not None:
+                self._probe.close()
 
     def _take_state(self, state: ExecutionState) -> None:
         execution = state.execution
         with self._lock:
             # Snapshots of one execution are keyed alike, so they share a partition and arrive in order.
             self._states[execution.id] = state
+            listeners = list(self._listeners)
             waiters = self._waiters.pop(execution.id, []) if state.finished else []
+        for listener in listeners:
+            listener(state)
         if waiters and self._loop is not None:
             for waiter in waiters:
                 self._loop.call_soon_threadsafe(_resolve, waiter, execution)
@@ -158,6 +179,21 @@ class KafkaExecutions:
         check_restart(self._known(execution_id))
         await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
 
+    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        execution = self._known(execution_id)
+        check_replay(execution, taskrun_id)
+        state = self.state(execution_id)
+        assert state is not None
+        new_execution = new_id()
+        await self._send(ExecutionReplayed(event_id=new_id(), execution_id=new_execution, at=_now(),
+                                           source=execution, taskrun_id=taskrun_id, envs=state.envs,
+                                           globals=state.globals))
+        return new_execution
+
+    def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
+        """Called, from the client's thread, with every snapshot read."""
+        self._listeners.append(listener)
+
     # ----- reading ---------------------------------------------------------------------------------
     def _known(self, execution_id: str) -> Execution:
         with self._lock:
@@ -172,19 +208,37 @@ class KafkaExecutions:
             return self._states.get(execution_id)
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
+        """The execution once it has finished, with every log line written before its end read too."""
         assert self._loop is not None
         with self._lock:
             state = self._states.get(execution_id)
-            if state is not None and state.finished:
-                return state.execution
             future: asyncio.Future[Execution] = self._loop.create_future()
-            self._waiters.setdefault(execution_id, []).append(future)
-        return await asyncio.wait_for(future, timeout)
+            if state is not None and state.finished:
+                future.set_result(state.execution)
+            else:
+                self._waiters.setdefault(execution_id, []).append(future)
+        execution = await asyncio.wait_for(future, timeout)
+        # Log lines travel on their own topic; they were written before the final snapshot, so reading
+        # up to the end offsets as they are now is enough to have them all.
+        await self._read_logs_up_to(await asyncio.to_thread(self._log_ends))
+        return execution
 
-    async def logs(self, execution_id: str, settle: float = 0.5) -> list[LogEntry]:
-        """The log lines of an execution seen so far, after waiting ``settle`` seconds for stragglers
-        (log lines and snapshots travel on different topics, so their order is not kept)."""
-        await asyncio.sleep(settle)
+    def _log_ends(self) -> dict[tuple[str, int], int]:
+        assert self._probe is not None
+        timeout = self._settings.connect_timeout_seconds
+        return {(tp.topic, tp.partition): watermarks(self._probe, tp, timeout)[1]
+                for tp in self._log_partitions}
+
+    async def _read_logs_up_to(self, ends: dict[tuple[str, int], int]) -> None:
+        while True:
+            with self._lock:
+                behind = [key for key, end in ends.items() if end > 0 and self._positions.get(key, 0) < end]
+            if not behind:
+                return
+            await asyncio.sleep(0.01)
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        """The log lines of an execution read so far (all of them once ``wait`` returned)."""
         with self._lock:
             return sorted(self._logs.get(execution_id, []), key=lambda e: e.timestamp)
 

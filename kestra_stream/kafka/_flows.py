@@ -19,7 +19,7 @@ from kestra_stream.embedded import FlowCatalog
 from kestra_stream.errors import BackendError, FlowValidationError
 from kestra_stream.flows import load_flow
 from kestra_stream.kafka._codec import FlowRecord, flow_key
-from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.plugin import PluginDefault
 from kestra_stream.plugins import PluginRegistry
@@ -38,7 +38,7 @@ class KafkaFlowStore:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._producer = Producer(settings.client_config(**{"enable.idempotence": True, "acks": "all"}))
+        self._producer = Producer(settings.producer_config())
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -56,7 +56,8 @@ class KafkaFlowStore:
             raise BackendError(f"the flows topic {self._topic!r} does not exist: run `kestra-stream topics apply`")
         partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in topic.partitions]
         consumer.assign(partitions)
-        ends = {p.partition: await asyncio.to_thread(consumer.get_watermark_offsets, p) for p in partitions}
+        timeout = self._settings.connect_timeout_seconds
+        ends = {p.partition: await asyncio.to_thread(watermarks, consumer, p, timeout) for p in partitions}
         await asyncio.to_thread(self._catch_up, consumer, ends)
         self._thread = threading.Thread(target=self._follow, args=(consumer,), name="flows", daemon=True)
         self._thread.start()
@@ -110,8 +111,8 @@ class KafkaFlowStore:
         with self._lock:
             return self._catalog.all_latest()
 
-    async def deploy(self, source: str, *, file: str | None = None) -> Flow:
-        """Validate and publish a flow; a changed source becomes a new revision."""
+    def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate and publish a flow; a changed source becomes a new revision (blocks until delivered)."""
         flow = load_flow(source, file=file, registry=self._registry, global_defaults=self._defaults)
         with self._lock:
             latest = self._catalog.latest_revision(flow.namespace, flow.id)
@@ -128,9 +129,9 @@ class KafkaFlowStore:
 
         for key in (flow_key(flow.namespace, flow.id, revision), flow_key(flow.namespace, flow.id)):
             self._producer.produce(self._topic, key=key, value=record.encode(), on_delivery=delivered)
-        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
-        if errors:
-            raise BackendError(f"flow {flow.namespace}.{flow.id} was not published: {errors[0]}")
+        if self._producer.flush(self._settings.connect_timeout_seconds) or errors:
+            raise BackendError(f"flow {flow.namespace}.{flow.id} was not published: "
+                               f"{errors[0] if errors else 'delivery timed out'}")
         published = flow.model_copy(update={"revision": revision})
         with self._lock:
             self._catalog.add(published, revision)

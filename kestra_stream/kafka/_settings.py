@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from ruamel.yaml import YAML
 
 from kestra_stream.errors import BackendError
@@ -40,24 +40,39 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=4, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     topics: TopicNames = TopicNames()
-    executor_app_id: str = "kestra-stream-executor"
-    worker_group_id: str = "kestra-stream-worker"
+    # Consumer groups and faust's changelog topics are named after these: by default they follow the
+    # topic prefix, so two deployments on one cluster (or two test runs) never share state.
+    executor_app_id: str = ""
+    worker_group_id: str = ""
     worker_concurrency: int = Field(default=16, ge=1)
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.
     client: dict[str, str] = Field(default_factory=dict)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    @model_validator(mode="after")
+    def _derived_names(self) -> KafkaSettings:
+        base = self.topic_prefix.rstrip("._-") or "kestra-stream"
+        if not self.executor_app_id:
+            object.__setattr__(self, "executor_app_id", f"{base}-executor")
+        if not self.worker_group_id:
+            object.__setattr__(self, "worker_group_id", f"{base}-worker")
+        return self
+
     def topic(self, logical: str) -> str:
         return self.topic_prefix + str(getattr(self.topics, logical))
 
     def client_config(self, **extra: Any) -> dict[str, Any]:
-        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``.
+        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.client, **extra}
 
-        The partitioner is faust's (murmur2, as the Java clients): librdkafka's default would send a
-        record keyed by an execution id to another partition than the executor's own records.
+    def producer_config(self, **extra: Any) -> dict[str, Any]:
+        """A producer's configuration: idempotent, acknowledged by all replicas, and faust's partitioner.
+
+        The partitioner must be murmur2 (faust's and the Java clients'): librdkafka's default would
+        send a record keyed by an execution id to another partition than the executor's own records.
         """
-        return {"bootstrap.servers": self.bootstrap_servers, "partitioner": "murmur2_random", **self.client,
-                **extra}
+        return self.client_config(**{"enable.idempotence": True, "acks": "all", "partitioner": "murmur2_random",
+                                      **extra})
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None,
@@ -77,3 +92,24 @@ class KafkaSettings(BaseModel):
         except ValidationError as exc:
             where = f" in {path}" if path else ""
             raise BackendError(f"invalid Kafka settings{where}: {exc}") from exc
+
+
+def watermarks(consumer: Any, partition: Any, timeout: float) -> tuple[int, int]:
+    """A partition's (low, high) offsets; right after a topic is created its leader may not be elected
+    yet, so "not leader" and "unknown partition" are retried until ``timeout``."""
+    import time
+
+    from confluent_kafka import KafkaError, KafkaException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout)
+            return int(low), int(high)
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            retriable = code in (KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                                 KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION)
+            if not retriable or time.monotonic() > deadline:
+                raise BackendError(f"cannot read offsets of {partition.topic}[{partition.partition}]: {exc}") from exc
+            time.sleep(0.05)

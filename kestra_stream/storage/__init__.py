@@ -1,12 +1,13 @@
 """Internal storage: files addressed by ``kestra:///`` URIs, scoped by namespace, flow and execution.
 
-``Storage`` is the interface; ``LocalStorage`` keeps files in a local directory; ``ScopedStorage``
-limits any storage to some prefixes (what a task run is handed). The URI helpers build the
-layout of Kestra's StorageContext.
+``Storage`` is the interface; ``LocalStorage`` keeps files in a local directory and ``MinioStorage``
+in a MinIO / S3 bucket; ``ScopedStorage`` limits any storage to some prefixes (what a task run is
+handed). The URI helpers build the layout of Kestra's StorageContext.
 """
 
 from kestra_stream.storage._errors import StorageError, StorageFileNotFoundError, StorageUriError
 from kestra_stream.storage._local import LocalStorage
+from kestra_stream.storage._minio import MinioStorage
 from kestra_stream.storage._protocol import Storage
 from kestra_stream.storage._scoped import ScopedStorage
 from kestra_stream.storage._uris import (
@@ -33,6 +34,7 @@ __all__ = [
     "PREFIX",
     "SCHEME",
     "LocalStorage",
+    "MinioStorage",
     "ScopedStorage",
     "Storage",
     "StorageError",

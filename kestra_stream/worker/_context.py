@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kestra_stream.errors import ExpressionError
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.expressions import default_engine
+from kestra_stream.kv import KVStore
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
-from kestra_stream.storage import Storage
+from kestra_stream.storage import (
+    PREFIX,
+    ScopedStorage,
+    Storage,
+    StorageError,
+    child_uri,
+    namespace_files_uri,
+)
 
 MASK = "******"
+# Shorter lines of a multi-line secret (a lone brace, a blank) would mask ordinary text.
+MIN_MASKED_LINE = 4
+
+T = TypeVar("T")
 
 
 class WorkerFunctions:
@@ -27,11 +41,25 @@ class WorkerFunctions:
 
     ``secret('NAME')`` reads the environment variable ``SECRET_NAME`` holding base64 text, as
     Kestra's open-source edition does; every secret read is remembered so the context can mask it.
+    ``kv()`` reads the KV store of a namespace (the flow's by default); ``read()`` and ``fileSize()``
+    reach internal storage, limited to the files of the execution's flow and its namespace files.
+
+    Expressions are rendered synchronously (jinja calls these functions in the middle of a render)
+    while storage is async. The storage call runs to its end on a fresh event loop in a helper
+    thread, blocking the caller for that time: storage calls are short and already run their I/O in
+    threads, every ``Storage`` here is bound to no loop, and this keeps rendering one synchronous
+    pass with any key computed by the template itself (which pre-fetching could not know).
     """
 
-    def __init__(self, environ: Mapping[str, str], on_secret: Callable[[str], None]) -> None:
+    def __init__(self, environ: Mapping[str, str], on_secret: Callable[[str], None], *,
+                 storage: Storage | None = None, namespace: str | None = None,
+                 flow_id: str | None = None) -> None:
         self._environ = environ
         self._on_secret = on_secret
+        self._storage = storage
+        self._namespace = namespace
+        self._scoped = (ScopedStorage.for_flow(storage, namespace, flow_id)
+                        if storage is not None and namespace and flow_id else None)
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -49,13 +77,66 @@ class WorkerFunctions:
         return value
 
     def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any:
-        raise ExpressionError(f"kv('{key}')", "the KV store is not available on this worker yet")
+        call = f"kv('{key}')"
+        target = namespace or self._namespace
+        if self._storage is None or not target:
+            raise ExpressionError(call, "the KV store needs internal storage and a namespace; kv() can "
+                                  "only be used in the properties of a task run by a worker")
+        store = KVStore(self._storage, target)
+        return _blocking(call, lambda: store.value(key, error_on_missing=error_on_missing))
 
     def read(self, uri: str) -> str:
-        raise ExpressionError(f"read('{uri}')", "read() is not available on this worker yet")
+        call = f"read('{uri}')"
+        storage = self._require_scoped(call)
+        target = self._target(call, uri)
+        data = _blocking(call, lambda: storage.get(target))
+        try:
+            return data.decode()
+        except UnicodeDecodeError as exc:
+            raise ExpressionError(call, f"the file {target} is not UTF-8 text ({exc.reason} at byte "
+                                  f"{exc.start}); pass its URI to a task instead of reading it") from exc
 
     def file_size(self, uri: str) -> int:
-        raise ExpressionError(f"fileSize('{uri}')", "fileSize() is not available on this worker yet")
+        call = f"fileSize('{uri}')"
+        storage = self._require_scoped(call)
+        target = self._target(call, uri)
+        return _blocking(call, lambda: storage.size(target))
+
+    def _require_scoped(self, call: str) -> ScopedStorage:
+        if self._scoped is None:
+            raise ExpressionError(call, "internal storage is not available here; read() and fileSize() "
+                                  "can only be used in the properties of a task run by a worker")
+        return self._scoped
+
+    def _target(self, call: str, path: str) -> str:
+        # Kestra's read() takes a namespace file's path as well as a kestra:// URI.
+        if path.startswith(PREFIX) or not self._namespace:
+            return path
+        try:
+            return child_uri(namespace_files_uri(self._namespace), *path.strip("/").split("/"))
+        except StorageError as exc:
+            raise ExpressionError(call, f"{path!r} is neither a kestra:// URI nor a namespace file path: "
+                                  f"{exc}") from exc
+
+
+def _blocking(call: str, action: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a storage coroutine to its end from synchronous code, in or out of an event loop."""
+    def run() -> T:
+        return asyncio.run(action())
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        in_loop = False
+    else:
+        in_loop = True
+    try:
+        if not in_loop:
+            return run()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="expression-io") as pool:
+            return pool.submit(run).result()
+    except StorageError as exc:
+        raise ExpressionError(call, str(exc)) from exc
 
 
 class TaskRunContext:
@@ -67,7 +148,8 @@ class TaskRunContext:
         self._workdir_root = workdir_root
         self._workdir: Path | None = None
         self._secrets: set[str] = set()
-        self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add)
+        self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add,
+                                          storage=storage, namespace=job.namespace, flow_id=job.flow_id)
         self.labels: dict[str, str] = {}
         self.warning: str | None = None
 
@@ -88,8 +170,21 @@ class TaskRunContext:
         return self._job.variables
 
     @property
+    def namespace(self) -> str:
+        return self._job.namespace
+
+    @property
+    def flow_id(self) -> str:
+        return self._job.flow_id
+
+    @property
     def storage(self) -> Storage:
         return self._storage
+
+    def kv_store(self, namespace: str | None = None) -> KVStore:
+        """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in
+        Kestra's open-source edition."""
+        return KVStore(self._storage, namespace or self._job.namespace)
 
     def render(self, value: Any) -> Any:
         return default_engine().render_typed(value, self._job.variables, self._functions)
@@ -100,10 +195,21 @@ class TaskRunContext:
             "{{ value }}", {"value": rendered}, self._functions)
 
     def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, MASK)
+        # Longest first, so a secret containing another is masked whole. The lines of a multi-line
+        # secret are masked one by one too: scripts log their output a line at a time.
+        for secret in sorted(self._masked(), key=len, reverse=True):
+            text = text.replace(secret, MASK)
         return text
+
+    def _masked(self) -> set[str]:
+        values: set[str] = set()
+        for secret in self._secrets:
+            if not secret:
+                continue
+            values.add(secret)
+            if "\n" in secret:
+                values.update(line for raw in secret.splitlines() if len(line := raw.strip()) >= MIN_MASKED_LINE)
+        return values
 
     def mask_outputs(self, outputs: Any) -> Any:
         """Secret values never leave the attempt, not even inside outputs."""

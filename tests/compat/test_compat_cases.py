@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from ruamel.yaml import YAML
 from kestra_stream.cli import main
 
 CASES = Path(__file__).parent / "cases"
+BACKENDS = ("embedded", "kafka")
 
 
 def _runs() -> list[Any]:
@@ -22,8 +26,25 @@ def _runs() -> list[Any]:
     for case in sorted(p for p in CASES.iterdir() if (p / "case.yaml").exists()):
         spec = YAML(typ="safe").load((case / "case.yaml").read_text())
         for index, run in enumerate(spec["runs"]):
-            params.append(pytest.param(case, spec.get("flows", []), run, id=f"{case.name}[{index}]"))
+            for backend in BACKENDS:
+                marks = [pytest.mark.kafka] if backend == "kafka" else []
+                params.append(pytest.param(backend, case, spec.get("flows", []), run, marks=marks,
+                                           id=f"{backend}-{case.name}[{index}]"))
     return params
+
+
+def _execute(backend: str, args: list[str], request: pytest.FixtureRequest) -> tuple[int, str, str]:
+    """The embedded backend in-process (fast); Kafka in a process of its own, as a user would run it."""
+    if backend == "embedded":
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+    prefix = f"compat-{uuid.uuid4().hex[:10]}."
+    done = subprocess.run(
+        [sys.executable, "-m", "kestra_stream", *args, "--backend", "kafka", "--bootstrap-servers", bootstrap,
+         "--topic-prefix", prefix, "--partitions", "2"],
+        capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _seconds(state: dict[str, Any]) -> float:
@@ -31,8 +52,9 @@ def _seconds(state: dict[str, Any]) -> float:
     return (dates[-1] - dates[0]).total_seconds()
 
 
-@pytest.mark.parametrize(("case", "extra_flows", "run"), _runs())
-def test_compat_case(case: Path, extra_flows: list[str], run: dict[str, Any], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("backend", "case", "extra_flows", "run"), _runs())
+def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict[str, Any], tmp_path: Path,
+                     request: pytest.FixtureRequest) -> None:
     flows_dir = tmp_path / "flows"
     flows_dir.mkdir()
     for name in extra_flows:
@@ -40,18 +62,19 @@ def test_compat_case(case: Path, extra_flows: list[str], run: dict[str, Any], tm
     args = ["execute", str(case / "flow.yaml"), "--flows", str(flows_dir), "--with-logs", "--output", "json"]
     for key, value in (run.get("inputs") or {}).items():
         args += ["--input", f"{key}={value}"]
-    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    exit_code, stdout, stderr = _execute(backend, args, request)
     expect = run["expect"]
 
     if expect.get("rejected"):
-        assert result.exit_code == 2, result.output
+        assert exit_code == 2, stdout + stderr
         key = next(iter(run["inputs"]))
-        assert f"'{key}'" in result.stderr, result.stderr
+        assert f"'{key}'" in stderr, stderr
         return
 
-    execution = json.loads(result.stdout)
+    assert stdout, stderr
+    execution = json.loads(stdout)
     assert execution["state"]["current"] == expect["state"], json.dumps(execution, indent=1)
-    assert result.exit_code == (0 if expect["state"] in ("SUCCESS", "WARNING") else 1)
+    assert exit_code == (0 if expect["state"] in ("SUCCESS", "WARNING") else 1)
     if "outputs" in expect:
         assert execution["outputs"] == expect["outputs"]
     labels = {label["key"]: label["value"] for label in execution["labels"]}

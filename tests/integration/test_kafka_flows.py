@@ -38,9 +38,9 @@ async def test_a_second_store_reads_every_revision_published_by_the_first(settin
     writer = KafkaFlowStore(settings)
     await writer.start()
     try:
-        first = await writer.deploy(FLOW.format(message="one"))
-        unchanged = await writer.deploy(FLOW.format(message="one"))
-        second = await writer.deploy(FLOW.format(message="two"))
+        first = writer.deploy(FLOW.format(message="one"))
+        unchanged = writer.deploy(FLOW.format(message="one"))
+        second = writer.deploy(FLOW.format(message="two"))
     finally:
         await writer.stop()
     assert (first.revision, unchanged.revision, second.revision) == (1, 1, 2)

@@ -349,3 +349,20 @@ async def test_finished_jobs_are_committed_and_not_run_again_by_the_next_worker(
     async with worker(settings, tmp_path / "b"):
         await results.until(has_all(later))
     assert runs.read_text() == "run\n"
+
+
+async def test_clean_stop_lets_the_running_attempt_finish_and_commits_it(
+        settings: KafkaSettings, results: TopicReader, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    slow = job(shell(f"echo run >> {runs}", "sleep 0.5"))
+    submit(settings, slow)
+    first = worker(settings, tmp_path / "a")
+    await first.start()
+    await wait_for(lambda: runs.exists())
+    await first.stop(grace=10)
+    await results.until(has_all(slow))
+    async with worker(settings, tmp_path / "b") as second:
+        await wait_for(lambda: bool(second.assigned_partitions))
+        await asyncio.sleep(0.5)
+        assert second.jobs_done == 0
+    assert runs.read_text() == "run\n"

@@ -20,6 +20,13 @@ LOG = {"id": "hello", "type": "io.kestra.plugin.core.log.Log", "message": "hi"}
 # One valid raw mapping per plugin, as a flow would write it.
 RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.Log: {"id": "l", "message": ["a", "b"], "level": "warning"},
+    core.KVSet: {"id": "kvs", "key": "k", "value": "v", "ttl": "PT1H", "kvType": "STRING"},
+    core.KVGet: {"id": "kvg", "key": "k", "errorOnMissing": True},
+    core.KVDelete: {"id": "kvd", "key": "k"},
+    core.KVGetKeys: {"id": "kvk", "prefix": "my_"},
+    core.Request: {"id": "req", "uri": "https://example.com", "method": "POST", "body": "{}",
+                   "options": {"readTimeout": "PT5S"}},
+    core.Download: {"id": "dl", "uri": "https://example.com/a.csv"},
     core.Echo: {"id": "e", "format": "x"},
     core.Return: {"id": "r", "format": "x"},
     core.OutputValues: {"id": "o", "values": {"a": 1}},

@@ -25,9 +25,7 @@ Delivery = concurrent.futures.Future[None]
 class DeliveringProducer:
     def __init__(self, settings: KafkaSettings, *, client_id: str) -> None:
         # Idempotence keeps librdkafka's internal retries from writing a record twice or out of order.
-        self._producer = Producer(settings.client_config(**{
-            "client.id": client_id, "acks": "all", "enable.idempotence": True, "linger.ms": 2,
-        }))
+        self._producer = Producer(settings.producer_config(**{"client.id": client_id, "linger.ms": 2}))
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"{client_id}-deliveries", daemon=True)
         self._thread.start()

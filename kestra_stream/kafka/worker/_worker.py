@@ -98,11 +98,17 @@ class KafkaWorker:
         self._producer = DeliveringProducer(self.settings, client_id=self.worker_id)
         self._kills = KillListener(self.settings, worker_id=self.worker_id, on_kill=self._kill)
         await self._kills.start()
+        # Rebalances reach members on their next heartbeat, and a dead worker's jobs move only after
+        # its session times out: both shorter than librdkafka's defaults (3 s, 45 s), unless configured.
+        timing = {"heartbeat.interval.ms": 1000, "session.timeout.ms": 10000}
         self._consumer = Consumer(self.settings.client_config(**{
+            **timing, **{k: v for k, v in self.settings.client.items() if k in timing},
             "group.id": self.settings.worker_group_id, "client.id": self.worker_id,
             "enable.auto.commit": False, "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
             # Cooperative: adding a worker moves only some partitions, the others keep running untouched.
             "partition.assignment.strategy": "cooperative-sticky",
+            # A fetch held by the broker delays the next one (after a resume, a new assignment): keep it short.
+            "fetch.wait.max.ms": 100,
             "on_commit": self._on_commit,
         }))
         await self._in_consumer(self._consumer.subscribe, [self._jobs_topic],
@@ -183,22 +189,34 @@ class KafkaWorker:
         paused = False
         while not self._stopping:
             await self._commit(asynchronous=True)
-            full = len(self._running) >= self.concurrency
-            if full != paused:
-                # Paused, the consumer is still polled (rebalances, max.poll.interval) but hands out nothing.
-                await self._in_consumer(self._pause if full else self._resume)
-                paused = full
-            if full:
+            if len(self._running) >= self.concurrency:
                 self._slot_freed.clear()
-                if len(self._running) >= self.concurrency:  # none ended while (un)pausing
+                if len(self._running) >= self.concurrency:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._slot_freed.wait(), 1.0)
+                if len(self._running) < self.concurrency:
+                    continue
+                # Still full: pause, so polling (rebalances, max.poll.interval) hands out nothing. Only
+                # then, because pausing drops the prefetched records and resuming costs a fetch round.
+                if not paused:
+                    await self._in_consumer(self._pause)
+                    paused = True
                 messages = await self._in_consumer(self._consumer.consume, 1, 0)
             else:
-                free = self.concurrency - len(self._running)
-                messages = await self._in_consumer(self._consumer.consume, free, 0.25)
+                if paused:
+                    await self._in_consumer(self._resume)
+                    paused = False
+                messages = await self._in_consumer(self._take, self.concurrency - len(self._running))
             for message in messages:
                 self._receive(message)
+
+    def _take(self, count: int) -> list[Message]:
+        """Up to ``count`` records: wait for the first one only, then take what is already fetched."""
+        assert self._consumer is not None
+        first = self._consumer.consume(1, 0.25)
+        if not first or count == 1:
+            return first
+        return first + self._consumer.consume(count - 1, 0)
 
     def _pause(self) -> None:
         assert self._consumer is not None

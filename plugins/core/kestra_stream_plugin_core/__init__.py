@@ -47,6 +47,8 @@ from kestra_stream_plugin_core.flow import (
     Subflow,
     Switch,
 )
+from kestra_stream_plugin_core.http import Download, HttpOptions, Request
+from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.log import Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
@@ -68,6 +70,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Log, Echo, Return, OutputValues, Fail, Labels,
     Sleep, Pause, Subflow,
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
+    KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -95,6 +98,7 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "Download",
     "EachParallel",
     "EachSequential",
     "Echo",
@@ -111,7 +115,12 @@ __all__ = [
     "FilterType",
     "Flow",
     "ForEach",
+    "HttpOptions",
     "If",
+    "KVDelete",
+    "KVGet",
+    "KVGetKeys",
+    "KVSet",
     "Label",
     "Labels",
     "Log",
@@ -124,6 +133,7 @@ __all__ = [
     "Pause",
     "Preconditions",
     "Process",
+    "Request",
     "Return",
     "Schedule",
     "ScheduleBackfill",

@@ -1,0 +1,35 @@
+"""Options every command talking to Kafka shares: a settings file plus overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from kestra_stream.errors import BackendError
+from kestra_stream.kafka import KafkaSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kafka_options(command: F) -> F:
+    for option in reversed([
+        click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="A YAML settings file (its `kafka:` section); KESTRA_STREAM_KAFKA_* variables override it."),
+        click.option("--bootstrap-servers", default=None, help="Kafka bootstrap servers (default localhost:9092)."),
+        click.option("--topic-prefix", default=None, help="Prefix of every topic name."),
+        click.option("--partitions", type=int, default=None, help="Partitions of the topics keyed by execution id."),
+    ]):
+        command = option(command)
+    return command
+
+
+def kafka_settings(config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+                   partitions: int | None) -> KafkaSettings:
+    try:
+        return KafkaSettings.load(config_file, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
+                                  partitions=partitions)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,77 @@
+"""One component per process on the Kafka backend: `kestra-stream executor`, `kestra-stream worker`.
+
+Scale workers by starting more worker processes (they share the jobs topic as one consumer
+group) and executors up to the partition count of the executor topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
+from kestra_stream.errors import BackendError
+from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
+from kestra_stream.storage import LocalStorage
+
+
+async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await start()
+    try:
+        await stopping.wait()
+    finally:
+        await stop()
+
+
+async def _run_executor(settings: KafkaSettings) -> None:
+    from kestra_stream.kafka.executor import create_executor
+
+    apply_topics(settings)
+    flows = KafkaFlowStore(settings)
+    await flows.start()
+    executor = create_executor(settings, flows)
+    try:
+        await _until_signalled(executor.start, executor.stop)
+    finally:
+        await flows.stop()
+
+
+async def _run_worker(settings: KafkaSettings, home: Path) -> None:
+    from kestra_stream.kafka.worker import KafkaWorker
+
+    worker = KafkaWorker(settings, storage=LocalStorage(home / "storage"), workdir_root=home / "work")
+    await _until_signalled(worker.start, worker.stop)
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(coroutine)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("executor")
+@kafka_options
+def executor(config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+             partitions: int | None) -> None:
+    """The executor alone: folds the executor topic into execution states (faust-streaming)."""
+    _run(_run_executor(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)))
+
+
+@click.command("worker")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".kestra-stream"),
+              show_default=True, help="Where the worker keeps working directories and local storage.")
+@kafka_options
+def worker(home: Path, config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+           partitions: int | None) -> None:
+    """A worker alone: one more member of the worker consumer group."""
+    _run(_run_worker(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions), home))

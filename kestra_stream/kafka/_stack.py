@@ -1,0 +1,109 @@
+"""The Kafka backend's components in one process: `server standalone --backend kafka` and
+`execute --backend kafka`. Each component can also run alone (`kestra-stream executor`, `worker`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kestra_stream.embedded import envs_from_environment
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.kafka._executions import KafkaExecutions
+from kestra_stream.kafka._flows import KafkaFlowStore
+from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka._topics import apply as apply_topics
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.flow import Flow
+from kestra_stream.models.log import LogEntry
+from kestra_stream.storage import LocalStorage, Storage
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaStack:
+    def __init__(self, settings: KafkaSettings, *, home: Path, storage: Storage | None = None,
+                 executor: bool = True, worker: bool = True, environ: Mapping[str, str] | None = None,
+                 globals_: Mapping[str, Any] | None = None) -> None:
+        self.settings = settings
+        self.home = home
+        self.storage = storage or LocalStorage(home / "storage")
+        self._with_executor = executor
+        self._with_worker = worker
+        self.flows = KafkaFlowStore(settings)
+        self.executions = KafkaExecutions(settings, self.flows,
+                                          envs=envs_from_environment(os.environ if environ is None else environ),
+                                          globals_=globals_)
+        self._components: list[Any] = []
+
+    async def start(self) -> None:
+        # Imported here: faust is heavy, and only the components that run need it.
+        from kestra_stream.kafka.executor import create_executor
+        from kestra_stream.kafka.worker import KafkaWorker
+
+        apply_topics(self.settings)
+        await self.flows.start()
+        self._components.append(self.flows)
+        if self._with_executor:
+            executor = create_executor(self.settings, self.flows)
+            await executor.start()
+            self._components.append(executor)
+        if self._with_worker:
+            worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work")
+            await worker.start()
+            self._components.append(worker)
+        await self.executions.start()
+        self._components.append(self.executions)
+        log.info("kafka_stack_started", bootstrap=self.settings.bootstrap_servers, prefix=self.settings.topic_prefix)
+
+    async def stop(self) -> None:
+        while self._components:
+            await self._components.pop().stop()
+
+    async def __aenter__(self) -> KafkaStack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----- the Backend interface ----------------------------------------------------------------
+    def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        return self.flows.deploy(source, file=file)
+
+    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                               labels: Mapping[str, str] | None = None, from_text: bool = False,
+                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+        return await self.executions.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
+                                                      revision=revision, trigger=trigger)
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
+        return await self.executions.wait(execution_id, timeout)
+
+    def state(self, execution_id: str) -> ExecutionState | None:
+        return self.executions.state(execution_id)
+
+    def logs(self, execution_id: str) -> list[LogEntry]:
+        return self.executions.logs(execution_id)
+
+    def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
+        self.executions.subscribe(listener)
+
+    async def kill(self, execution_id: str) -> None:
+        await self.executions.kill(execution_id)
+
+    async def pause(self, execution_id: str) -> None:
+        await self.executions.pause(execution_id)
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+                     from_text: bool = False) -> None:
+        await self.executions.resume(execution_id, inputs, from_text=from_text)
+
+    async def restart(self, execution_id: str) -> None:
+        await self.executions.restart(execution_id)
+
+    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        return await self.executions.replay(execution_id, taskrun_id)

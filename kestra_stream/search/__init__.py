@@ -1,0 +1,37 @@
+"""Searching executions, logs, flows and triggers: one interface, on Elasticsearch or SQLite FTS5."""
+
+from kestra_stream.search._elasticsearch import ElasticsearchRepository
+from kestra_stream.search._models import (
+    MAX_PAGE_SIZE,
+    DayCount,
+    ExecutionQuery,
+    ExecutionSort,
+    FlowQuery,
+    IndexBatch,
+    IndexedLog,
+    LogQuery,
+    Page,
+    Paging,
+    TriggerQuery,
+    TriggerRecord,
+)
+from kestra_stream.search._repository import SearchRepository
+from kestra_stream.search._sqlite import SqliteRepository
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "DayCount",
+    "ElasticsearchRepository",
+    "ExecutionQuery",
+    "ExecutionSort",
+    "FlowQuery",
+    "IndexBatch",
+    "IndexedLog",
+    "LogQuery",
+    "Page",
+    "Paging",
+    "SearchRepository",
+    "SqliteRepository",
+    "TriggerQuery",
+    "TriggerRecord",
+]

@@ -1,0 +1,317 @@
+"""Search on Elasticsearch 8: one index per kind, created from index templates at start.
+
+Only what is filtered, sorted or searched is mapped; the whole document (execution, log line,
+flow source, trigger) rides along in ``body``, an object with ``enabled: false``, so inputs and
+outputs of any shape never add a field to the mapping. Labels are nested key/value pairs.
+Nothing here needs painless, ingest or analysis-common (the integ-test distribution has none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
+
+from kestra_stream.errors import BackendError
+from kestra_stream.kafka import FlowRecord
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.search._documents import (
+    duration_seconds,
+    end_date,
+    execution_text,
+    iso,
+    levels_at_least,
+    start_date,
+    words,
+)
+from kestra_stream.search._models import (
+    DayCount,
+    ExecutionQuery,
+    ExecutionSort,
+    FlowQuery,
+    IndexBatch,
+    LogQuery,
+    Page,
+    Paging,
+    TriggerQuery,
+    TriggerRecord,
+)
+
+log = structlog.get_logger(__name__)
+
+KINDS = ("executions", "logs", "flows", "triggers")
+_KEYWORD = {"type": "keyword"}
+_DATE = {"type": "date"}
+_TEXT = {"type": "text", "analyzer": "standard"}
+_BODY = {"type": "object", "enabled": False}
+_MAPPINGS: dict[str, dict[str, Any]] = {
+    "executions": {
+        "id": _KEYWORD, "namespace": _KEYWORD, "flowId": _KEYWORD, "flowRevision": {"type": "integer"},
+        "state": _KEYWORD, "startDate": _DATE, "endDate": _DATE, "duration": {"type": "double"},
+        "labels": {"type": "nested", "properties": {"key": _KEYWORD, "value": _KEYWORD}},
+        "originalId": _KEYWORD, "parentId": _KEYWORD, "text": _TEXT, "body": _BODY,
+    },
+    "logs": {
+        "executionId": _KEYWORD, "taskRunId": _KEYWORD, "taskId": _KEYWORD, "namespace": _KEYWORD,
+        "flowId": _KEYWORD, "level": _KEYWORD, "timestamp": _DATE, "seq": {"type": "long"}, "text": _TEXT,
+        "body": _BODY,
+    },
+    "flows": {
+        "namespace": _KEYWORD, "id": _KEYWORD, "revision": {"type": "integer"}, "deleted": {"type": "boolean"},
+        "text": _TEXT, "body": _BODY,
+    },
+    "triggers": {
+        "namespace": _KEYWORD, "flowId": _KEYWORD, "triggerId": _KEYWORD, "executionId": _KEYWORD,
+        "date": _DATE, "nextExecutionDate": _DATE, "disabled": {"type": "boolean"}, "body": _BODY,
+    },
+}
+_SORT_FIELDS = {
+    ExecutionSort.START_DATE: "startDate", ExecutionSort.END_DATE: "endDate", ExecutionSort.DURATION: "duration",
+    ExecutionSort.ID: "id", ExecutionSort.NAMESPACE: "namespace", ExecutionSort.FLOW_ID: "flowId",
+    ExecutionSort.STATE: "state",
+}
+_CONFLICT = 409
+
+
+class ElasticsearchRepository:
+    """``SearchRepository`` on Elasticsearch; ``prefix`` names the indices (``<prefix>-executions`` ...)."""
+
+    def __init__(self, client: Elasticsearch, *, prefix: str = "kestra_stream", replicas: int = 0,
+                 refresh_interval: str = "1s") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._replicas = replicas
+        self._refresh_interval = refresh_interval
+
+    @classmethod
+    def connect(cls, url: str, *, prefix: str = "kestra_stream", timeout: float = 10.0) -> ElasticsearchRepository:
+        return cls(Elasticsearch(url, request_timeout=timeout), prefix=prefix)
+
+    def index(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}"
+
+    # ----- setup -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Put the index templates and create the indices; safe to call on every start."""
+        try:
+            for kind in KINDS:
+                name = self.index(kind)
+                self.client.indices.put_index_template(
+                    name=name, index_patterns=[name], priority=100,
+                    template={"settings": {"number_of_shards": 1, "number_of_replicas": self._replicas,
+                                           "refresh_interval": self._refresh_interval},
+                              "mappings": {"dynamic": False, "properties": _MAPPINGS[kind]}})
+                if not self.client.indices.exists(index=name):
+                    self.client.options(ignore_status=400).indices.create(index=name)
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"cannot create the search indices '{self.prefix}-*' on Elasticsearch: {exc}; "
+                               "check that it runs (`kestra-stream services up elasticsearch`)") from exc
+
+    def drop(self) -> None:
+        """Delete the indices and templates of this prefix (tests, benchmarks)."""
+        for kind in KINDS:
+            self.client.options(ignore_status=404).indices.delete(index=self.index(kind))
+            self.client.options(ignore_status=404).indices.delete_index_template(name=self.index(kind))
+
+    # ----- writing -----------------------------------------------------------------------------
+    def write(self, batch: IndexBatch) -> None:
+        if not len(batch):
+            return
+        try:
+            _ok, errors = helpers.bulk(self.client, self._actions(batch), raise_on_error=False,
+                                       raise_on_exception=True, chunk_size=2000, max_chunk_bytes=20 * 1024 * 1024)
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"bulk indexing into '{self.prefix}-*' failed: {exc}") from exc
+        failed = [e for e in _error_items(errors) if e.get("status") != _CONFLICT]
+        if failed:
+            raise BackendError(f"Elasticsearch refused {len(failed)} documents of a bulk request into "
+                               f"'{self.prefix}-*', first: {failed[0]}")
+
+    def _actions(self, batch: IndexBatch) -> Iterator[dict[str, Any]]:
+        # A conflict (409) means the store already has this version or a newer one: the write is done.
+        latest: dict[str, tuple[Execution, int]] = {}
+        for execution, version in batch.executions:
+            if execution.id not in latest or latest[execution.id][1] < version:
+                latest[execution.id] = (execution, version)
+        for execution, version in latest.values():
+            yield {"_index": self.index("executions"), "_id": execution.id, "_version": version,
+                   "_version_type": "external", "_source": execution_document(execution)}
+        for item in batch.logs:
+            yield {"_index": self.index("logs"), "_id": item.id, "_source": log_document(item.entry, item.seq)}
+        for flow in batch.flows:
+            # Every revision is also published under its own key: the newest revision wins.
+            yield {"_index": self.index("flows"), "_id": f"{flow.namespace}/{flow.id}", "_version": flow.revision,
+                   "_version_type": "external_gte", "_source": flow_document(flow)}
+        for trigger in batch.triggers:
+            yield {"_index": self.index("triggers"), "_id": trigger.uid, "_version": trigger.version,
+                   "_version_type": "external_gte", "_source": trigger_document(trigger)}
+
+    def refresh(self) -> None:
+        try:
+            self.client.indices.refresh(index=f"{self.prefix}-*")
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"cannot refresh '{self.prefix}-*': {exc}") from exc
+
+    # ----- reading -----------------------------------------------------------------------------
+    def search_executions(self, query: ExecutionQuery) -> Page[Execution]:
+        field = _SORT_FIELDS[query.sort]
+        order = "desc" if query.descending else "asc"
+        sort = [{field: {"order": order, "missing": "_last"}}, {"id": {"order": order}}]
+        hits, total = self._search("executions", _execution_filter(query), sort, query.paging)
+        return Page(items=[Execution.model_validate(h["body"]) for h in hits], total=total,
+                    page=query.paging.page, size=query.paging.size)
+
+    def count_by_state(self, query: ExecutionQuery) -> dict[StateType, int]:
+        aggs = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
+        result = self._aggregate("executions", _execution_filter(query), aggs)
+        return {StateType(b["key"]): int(b["doc_count"]) for b in result["states"]["buckets"]}
+
+    def count_by_day(self, query: ExecutionQuery) -> list[DayCount]:
+        aggs = {"days": {"date_histogram": {"field": "startDate", "calendar_interval": "1d", "min_doc_count": 1},
+                         "aggs": {"states": {"terms": {"field": "state", "size": len(StateType)}}}}}
+        result = self._aggregate("executions", _execution_filter(query), aggs)
+        return [DayCount(day=datetime.fromtimestamp(b["key"] / 1000, UTC).date(),
+                         counts={StateType(s["key"]): int(s["doc_count"]) for s in b["states"]["buckets"]})
+                for b in result["days"]["buckets"]]
+
+    def search_logs(self, query: LogQuery) -> Page[LogEntry]:
+        filters: list[dict[str, Any]] = []
+        if query.execution_id is not None:
+            filters.append({"term": {"executionId": query.execution_id}})
+        if query.taskrun_id is not None:
+            filters.append({"term": {"taskRunId": query.taskrun_id}})
+        if query.namespace is not None:
+            filters.append(_namespace_filter(query.namespace))
+        if query.min_level is not None:
+            filters.append({"terms": {"level": levels_at_least(query.min_level)}})
+        filters += _text_filter(query.text)
+        sort = [{"timestamp": {"order": "asc"}}, {"seq": {"order": "asc"}}]
+        hits, total = self._search("logs", filters, sort, query.paging)
+        return Page(items=[LogEntry.model_validate(h["body"]) for h in hits], total=total,
+                    page=query.paging.page, size=query.paging.size)
+
+    def search_flows(self, query: FlowQuery) -> Page[FlowRecord]:
+        filters: list[dict[str, Any]] = [{"term": {"deleted": False}}]
+        if query.namespace is not None:
+            filters.append(_namespace_filter(query.namespace))
+        filters += _text_filter(query.text)
+        sort = [{"namespace": {"order": "asc"}}, {"id": {"order": "asc"}}]
+        hits, total = self._search("flows", filters, sort, query.paging)
+        return Page(items=[FlowRecord.model_validate(h["body"]) for h in hits], total=total,
+                    page=query.paging.page, size=query.paging.size)
+
+    def search_triggers(self, query: TriggerQuery) -> Page[TriggerRecord]:
+        filters: list[dict[str, Any]] = []
+        if query.namespace is not None:
+            filters.append(_namespace_filter(query.namespace))
+        if query.flow_id is not None:
+            filters.append({"term": {"flowId": query.flow_id}})
+        sort = [{"namespace": {"order": "asc"}}, {"flowId": {"order": "asc"}}, {"triggerId": {"order": "asc"}}]
+        hits, total = self._search("triggers", filters, sort, query.paging)
+        return Page(items=[TriggerRecord.model_validate(h["body"]) for h in hits], total=total,
+                    page=query.paging.page, size=query.paging.size)
+
+    def _search(self, kind: str, filters: list[dict[str, Any]], sort: list[dict[str, Any]],
+                paging: Paging) -> tuple[list[Mapping[str, Any]], int]:
+        try:
+            response = self.client.search(index=self.index(kind), query={"bool": {"filter": filters}}, sort=sort,
+                                          from_=paging.offset, size=paging.size, track_total_hits=True,
+                                          source_includes=["body"])
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"searching '{self.index(kind)}' failed: {exc}") from exc
+        hits = response["hits"]
+        return [h["_source"] for h in hits["hits"]], int(hits["total"]["value"])
+
+    def _aggregate(self, kind: str, filters: list[dict[str, Any]], aggs: dict[str, Any]) -> Mapping[str, Any]:
+        try:
+            response = self.client.search(index=self.index(kind), query={"bool": {"filter": filters}}, size=0,
+                                          aggs=aggs)
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"aggregating '{self.index(kind)}' failed: {exc}") from exc
+        aggregations: Mapping[str, Any] = response["aggregations"]
+        return aggregations
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# ----- documents ---------------------------------------------------------------------------------
+def execution_document(execution: Execution) -> dict[str, Any]:
+    start, end = start_date(execution), end_date(execution)
+    return {
+        "id": execution.id, "namespace": execution.namespace, "flowId": execution.flow_id,
+        "flowRevision": execution.flow_revision, "state": execution.state.current.value,
+        "startDate": iso(start) if start else None, "endDate": iso(end) if end else None,
+        "duration": duration_seconds(execution),
+        "labels": [{"key": k, "value": v} for k, v in execution.labels.items()],
+        "originalId": execution.original_id,
+        "parentId": execution.parent.execution_id if execution.parent else None,
+        "text": execution_text(execution), "body": execution.model_dump(mode="json"),
+    }
+
+
+def log_document(entry: LogEntry, seq: int) -> dict[str, Any]:
+    return {"executionId": entry.execution_id, "taskRunId": entry.taskrun_id, "taskId": entry.task_id,
+            "namespace": entry.namespace, "flowId": entry.flow_id, "level": entry.level.value,
+            "timestamp": iso(entry.timestamp), "seq": seq, "text": " ".join(words(entry.message)),
+            "body": entry.model_dump(mode="json")}
+
+
+def flow_document(flow: FlowRecord) -> dict[str, Any]:
+    return {"namespace": flow.namespace, "id": flow.id, "revision": flow.revision, "deleted": flow.deleted,
+            "text": " ".join(words(f"{flow.namespace} {flow.id} {flow.source}")), "body": flow.model_dump(mode="json")}
+
+
+def trigger_document(trigger: TriggerRecord) -> dict[str, Any]:
+    return {"namespace": trigger.namespace, "flowId": trigger.flow_id, "triggerId": trigger.trigger_id,
+            "executionId": trigger.execution_id, "date": iso(trigger.date) if trigger.date else None,
+            "nextExecutionDate": iso(trigger.next_execution_date) if trigger.next_execution_date else None,
+            "disabled": trigger.disabled, "body": trigger.model_dump(mode="json")}
+
+
+# ----- queries -----------------------------------------------------------------------------------
+def _namespace_filter(namespace: str) -> dict[str, Any]:
+    return {"bool": {"should": [{"term": {"namespace": namespace}}, {"prefix": {"namespace": namespace + "."}}],
+                     "minimum_should_match": 1}}
+
+
+def _text_filter(text: str | None) -> list[dict[str, Any]]:
+    found = words(text or "")
+    return [{"match": {"text": {"query": " ".join(found), "operator": "and"}}}] if found else []
+
+
+def _execution_filter(query: ExecutionQuery) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = []
+    if query.namespace is not None:
+        filters.append(_namespace_filter(query.namespace))
+    if query.flow_id is not None:
+        filters.append({"term": {"flowId": query.flow_id}})
+    if query.states:
+        filters.append({"terms": {"state": [s.value for s in query.states]}})
+    for key, value in query.labels.items():
+        filters.append({"nested": {"path": "labels", "query": {"bool": {"filter": [
+            {"term": {"labels.key": key}}, {"term": {"labels.value": value}}]}}}})
+    if query.start_date is not None or query.end_date is not None:
+        bounds = {}
+        if query.start_date is not None:
+            bounds["gte"] = iso(query.start_date)
+        if query.end_date is not None:
+            bounds["lt"] = iso(query.end_date)
+        filters.append({"range": {"startDate": bounds}})
+    filters += _text_filter(query.text)
+    return filters
+
+
+def _error_items(errors: object) -> list[dict[str, Any]]:
+    """The failed items of ``helpers.bulk``: ``[{"index": {...status, error...}}, ...]``."""
+    found: list[dict[str, Any]] = []
+    for item in errors if isinstance(errors, list) else []:
+        for detail in item.values():
+            if isinstance(detail, dict):
+                found.append(detail)
+    return found

@@ -1,0 +1,172 @@
+"""What the search repositories are asked and what they answer: queries, pages, counts, documents.
+
+The queries are pydantic models because the API hands them over from query strings; the
+repositories read them as plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from kestra_stream.kafka import FlowRecord
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.models.task import LogLevel
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 1000
+_QUERY = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExecutionSort(StrEnum):
+    START_DATE = "startDate"
+    END_DATE = "endDate"
+    DURATION = "duration"
+    ID = "id"
+    NAMESPACE = "namespace"
+    FLOW_ID = "flowId"
+    STATE = "state"
+
+
+class Paging(BaseModel):
+    model_config = _QUERY
+
+    page: int = Field(default=1, ge=1)
+    size: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+class ExecutionQuery(BaseModel):
+    """Executions matching every given filter; ``namespace`` also matches its children (``a.b`` under ``a``)."""
+
+    model_config = _QUERY
+
+    namespace: str | None = None
+    flow_id: str | None = None
+    states: tuple[StateType, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    # On the start date (first state change): start_date <= date < end_date.
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    # Every word must appear in the id, namespace, flow id, labels or input values.
+    text: str | None = None
+    sort: ExecutionSort = ExecutionSort.START_DATE
+    descending: bool = True
+    paging: Paging = Paging()
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value) if value is not None else None
+
+
+class LogQuery(BaseModel):
+    """Log lines in the order they were written; ``min_level`` keeps that level and the more severe ones."""
+
+    model_config = _QUERY
+
+    execution_id: str | None = None
+    taskrun_id: str | None = None
+    namespace: str | None = None
+    min_level: LogLevel | None = None
+    text: str | None = None
+    paging: Paging = Paging(size=MAX_PAGE_SIZE)
+
+
+class FlowQuery(BaseModel):
+    """The latest revision of each flow that is not deleted, by namespace then id."""
+
+    model_config = _QUERY
+
+    namespace: str | None = None
+    text: str | None = None  # words of the id, namespace or source
+    paging: Paging = Paging()
+
+
+class TriggerQuery(BaseModel):
+    model_config = _QUERY
+
+    namespace: str | None = None
+    flow_id: str | None = None
+    paging: Paging = Paging()
+
+
+class TriggerRecord(BaseModel):
+    """A value of the triggers topic (key: the trigger uid ``namespace/flowId/triggerId``), in Kestra's shape."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, validate_by_alias=True,
+                              validate_by_name=True, serialize_by_alias=True)
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    date: datetime | None = None
+    next_execution_date: datetime | None = None
+    execution_id: str | None = None
+    disabled: bool = False
+    # Bumped by the scheduler on each change; an older state never replaces a newer one.
+    version: int = 0
+
+    @property
+    def uid(self) -> str:
+        return f"{self.namespace}/{self.flow_id}/{self.trigger_id}"
+
+
+class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[T]
+    total: int
+    page: int
+    size: int
+
+
+class DayCount(BaseModel):
+    """Executions started on one UTC day, by state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    counts: dict[StateType, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class IndexedLog:
+    """A log line with a stable id (so redelivery rewrites the same document) and its order of arrival."""
+
+    entry: LogEntry
+    id: str
+    seq: int
+
+
+@dataclass
+class IndexBatch:
+    """Documents to write at once. ``version`` grows with each snapshot of one execution or trigger."""
+
+    executions: list[tuple[Execution, int]] = field(default_factory=list)
+    logs: list[IndexedLog] = field(default_factory=list)
+    flows: list[FlowRecord] = field(default_factory=list)
+    triggers: list[TriggerRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.executions) + len(self.logs) + len(self.flows) + len(self.triggers)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC, as Kestra's API does."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

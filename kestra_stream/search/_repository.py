@@ -1,0 +1,58 @@
+"""The one interface the API reads executions, logs, flows and triggers through.
+
+Two implementations: ``ElasticsearchRepository`` (production backend, fed by the Kafka indexer)
+and ``SqliteRepository`` (embedded backend, SQLite FTS5). The API never knows which one it has.
+Calls are synchronous and short; an async caller runs them with ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from kestra_stream.kafka import FlowRecord
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.search._models import (
+    DayCount,
+    ExecutionQuery,
+    FlowQuery,
+    IndexBatch,
+    LogQuery,
+    Page,
+    TriggerQuery,
+    TriggerRecord,
+)
+
+
+@runtime_checkable
+class SearchRepository(Protocol):
+    def write(self, batch: IndexBatch) -> None:
+        """Write every document of ``batch``; a document never replaces a newer version of itself.
+
+        Raises BackendError when the store is unreachable or refused a document; writing the same
+        batch again is harmless, so the caller retries.
+        """
+        ...
+
+    def refresh(self) -> None:
+        """Make every write so far visible to searches."""
+        ...
+
+    def search_executions(self, query: ExecutionQuery) -> Page[Execution]: ...
+
+    def count_by_state(self, query: ExecutionQuery) -> dict[StateType, int]:
+        """Executions matching ``query`` (its sort and paging ignored) per current state."""
+        ...
+
+    def count_by_day(self, query: ExecutionQuery) -> list[DayCount]:
+        """Executions matching ``query`` per UTC day of their start, oldest day first; empty days left out."""
+        ...
+
+    def search_logs(self, query: LogQuery) -> Page[LogEntry]: ...
+
+    def search_flows(self, query: FlowQuery) -> Page[FlowRecord]: ...
+
+    def search_triggers(self, query: TriggerQuery) -> Page[TriggerRecord]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,354 @@
+"""``http.Request`` (call an HTTP endpoint) and ``http.Download`` (a URL's content into internal storage),
+on aiohttp's client."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+from pydantic import Field, field_validator
+
+from kestra_stream.durations import Duration
+from kestra_stream.errors import TaskFailure
+from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
+from kestra_stream.storage import PREFIX, StorageError, task_uri
+from kestra_stream_plugin_core._base import Props, as_text
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+MULTIPART = "multipart/form-data"
+_CHUNK = 1 << 16
+
+
+class TimeoutOptions(Props):
+    connect_timeout: Duration | None = None
+    read_idle_timeout: Duration | None = None
+
+
+class AuthOptions(Props):
+    type: Literal["BASIC", "BEARER"] = "BASIC"
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+
+class HttpOptions(Props):
+    """Kestra's ``options`` of HTTP tasks; the proxy, pool and log settings are accepted and, except an
+    HTTP proxy, have no effect here."""
+
+    connect_timeout: Duration | None = None
+    read_timeout: Duration | None = None
+    read_idle_timeout: Duration | None = None
+    connection_pool_idle_timeout: Duration | None = None
+    timeout: TimeoutOptions | None = None
+    max_content_length: int | None = Field(default=None, gt=0)
+    follow_redirects: bool = True
+    default_charset: str = "UTF-8"
+    basic_auth_user: str | None = None
+    basic_auth_password: str | None = None
+    auth: AuthOptions | None = None
+    allow_failed: bool | None = None
+    proxy_type: Literal["DIRECT", "HTTP", "SOCKS"] | None = None
+    proxy_address: str | None = None
+    proxy_port: int | None = None
+    proxy_username: str | None = None
+    proxy_password: str | None = None
+    log_level: str | None = None
+    logs: list[str] | None = None
+
+
+class SslOptions(Props):
+    insecure_trust_all_certificates: bool | None = None
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value is not None else None
+
+
+class _HttpTask(RunnableTask):
+    uri: str = Field(description="The URL to call (http or https).")
+    method: Method = Field(default="GET", description="The HTTP method.")
+    body: str | dict[str, Any] | list[Any] | None = Field(
+        default=None, description="The request body, rendered; a map or list is sent as JSON.")
+    form_data: dict[str, Any] | None = Field(
+        default=None, description="Form fields (urlencoded, or multipart with contentType multipart/form-data).")
+    content_type: str | None = Field(default=None, description="The request's Content-Type.")
+    headers: dict[str, Any] | None = Field(default=None, description="Request headers, rendered.")
+    options: HttpOptions | None = Field(default=None, description="Timeouts, redirects, authentication ...")
+    ssl_options: SslOptions | None = None
+    allow_failed: bool = Field(default=False, description="Succeed even when the server answers 4xx or 5xx.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    def _allow_failed(self) -> bool:
+        return self.allow_failed or bool(self.options and self.options.allow_failed)
+
+    def _url(self, ctx: RunContext) -> str:
+        url = ctx.render_string(self.uri).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TaskFailure(f"invalid uri {url!r}: expected an http:// or https:// URL", task_id=self.id)
+        return url
+
+    def _timeout(self) -> aiohttp.ClientTimeout:
+        options = self.options or HttpOptions()
+        nested = options.timeout or TimeoutOptions()
+        connect = options.connect_timeout or nested.connect_timeout
+        idle = options.read_idle_timeout or nested.read_idle_timeout
+        # The task's own `timeout` bounds the whole attempt; these only bound phases of the call.
+        return aiohttp.ClientTimeout(total=_seconds(options.read_timeout), sock_connect=_seconds(connect),
+                                     connect=_seconds(connect), sock_read=_seconds(idle))
+
+    def _headers(self, ctx: RunContext) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for name, value in (self.headers or {}).items():
+            rendered = ctx.render(value)
+            text = ", ".join(as_text(v) for v in rendered) if isinstance(rendered, list) else as_text(rendered)
+            headers[ctx.render_string(name)] = text
+        options = self.options or HttpOptions()
+        if options.basic_auth_user is not None and options.basic_auth_password is not None:
+            headers["Authorization"] = _basic(ctx.render_string(options.basic_auth_user),
+                                              ctx.render_string(options.basic_auth_password))
+        elif options.auth is not None:
+            if options.auth.type == "BEARER" and options.auth.token is not None:
+                headers["Authorization"] = f"Bearer {ctx.render_string(options.auth.token)}"
+            elif options.auth.username is not None:
+                headers["Authorization"] = _basic(ctx.render_string(options.auth.username),
+                                                  ctx.render_string(options.auth.password or ""))
+        if self.content_type is not None and not (self.form_data and self.content_type == MULTIPART):
+            headers["Content-Type"] = ctx.render_string(self.content_type)
+        return headers
+
+    async def _payload(self, ctx: RunContext, headers: dict[str, str]) -> Any:
+        if self.form_data is not None:
+            multipart = self.content_type is not None and ctx.render_string(self.content_type) == MULTIPART
+            fields: list[tuple[str, str | bytes, str | None]] = []
+            for raw_key, raw_value in self.form_data.items():
+                key = ctx.render_string(raw_key)
+                value = ctx.render(raw_value)
+                if multipart and isinstance(value, str) and value.startswith(PREFIX):
+                    fields.append((key, await self._stored(ctx, value), unquote(value.rsplit("/", 1)[-1])))
+                elif multipart and isinstance(value, Mapping) and {"name", "content"} <= value.keys():
+                    fields.append((key, await self._stored(ctx, str(value["content"])), str(value["name"])))
+                else:
+                    fields.append((key, value if isinstance(value, str) else json.dumps(value), None))
+            if not multipart:
+                return aiohttp.FormData([(key, str(value)) for key, value, _ in fields])
+            writer = aiohttp.MultipartWriter("form-data")
+            for key, value, filename in fields:
+                part = writer.append(value)
+                if filename is None:
+                    part.set_content_disposition("form-data", name=key)
+                else:
+                    part.set_content_disposition("form-data", name=key, filename=filename)
+            return writer
+        if self.body is None:
+            return None
+        body = ctx.render(self.body)
+        if isinstance(body, Mapping | list):
+            headers.setdefault("Content-Type", "application/json")
+            return json.dumps(body).encode()
+        return as_text(body).encode()
+
+    async def _stored(self, ctx: RunContext, uri: str) -> bytes:
+        try:
+            return await ctx.storage.get(uri)
+        except StorageError as exc:
+            raise TaskFailure(f"cannot send form file {uri}: {exc}", task_id=self.id) from exc
+
+    def _session(self) -> aiohttp.ClientSession:
+        insecure = bool(self.ssl_options and self.ssl_options.insecure_trust_all_certificates)
+        return aiohttp.ClientSession(timeout=self._timeout(), connector=aiohttp.TCPConnector(ssl=not insecure))
+
+    def _proxy(self, ctx: RunContext) -> str | None:
+        options = self.options
+        if options is None or options.proxy_type != "HTTP" or not options.proxy_address or not options.proxy_port:
+            return None
+        return f"http://{ctx.render_string(options.proxy_address)}:{options.proxy_port}"
+
+    def _failed(self, method: str, url: str, status: int, reason: str | None, body: str) -> TaskFailure:
+        shown = f": {body[:500]}" if body else ""
+        return TaskFailure(f"HTTP {method} {url} answered {status} {reason or ''}".rstrip() + shown +
+                           "; set allowFailed: true to accept error statuses", task_id=self.id)
+
+    def _timed_out(self, method: str, url: str) -> TaskFailure:
+        return TaskFailure(f"HTTP {method} {url} timed out (options: connectTimeout, readTimeout, "
+                           "readIdleTimeout); raise the timeouts or check the server", task_id=self.id)
+
+
+def _header_lists(headers: Any) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in headers.items():
+        grouped.setdefault(str(name), []).append(str(value))
+    return grouped
+
+
+class Request(_HttpTask):
+    """Call an HTTP endpoint; outputs ``code``, ``headers`` and ``body`` (text)."""
+
+    plugin: ClassVar[PluginInfo] = PluginInfo(
+        type="io.kestra.plugin.core.http.Request",
+        short="http.Request",
+        aliases=("io.kestra.plugin.fs.http.Request", "io.kestra.core.tasks.http.Request"),
+        title="Call an HTTP endpoint.",
+        examples=("""\
+id: post_json
+namespace: company.team
+tasks:
+  - id: request
+    type: io.kestra.plugin.core.http.Request
+    uri: https://kestra.io/api/mock
+    method: POST
+    contentType: application/json
+    body: '{"hello": "world"}'
+""",),
+    )
+
+    encrypt_body: bool = Field(default=False, description="Accepted for compatibility; the body is never encrypted.")
+
+    async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        url = self._url(ctx)
+        headers = self._headers(ctx)
+        payload = await self._payload(ctx, headers)
+        limit = self.options.max_content_length if self.options else None
+        charset = self.options.default_charset if self.options else "UTF-8"
+        follow = self.options.follow_redirects if self.options else True
+        try:
+            async with self._session() as session, session.request(
+                    self.method, url, headers=headers, data=payload, allow_redirects=follow,
+                    proxy=self._proxy(ctx)) as response:
+                raw = await _read_limited(response, limit, self.id, url)
+                body = raw.decode(response.charset or charset, errors="replace")
+                code, reason, answer_headers = response.status, response.reason, _header_lists(response.headers)
+        except TimeoutError as exc:
+            raise self._timed_out(self.method, url) from exc
+        except aiohttp.ClientError as exc:
+            raise TaskFailure(f"HTTP {self.method} {url} failed: {type(exc).__name__}: {exc}",
+                              task_id=self.id) from exc
+        if code >= 400 and not self._allow_failed():
+            raise self._failed(self.method, url, code, reason, body)
+        ctx.log(LogLevel.DEBUG, f"Request '{url}' with the response code '{code}'")
+        return {"uri": url, "code": code, "headers": answer_headers, "body": body if self.method != "HEAD" else None}
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int | None, task_id: str, url: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(_CHUNK):
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise TaskFailure(f"the answer of {url} is larger than options.maxContentLength ({limit} bytes); "
+                              "raise it or use io.kestra.plugin.core.http.Download", task_id=task_id)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _file_name(url: str, disposition: str | None) -> str:
+    """The stored file's name: the server's (Content-Disposition, path stripped) or the URL's last segment."""
+    if disposition:
+        name: str | None = None
+        for part in disposition.split(";"):
+            stripped = part.strip()
+            if stripped.lower().startswith("filename*=") and "''" in stripped:
+                name = unquote(stripped.split("''", 1)[1].strip('"'))
+            elif stripped.lower().startswith("filename=") and name is None:
+                name = stripped.split("=", 1)[1].strip().strip('"')
+        if name:
+            name = name.replace("\\", "/").rsplit("/", 1)[-1]
+            if name not in ("", ".", ".."):
+                return name
+    last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return last if last not in ("", ".", "..") else "download"
+
+
+class Download(_HttpTask):
+    """Download a URL into internal storage; outputs ``uri``, ``code``, ``length`` and ``headers``."""
+
+    plugin: ClassVar[PluginInfo] = PluginInfo(
+        type="io.kestra.plugin.core.http.Download",
+        short="http.Download",
+        aliases=("io.kestra.plugin.fs.http.Download", "io.kestra.core.tasks.http.Download"),
+        title="Download a URL into internal storage.",
+        examples=("""\
+id: download
+namespace: company.team
+tasks:
+  - id: download
+    type: io.kestra.plugin.core.http.Download
+    uri: https://huggingface.co/datasets/kestra/datasets/raw/main/csv/orders.csv
+""",),
+    )
+
+    fail_on_empty_response: bool = Field(default=True, description="Fail when the answer has no content.")
+
+    async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        url = self._url(ctx)
+        headers = self._headers(ctx)
+        payload = await self._payload(ctx, headers)
+        follow = self.options.follow_redirects if self.options else True
+        target = ctx.working_directory() / f"download-{secrets.token_hex(8)}"
+        try:
+            async with self._session() as session, session.request(
+                    self.method, url, headers=headers, data=payload, allow_redirects=follow,
+                    proxy=self._proxy(ctx)) as response:
+                code, reason, answer_headers = response.status, response.reason, _header_lists(response.headers)
+                if code >= 400:
+                    text = (await response.content.read(500)).decode(errors="replace")
+                    if not self._allow_failed():
+                        raise self._failed(self.method, url, code, reason, text)
+                    return {"uri": None, "code": code, "length": 0, "headers": answer_headers}
+                length = await _save(response, target)
+                expected = response.content_length
+        except TimeoutError as exc:
+            raise self._timed_out(self.method, url) from exc
+        except aiohttp.ClientError as exc:
+            raise TaskFailure(f"HTTP {self.method} {url} failed: {type(exc).__name__}: {exc}",
+                              task_id=self.id) from exc
+        if expected is not None and expected != length:
+            raise TaskFailure(f"download of {url} ended after {length} of {expected} bytes; retry the task",
+                              task_id=self.id)
+        if length == 0:
+            if self.fail_on_empty_response:
+                raise TaskFailure(f"{url} answered {code} with no content; set failOnEmptyResponse: false to "
+                                  "accept an empty file", task_id=self.id)
+            ctx.log(LogLevel.WARN, f"File '{url}' is empty")
+        name = _file_name(url, response.headers.get("Content-Disposition"))
+        uri = await ctx.storage.put(_output_uri(ctx, name, self.id), target)
+        ctx.log(LogLevel.DEBUG, f"File '{url}' downloaded to '{uri}'")
+        return {"uri": uri, "code": code, "length": length, "headers": answer_headers}
+
+
+async def _save(response: aiohttp.ClientResponse, target: Path) -> int:
+    length = 0
+    with target.open("wb") as out:
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            out.write(chunk)
+            length += len(chunk)
+    return length
+
+
+def _output_uri(ctx: RunContext, file_name: str, task_id: str) -> str:
+    variables = ctx.variables
+    try:
+        flow = variables["flow"]
+        execution_id = str(variables["execution"]["id"])
+        namespace, flow_id = str(flow["namespace"]), str(flow["id"])
+    except (KeyError, TypeError) as exc:
+        raise TaskFailure(f"cannot store the download: the run context lacks the flow or execution "
+                          f"variables ({exc})", task_id=task_id) from exc
+    unique = secrets.token_hex(11)
+    return task_uri(namespace, flow_id, execution_id, task_id, ctx.taskrun_id, f"{unique}-{file_name}")

@@ -1,0 +1,201 @@
+"""Every query of the search interface, run alike on Elasticsearch (real server) and SQLite FTS5."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from kestra_stream.models.state import StateType
+from kestra_stream.models.task import LogLevel
+from kestra_stream.search import (
+    ElasticsearchRepository,
+    ExecutionQuery,
+    ExecutionSort,
+    FlowQuery,
+    IndexBatch,
+    LogQuery,
+    Paging,
+    SearchRepository,
+    SqliteRepository,
+    TriggerQuery,
+)
+from tests.integration._search_data import T0, execution, full_batch
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchRepository]:
+    if request.param == "sqlite":
+        sqlite = SqliteRepository(tmp_path / "search.db")
+        yield sqlite
+        sqlite.close()
+        return
+    url = request.getfixturevalue("elasticsearch_url")
+    es = ElasticsearchRepository.connect(url, prefix=f"test-search-{uuid.uuid4().hex[:10]}")
+    es.setup()
+    try:
+        yield es
+    finally:
+        es.drop()
+        es.close()
+
+
+@pytest.fixture
+def indexed(repository: SearchRepository) -> SearchRepository:
+    repository.write(full_batch())
+    repository.refresh()
+    return repository
+
+
+def ids(repository: SearchRepository, **filters: object) -> list[str]:
+    return [e.id for e in repository.search_executions(ExecutionQuery.model_validate(filters)).items]
+
+
+def test_repositories_implement_the_search_interface(repository: SearchRepository) -> None:
+    assert isinstance(repository, SearchRepository)
+
+
+def test_executions_default_to_newest_start_first(indexed: SearchRepository) -> None:
+    assert ids(indexed) == ["ex8", "ex7", "ex6", "ex5", "ex4", "ex3", "ex2", "ex1"]
+
+
+def test_namespace_filter_includes_children_but_not_siblings_sharing_a_prefix(indexed: SearchRepository) -> None:
+    assert sorted(ids(indexed, namespace="company.team")) == ["ex1", "ex2", "ex3", "ex4"]
+    assert sorted(ids(indexed, namespace="company")) == ["ex1", "ex2", "ex3", "ex4", "ex5", "ex8"]
+
+
+def test_flow_id_and_state_filters_combine(indexed: SearchRepository) -> None:
+    assert sorted(ids(indexed, flow_id="etl")) == ["ex1", "ex2", "ex5"]
+    assert sorted(ids(indexed, flow_id="etl", states=["SUCCESS"])) == ["ex1", "ex5"]
+    assert sorted(ids(indexed, states=["FAILED", "KILLED"])) == ["ex2", "ex6", "ex8"]
+
+
+def test_label_filter_matches_key_and_value_of_the_same_label(indexed: SearchRepository) -> None:
+    assert sorted(ids(indexed, labels={"env": "prod"})) == ["ex1", "ex3", "ex5"]
+    assert sorted(ids(indexed, labels={"env": "prod", "owner": "ana"})) == ["ex1"]
+    assert ids(indexed, labels={"env": "ana"}) == []
+
+
+def test_time_range_is_on_the_start_date_end_excluded(indexed: SearchRepository) -> None:
+    day2 = T0 + timedelta(days=1)
+    assert sorted(ids(indexed, start_date=day2, end_date=day2 + timedelta(days=1))) == ["ex3", "ex4"]
+    assert sorted(ids(indexed, end_date=T0 + timedelta(hours=1))) == ["ex1"]
+
+
+def test_text_matches_ids_flow_labels_and_input_values(indexed: SearchRepository) -> None:
+    assert ids(indexed, text="ex6") == ["ex6"]
+    assert sorted(ids(indexed, text="report")) == ["ex3", "ex4"]
+    assert sorted(ids(indexed, text="ana")) == ["ex1", "ex8"]
+    assert ids(indexed, text="us-east") == ["ex2"]
+    assert ids(indexed, text="orders_2026") == ["ex6"]
+    assert ids(indexed, text="etl prod west") == ["ex1"]
+    assert ids(indexed, text="nothing-like-this") == []
+
+
+def test_sort_by_each_field_both_ways_with_unfinished_last(indexed: SearchRepository) -> None:
+    assert ids(indexed, sort=ExecutionSort.DURATION, descending=False) == [
+        "ex5", "ex7", "ex1", "ex8", "ex3", "ex2", "ex6", "ex4"]
+    assert ids(indexed, sort=ExecutionSort.DURATION)[:2] == ["ex6", "ex2"]
+    assert ids(indexed, sort=ExecutionSort.END_DATE)[-1] == "ex4"
+    assert ids(indexed, sort=ExecutionSort.ID, descending=False) == [f"ex{i}" for i in range(1, 9)]
+    assert ids(indexed, sort=ExecutionSort.NAMESPACE, descending=False)[0] == "ex8"
+    assert ids(indexed, sort=ExecutionSort.STATE, descending=False)[:2] == ["ex2", "ex8"]
+
+
+def test_pages_cover_every_result_once_with_the_total(indexed: SearchRepository) -> None:
+    seen: list[str] = []
+    for page in (1, 2, 3):
+        result = indexed.search_executions(ExecutionQuery(sort=ExecutionSort.ID, descending=False,
+                                                          paging=Paging(page=page, size=3)))
+        assert result.total == 8
+        assert (result.page, result.size) == (page, 3)
+        seen += [e.id for e in result.items]
+    assert seen == [f"ex{i}" for i in range(1, 9)]
+
+
+def test_search_returns_the_whole_execution(indexed: SearchRepository) -> None:
+    found = indexed.search_executions(ExecutionQuery(text="ex1")).items[0]
+    assert found.inputs == {"region": "eu-west", "size": 3}
+    assert found.labels == {"env": "prod", "owner": "ana"}
+    assert found.state.current == StateType.SUCCESS
+
+
+def test_counts_per_state_follow_the_filters(indexed: SearchRepository) -> None:
+    assert indexed.count_by_state(ExecutionQuery()) == {
+        StateType.SUCCESS: 4, StateType.FAILED: 2, StateType.RUNNING: 1, StateType.KILLED: 1}
+    assert indexed.count_by_state(ExecutionQuery(namespace="other")) == {StateType.SUCCESS: 1, StateType.KILLED: 1}
+
+
+def test_counts_per_day_by_state(indexed: SearchRepository) -> None:
+    days = indexed.count_by_day(ExecutionQuery(namespace="company"))
+    assert [(d.day, d.counts) for d in days] == [
+        (date(2026, 3, 1), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
+        (date(2026, 3, 2), {StateType.SUCCESS: 1, StateType.RUNNING: 1}),
+        (date(2026, 3, 3), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
+    ]
+
+
+def test_an_older_snapshot_never_replaces_a_newer_one(repository: SearchRepository) -> None:
+    running = execution("late", "ns", "f", StateType.RUNNING, started=T0)
+    done = execution("late", "ns", "f", StateType.SUCCESS, started=T0)
+    repository.write(IndexBatch(executions=[(done, 7)]))
+    repository.write(IndexBatch(executions=[(running, 3)]))
+    repository.write(IndexBatch(executions=[(running, 5), (done, 7)]))
+    repository.refresh()
+    assert [e.state.current for e in repository.search_executions(ExecutionQuery()).items] == [StateType.SUCCESS]
+    assert repository.count_by_state(ExecutionQuery()) == {StateType.SUCCESS: 1}
+
+
+def test_a_newer_snapshot_replaces_the_document_and_its_labels(repository: SearchRepository) -> None:
+    first = execution("e", "ns", "f", StateType.RUNNING, started=T0, labels={"stage": "one"})
+    second = execution("e", "ns", "f", StateType.SUCCESS, started=T0, labels={"stage": "two"})
+    repository.write(IndexBatch(executions=[(first, 1)]))
+    repository.write(IndexBatch(executions=[(second, 2)]))
+    repository.refresh()
+    assert ids(repository, labels={"stage": "one"}) == []
+    assert ids(repository, labels={"stage": "two"}, states=["SUCCESS"]) == ["e"]
+    assert ids(repository, text="one") == []
+
+
+def test_logs_of_an_execution_in_order_and_by_task_run(indexed: SearchRepository) -> None:
+    page = indexed.search_logs(LogQuery(execution_id="ex1"))
+    assert [e.message for e in page.items] == ["connecting to the warehouse", "loaded 42 rows into orders",
+                                               "slow query on orders table", "connection reset by peer"]
+    assert page.total == 4
+    assert [e.level for e in indexed.search_logs(LogQuery(taskrun_id="tr2")).items] == [LogLevel.WARN,
+                                                                                        LogLevel.ERROR]
+
+
+def test_logs_by_minimum_level_and_text(indexed: SearchRepository) -> None:
+    warn = indexed.search_logs(LogQuery(execution_id="ex1", min_level=LogLevel.WARN)).items
+    assert [e.level for e in warn] == [LogLevel.WARN, LogLevel.ERROR]
+    assert [e.execution_id for e in indexed.search_logs(LogQuery(text="orders rows")).items] == ["ex1", "ex2"]
+    assert indexed.search_logs(LogQuery(text="ORDERS", min_level=LogLevel.WARN)).total == 1
+    second = indexed.search_logs(LogQuery(execution_id="ex1", paging=Paging(page=2, size=3)))
+    assert [e.message for e in second.items] == ["connection reset by peer"]
+
+
+def test_redelivered_log_lines_are_stored_once(indexed: SearchRepository) -> None:
+    indexed.write(full_batch())
+    indexed.refresh()
+    assert indexed.search_logs(LogQuery()).total == 5
+
+
+def test_flows_latest_revision_by_namespace_and_text_without_deleted(indexed: SearchRepository) -> None:
+    every = indexed.search_flows(FlowQuery()).items
+    assert [(f.namespace, f.id, f.revision) for f in every] == [
+        ("company.team", "etl", 2), ("company.team.sub", "report", 1), ("other", "ingest", 3)]
+    assert [f.id for f in indexed.search_flows(FlowQuery(namespace="company.team")).items] == ["etl", "report"]
+    assert [f.id for f in indexed.search_flows(FlowQuery(text="extract")).items] == ["etl", "ingest"]
+    assert indexed.search_flows(FlowQuery(text="old")).total == 0
+
+
+def test_triggers_by_namespace_and_flow(indexed: SearchRepository) -> None:
+    assert [t.trigger_id for t in indexed.search_triggers(TriggerQuery(namespace="company.team")).items] == [
+        "daily", "hourly", "weekly"]
+    found = indexed.search_triggers(TriggerQuery(namespace="company.team", flow_id="etl")).items
+    assert [(t.trigger_id, t.disabled) for t in found] == [("daily", False), ("hourly", True)]
+    assert indexed.search_triggers(TriggerQuery(flow_id="ingest")).items[0].version == 5
