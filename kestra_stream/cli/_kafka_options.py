@@ -10,6 +10,7 @@ import click
 
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaSettings
+from kestra_stream.storage import Storage, StorageSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,5 +32,13 @@ def kafka_settings(config_file: Path | None, bootstrap_servers: str | None, topi
     try:
         return KafkaSettings.load(config_file, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
                                   partitions=partitions)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def storage_for(config_file: Path | None, home: Path) -> Storage:
+    """Internal storage from the settings file's ``storage:`` section (local directory by default)."""
+    try:
+        return StorageSettings.load(config_file).build(home)
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -14,10 +14,10 @@ from typing import Any
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
-from kestra_stream.storage import LocalStorage
+from kestra_stream.storage import Storage
 
 
 async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
@@ -45,10 +45,10 @@ async def _run_executor(settings: KafkaSettings) -> None:
         await flows.stop()
 
 
-async def _run_worker(settings: KafkaSettings, home: Path) -> None:
+async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path) -> None:
     from kestra_stream.kafka.worker import KafkaWorker
 
-    worker = KafkaWorker(settings, storage=LocalStorage(home / "storage"), workdir_root=home / "work")
+    worker = KafkaWorker(settings, storage=storage, workdir_root=home / "work")
     await _until_signalled(worker.start, worker.stop)
 
 
@@ -74,4 +74,5 @@ def executor(config_file: Path | None, bootstrap_servers: str | None, topic_pref
 def worker(home: Path, config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
            partitions: int | None) -> None:
     """A worker alone: one more member of the worker consumer group."""
-    _run(_run_worker(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions), home))
+    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    _run(_run_worker(settings, storage_for(config_file, home), home))

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from kestra_stream.backend import Backend
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, FlowValidationError, InputError
 from kestra_stream.executor.fold import ExecutionState
@@ -24,6 +24,7 @@ from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
+from kestra_stream.storage import Storage
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 _STYLE = {"SUCCESS": "green", "WARNING": "yellow", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan",
@@ -31,12 +32,14 @@ _STYLE = {"SUCCESS": "green", "WARNING": "yellow", "FAILED": "red", "KILLED": "r
 
 
 def parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=VALUE`` as typed in a form; ``KEY=@PATH`` gives a local file to a FILE input."""
     inputs: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: write inputs as KEY=VALUE", param_hint="--input")
-        inputs[key] = value
+            raise click.BadParameter(f"{pair!r}: write inputs as KEY=VALUE (or KEY=@PATH for a file)",
+                                     param_hint="--input")
+        inputs[key] = Path(value[1:]).resolve().as_uri() if value.startswith("@") else value
     return inputs
 
 
@@ -81,13 +84,13 @@ async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str
     return execution, backend.logs(execution_id)
 
 
-async def run_on(backend_name: str, settings: KafkaSettings | None, home: Path, flow_path: Path,
+async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Storage, home: Path, flow_path: Path,
                  flows_dir: Path | None, inputs: dict[str, str], live: bool) -> tuple[Execution, list[LogEntry]]:
     if backend_name == "kafka":
         assert settings is not None
-        async with KafkaStack(settings, home=home) as stack:
+        async with KafkaStack(settings, home=home, storage=storage) as stack:
             return await run_one(flow_path, flows_dir, inputs, backend=stack, live=live)
-    async with EmbeddedEngine(home) as engine:
+    async with EmbeddedEngine(home, storage=storage) as engine:
         return await run_one(flow_path, flows_dir, inputs, backend=engine, live=live)
 
 
@@ -132,8 +135,10 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
         if backend_name == "kafka" else None
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp:
         try:
-            execution, logs = asyncio.run(run_on(backend_name, settings, home or Path(tmp), flow_file, flows_dir,
-                                                 inputs, live=output == "text" and sys.stderr.isatty()))
+            root = home or Path(tmp)
+            execution, logs = asyncio.run(run_on(backend_name, settings, storage_for(config_file, root), root,
+                                                 flow_file, flows_dir, inputs,
+                                                 live=output == "text" and sys.stderr.isatty()))
         except (FlowValidationError, InputError, FlowNotFoundError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)

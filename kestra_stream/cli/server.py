@@ -11,11 +11,12 @@ import click
 import structlog
 
 from kestra_stream.backend import Backend
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import BackendError, FlowValidationError
 from kestra_stream.flows import flow_files
 from kestra_stream.kafka import KafkaSettings, KafkaStack
+from kestra_stream.storage import Storage
 
 log = structlog.get_logger(__name__)
 DEFAULT_HOME = Path(".kestra-stream")
@@ -65,8 +66,8 @@ async def serve_local(home: Path, flows: Path | None) -> None:
     click.echo("stopped", err=True)
 
 
-async def serve_standalone(settings: KafkaSettings, home: Path, flows: Path | None) -> None:
-    async with KafkaStack(settings, home=home) as stack:
+async def serve_standalone(settings: KafkaSettings, storage: Storage, home: Path, flows: Path | None) -> None:
+    async with KafkaStack(settings, home=home, storage=storage) as stack:
         click.echo(f"kestra-stream standalone server on Kafka {settings.bootstrap_servers} "
                    f"(topics {settings.topic_prefix}*)" + (f", flows from {flows.resolve()}" if flows else ""),
                    err=True)
@@ -101,6 +102,6 @@ def standalone(backend: str, flows: Path | None, home: Path, config_file: Path |
     """Every component of the Kafka backend in one process (scale out with `executor` and `worker`)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     try:
-        asyncio.run(serve_standalone(settings, home, flows))
+        asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows))
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -56,7 +56,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
-from kestra_stream.storage import LocalStorage
+from kestra_stream.storage import LocalStorage, Storage, store_file_inputs
 from kestra_stream.worker import run_attempt
 
 log = structlog.get_logger(__name__)
@@ -78,14 +78,14 @@ def _now() -> datetime:
 class EmbeddedEngine:
     def __init__(self, home: Path, *, registry: PluginRegistry | None = None, worker_concurrency: int = 16,
                  globals_: Mapping[str, Any] | None = None, global_defaults: Sequence[PluginDefault] = (),
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, storage: Storage | None = None) -> None:
         self.home = home
         self.registry = registry
         self.global_defaults = list(global_defaults)
         self.globals = dict(globals_ or {})
         self.envs = envs_from_environment(os.environ if environ is None else environ)
         self.store = Store(home / "kestra-stream.db")
-        self.storage = LocalStorage(home / "storage")
+        self.storage = storage or LocalStorage(home / "storage")
         self.catalog = FlowCatalog()
         self._workdirs = home / "work"
         self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
@@ -179,6 +179,8 @@ class EmbeddedEngine:
         flow, number = self.catalog.get(namespace, flow_id, revision)
         coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
         execution_id = new_id()
+        coerced = await store_file_inputs(flow.inputs or [], coerced, self.storage, namespace=namespace,
+                                          flow_id=flow_id, execution_id=execution_id)
         await self.submit(ExecutionCreated(
             event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
             flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self.envs,

@@ -36,6 +36,7 @@ from kestra_stream.kafka._flows import KafkaFlowStore
 from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
+from kestra_stream.storage import Storage, store_file_inputs
 
 
 def _now() -> datetime:
@@ -43,9 +44,10 @@ def _now() -> datetime:
 
 
 class KafkaExecutions:
-    def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *,
+    def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *, storage: Storage | None = None,
                  envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None) -> None:
         self._settings = settings
+        self._storage = storage  # where FILE inputs are uploaded; None refuses local files
         self._flows = flows
         self._envs = dict(envs or {})
         self._globals = dict(globals_ or {})
@@ -156,6 +158,9 @@ class KafkaExecutions:
         flow, number = self._flows.get(namespace, flow_id, revision)
         coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
         execution_id = new_id()
+        if self._storage is not None:
+            coerced = await store_file_inputs(flow.inputs or [], coerced, self._storage, namespace=namespace,
+                                              flow_id=flow_id, execution_id=execution_id)
         await self._send(ExecutionCreated(
             event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
             flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,

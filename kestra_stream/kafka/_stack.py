@@ -34,7 +34,7 @@ class KafkaStack:
         self._with_executor = executor
         self._with_worker = worker
         self.flows = KafkaFlowStore(settings)
-        self.executions = KafkaExecutions(settings, self.flows,
+        self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
         self._components: list[Any] = []

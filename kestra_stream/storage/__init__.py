@@ -6,10 +6,12 @@ handed). The URI helpers build the layout of Kestra's StorageContext.
 """
 
 from kestra_stream.storage._errors import StorageError, StorageFileNotFoundError, StorageUriError
+from kestra_stream.storage._inputs import store_file_inputs
 from kestra_stream.storage._local import LocalStorage
 from kestra_stream.storage._minio import MinioStorage
 from kestra_stream.storage._protocol import Storage
 from kestra_stream.storage._scoped import ScopedStorage
+from kestra_stream.storage._settings import StorageSettings
 from kestra_stream.storage._uris import (
     PREFIX,
     SCHEME,
@@ -39,6 +41,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageFileNotFoundError",
+    "StorageSettings",
     "StorageUriError",
     "build_uri",
     "child_uri",
@@ -53,6 +56,7 @@ __all__ = [
     "normalize_uri",
     "parse_uri",
     "slugify",
+    "store_file_inputs",
     "task_uri",
     "trigger_uri",
 ]

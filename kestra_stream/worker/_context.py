@@ -179,7 +179,8 @@ class TaskRunContext:
 
     @property
     def storage(self) -> Storage:
-        return self._storage
+        """Internal storage as far as this task may reach it: its flow's files and its namespace's files."""
+        return ScopedStorage.for_flow(self._storage, self._job.namespace, self._job.flow_id)
 
     def kv_store(self, namespace: str | None = None) -> KVStore:
         """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in
