@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import click
 
-from kestra_stream.errors import FlowProblem, FlowValidationError
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
+from kestra_stream.errors import BackendError, FlowProblem, FlowValidationError
 from kestra_stream.flows import flow_files, load_flow_file
+from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
 
 
 @click.group()
@@ -51,3 +54,45 @@ def validate(paths: tuple[Path, ...]) -> None:
 def _report(problems: list[FlowProblem]) -> None:
     for problem in problems:
         click.echo(str(problem))
+
+
+@flow.command("deploy")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@kafka_options
+def deploy(paths: tuple[Path, ...], config_file: Path | None, bootstrap_servers: str | None,
+           topic_prefix: str | None, partitions: int | None) -> None:
+    """Publish flow files (or directories) to the Kafka backend's flows topic, the source of truth.
+
+    Every flow is checked first: nothing is published unless all are valid. A flow whose source
+    changed becomes a new revision; an unchanged one is left as it is.
+    """
+    files = flow_files(paths)
+    problems: list[FlowProblem] = []
+    for file in files:
+        try:
+            load_flow_file(file)
+        except FlowValidationError as exc:
+            problems += exc.problems
+    if problems:
+        _report(problems)
+        raise SystemExit(1)
+    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    try:
+        for line in asyncio.run(_publish(settings, files)):
+            click.echo(line)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+async def _publish(settings: KafkaSettings, files: list[Path]) -> list[str]:
+    apply_topics(settings)
+    store = KafkaFlowStore(settings)
+    await store.start()
+    try:
+        lines = []
+        for file in files:
+            flow = store.deploy(file.read_text(), file=str(file))
+            lines.append(f"{flow.namespace}.{flow.id} revision {flow.revision}")
+        return lines
+    finally:
+        await store.stop()

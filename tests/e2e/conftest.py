@@ -141,8 +141,3 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         deploy_all(engine)
         yield engine
 
-
-@pytest.fixture
-def backend_name(request: pytest.FixtureRequest) -> str:
-    """The backend of the current parametrization, for a test that marks a known difference."""
-    return str(request.node.callspec.params["backend"])

@@ -66,5 +66,5 @@ async def test_a_file_input_is_stored_read_by_a_script_and_its_output_file_uploa
 async def test_a_missing_local_file_is_an_input_error_and_no_execution(tmp_path: Path) -> None:
     async with EmbeddedEngine(tmp_path / "home") as engine:
         engine.deploy(FLOW)
-        with pytest.raises(InputError, match="'data'.*not a readable file"):
+        with pytest.raises(InputError, match=r"'data'.*not a readable file"):
             await engine.create_execution("e2e.files", "files", {"data": (tmp_path / "absent.csv").as_uri()})
