@@ -13,6 +13,18 @@ from kestra_stream_plugin_scripts._deps import ensure_dependencies, requirements
 from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import group_members, run_process
+from kestra_stream_plugin_scripts._warm import (
+    POOL as WARM_POOL,
+)
+from kestra_stream_plugin_scripts._warm import (
+    WARM_ENV,
+    WarmPool,
+    WarmUnavailable,
+    ZygoteLost,
+    run_warm,
+    startup_key,
+    warm_enabled,
+)
 
 
 def plugins() -> list[type[PluginModel]]:
@@ -22,10 +34,15 @@ def plugins() -> list[type[PluginModel]]:
 __all__ = [
     "PROCESS_RUNNER",
     "PROTOCOL_LINE",
+    "WARM_ENV",
+    "WARM_POOL",
     "AbstractExecScript",
     "DockerRunner",
     "Launch",
     "ScriptOutputCollector",
+    "WarmPool",
+    "WarmUnavailable",
+    "ZygoteLost",
     "ensure_dependencies",
     "glob_to_regex",
     "group_members",
@@ -34,5 +51,8 @@ __all__ = [
     "python",
     "requirements_key",
     "run_process",
+    "run_warm",
     "shell",
+    "startup_key",
+    "warm_enabled",
 ]

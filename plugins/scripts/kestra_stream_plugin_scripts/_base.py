@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -21,6 +22,9 @@ from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, T
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
+from kestra_stream_plugin_scripts._warm import WarmUnavailable, ZygoteLost, run_warm, warm_enabled
+
+log = structlog.get_logger(__name__)
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
 DEFAULT_INTERPRETER = ("/bin/sh", "-c")
@@ -61,6 +65,8 @@ class Launch:
     commands: list[str]
     env: dict[str, str] = field(default_factory=dict)
     before: list[str] = field(default_factory=list)
+    # A Python file the commands run with the worker's python: the warm path may run it instead.
+    warm_script: Path | None = None
 
 
 def _stringify(value: Any) -> Any:
@@ -147,6 +153,17 @@ class AbstractExecScript(RunnableTask):
         text = json.dumps(self.model_dump(mode="json", exclude={"output_directory"}))
         return "outputDir" in text or "OUTPUT_DIR" in text
 
+    async def _execute(self, args: list[str], warm_script: Path | None, workdir: Path, env: dict[str, str],
+                       collector: ScriptOutputCollector) -> int:
+        if warm_script is not None:
+            try:
+                return await run_warm(warm_script, cwd=workdir, env=env, on_line=collector)
+            except WarmUnavailable as exc:
+                log.info("python_warm_path_unavailable", task_id=self.id, reason=str(exc))
+            except ZygoteLost as exc:
+                raise TaskFailure(str(exc), task_id=self.id) from exc
+        return await run_process(args, cwd=workdir, env=env, on_line=collector)
+
     async def run(self, ctx: RunContext) -> Mapping[str, Any]:
         self.check_runner()
         if self.namespace_files is not None and self.namespace_files.enabled:
@@ -164,9 +181,8 @@ class AbstractExecScript(RunnableTask):
         if self.input_files is not None:
             await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
         launch = await self.launch(ctx, workdir, runner_vars)
-        before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
-        if self.fail_fast:
-            before = ["set -e", *before]
+        user_before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
+        before = ["set -e", *user_before] if self.fail_fast else user_before
         interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
         if not interpreter:
             raise TaskFailure("interpreter must not be empty, e.g. ['/bin/sh', '-c']", task_id=self.id)
@@ -182,7 +198,9 @@ class AbstractExecScript(RunnableTask):
             env.update({str(k): str(v) for k, v in rendered_env.items()})
 
         collector = ScriptOutputCollector(ctx)
-        exit_code = await run_process(args, cwd=workdir, env=env, on_line=collector)
+        warm = (launch.warm_script is not None and not user_before and not launch.before
+                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env))
+        exit_code = await self._execute(args, launch.warm_script if warm else None, workdir, env, collector)
         if exit_code != 0:
             raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
 

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
@@ -26,7 +26,7 @@ _CHUNK = 1 << 16
 _HAS_PROC = os.path.isdir("/proc/self")
 
 
-async def _pump(stream: asyncio.StreamReader, is_stderr: bool, on_line: LineHandler) -> None:
+async def pump_lines(stream: asyncio.StreamReader, is_stderr: bool, on_line: LineHandler) -> None:
     # Reading chunks rather than readline(): a line longer than the stream limit is not an error.
     pending = b""
     while True:
@@ -76,29 +76,40 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-async def end_process_group(process: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the whole group, wait up to ``grace`` seconds for it to empty, SIGKILL what is left,
-    and reap the direct child."""
-    pgid = process.pid
+async def end_group(pgid: int, grace: float, *, leader_done: Callable[[], bool],
+                    wait_leader: Callable[[], Awaitable[object]]) -> None:
+    """SIGTERM the whole group ``pgid``, wait up to ``grace`` seconds for it to empty, SIGKILL what
+    is left, and wait for the leader to be reaped (whoever its parent is)."""
     _signal_group(pgid, signal.SIGTERM)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
-    # The loop's child watcher sets returncode on its own; polling it avoids stacking waiters.
+    # The leader's end is reported on its own (child watcher, zygote); polling it avoids stacking waiters.
     while loop.time() < deadline:
-        if process.returncode is not None and not _group_alive(pgid):
+        if leader_done() and not _group_alive(pgid):
             return
         await asyncio.sleep(0.02)
     if _group_alive(pgid):
         log.warning("process_group_killed", pgid=pgid, grace_seconds=grace)
         _signal_group(pgid, signal.SIGKILL)
-    await process.wait()
+    await wait_leader()
     # SIGKILL is delivered asynchronously: wait until the kernel has ended every member.
     deadline = loop.time() + 5.0
     while _group_alive(pgid) and loop.time() < deadline:  # noqa: ASYNC110 - no event for a pid ending
         await asyncio.sleep(0.01)
 
 
-async def _reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+async def end_process_group(process: asyncio.subprocess.Process, grace: float) -> None:
+    """:func:`end_group` for a direct child started in its own session, reaping it."""
+    await end_group(process.pid, grace, leader_done=lambda: process.returncode is not None,
+                    wait_leader=process.wait)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` still has a live member."""
+    return _group_alive(pgid)
+
+
+async def reader_of(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_CHUNK)
     transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
@@ -145,11 +156,11 @@ async def run_process(
     pumps: asyncio.Future[tuple[None, None]] | None = None
     log.debug("process_started", pid=process.pid, args=list(args))
     try:
-        stdout, out_transport = await _reader_of(out_read)
+        stdout, out_transport = await reader_of(out_read)
         transports.append(out_transport)
-        stderr, err_transport = await _reader_of(err_read)
+        stderr, err_transport = await reader_of(err_read)
         transports.append(err_transport)
-        pumps = asyncio.gather(_pump(stdout, False, on_line), _pump(stderr, True, on_line))
+        pumps = asyncio.gather(pump_lines(stdout, False, on_line), pump_lines(stderr, True, on_line))
         code = await process.wait()
         # Children left running would hold the pipes open and outlive the task: end them, then
         # read whatever they wrote before.

@@ -69,7 +69,9 @@ class Script(_PythonExec):
         path = workdir / f"{secrets.token_hex(8)}.py"
         await asyncio.to_thread(path.write_text, source, encoding="utf-8")
         command = f"{python_command()} {shlex.quote(str(path))}"
-        return Launch(commands=[command], env=await self.python_env(ctx))
+        # With dependencies the cold path's PYTHONPATH is per task; the warm path is for plain scripts.
+        warm = None if self.dependencies else path
+        return Launch(commands=[command], env=await self.python_env(ctx), warm_script=warm)
 
 
 class Commands(_PythonExec):

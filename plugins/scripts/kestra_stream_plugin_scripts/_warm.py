@@ -1,0 +1,391 @@
+"""The warm path for short Python scripts: a pre-started interpreter (zygote) forks one child per script.
+
+A cold run pays ``/bin/sh`` plus a Python start (~30 ms) per task; here the zygote (see ``_zygote.py``)
+is started once per worker event loop and set of start-up variables, lazily, and restarted when it
+dies. Each script still runs in a process of its own, in a new session, so the Process runner's
+guarantees hold: output streamed line by line, a fresh working directory as cwd, the task's
+environment, the exit code, and on a kill or timeout the whole process group ended.
+
+The trade-off (documented in plugins/scripts/README.md): the child inherits the zygote's
+interpreter, so only variables read at interpreter start (``PYTHON*``, locale, ``HOME``) select a
+zygote; a task setting them gets a zygote of its own, and anything else about the interpreter
+(flags, ``sys.path`` from site) is the worker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kestra_stream.errors import KestraStreamError, TaskFailure
+from kestra_stream_plugin_scripts._process import LineHandler, end_group, group_alive, pump_lines, reader_of
+
+log = structlog.get_logger(__name__)
+
+WARM_ENV = "KESTRA_STREAM_PYTHON_WARM"
+"""Set to 0 / false / no / off (in the worker's or the task's env) to run every Python script cold."""
+PRELOAD_ENV = "KESTRA_STREAM_PYTHON_WARM_PRELOAD"
+"""Comma-separated modules the zygote imports once (default: Kestra's helper ``kestra``; empty: none)."""
+DEFAULT_PRELOAD = "kestra"
+
+_ZYGOTE_FILE = Path(__file__).with_name("_zygote.py")
+_START_TIMEOUT = 10.0
+_MAX_ZYGOTES = 4
+_OFF = frozenset({"0", "false", "no", "off"})
+
+
+class WarmUnavailable(KestraStreamError):
+    """The warm path cannot take this script (zygote failed to start, request too large): run it cold."""
+
+
+class ZygoteLost(TaskFailure):
+    """The zygote died while the script ran; the script's process group was ended (retrying may succeed)."""
+
+
+def startup_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables an interpreter reads while starting: scripts whose values differ need different zygotes."""
+    return tuple(sorted((k, v) for k, v in env.items()
+                        if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "HOME", PRELOAD_ENV)))
+
+
+def warm_enabled(env: Mapping[str, str]) -> bool:
+    """Whether a script the cold path would start under ``env`` may run warm instead: not switched off,
+    and the ``python`` the cold path would find is this worker's (a task may put another first on PATH)."""
+    if env.get(WARM_ENV, "").strip().lower() in _OFF:
+        return False
+    own = Path(sys.executable).parent / "python"
+    if not own.exists():
+        return True  # the cold path then names sys.executable itself
+    found = shutil.which("python", path=env.get("PATH"))
+    return found is not None and Path(found) == own
+
+
+@dataclass(frozen=True)
+class Child:
+    """A script's process: its pid (also its process group id) and its exit code to come,
+    None if the zygote died before reporting it."""
+
+    pid: int
+    exit: asyncio.Future[int | None]
+
+
+class Zygote:
+    """One zygote process and the socket to it, served by the running event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: tuple[tuple[str, str], ...],
+                 process: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.loop = loop
+        self.key = key
+        self.process = process
+        self._sock = sock
+        self._ready: asyncio.Future[int] = loop.create_future()
+        self._next_id = 0
+        self._starts: dict[int, asyncio.Future[Child]] = {}
+        # Requests the zygote read: lost after this point, their script may have started.
+        self._received: set[int] = set()
+        self._exits: dict[int, asyncio.Future[int | None]] = {}
+        self._alive = True
+        loop.add_reader(sock.fileno(), self._on_readable)
+
+    @classmethod
+    async def start(cls, key: tuple[tuple[str, str], ...], env: Mapping[str, str]) -> Zygote:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            # Once per worker and start-up variables: a thread hop would only risk orphaning it on cancel.
+            process = subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, str(_ZYGOTE_FILE), str(theirs.fileno()), env.get(PRELOAD_ENV, DEFAULT_PRELOAD)],
+                env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise WarmUnavailable(f"cannot start the warm Python interpreter: {exc}") from exc
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        zygote = cls(loop, key, process, ours)
+        try:
+            pid = await asyncio.wait_for(asyncio.shield(zygote._ready), _START_TIMEOUT)
+        except (TimeoutError, ZygoteLost) as exc:
+            zygote.close()
+            raise WarmUnavailable(f"the warm Python interpreter did not start: {str(exc) or 'timed out'}") from exc
+        except BaseException:
+            zygote.close()
+            raise
+        log.info("python_zygote_started", pid=pid)
+        return zygote
+
+    @property
+    def busy(self) -> bool:
+        """Whether scripts it started are still running."""
+        return bool(self._starts or self._exits)
+
+    @property
+    def alive(self) -> bool:
+        return self._alive and not self.loop.is_closed()
+
+    def _on_readable(self) -> None:
+        while self._alive:
+            try:
+                data = self._sock.recv(1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._lost()
+                return
+            self._dispatch(json.loads(data))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if "ready" in message:
+            if not self._ready.done():
+                self._ready.set_result(int(message["ready"]))
+            return
+        if "code" in message:
+            ended = self._exits.pop(int(message["pid"]), None)
+            if ended is not None and not ended.done():
+                ended.set_result(int(message["code"]))
+            return
+        if "received" in message:
+            self._received.add(int(message["id"]))
+            return
+        self._received.discard(int(message.get("id") or 0))
+        start = self._starts.pop(int(message.get("id") or 0), None)
+        if "pid" in message:
+            pid = int(message["pid"])
+            # Registered here, not by the waiting task: the exit report may be the very next message.
+            exit_future: asyncio.Future[int | None] = self.loop.create_future()
+            self._exits[pid] = exit_future
+            if start is not None and not start.done():
+                start.set_result(Child(pid, exit_future))
+        elif start is not None and not start.done():
+            start.set_exception(WarmUnavailable(f"the warm interpreter refused the script: {message['error']}"))
+
+    def _lost(self, *, closing: bool = False) -> None:
+        if not self._alive:
+            return
+        self._alive = False
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        lost = ZygoteLost(f"the warm Python interpreter (pid {self.process.pid}) died")
+        if not self._ready.done():
+            self._ready.set_exception(lost)
+            self._ready.exception()  # retrieved: start() reports it
+        for request_id, start in self._starts.items():
+            if start.done():
+                continue
+            if request_id in self._received:
+                # The script may have started: it must not run a second time.
+                start.set_exception(lost)
+            else:
+                start.set_exception(WarmUnavailable(f"{lost} before reading the script"))
+        for exit_future in self._exits.values():
+            if not exit_future.done():
+                exit_future.set_result(None)
+        self._starts.clear()
+        self._received.clear()
+        self._exits.clear()
+        self._reap()
+        if closing:
+            log.debug("python_zygote_stopped", pid=self.process.pid)
+        else:
+            log.warning("python_zygote_lost", pid=self.process.pid, exit_code=self.process.returncode)
+
+    def _reap(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        # Killed or already gone: the wait is short.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+    def close(self) -> None:
+        """Stop the zygote; scripts it already started run on, each in its own session."""
+        self._lost(closing=True)
+
+    async def spawn(self, path: Path, cwd: Path, env: Mapping[str, str], stdout: int, stderr: int) -> Child:
+        """Ask for a child running ``path``."""
+        if not self.alive:
+            raise WarmUnavailable("the warm Python interpreter is not running")
+        self._next_id += 1
+        request_id = self._next_id
+        payload = json.dumps({"id": request_id, "path": str(path), "cwd": str(cwd), "env": dict(env)}).encode()
+        started: asyncio.Future[Child] = self.loop.create_future()
+        self._starts[request_id] = started
+        try:
+            await self._send(payload, [stdout, stderr])
+        except BaseException:
+            self._starts.pop(request_id, None)
+            raise
+        return await started
+
+    async def _send(self, payload: bytes, fds: list[int]) -> None:
+        while True:
+            try:
+                socket.send_fds(self._sock, [payload], fds)
+                return
+            except BlockingIOError:
+                writable: asyncio.Future[None] = self.loop.create_future()
+                self.loop.add_writer(self._sock.fileno(), writable.set_result, None)
+                try:
+                    await writable
+                finally:
+                    self.loop.remove_writer(self._sock.fileno())
+            except OSError as exc:
+                # EMSGSIZE: an environment past the socket buffer; anything else: the zygote is gone.
+                if exc.errno != errno.EMSGSIZE:
+                    self._lost()
+                raise WarmUnavailable(f"cannot send the script to the warm interpreter: {exc}") from exc
+
+
+class WarmPool:
+    """The zygotes of this worker, one per set of start-up variables, started on first use."""
+
+    def __init__(self) -> None:
+        self._registered = False
+        self._zygotes: dict[tuple[tuple[str, str], ...], Zygote] = {}
+        self._starting: dict[tuple[tuple[str, str], ...], asyncio.Future[Zygote]] = {}
+
+    async def zygote(self, env: Mapping[str, str]) -> Zygote:
+        key = startup_key(env)
+        loop = asyncio.get_running_loop()
+        current = self._zygotes.get(key)
+        if current is not None and current.alive and current.loop is loop:
+            return current
+        if current is not None:
+            current.close()
+            del self._zygotes[key]
+        pending = self._starting.get(key)
+        if pending is None or pending.get_loop() is not loop:
+            # Concurrent first scripts share one start.
+            pending = asyncio.ensure_future(Zygote.start(key, env))
+            self._starting[key] = pending
+        try:
+            zygote = await asyncio.shield(pending)
+        finally:
+            if pending.done() and self._starting.get(key) is pending:
+                del self._starting[key]
+        if not self._registered:
+            # Zygotes leave with the worker: at exit, and on their own when its socket closes.
+            atexit.register(self.close)
+            self._registered = True
+        if self._zygotes.get(key) is not zygote:
+            self._evict()
+            self._zygotes[key] = zygote
+        return zygote
+
+    def _evict(self) -> None:
+        # Only idle ones: closing a zygote fails the scripts it runs. All busy, the pool grows past the cap.
+        idle = [key for key, zygote in self._zygotes.items() if not zygote.busy]
+        for key in idle[:max(0, len(self._zygotes) - _MAX_ZYGOTES + 1)]:
+            self._zygotes.pop(key).close()
+
+    def close(self) -> None:
+        """Stop every zygote (at worker shutdown)."""
+        for zygote in self._zygotes.values():
+            zygote.close()
+        self._zygotes.clear()
+
+    def pids(self) -> list[int]:
+        """Pids of the live zygotes."""
+        return [z.process.pid for z in self._zygotes.values() if z.alive]
+
+
+POOL = WarmPool()
+
+
+async def run_warm(path: Path, *, cwd: Path, env: Mapping[str, str], on_line: LineHandler,
+                   kill_grace: float = 2.0, pool: WarmPool = POOL) -> int:
+    """Run the Python file ``path`` in a child of a warm interpreter; returns its exit code.
+
+    Raises WarmUnavailable before anything ran (run it cold), ZygoteLost if the zygote died meanwhile.
+    """
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    spawn = asyncio.ensure_future(_spawn(pool, path, cwd, env, out_write, err_write))
+    try:
+        child = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        # The child may start after all: end its group once it does, as the cold path does.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_end_spawned(spawn, kill_grace))
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
+    except BaseException:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    log.debug("warm_script_started", pid=child.pid, path=str(path))
+    transports: list[asyncio.BaseTransport] = []
+    pumps: asyncio.Future[tuple[None, None]] | None = None
+    try:
+        stdout, out_transport = await reader_of(out_read)
+        transports.append(out_transport)
+        stderr, err_transport = await reader_of(err_read)
+        transports.append(err_transport)
+        pumps = asyncio.gather(pump_lines(stdout, False, on_line), pump_lines(stderr, True, on_line))
+        code = await asyncio.shield(child.exit)
+        # Children left running (or a script orphaned by its zygote) would outlive the task.
+        if code is None or group_alive(child.pid):
+            await _end(child, kill_grace)
+        await pumps
+    except BaseException:
+        await asyncio.shield(_cleanup(child, pumps, kill_grace))
+        raise
+    finally:
+        for transport in transports:
+            transport.close()
+    if code is None:
+        raise ZygoteLost(f"the warm Python interpreter died while the script ran (pid {child.pid}); the "
+                         "script's processes were ended")
+    log.debug("warm_script_exited", pid=child.pid, exit_code=code)
+    return code
+
+
+async def _spawn(pool: WarmPool, path: Path, cwd: Path, env: Mapping[str, str], stdout: int,
+                 stderr: int) -> Child:
+    zygote = await pool.zygote(env)
+    try:
+        return await zygote.spawn(path, cwd, env, stdout, stderr)
+    except WarmUnavailable:
+        if zygote.alive:
+            raise
+    # Found dead on the way (killed between scripts, nothing sent): one fresh start.
+    zygote = await pool.zygote(env)
+    return await zygote.spawn(path, cwd, env, stdout, stderr)
+
+
+async def _end(child: Child, grace: float) -> None:
+    await end_group(child.pid, grace, leader_done=child.exit.done, wait_leader=lambda: asyncio.shield(child.exit))
+
+
+async def _end_spawned(spawn: asyncio.Future[Child], grace: float) -> None:
+    await _end(await spawn, grace)
+
+
+async def _cleanup(child: Child, pumps: asyncio.Future[tuple[None, None]] | None, grace: float) -> None:
+    await _end(child, grace)
+    if pumps is not None:
+        pumps.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pumps
