@@ -87,7 +87,8 @@ def component_command(component: str, settings: KafkaSettings, home: Path, profi
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a live process, from /proc (the children's rusage is only known after exit)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
 
 
 class Components:
@@ -136,6 +137,7 @@ class Components:
 class Backend:
     stack: KafkaStack
     components: Components | None
+    broker_pid: int | None = None
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU used so far: the component processes, and this process (the client, and in-process everything)."""
@@ -143,12 +145,32 @@ class Backend:
         seconds = {"this process": usage.ru_utime + usage.ru_stime}
         if self.components is not None:
             seconds.update(self.components.cpu_seconds())
+        if self.broker_pid is not None:
+            # Shared: the broker also serves whatever else uses it meanwhile.
+            seconds["broker (shared)"] = _cpu_seconds(self.broker_pid)
         return seconds
 
 
+def delete_run_topics(settings: KafkaSettings) -> list[str]:
+    """Delete the topics this run created (its prefix, and faust's changelogs named after its app id).
+
+    The broker is shared: hundreds of leftover benchmark topics would slow everyone's metadata calls.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    stem = settings.topic_prefix.rstrip("._-")
+    admin = AdminClient(settings.client_config())
+    names = [name for name in admin.list_topics(timeout=settings.connect_timeout_seconds).topics
+             if name.startswith(stem)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result()
+    return names
+
+
 @asynccontextmanager
-async def running_backend(topology: str, settings: KafkaSettings, home: Path, *,
-                          profile: bool = False) -> AsyncIterator[Backend]:
+async def running_backend(topology: str, settings: KafkaSettings, home: Path, *, profile: bool = False,
+                          keep_topics: bool = False, broker_pid: int | None = None) -> AsyncIterator[Backend]:
     """A started stack (and, for ``processes``, its component processes), stopped on exit."""
     if topology not in TOPOLOGIES:
         raise SystemExit(f"unknown topology '{topology}': use one of {', '.join(TOPOLOGIES)}")
@@ -161,7 +183,7 @@ async def running_backend(topology: str, settings: KafkaSettings, home: Path, *,
         if separate:
             components = Components(settings, home, profile=profile)
             components.start(["executor", "worker"])
-        yield Backend(stack, components)
+        yield Backend(stack, components, broker_pid)
     finally:
         if components is not None:
             components.stop()
@@ -169,6 +191,8 @@ async def running_backend(topology: str, settings: KafkaSettings, home: Path, *,
                 for name, path in components.profiles().items():
                     sys.stderr.write(f"--- profile: {name} process ---\n{profile_text(pstats.Stats(str(path)))}")
         await stack.stop()
+        if not keep_topics:
+            await asyncio.to_thread(delete_run_topics, settings)
 
 
 # ----- measuring -------------------------------------------------------------------------------------
@@ -279,7 +303,8 @@ async def fixed_rate(backend: Backend, rate_per_minute: float, seconds: float, d
         assert state is not None
         check_success(state.execution, RATE_FLOW, 2)
         if (state.execution.outputs or {}).get("greeting") != "Hello World":
-            raise SystemExit(f"'{RATE_FLOW}' returned outputs {state.execution.outputs}, expected greeting 'Hello World'")
+            raise SystemExit(f"'{RATE_FLOW}' returned outputs {state.execution.outputs}, "
+                             "expected greeting 'Hello World'")
         executions.append(state.execution)
     last = max((clock.ended[e] for e in done), default=first)
     wall = [clock.ended[e] - created[e] for e in done]
@@ -363,8 +388,8 @@ def rate_rows(run: RateRun) -> list[Row]:
     rows.append(Row(f"{RATE_FLOW} [{run.topology}]: create call p50", ms(percentile(run.create_call, 50)), "ms",
                     f"p99 {ms(percentile(run.create_call, 99)):.0f} ms; creation start lag p99 "
                     f"{ms(percentile(run.creation_lag, 99)):.1f} ms"))
-    per_execution = sum(run.cpu_seconds.values()) / max(1, run.ended)
-    rows.append(Row(f"{RATE_FLOW} [{run.topology}]: CPU per execution", ms(per_execution), "ms",
+    per_execution = sum(v for k, v in run.cpu_seconds.items() if not k.startswith("broker")) / max(1, run.ended)
+    rows.append(Row(f"{RATE_FLOW} [{run.topology}]: CPU per execution (Python)", ms(per_execution), "ms",
                     f"{cpu}; load {run.load[0]:.2f} -> {run.load[1]:.2f}", {"cpu_seconds": run.cpu_seconds}))
     return rows
 
@@ -389,7 +414,8 @@ def latency_rows(runs: Sequence[LatencyRun]) -> list[Row]:
 async def run_topology(args: argparse.Namespace, topology: str, rows: list[Row]) -> None:
     settings = fresh_settings(args.partitions, args.bootstrap_servers, args.worker_concurrency)
     with tempfile.TemporaryDirectory(prefix="kestra-stream-bench-kafka-") as home:
-        async with running_backend(topology, settings, Path(home), profile=args.profile) as backend:
+        async with running_backend(topology, settings, Path(home), profile=args.profile,
+                                   keep_topics=args.keep_topics, broker_pid=args.broker_pid) as backend:
             profiler = cProfile.Profile() if args.profile and topology == "inprocess" else None
             if args.only in (None, "latency"):
                 backend.stack.deploy(flow_source(LATENCY_FLOW))
@@ -433,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=4, help="partitions of the execution-keyed topics")
     parser.add_argument("--worker-concurrency", type=int, default=16, help="attempts a worker runs at once")
     parser.add_argument("--bootstrap-servers", default="localhost:9092")
+    parser.add_argument("--keep-topics", action="store_true", help="leave the run's topics on the broker")
+    parser.add_argument("--broker-pid", type=int,
+                        help="also report the CPU of this process (the broker's JVM; shared with other users)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile: this process (inprocess) or each component process, to stderr")

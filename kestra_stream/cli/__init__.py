@@ -20,7 +20,7 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import components, execute, flow, plugins, server, services, topics
+    from kestra_stream.cli import components, execute, flow, indexer, plugins, server, services, topics
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
@@ -30,6 +30,7 @@ def _register() -> None:
     main.add_command(topics.topics)
     main.add_command(components.executor)
     main.add_command(components.worker)
+    main.add_command(indexer.indexer)
 
 
 _register()

@@ -162,7 +162,11 @@ class KafkaIndexer:
         lag: dict[tuple[str, int], int] = {}
         try:
             for tp in consumer.assignment():
-                low, high = consumer.get_watermark_offsets(tp, timeout=2, cached=False)
+                # Cached: the fetcher keeps reading ahead (also while a batch is retried) and records the end
+                # offsets it sees; asking the broker costs a round trip per partition.
+                low, high = consumer.get_watermark_offsets(tp, timeout=2, cached=True)
+                if high < 0:
+                    continue  # nothing fetched yet on this partition
                 with self._lock:
                     done = self._committed.get((tp.topic, tp.partition), low)
                 lag[(tp.topic, tp.partition)] = max(0, high - max(done, low))

@@ -64,6 +64,7 @@ class KafkaExecutions:
         self._positions: dict[tuple[str, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[ExecutionState], None]] = []
+        self._superseded: set[str] = set()  # ended, then restarted: that end is not the outcome any more
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -130,7 +131,10 @@ class KafkaExecutions:
             # Snapshots of one execution are keyed alike, so they share a partition and arrive in order.
             self._states[execution.id] = state
             listeners = list(self._listeners)
-            waiters = self._waiters.pop(execution.id, []) if state.finished else []
+            if not state.finished:
+                self._superseded.discard(execution.id)
+            done = state.finished and execution.id not in self._superseded
+            waiters = self._waiters.pop(execution.id, []) if done else []
         for listener in listeners:
             listener(state)
         if waiters and self._loop is not None:
@@ -183,6 +187,9 @@ class KafkaExecutions:
     async def restart(self, execution_id: str) -> None:
         check_restart(self._known(execution_id))
         await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        with self._lock:
+            # The ended snapshot is no longer the execution's outcome: wait() waits for the next end.
+            self._superseded.add(execution_id)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         execution = self._known(execution_id)
@@ -218,7 +225,7 @@ class KafkaExecutions:
         with self._lock:
             state = self._states.get(execution_id)
             future: asyncio.Future[Execution] = self._loop.create_future()
-            if state is not None and state.finished:
+            if state is not None and state.finished and execution_id not in self._superseded:
                 future.set_result(state.execution)
             else:
                 self._waiters.setdefault(execution_id, []).append(future)

@@ -300,8 +300,6 @@ async def test_restart_of_a_failed_execution_reruns_the_failed_task_as_a_second_
 
 async def test_wait_right_after_restart_waits_for_the_outcome_of_the_restarted_run(
         backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    kafka_bug(request, "KafkaExecutions.wait returns the FAILED snapshot it already holds: restart() only sends "
-                       "the request and does not forget the finished state until the RESTARTED snapshot comes back")
     marker = tmp_path / "marker"
     execution_id = await backend.create_execution(NS, "needs_file", {"marker": str(marker)})
     assert (await backend.wait(execution_id, timeout=5)).state.current == StateType.FAILED

@@ -1,15 +1,13 @@
-"""Engine behaviour on the embedded backend, end to end: real SQLite file, real timers, real processes.
+"""What only the embedded backend has, end to end: its SQLite file, and an engine started again on one home.
 
-Every test drives ``EmbeddedEngine`` through its public API only and bounds real time with
-``wait(..., timeout=...)`` or a polling deadline, so a regression shows as a failure, not a hang.
-Flows live in ``tests/e2e/flows``; anything a test varies (a file path) goes in through inputs.
+Behaviour both backends share is tested on each of them in test_backends.py. These tests drive
+``EmbeddedEngine`` through its public API, read its SQLite file to check what is (not) stored,
+and bound real time with ``wait(..., timeout=...)`` or a polling deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +17,6 @@ import pytest
 
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import InputError
-from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.state import StateType
 
@@ -51,12 +48,6 @@ async def until(check: Callable[[], bool], what: str, within: float = 5.0) -> No
         await asyncio.sleep(0.02)
 
 
-def current(engine: EmbeddedEngine, execution_id: str) -> ExecutionState:
-    state = engine.state(execution_id)
-    assert state is not None, f"execution {execution_id} is unknown to the engine"
-    return state
-
-
 def run_of(execution: Execution, task_id: str) -> TaskRun:
     runs = execution.taskruns_of(task_id)
     assert len(runs) == 1, f"expected one task run of {task_id}, got {len(runs)}"
@@ -79,283 +70,12 @@ def visited(execution: Execution) -> list[StateType]:
     return [h.state for h in execution.state.histories]
 
 
-def _process_state(pid: int) -> bytes | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie left to a PID 1 that never reaps holds nothing and does not count)."""
-    return _process_state(pid) not in (None, b"Z", b"X")
-
-
-def group_alive(pgid: int) -> bool:
-    with os.scandir("/proc") as entries:
-        pids = [int(e.name) for e in entries if e.name.isdigit()]
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            return True
-    return False
-
-
 def count_rows(home: Path, table: str) -> int:
     with sqlite3.connect(home / DB_NAME) as db:
         return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-# ----- kill ------------------------------------------------------------------------------------
-
-
-async def test_kill_of_a_running_sleep_ends_killed_at_once_and_runs_nothing_after(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "sleep_long")
-    await until(lambda: task_state(engine, execution_id, "nap") == StateType.RUNNING, "nap running")
-    started = time.monotonic()
-
-    await engine.kill(execution_id)
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert time.monotonic() - started < 2
-    assert execution.state.current == StateType.KILLED
-    assert StateType.KILLING in visited(execution)
-    assert run_of(execution, "nap").current == StateType.KILLED
-    assert execution.taskruns_of("after") == []
-
-
-@pytest.mark.parametrize("flow_id", ["shell_sleep", "python_sleep"])
-async def test_kill_of_a_running_script_ends_killed_and_its_processes_are_gone(
-        engine: EmbeddedEngine, tmp_path: Path, flow_id: str) -> None:
-    pidfile = tmp_path / "script.pid"
-    execution_id = await engine.create_execution(NS, flow_id, {"pidfile": str(pidfile)})
-    await until(lambda: pidfile.exists() and pidfile.read_text().strip() != "", "the script wrote its pid")
-    pid = int(pidfile.read_text())
-    assert alive(pid)
-
-    await engine.kill(execution_id)
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.KILLED
-    assert run_of(execution, "script").current == StateType.KILLED
-    # The task runs in its own session: the whole group (the shell and its `sleep`) must go.
-    await until(lambda: not alive(pid) and not group_alive(pid), f"process group {pid} gone", within=5)
-
-
-# ----- pause / resume --------------------------------------------------------------------------
-
-
-async def test_pause_of_a_running_execution_holds_the_next_task_until_resume(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_between")
-    await until(lambda: task_state(engine, execution_id, "nap") == StateType.RUNNING, "nap running")
-
-    await engine.pause(execution_id)
-    await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
-    await asyncio.sleep(1.3)  # the 1 s nap ends while paused: nothing may start after it
-    paused = current(engine, execution_id).execution
-    assert paused.state.current == StateType.PAUSED
-    assert paused.taskruns_of("after") == []
-
-    await engine.resume(execution_id)
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert visited(execution)[-3:] == [StateType.PAUSED, StateType.RUNNING, StateType.SUCCESS]
-    assert run_of(execution, "after").outputs == {"value": "ran after the nap"}
-
-
-async def test_pause_task_resumed_with_inputs_hands_them_to_the_next_task(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_on_resume")
-    await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
-    assert task_state(engine, execution_id, "approval") == StateType.PAUSED
-
-    await engine.resume(execution_id, {"approved": True, "reason": "looks good"})
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert run_of(execution, "approval").outputs == {"onResume": {"approved": True, "reason": "looks good"}}
-    assert run_of(execution, "decision").outputs == {"value": "true/looks good"}
-
-
-async def test_pause_task_with_a_delay_resumes_by_itself(engine: EmbeddedEngine) -> None:
-    started = time.monotonic()
-    execution_id = await engine.create_execution(NS, "pause_delay")
-
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert time.monotonic() - started >= 0.5
-    assert execution.state.current == StateType.SUCCESS
-    assert StateType.PAUSED in visited(execution)
-    assert StateType.PAUSED in [h.state for h in run_of(execution, "hold").state.histories]
-    assert run_of(execution, "after").current == StateType.SUCCESS
-
-
-# ----- restart / replay ------------------------------------------------------------------------
-
-
-async def test_restart_of_a_failed_execution_reruns_the_failed_task_as_a_second_attempt(
-        engine: EmbeddedEngine, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
-    execution_id = await engine.create_execution(NS, "needs_file", {"marker": str(marker)})
-    failed = await engine.wait(execution_id, timeout=5)
-    assert failed.state.current == StateType.FAILED
-    first_output = run_of(failed, "first").outputs
-
-    marker.touch()
-    await engine.restart(execution_id)
-    await until(lambda: StateType.RESTARTED in visited(current(engine, execution_id).execution), "restarted")
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    check = run_of(execution, "check")
-    assert [a.state.current for a in check.attempts] == [StateType.FAILED, StateType.SUCCESS]
-    # What had succeeded is kept, not run again.
-    assert len(run_of(execution, "first").attempts) == 1
-    assert run_of(execution, "first").outputs == first_output
-    assert run_of(execution, "last").current == StateType.SUCCESS
-
-
-async def test_replay_from_a_task_run_creates_a_new_execution_keeping_what_ran_before(
-        engine: EmbeddedEngine) -> None:
-    original_id = await engine.create_execution(NS, "replay_chain")
-    original = await engine.wait(original_id, timeout=5)
-    assert original.state.current == StateType.SUCCESS
-
-    replay_id = await engine.replay(original_id, run_of(original, "two").id)
-    replayed = await engine.wait(replay_id, timeout=5)
-
-    assert replay_id != original_id
-    assert replayed.state.current == StateType.SUCCESS
-    assert replayed.original_id == original_id
-    assert run_of(replayed, "one").outputs == {"value": original_id}  # kept from the original
-    assert run_of(replayed, "two").outputs == {"value": replay_id}  # ran again, in the new execution
-    assert run_of(replayed, "three").outputs == {"value": f"{original_id}|{replay_id}|{original_id}"}
-    # The original is left as it was.
-    assert (await engine.wait(original_id, timeout=1)).task_run_list == original.task_run_list
-
-
-# ----- subflows --------------------------------------------------------------------------------
-
-
-async def test_subflow_with_wait_hands_the_child_outputs_to_the_parent(engine: EmbeddedEngine) -> None:
-    parent_id = await engine.create_execution(NS, "parent_waits")
-    parent = await engine.wait(parent_id, timeout=5)
-
-    assert parent.state.current == StateType.SUCCESS
-    call = run_of(parent, "call")
-    assert call.current == StateType.SUCCESS
-    child = await engine.wait(str(call.outputs["executionId"] if call.outputs else ""), timeout=1)
-    assert child.state.current == StateType.SUCCESS
-    assert child.parent is not None and child.parent.execution_id == parent_id
-    assert run_of(parent, "use").outputs == {"value": "42"}
-
-
-async def test_subflow_with_transmit_failed_fails_the_parent_task_when_the_child_fails(
-        engine: EmbeddedEngine) -> None:
-    parent_id = await engine.create_execution(NS, "parent_of_failing")
-    parent = await engine.wait(parent_id, timeout=5)
-
-    assert parent.state.current == StateType.FAILED
-    call = run_of(parent, "call")
-    assert call.current == StateType.FAILED
-    assert call.outputs is not None
-    child = await engine.wait(str(call.outputs["executionId"]), timeout=1)
-    assert child.state.current == StateType.FAILED
-    assert parent.taskruns_of("after") == []
-
-
-async def test_subflow_of_a_missing_flow_fails_the_task_with_a_log_naming_the_flow(engine: EmbeddedEngine) -> None:
-    parent_id = await engine.create_execution(NS, "parent_of_missing")
-    parent = await engine.wait(parent_id, timeout=5)
-
-    assert parent.state.current == StateType.FAILED
-    call = run_of(parent, "call")
-    assert call.current == StateType.FAILED
-    errors = [e.message for e in engine.logs(parent_id) if e.taskrun_id == call.id and e.level.value == "ERROR"]
-    assert any("e2e.engine.no_such_flow" in m and "does not exist" in m for m in errors), errors
-
-
-async def test_subflow_without_wait_ends_the_parent_while_the_child_still_runs(engine: EmbeddedEngine) -> None:
-    parent_id = await engine.create_execution(NS, "parent_no_wait")
-    parent = await engine.wait(parent_id, timeout=5)
-
-    assert parent.state.current == StateType.SUCCESS
-    call = run_of(parent, "call")
-    assert call.outputs is not None
-    child_id = str(call.outputs["executionId"])
-    await until(lambda: engine.state(child_id) is not None, "child created")
-    assert not current(engine, child_id).execution.state.current.is_terminated
-    child = await engine.wait(child_id, timeout=5)
-    assert child.state.current == StateType.SUCCESS
-    assert child.state.end_date is not None and parent.state.end_date is not None
-    assert child.state.end_date > parent.state.end_date
-
-
-# ----- concurrency -----------------------------------------------------------------------------
-
-
-async def test_concurrency_limit_with_queue_runs_executions_one_after_another_in_order(
-        engine: EmbeddedEngine) -> None:
-    ids = [await engine.create_execution(NS, "concurrency_queue") for _ in range(3)]
-    executions = [await engine.wait(i, timeout=8) for i in ids]
-
-    assert [e.state.current for e in executions] == [StateType.SUCCESS] * 3
-    assert all(StateType.QUEUED in visited(e) for e in executions[1:])
-    for before, after in itertools.pairwise(executions):
-        running_at = next(h.date for h in after.state.histories if h.state == StateType.RUNNING)
-        assert before.state.end_date is not None and running_at >= before.state.end_date
-
-
-@pytest.mark.parametrize(("flow_id", "rejected_state"),
-                         [("concurrency_cancel", StateType.CANCELLED), ("concurrency_fail", StateType.FAILED)])
-async def test_concurrency_limit_rejects_a_second_execution_with_its_behavior(
-        engine: EmbeddedEngine, flow_id: str, rejected_state: StateType) -> None:
-    first = await engine.create_execution(NS, flow_id)
-    second = await engine.create_execution(NS, flow_id)
-
-    rejected = await engine.wait(second, timeout=2)
-    assert rejected.state.current == rejected_state
-    assert rejected.task_run_list == ()
-    assert not current(engine, first).execution.state.current.is_terminated
-    assert (await engine.wait(first, timeout=5)).state.current == StateType.SUCCESS
-
-
-# ----- labels, variables, envs, inputs ---------------------------------------------------------
-
-
-async def test_labels_come_from_the_flow_the_request_and_a_labels_task(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "labels", labels={"team": "data"})
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert execution.labels == {"owner": "flow", "team": "data", "stage": "done"}
-    assert run_of(execution, "seen").outputs == {"value": "data"}
-
-
-async def test_variables_are_not_rendered_again_unless_through_render(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "variables", {"name": "Ada"})
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert run_of(execution, "raw").outputs == {"value": "Hello {{ inputs.name }}"}
-    assert run_of(execution, "rendered").outputs == {"value": "Hello Ada (43)"}
-
-
-async def test_envs_are_the_env_prefixed_environment_variables(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ENV_E2E_GREETING", "bonjour")
-    async with EmbeddedEngine(tmp_path / "home") as engine:
-        deploy_all(engine)
-        execution_id = await engine.create_execution(NS, "envs")
-        execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert run_of(execution, "show").outputs == {"value": "bonjour"}
+# ----- nothing stored that should not be -------------------------------------------------------
 
 
 @pytest.mark.parametrize("inputs", [
@@ -373,45 +93,21 @@ async def test_rejected_inputs_raise_input_error_and_create_no_execution(
     assert count_rows(engine.home, "executions") == 0
 
 
-async def test_inputs_given_as_text_are_coerced_to_their_types(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "typed_inputs", {"count": "3", "code": "ABC"},
-                                                 from_text=True)
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.inputs == {"count": 3, "code": "ABC"}
-    assert run_of(execution, "show").outputs == {"value": "ABCx3"}
-
-
-# ----- timeouts, afterExecution, retries -------------------------------------------------------
-
-
-async def test_timeout_of_a_script_task_fails_it_and_ends_its_process(engine: EmbeddedEngine,
+async def test_kill_during_a_retry_delay_drops_the_pending_retry_timer(engine: EmbeddedEngine,
                                                                        tmp_path: Path) -> None:
-    pidfile = tmp_path / "slow.pid"
-    started = time.monotonic()
-    execution_id = await engine.create_execution(NS, "script_timeout", {"pidfile": str(pidfile)})
+    marker = tmp_path / "marker"
+    execution_id = await engine.create_execution(NS, "retry_delay", {"marker": str(marker)})
+    await until(lambda: task_state(engine, execution_id, "check") == StateType.RETRYING, "retrying")
+    assert count_rows(engine.home, "timers") == 1
 
-    execution = await engine.wait(execution_id, timeout=5)
+    await engine.kill(execution_id)
+    assert (await engine.wait(execution_id, timeout=2)).state.current == StateType.KILLED
+    await asyncio.sleep(1.8)  # past the retry interval: a cancelled timer row goes when it would have fired
 
-    assert time.monotonic() - started < 3
-    assert execution.state.current == StateType.FAILED
-    slow = run_of(execution, "slow")
-    assert [a.state.current for a in slow.attempts] == [StateType.FAILED]
-    assert any("timed out" in e.message for e in engine.logs(execution_id) if e.taskrun_id == slow.id)
-    pid = int(pidfile.read_text())
-    await until(lambda: not group_alive(pid), f"process group {pid} gone", within=5)
+    assert count_rows(engine.home, "timers") == 0
 
 
-async def test_after_execution_tasks_run_once_the_final_state_is_set(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "after_execution")
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.FAILED
-    notify = run_of(execution, "notify")
-    assert notify.current == StateType.SUCCESS
-    assert notify.outputs == {"value": "FAILED"}
-    assert execution.state.end_date is not None
-    assert notify.state.start_date >= execution.state.end_date
+# ----- an engine started again on the same home ------------------------------------------------
 
 
 async def test_a_pending_retry_timer_survives_a_stop_and_fires_in_the_next_engine(tmp_path: Path) -> None:
@@ -433,107 +129,6 @@ async def test_a_pending_retry_timer_survives_a_stop_and_fires_in_the_next_engin
     assert count_rows(home, "timers") == 0
 
 
-# ----- edges: kill, pause and limits meeting each other ------------------------------------------
-
-
-async def test_kill_of_a_parent_kills_the_child_it_waits_for(engine: EmbeddedEngine) -> None:
-    parent_id = await engine.create_execution(NS, "parent_of_slow")
-
-    def child_id_known() -> bool:
-        state = engine.state(parent_id)
-        return state is not None and any(tr.outputs for tr in state.execution.taskruns_of("call"))
-
-    await until(child_id_known, "the child execution id on the call task run")
-    outputs = run_of(current(engine, parent_id).execution, "call").outputs
-    assert outputs is not None
-    child_id = str(outputs["executionId"])
-    await until(lambda: execution_state(engine, child_id) == StateType.RUNNING, "child running")
-
-    await engine.kill(parent_id)
-
-    assert (await engine.wait(parent_id, timeout=2)).state.current == StateType.KILLED
-    assert (await engine.wait(child_id, timeout=2)).state.current == StateType.KILLED
-
-
-async def test_kill_during_a_retry_delay_ends_killed_without_another_attempt(
-        engine: EmbeddedEngine, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
-    execution_id = await engine.create_execution(NS, "retry_delay", {"marker": str(marker)})
-    await until(lambda: task_state(engine, execution_id, "check") == StateType.RETRYING, "retrying")
-    marker.touch()  # a further attempt would succeed: it must not happen
-
-    await engine.kill(execution_id)
-    execution = await engine.wait(execution_id, timeout=2)
-    await asyncio.sleep(1.8)  # past the retry interval
-
-    assert execution.state.current == StateType.KILLED
-    check = run_of(current(engine, execution_id).execution, "check")
-    assert check.current == StateType.KILLED
-    assert len(check.attempts) == 1
-    assert count_rows(engine.home, "timers") == 0
-
-
-async def test_kill_of_a_paused_execution_ends_killed(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_on_resume")
-    await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
-
-    await engine.kill(execution_id)
-    execution = await engine.wait(execution_id, timeout=2)
-
-    assert execution.state.current == StateType.KILLED
-    assert run_of(execution, "approval").current == StateType.KILLED
-    assert execution.taskruns_of("decision") == []
-
-
-async def test_resume_applies_the_defaults_of_on_resume_inputs_not_given(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_on_resume")
-    await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
-
-    await engine.resume(execution_id, {"reason": "defaults please"})
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-    assert run_of(execution, "decision").outputs == {"value": "false/defaults please"}
-
-
-async def test_resume_with_an_invalid_on_resume_input_is_rejected_and_stays_paused(
-        engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_on_resume")
-    await until(lambda: execution_state(engine, execution_id) == StateType.PAUSED, "paused")
-
-    with pytest.raises(InputError):
-        await engine.resume(execution_id, {"approved": "maybe", "reason": "x"})
-    await asyncio.sleep(0.2)
-
-    assert execution_state(engine, execution_id) == StateType.PAUSED
-
-
-async def test_killing_the_running_execution_of_a_queue_limited_flow_starts_the_next(
-        engine: EmbeddedEngine) -> None:
-    first = await engine.create_execution(NS, "concurrency_queue")
-    second = await engine.create_execution(NS, "concurrency_queue")
-    await until(lambda: execution_state(engine, first) == StateType.RUNNING, "first running")
-    assert execution_state(engine, second) == StateType.QUEUED
-
-    await engine.kill(first)
-
-    assert (await engine.wait(first, timeout=2)).state.current == StateType.KILLED
-    await until(lambda: execution_state(engine, second) == StateType.RUNNING, "second dequeued", within=0.5)
-    assert (await engine.wait(second, timeout=3)).state.current == StateType.SUCCESS
-
-
-async def test_killing_a_queued_execution_ends_it_and_leaves_the_queue_going(engine: EmbeddedEngine) -> None:
-    ids = [await engine.create_execution(NS, "concurrency_queue") for _ in range(3)]
-    await until(lambda: execution_state(engine, ids[1]) == StateType.QUEUED, "second queued")
-
-    await engine.kill(ids[1])
-
-    assert (await engine.wait(ids[1], timeout=2)).state.current == StateType.KILLED
-    assert (await engine.wait(ids[0], timeout=3)).state.current == StateType.SUCCESS
-    third = await engine.wait(ids[2], timeout=3)
-    assert third.state.current == StateType.SUCCESS
-
-
 async def test_queued_executions_still_run_after_the_engine_is_started_again(tmp_path: Path) -> None:
     home = tmp_path / "home"
     async with EmbeddedEngine(home) as first:
@@ -547,31 +142,6 @@ async def test_queued_executions_still_run_after_the_engine_is_started_again(tmp
     assert [e.state.current for e in executions] == [StateType.SUCCESS] * 3
 
 
-async def test_pause_duration_with_warn_behavior_goes_on_in_warning(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_warn")
-    execution = await engine.wait(execution_id, timeout=3)
-
-    assert run_of(execution, "hold").current == StateType.WARNING
-    assert run_of(execution, "after").current == StateType.SUCCESS
-    assert execution.state.current == StateType.WARNING
-
-
-async def test_timeout_of_a_sleep_fails_it(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "sleep_timeout")
-    execution = await engine.wait(execution_id, timeout=3)
-
-    assert execution.state.current == StateType.FAILED
-    assert run_of(execution, "nap").current == StateType.FAILED
-
-
-async def test_pause_not_resumed_within_its_timeout_fails(engine: EmbeddedEngine) -> None:
-    execution_id = await engine.create_execution(NS, "pause_timeout")
-    execution = await engine.wait(execution_id, timeout=3)
-
-    assert execution.state.current == StateType.FAILED
-    assert run_of(execution, "hold").current == StateType.FAILED
-
-
 async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(tmp_path: Path) -> None:
     home = tmp_path / "home"
     marker = tmp_path / "marker"
@@ -583,43 +153,13 @@ async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(
     marker.touch()
     async with EmbeddedEngine(home) as second:
         await second.restart(execution_id)
-        await until(lambda: StateType.RESTARTED in visited(current(second, execution_id).execution), "restarted")
+
+        def restarted() -> bool:
+            state = second.state(execution_id)
+            return state is not None and StateType.RESTARTED in visited(state.execution)
+
+        await until(restarted, "restarted")
         execution = await second.wait(execution_id, timeout=5)
 
     assert execution.state.current == StateType.SUCCESS
     assert len(run_of(execution, "check").attempts) == 2
-
-
-async def test_wait_right_after_restart_waits_for_the_outcome_of_the_restarted_run(
-        engine: EmbeddedEngine, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
-    execution_id = await engine.create_execution(NS, "needs_file", {"marker": str(marker)})
-    assert (await engine.wait(execution_id, timeout=5)).state.current == StateType.FAILED
-    marker.touch()
-
-    await engine.restart(execution_id)
-    execution = await engine.wait(execution_id, timeout=5)
-
-    assert execution.state.current == StateType.SUCCESS
-
-
-async def test_restart_of_a_parent_restarts_its_failed_child_execution_by_default(
-        engine: EmbeddedEngine, tmp_path: Path) -> None:
-    marker = tmp_path / "marker"
-    parent_id = await engine.create_execution(NS, "parent_of_needs_file", {"marker": str(marker)})
-    failed = await engine.wait(parent_id, timeout=5)
-    assert failed.state.current == StateType.FAILED
-    first_call = run_of(failed, "call")
-    assert first_call.outputs is not None
-    child_id = str(first_call.outputs["executionId"])
-    marker.touch()
-
-    await engine.restart(parent_id)
-    await until(lambda: StateType.RESTARTED in visited(current(engine, parent_id).execution), "restarted")
-    parent = await engine.wait(parent_id, timeout=5)
-
-    assert parent.state.current == StateType.SUCCESS
-    assert run_of(parent, "call").outputs == {"executionId": child_id, "state": "SUCCESS", "outputs": {}}
-    child = await engine.wait(child_id, timeout=1)
-    assert child.state.current == StateType.SUCCESS
-    assert StateType.RESTARTED in visited(child)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -23,6 +24,10 @@ pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch]
 
 FAST = IndexerSettings(batch_size=200, batch_seconds=0.2, retry_initial_seconds=0.1, retry_max_seconds=0.5,
                        lag_refresh_seconds=0)
+
+
+def group(name: str) -> str:
+    return f"it-indexer-{name}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -78,7 +83,7 @@ def test_every_topic_is_indexed_and_the_latest_state_of_each_execution_kept(
     records += [("flows", flow_key(f.namespace, f.id), f.model_dump_json().encode()) for f in flows()]
     records += [("triggers", t.uid.encode(), t.model_dump_json().encode()) for t in triggers()]
     produce(kafka, records)
-    indexer = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": f"g-{uuid.uuid4().hex[:6]}"}))
+    indexer = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": group("all")}))
     indexer.start()
     try:
         eventually(lambda: indexer.indexed == len(records))
@@ -95,14 +100,14 @@ def test_every_topic_is_indexed_and_the_latest_state_of_each_execution_kept(
 def test_states_delivered_again_after_newer_ones_never_replace_them(
         kafka: KafkaSettings, search: ElasticsearchRepository) -> None:
     produce(kafka, snapshots("x", StateType.CREATED, StateType.RUNNING, StateType.SUCCESS))
-    first = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": "first"}))
+    first = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": group("first")}))
     first.start()
     try:
         eventually(lambda: indexer_done(first, 3))
     finally:
         first.stop()
     # A second group reads every snapshot again, oldest first, after the newest is indexed.
-    second = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": "second", "batch_size": 1}))
+    second = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": group("second"), "batch_size": 1}))
     second.start()
     try:
         eventually(lambda: indexer_done(second, 3))
@@ -117,7 +122,7 @@ def indexer_done(indexer: KafkaIndexer, records: int) -> bool:
 
 def test_a_restarted_indexer_resumes_from_committed_offsets_with_no_gap(
         kafka: KafkaSettings, search: ElasticsearchRepository) -> None:
-    settings = FAST.model_copy(update={"group_id": "resume"})
+    settings = FAST.model_copy(update={"group_id": group("resume")})
     produce(kafka, [r for i in range(10) for r in snapshots(f"e{i}", StateType.RUNNING)])
     before = KafkaIndexer(kafka, search, settings)
     before.start()
@@ -187,10 +192,8 @@ class Proxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 def test_elasticsearch_down_the_lag_grows_then_drains_and_nothing_is_lost(
@@ -199,7 +202,7 @@ def test_elasticsearch_down_the_lag_grows_then_drains_and_nothing_is_lost(
     proxy = Proxy((host, int(port.rstrip("/"))))
     through_proxy = ElasticsearchRepository.connect(f"http://127.0.0.1:{proxy.port}", prefix=search.prefix,
                                                     timeout=2)
-    indexer = KafkaIndexer(kafka, through_proxy, FAST.model_copy(update={"group_id": "outage"}))
+    indexer = KafkaIndexer(kafka, through_proxy, FAST.model_copy(update={"group_id": group("outage")}))
     produce(kafka, [r for i in range(20) for r in snapshots(f"o{i}", StateType.RUNNING, StateType.SUCCESS)])
     indexer.start()
     try:

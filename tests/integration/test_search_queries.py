@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kestra_stream.errors import BackendError
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 from kestra_stream.search import (
@@ -199,3 +200,12 @@ def test_triggers_by_namespace_and_flow(indexed: SearchRepository) -> None:
     found = indexed.search_triggers(TriggerQuery(namespace="company.team", flow_id="etl")).items
     assert [(t.trigger_id, t.disabled) for t in found] == [("daily", False), ("hourly", True)]
     assert indexed.search_triggers(TriggerQuery(flow_id="ingest")).items[0].version == 5
+
+
+def test_elasticsearch_refuses_pages_past_its_result_window_saying_what_to_do(elasticsearch_url: str) -> None:
+    es = ElasticsearchRepository.connect(elasticsearch_url, prefix=f"test-search-{uuid.uuid4().hex[:10]}")
+    try:
+        with pytest.raises(BackendError, match="narrow the filters"):
+            es.search_executions(ExecutionQuery(paging=Paging(page=11, size=1000)))
+    finally:
+        es.close()

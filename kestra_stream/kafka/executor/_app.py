@@ -86,6 +86,9 @@ class KafkaExecutor:
             autodiscover=False,
             producer_linger=0.0,
             broker_commit_interval=1.0,
+            # A restarted executor waits for its dead predecessor to leave the group: 10 s, not faust's 60 s.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=1.0,
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
