@@ -30,7 +30,7 @@ from typing import Any
 
 import faust
 import structlog
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from faust.types import EventT, StreamT
 
@@ -52,6 +52,9 @@ StateListener = Callable[[ExecutionState], None]
 _DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
 # A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
 _REFIRE_SECONDS = 30.0
+# How often the stall watchdog looks, and how long without a folded event counts as stalled.
+_WATCHDOG_SECONDS = 2.0
+_STALL_SECONDS = 5.0
 
 
 def _now() -> datetime:
@@ -99,6 +102,8 @@ class KafkaExecutor:
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
+        self._last_progress = time.monotonic()
+        self._app.timer(_WATCHDOG_SECONDS, name=f"{app_id}.watchdog")(self._watchdog)
 
     def _raw_topic(self, name: str) -> faust.TopicT:
         return self._app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -163,6 +168,57 @@ class KafkaExecutor:
             except Exception:
                 # One bad event must not stop every execution of the partition; it is logged and skipped.
                 log.exception("event_not_applied", execution_id=_key(record), offset=record.message.offset)
+            await self._durable()
+            self._last_progress = time.monotonic()
+
+    async def _watchdog(self, _app: object) -> None:
+        """Re-read the executor topic from the committed offsets when it stalls with work left.
+
+        faust can lose a fetched record in the race between a rebalance and its recovery: the
+        record is never handed to the agent, so its offset is never acknowledged and nothing
+        after it is committed. Reading again from the committed offsets hands it over; records
+        already folded are harmless to fold again (the fold ignores what no longer applies).
+        """
+        if time.monotonic() - self._last_progress < _STALL_SECONDS:
+            return
+        try:
+            lag = await asyncio.to_thread(self._inbox_lag)
+        except KafkaException as exc:
+            log.warning("executor_lag_unknown", error=str(exc))
+            return
+        idle = time.monotonic() - self._last_progress
+        if lag > 0 and idle >= _STALL_SECONDS:
+            log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle))
+            await self._app.consumer.perform_seek()
+            self._last_progress = time.monotonic()
+
+    def _inbox_lag(self) -> int:
+        """Records of the executor topic not committed yet by this executor's group, all partitions."""
+        settings = self.settings
+        consumer = Consumer(settings.client_config(**{"group.id": settings.executor_app_id,
+                                                      "enable.auto.commit": False}))
+        try:
+            topic = settings.topic("executor")
+            partitions = list(consumer.list_topics(topic, timeout=settings.connect_timeout_seconds)
+                              .topics[topic].partitions)
+            committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
+                                           timeout=settings.connect_timeout_seconds)
+            lag = 0
+            for position in committed:
+                high = consumer.get_watermark_offsets(position, timeout=settings.connect_timeout_seconds)[1]
+                lag += max(0, high - max(position.offset, 0))
+            return lag
+        finally:
+            consumer.close()
+
+    async def _durable(self) -> None:
+        """Wait until the table changes of the event just folded are on the broker.
+
+        faust commits a source offset once the agent moves past its event, while table writes only
+        go to a buffer: a crash between the two would lose the new state for good (its event is
+        never read again). Flushing first makes the commit follow the changelog, never lead it.
+        """
+        await self._app.producer.flush()
 
     async def _apply(self, record: EventT[bytes]) -> None:
         event = decode_event(record.value)
@@ -256,6 +312,7 @@ class KafkaExecutor:
                 await self._apply_slot_request(SlotRequest.model_validate_json(record.value))
             except Exception:
                 log.exception("slot_request_not_applied", key=_key(record), offset=record.message.offset)
+            await self._durable()
 
     async def _apply_slot_request(self, request: SlotRequest) -> None:
         book = book_from_table(self._slots.get(request.key))
