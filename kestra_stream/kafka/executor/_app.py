@@ -43,6 +43,7 @@ from kestra_stream.executor.slots import SlotRequest, apply_request, book_from_t
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, plan_commands
 from kestra_stream.models.flow import Flow
 
@@ -77,6 +78,7 @@ class KafkaExecutor:
         self._app = faust.App(
             app_id,
             broker=[f"kafka://{server.strip()}" for server in settings.bootstrap_servers.split(",")],
+            broker_credentials=faust_credentials(settings.client),
             store=store,
             datadir=str(self._data_dir),
             topic_partitions=settings.partitions,
