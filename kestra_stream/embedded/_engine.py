@@ -19,7 +19,7 @@ import structlog
 
 from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
-from kestra_stream.errors import ExecutionStateError
+from kestra_stream.executor._requests import ExecutionRequests
 from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
@@ -33,30 +33,26 @@ from kestra_stream.executor.commands import (
     ScheduleTimer,
     StartSubflow,
 )
-from kestra_stream.executor.effects import child_creation, input_renderer, log_entry, parent_notification
+from kestra_stream.executor.effects import child_creation, log_entry, parent_notification
 from kestra_stream.executor.events import (
     Event,
     ExecutionCreated,
     ExecutionReplayed,
     KillRequested,
-    PauseRequested,
     RestartRequested,
-    ResumeRequested,
     TaskResult,
     TimerFired,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
-from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.flows import PluginDefault, load_flow
-from kestra_stream.ids import derive_id, new_id
-from kestra_stream.inputs import coerce_inputs
+from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
-from kestra_stream.storage import LocalStorage, Storage, store_file_inputs
+from kestra_stream.storage import LocalStorage, Storage
 from kestra_stream.worker import run_attempt
 
 log = structlog.get_logger(__name__)
@@ -101,6 +97,8 @@ class EmbeddedEngine:
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
         self._cancelled_timers: set[str] = set()
+        self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
+                                          envs=self.envs, globals_=self.globals)
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -175,46 +173,24 @@ class EmbeddedEngine:
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        """Validate the inputs and start an execution; raises InputError before anything exists."""
-        flow, number = self.catalog.get(namespace, flow_id, revision)
-        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
-        execution_id = new_id()
-        coerced = await store_file_inputs(flow.inputs or [], coerced, self.storage, namespace=namespace,
-                                          flow_id=flow_id, execution_id=execution_id)
-        await self.submit(ExecutionCreated(
-            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
-            flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self.envs,
-            globals=self.globals))
-        return execution_id
+        return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
+                                                    revision=revision, trigger=trigger)
 
     async def kill(self, execution_id: str) -> None:
-        await self.submit(KillRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.kill(execution_id)
 
     async def pause(self, execution_id: str) -> None:
-        await self.submit(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.pause(execution_id)
 
     async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
                      from_text: bool = False) -> None:
-        """Resume a paused execution; onResume inputs are validated (and defaulted) first."""
-        execution, flow = self._existing(execution_id)
-        coerced = resume_inputs(execution, flow, inputs or {}, from_text=from_text)
-        await self.submit(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
+        await self.requests.resume(execution_id, inputs, from_text=from_text)
 
     async def restart(self, execution_id: str) -> None:
-        execution, _ = self._existing(execution_id)
-        check_restart(execution)
-        await self.submit(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.restart(execution_id)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        execution, _ = self._existing(execution_id)
-        check_replay(execution, taskrun_id)
-        state = self.state(execution_id)
-        assert state is not None
-        new_execution = new_id()
-        await self.submit(ExecutionReplayed(event_id=new_id(), execution_id=new_execution, at=_now(),
-                                            source=execution, taskrun_id=taskrun_id, envs=state.envs,
-                                            globals=state.globals))
-        return new_execution
+        return await self.requests.replay(execution_id, taskrun_id)
 
     async def submit(self, event: Event) -> None:
         """Append a request to the event log and return once the executor has applied it."""
@@ -226,13 +202,6 @@ class EmbeddedEngine:
 
     def _enqueue(self, event: Event) -> None:
         self._queue.put_nowait((self.store.append_event(event), event))
-
-    def _existing(self, execution_id: str) -> tuple[Execution, Flow]:
-        state = self.state(execution_id)
-        if state is None:
-            raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
-        ex = state.execution
-        return ex, self.catalog.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
 
     # ----- reading -----------------------------------------------------------------------------
     def state(self, execution_id: str) -> ExecutionState | None:

@@ -16,27 +16,18 @@ from typing import Any
 
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
-from kestra_stream.errors import BackendError, ExecutionStateError
-from kestra_stream.executor.effects import input_renderer
+from kestra_stream.errors import BackendError
+from kestra_stream.executor._requests import ExecutionRequests
 from kestra_stream.executor.events import (
     Event,
-    ExecutionCreated,
-    ExecutionReplayed,
-    KillRequested,
-    PauseRequested,
-    RestartRequested,
-    ResumeRequested,
 )
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
-from kestra_stream.ids import new_id
-from kestra_stream.inputs import coerce_inputs
 from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
 from kestra_stream.kafka._flows import KafkaFlowStore
 from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
-from kestra_stream.storage import Storage, store_file_inputs
+from kestra_stream.storage import Storage
 
 
 def _now() -> datetime:
@@ -47,10 +38,6 @@ class KafkaExecutions:
     def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *, storage: Storage | None = None,
                  envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None) -> None:
         self._settings = settings
-        self._storage = storage  # where FILE inputs are uploaded; None refuses local files
-        self._flows = flows
-        self._envs = dict(envs or {})
-        self._globals = dict(globals_ or {})
         self._producer = Producer(settings.producer_config())
         self._states: dict[str, ExecutionState] = {}
         self._logs: dict[str, list[LogEntry]] = {}
@@ -65,6 +52,9 @@ class KafkaExecutions:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[ExecutionState], None]] = []
         self._superseded: set[str] = set()  # ended, then restarted: that end is not the outcome any more
+        # FILE inputs are uploaded to ``storage``; without one a local file is refused.
+        self.requests = ExecutionRequests(self._send, flows, self.state, storage=storage, envs=envs or {},
+                                          globals_=globals_ or {})
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -159,62 +149,33 @@ class KafkaExecutions:
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        flow, number = self._flows.get(namespace, flow_id, revision)
-        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
-        execution_id = new_id()
-        if self._storage is not None:
-            coerced = await store_file_inputs(flow.inputs or [], coerced, self._storage, namespace=namespace,
-                                              flow_id=flow_id, execution_id=execution_id)
-        await self._send(ExecutionCreated(
-            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
-            flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
-            globals=self._globals))
-        return execution_id
+        return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
+                                                    revision=revision, trigger=trigger)
 
     async def kill(self, execution_id: str) -> None:
-        await self._send(KillRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.kill(execution_id)
 
     async def pause(self, execution_id: str) -> None:
-        await self._send(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.pause(execution_id)
 
     async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
                      from_text: bool = False) -> None:
-        execution = self._known(execution_id)
-        flow, _ = self._flows.get(execution.namespace, execution.flow_id, execution.flow_revision)
-        coerced = resume_inputs(execution, flow, inputs or {}, from_text=from_text)
-        await self._send(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
+        await self.requests.resume(execution_id, inputs, from_text=from_text)
 
     async def restart(self, execution_id: str) -> None:
-        check_restart(self._known(execution_id))
-        await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        await self.requests.restart(execution_id)
         with self._lock:
             # The ended snapshot is no longer the execution's outcome: wait() waits for the next end.
             self._superseded.add(execution_id)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        execution = self._known(execution_id)
-        check_replay(execution, taskrun_id)
-        state = self.state(execution_id)
-        assert state is not None
-        new_execution = new_id()
-        await self._send(ExecutionReplayed(event_id=new_id(), execution_id=new_execution, at=_now(),
-                                           source=execution, taskrun_id=taskrun_id, envs=state.envs,
-                                           globals=state.globals))
-        return new_execution
+        return await self.requests.replay(execution_id, taskrun_id)
 
     def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
         """Called, from the client's thread, with every snapshot read."""
         self._listeners.append(listener)
 
     # ----- reading ---------------------------------------------------------------------------------
-    def _known(self, execution_id: str) -> Execution:
-        with self._lock:
-            state = self._states.get(execution_id)
-        if state is None:
-            raise ExecutionStateError(f"execution '{execution_id}' is not known to this client",
-                                      execution_id=execution_id)
-        return state.execution
-
     def state(self, execution_id: str) -> ExecutionState | None:
         with self._lock:
             return self._states.get(execution_id)

@@ -1,0 +1,96 @@
+"""User requests (create, kill, pause, resume, restart, replay) turned into events, for any backend.
+
+Everything is checked before an event exists: inputs are coerced and FILE inputs stored, a
+resume's onResume inputs validated, a restart or a replay refused when the execution's state
+does not allow it. The backend only says how an event is sent and how a state is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kestra_stream.errors import ExecutionStateError
+from kestra_stream.executor.effects import FlowLookup, input_renderer
+from kestra_stream.executor.events import (
+    Event,
+    ExecutionCreated,
+    ExecutionReplayed,
+    KillRequested,
+    PauseRequested,
+    RestartRequested,
+    ResumeRequested,
+)
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
+from kestra_stream.ids import new_id
+from kestra_stream.inputs import coerce_inputs
+from kestra_stream.models.flow import Flow
+from kestra_stream.storage import Storage, store_file_inputs
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ExecutionRequests:
+    def __init__(self, send: Callable[[Event], Awaitable[None]], flows: FlowLookup,
+                 state: Callable[[str], ExecutionState | None], *, storage: Storage | None,
+                 envs: Mapping[str, str], globals_: Mapping[str, Any]) -> None:
+        self._send = send
+        self._flows = flows
+        self._state = state
+        self._storage = storage
+        self._envs = dict(envs)
+        self._globals = dict(globals_)
+
+    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                               labels: Mapping[str, str] | None = None, from_text: bool = False,
+                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+        """Validate the inputs (InputError before anything exists) and start an execution."""
+        flow, number = self._flows.get(namespace, flow_id, revision)
+        coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
+        execution_id = new_id()
+        if self._storage is not None:
+            coerced = await store_file_inputs(flow.inputs or [], coerced, self._storage, namespace=namespace,
+                                              flow_id=flow_id, execution_id=execution_id)
+        await self._send(ExecutionCreated(
+            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
+            flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
+            globals=self._globals))
+        return execution_id
+
+    async def kill(self, execution_id: str) -> None:
+        await self._send(KillRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def pause(self, execution_id: str) -> None:
+        await self._send(PauseRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+                     from_text: bool = False) -> None:
+        """Resume a paused execution; its Pause tasks' onResume inputs are validated (and defaulted) first."""
+        state, flow = self._existing(execution_id)
+        coerced = resume_inputs(state.execution, flow, inputs or {}, from_text=from_text)
+        await self._send(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
+
+    async def restart(self, execution_id: str) -> None:
+        state, _ = self._existing(execution_id)
+        check_restart(state.execution)
+        await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+
+    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        state, _ = self._existing(execution_id)
+        check_replay(state.execution, taskrun_id)
+        replayed = new_id()
+        await self._send(ExecutionReplayed(event_id=new_id(), execution_id=replayed, at=_now(),
+                                           source=state.execution, taskrun_id=taskrun_id, envs=state.envs,
+                                           globals=state.globals))
+        return replayed
+
+    def _existing(self, execution_id: str) -> tuple[ExecutionState, Flow]:
+        state = self._state(execution_id)
+        if state is None:
+            raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
+        ex = state.execution
+        return state, self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
