@@ -116,9 +116,12 @@ class ThreadedBackend:
         return await self._call(self._backend.replay(execution_id, taskrun_id))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_backend(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedBackend]:
-    """One Kafka stack (executor and worker in this process) on fresh topics, for the whole session."""
+    """One Kafka stack (executor and worker in this process) on fresh topics, for a test module.
+
+    Not for the session: its background threads would go on running (and drawing from the global
+    `random`) under unrelated tests, Hypothesis' among them."""
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=f"e2e-{uuid.uuid4().hex[:10]}.",
                              partitions=2)
     stack = KafkaStack(settings, home=tmp_path_factory.mktemp("kafka-home"), environ=E2E_ENVIRON)
