@@ -19,7 +19,7 @@ import structlog
 
 from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
-from kestra_stream.executor._requests import ExecutionRequests
+from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
 from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
@@ -71,7 +71,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class EmbeddedEngine:
+class EmbeddedEngine(AcceptsRequests):
     def __init__(self, home: Path, *, registry: PluginRegistry | None = None, worker_concurrency: int = 16,
                  globals_: Mapping[str, Any] | None = None, global_defaults: Sequence[PluginDefault] = (),
                  environ: Mapping[str, str] | None = None, storage: Storage | None = None) -> None:
@@ -170,28 +170,6 @@ class EmbeddedEngine:
         return flow
 
     # ----- requests ----------------------------------------------------------------------------
-    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
-                               labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
-                                                    revision=revision, trigger=trigger)
-
-    async def kill(self, execution_id: str) -> None:
-        await self.requests.kill(execution_id)
-
-    async def pause(self, execution_id: str) -> None:
-        await self.requests.pause(execution_id)
-
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
-                     from_text: bool = False) -> None:
-        await self.requests.resume(execution_id, inputs, from_text=from_text)
-
-    async def restart(self, execution_id: str) -> None:
-        await self.requests.restart(execution_id)
-
-    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        return await self.requests.replay(execution_id, taskrun_id)
-
     async def submit(self, event: Event) -> None:
         """Append a request to the event log and return once the executor has applied it."""
         seq = self.store.append_event(event)

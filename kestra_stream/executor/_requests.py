@@ -37,8 +37,10 @@ def _now() -> datetime:
 class ExecutionRequests:
     def __init__(self, send: Callable[[Event], Awaitable[None]], flows: FlowLookup,
                  state: Callable[[str], ExecutionState | None], *, storage: Storage | None,
-                 envs: Mapping[str, str], globals_: Mapping[str, Any]) -> None:
+                 envs: Mapping[str, str], globals_: Mapping[str, Any],
+                 restarted: Callable[[str], None] | None = None) -> None:
         self._send = send
+        self._restarted = restarted
         self._flows = flows
         self._state = state
         self._storage = storage
@@ -78,6 +80,8 @@ class ExecutionRequests:
         state, _ = self._existing(execution_id)
         check_restart(state.execution)
         await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
+        if self._restarted is not None:
+            self._restarted(execution_id)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         state, _ = self._existing(execution_id)
@@ -94,3 +98,31 @@ class ExecutionRequests:
             raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
         ex = state.execution
         return state, self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+
+
+class AcceptsRequests:
+    """The request half of the Backend interface, for a class that holds an ``ExecutionRequests``."""
+
+    requests: ExecutionRequests
+
+    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
+                               labels: Mapping[str, str] | None = None, from_text: bool = False,
+                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+        return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
+                                                    revision=revision, trigger=trigger)
+
+    async def kill(self, execution_id: str) -> None:
+        await self.requests.kill(execution_id)
+
+    async def pause(self, execution_id: str) -> None:
+        await self.requests.pause(execution_id)
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
+                     from_text: bool = False) -> None:
+        await self.requests.resume(execution_id, inputs, from_text=from_text)
+
+    async def restart(self, execution_id: str) -> None:
+        await self.requests.restart(execution_id)
+
+    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
+        return await self.requests.replay(execution_id, taskrun_id)

@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError
-from kestra_stream.executor._requests import ExecutionRequests
+from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
 from kestra_stream.executor.events import (
     Event,
 )
@@ -34,7 +34,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class KafkaExecutions:
+class KafkaExecutions(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *, storage: Storage | None = None,
                  envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None) -> None:
         self._settings = settings
@@ -54,7 +54,7 @@ class KafkaExecutions:
         self._superseded: set[str] = set()  # ended, then restarted: that end is not the outcome any more
         # FILE inputs are uploaded to ``storage``; without one a local file is refused.
         self.requests = ExecutionRequests(self._send, flows, self.state, storage=storage, envs=envs or {},
-                                          globals_=globals_ or {})
+                                          globals_=globals_ or {}, restarted=self._supersede)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -146,30 +146,10 @@ class KafkaExecutions:
             raise BackendError(f"request for execution {event.execution_id} was not delivered: {errors[0]}",
                                execution_id=event.execution_id)
 
-    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
-                               labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
-                                                    revision=revision, trigger=trigger)
-
-    async def kill(self, execution_id: str) -> None:
-        await self.requests.kill(execution_id)
-
-    async def pause(self, execution_id: str) -> None:
-        await self.requests.pause(execution_id)
-
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
-                     from_text: bool = False) -> None:
-        await self.requests.resume(execution_id, inputs, from_text=from_text)
-
-    async def restart(self, execution_id: str) -> None:
-        await self.requests.restart(execution_id)
+    def _supersede(self, execution_id: str) -> None:
         with self._lock:
             # The ended snapshot is no longer the execution's outcome: wait() waits for the next end.
             self._superseded.add(execution_id)
-
-    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        return await self.requests.replay(execution_id, taskrun_id)
 
     def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
         """Called, from the client's thread, with every snapshot read."""

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from kestra_stream.embedded import envs_from_environment
+from kestra_stream.executor._requests import AcceptsRequests
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka._executions import KafkaExecutions
 from kestra_stream.kafka._flows import KafkaFlowStore
@@ -24,7 +25,7 @@ from kestra_stream.storage import LocalStorage, Storage
 log = structlog.get_logger(__name__)
 
 
-class KafkaStack:
+class KafkaStack(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, *, home: Path, storage: Storage | None = None,
                  executor: bool = True, worker: bool = True, environ: Mapping[str, str] | None = None,
                  globals_: Mapping[str, Any] | None = None) -> None:
@@ -37,6 +38,7 @@ class KafkaStack:
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
+        self.requests = self.executions.requests
         self._components: list[Any] = []
 
     async def start(self) -> None:
@@ -74,12 +76,6 @@ class KafkaStack:
     def deploy(self, source: str, *, file: str | None = None) -> Flow:
         return self.flows.deploy(source, file=file)
 
-    async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
-                               labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        return await self.executions.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
-                                                      revision=revision, trigger=trigger)
-
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         return await self.executions.wait(execution_id, timeout)
 
@@ -91,19 +87,3 @@ class KafkaStack:
 
     def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
         self.executions.subscribe(listener)
-
-    async def kill(self, execution_id: str) -> None:
-        await self.executions.kill(execution_id)
-
-    async def pause(self, execution_id: str) -> None:
-        await self.executions.pause(execution_id)
-
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
-                     from_text: bool = False) -> None:
-        await self.executions.resume(execution_id, inputs, from_text=from_text)
-
-    async def restart(self, execution_id: str) -> None:
-        await self.executions.restart(execution_id)
-
-    async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        return await self.executions.replay(execution_id, taskrun_id)
