@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -60,7 +60,10 @@ class KafkaExecutions(AcceptsRequests):
         self._loop = asyncio.get_running_loop()
         consumer = Consumer(self._settings.client_config(**{
             "group.id": f"kestra-stream-client-{uuid.uuid4().hex}", "enable.auto.commit": False}))
-        assignment = []
+        # A second handle only reads end offsets: a consumer is not to be shared between threads.
+        self._probe = Consumer(self._settings.client_config(**{
+            "group.id": f"kestra-stream-probe-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        partitions: list[TopicPartition] = []
         for logical in ("executions", "logs"):
             name = self._settings.topic(logical)
             try:
@@ -70,17 +73,14 @@ class KafkaExecutions(AcceptsRequests):
             topic = metadata.topics.get(name)
             if topic is None or topic.error is not None:
                 raise BackendError(f"topic {name!r} does not exist: run `kestra-stream topics apply`")
-            assignment += [TopicPartition(name, p, OFFSET_END) for p in topic.partitions]
+            partitions += [TopicPartition(name, p) for p in topic.partitions]
             if logical == "logs":
                 self._log_partitions = [TopicPartition(name, p) for p in topic.partitions]
-        consumer.assign(assignment)
-        # A second handle only reads end offsets: a consumer is not to be shared between threads.
-        self._probe = Consumer(self._settings.client_config(**{
-            "group.id": f"kestra-stream-probe-{uuid.uuid4().hex}", "enable.auto.commit": False}))
-        # Where the log partitions end now is where this client starts reading them.
-        self._positions.update(await asyncio.to_thread(self._log_ends))
-        # Resolve OFFSET_END now, so that nothing produced after start() returns is missed.
-        await asyncio.to_thread(consumer.poll, 0.1)
+        # Start at the end offsets read now, explicitly: a lazily resolved "end" could be taken after
+        # this client's first execution already wrote its states, which would then never be seen.
+        ends = await asyncio.to_thread(self._ends, partitions)
+        consumer.assign([TopicPartition(tp.topic, tp.partition, ends[(tp.topic, tp.partition)]) for tp in partitions])
+        self._positions.update(ends)
         self._consumer = consumer
         self._thread = threading.Thread(target=self._follow, name="executions-client", daemon=True)
         self._thread.start()
@@ -177,10 +177,12 @@ class KafkaExecutions(AcceptsRequests):
         return execution
 
     def _log_ends(self) -> dict[tuple[str, int], int]:
+        return self._ends(self._log_partitions)
+
+    def _ends(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
         assert self._probe is not None
         timeout = self._settings.connect_timeout_seconds
-        return {(tp.topic, tp.partition): watermarks(self._probe, tp, timeout)[1]
-                for tp in self._log_partitions}
+        return {(tp.topic, tp.partition): watermarks(self._probe, tp, timeout)[1] for tp in partitions}
 
     async def _read_logs_up_to(self, ends: dict[tuple[str, int], int]) -> None:
         while True:
