@@ -31,7 +31,11 @@ typecheck: install
 unit: install
 	$(BIN)/pytest -q tests/unit
 
+# The test broker starts empty each run: every test makes topics of its own, and thousands of
+# leftover partitions would exhaust its small heap. (Only this test home is reset, never a user's.)
 services: install
+	$(BIN)/kestra-stream services down kafka
+	rm -rf $(KESTRA_STREAM_HOME)/kafka/data
 	$(BIN)/kestra-stream services up
 
 test: lint typecheck services
