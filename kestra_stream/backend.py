@@ -20,7 +20,8 @@ class Backend(Protocol):
 
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+                               revision: int | None = None, trigger: dict[str, Any] | None = None,
+                               execution_id: str | None = None) -> str:
         """Validate the inputs (InputError before anything exists) and start an execution."""
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109

@@ -24,7 +24,7 @@ from kestra_stream.executor.events import (
 )
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
-from kestra_stream.ids import new_id
+from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
 from kestra_stream.models.flow import Flow
 from kestra_stream.storage import Storage, store_file_inputs
@@ -49,16 +49,22 @@ class ExecutionRequests:
 
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
-        """Validate the inputs (InputError before anything exists) and start an execution."""
+                               revision: int | None = None, trigger: dict[str, Any] | None = None,
+                               execution_id: str | None = None) -> str:
+        """Validate the inputs (InputError before anything exists) and start an execution.
+
+        A caller that may ask twice for the same execution (a trigger firing a date again after a
+        crash) passes a derived ``execution_id``: the executor ignores a second creation of it.
+        """
         flow, number = self._flows.get(namespace, flow_id, revision)
         coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
-        execution_id = new_id()
+        execution_id = execution_id or new_id()
         if self._storage is not None:
             coerced = await store_file_inputs(flow.inputs or [], coerced, self._storage, namespace=namespace,
                                               flow_id=flow_id, execution_id=execution_id)
         await self._send(ExecutionCreated(
-            event_id=new_id(), execution_id=execution_id, at=_now(), namespace=namespace, flow_id=flow_id,
+            event_id=derive_id("created", execution_id), execution_id=execution_id, at=_now(), namespace=namespace,
+            flow_id=flow_id,
             flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
             globals=self._globals))
         return execution_id
@@ -107,9 +113,10 @@ class AcceptsRequests:
 
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+                               revision: int | None = None, trigger: dict[str, Any] | None = None,
+                               execution_id: str | None = None) -> str:
         return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
-                                                    revision=revision, trigger=trigger)
+                                                    revision=revision, trigger=trigger, execution_id=execution_id)
 
     async def kill(self, execution_id: str) -> None:
         await self.requests.kill(execution_id)

@@ -16,6 +16,7 @@ from kestra_stream.executor.events import Event, ExecutionCreated, SubflowEnded
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.ids import derive_id
 from kestra_stream.inputs import Renderer, coerce_inputs
+from kestra_stream.models.execution import execution_trigger
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
@@ -46,8 +47,10 @@ def child_creation(command: StartSubflow, parent_state: ExecutionState | None, f
                             execution_id=command.child_execution_id, at=at, namespace=command.namespace,
                             flow_id=command.flow_id, flow_revision=revision, inputs=inputs,
                             labels=command.labels, parent=parent, envs=envs, globals=globals_,
-                            trigger={"executionId": parent.execution_id, "namespace": parent.namespace,
-                                     "flowId": parent.flow_id})
+                            trigger=execution_trigger(
+                                "subflow", "io.kestra.plugin.core.flow.Subflow",
+                                {"executionId": parent.execution_id, "namespace": parent.namespace,
+                                 "flowId": parent.flow_id}))
 
 
 def log_entry(command: EmitLog, state: ExecutionState | None) -> LogEntry:

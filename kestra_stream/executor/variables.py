@@ -61,7 +61,7 @@ def execution_variables(execution: Execution, flow: Flow, *, outputs: Mapping[st
         "globals": dict(globals_),
     }
     if execution.trigger is not None:
-        variables["trigger"] = execution.trigger
+        variables["trigger"] = execution.trigger.get("variables") or {}
     if execution.schedule_date is not None:
         variables["execution"]["scheduleDate"] = _text(execution.schedule_date)
     return variables

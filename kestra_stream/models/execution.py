@@ -58,6 +58,11 @@ class ParentLink(BaseModel):
     transmit_failed: bool = True
 
 
+def execution_trigger(trigger_id: str, trigger_type: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """``Execution.trigger`` in Kestra's shape; a flow reads ``variables`` as ``{{ trigger.* }}``."""
+    return {"id": trigger_id, "type": trigger_type, "variables": variables}
+
+
 class Execution(BaseModel):
     model_config = _CONFIG
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from kestra_stream.executor.flowables import FlowableContext, Resolution
+    from kestra_stream.models.execution import Execution
+    from kestra_stream.models.flow import Flow
     from kestra_stream.storage import Storage
 
 TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
@@ -220,8 +224,27 @@ class SubflowTask(Task):
     restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = "RETRY_FAILED"
 
 
+@dataclass(frozen=True)
+class ConditionContext:
+    """What a condition is tested against; built by the scheduler or the flow-trigger component.
+
+    ``variables`` are the ones a condition's expressions render with (``trigger.*`` among them);
+    ``date`` is the schedule date being fired (aware), ``execution`` the upstream execution of a
+    Flow trigger.
+    """
+
+    flow: Flow
+    variables: Mapping[str, Any]
+    date: datetime | None = None
+    execution: Execution | None = None
+
+
 class Condition(PluginModel):
     """A trigger condition; evaluated by the scheduler or the flow-trigger component."""
+
+    def test(self, ctx: ConditionContext) -> bool:
+        """Whether the trigger may fire; pure (no I/O, no clock: time comes in on ``ctx``)."""
+        raise PluginError(f"condition {self.type} cannot be evaluated for this trigger")
 
 
 AnyCondition = Annotated[SerializeAsAny[Condition], WrapValidator(_dispatch("condition"))]
@@ -244,6 +267,49 @@ class Trigger(PluginModel):
     log_level: LogLevel | None = None
     min_log_level: LogLevel | None = None
     fail_on_trigger_error: bool = False
+
+
+class TriggerContext(Protocol):
+    """What a polling or realtime trigger sees while it runs (built by the scheduler).
+
+    ``emit`` starts one execution of the flow with these trigger variables (``{{ trigger.* }}``),
+    the trigger's ``inputs`` and ``labels`` rendered with them, and returns its id once the
+    execution is durably created; a trigger acknowledges its source (commits an offset) only then.
+    ``key`` names what fired (a record's topic/partition/offset): emitting the same key twice
+    creates one execution.
+    """
+
+    @property
+    def flow(self) -> Flow: ...
+    @property
+    def storage(self) -> Storage:
+        """Internal storage scoped to the flow (write the files handed to an execution at ``file_uri``)."""
+
+    def file_uri(self, key: str, name: str) -> str:
+        """Where to store file ``name`` for the execution ``emit(..., key=key)`` will start."""
+
+
+    def render(self, value: Any) -> Any: ...
+    def log(self, level: LogLevel, message: str) -> None: ...
+    async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str: ...
+
+
+class PollingTrigger(Trigger):
+    """A trigger the scheduler asks every ``interval`` whether to start an execution."""
+
+    interval: Duration = Field(default=timedelta(minutes=1), description="How often to poll.")
+
+    @abstractmethod
+    async def evaluate(self, ctx: TriggerContext) -> Mapping[str, Any] | None:
+        """The trigger variables of one execution to start now, or None (the scheduler emits it)."""
+
+
+class RealtimeTrigger(Trigger):
+    """A trigger that listens for events and starts one execution per event, as they come."""
+
+    @abstractmethod
+    async def listen(self, ctx: TriggerContext) -> None:
+        """Run until cancelled, awaiting ``ctx.emit`` for each event; raising ends it (restarted with backoff)."""
 
 
 AnyTrigger = Annotated[SerializeAsAny[Trigger], WrapValidator(_dispatch("trigger"))]

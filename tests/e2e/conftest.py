@@ -82,10 +82,11 @@ class ThreadedBackend:
 
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
-                               revision: int | None = None, trigger: dict[str, Any] | None = None) -> str:
+                               revision: int | None = None, trigger: dict[str, Any] | None = None,
+                               execution_id: str | None = None) -> str:
         return await self._call(self._backend.create_execution(namespace, flow_id, inputs, labels=labels,
                                                                from_text=from_text, revision=revision,
-                                                               trigger=trigger))
+                                                               trigger=trigger, execution_id=execution_id))
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         return await self._call(self._backend.wait(execution_id, timeout))

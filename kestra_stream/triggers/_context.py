@@ -1,0 +1,107 @@
+"""How any trigger starts an execution: the ``TriggerContext`` polling and realtime triggers get,
+and the one function schedules, flow triggers and webhooks use to emit.
+
+An emitted execution carries Kestra's ``trigger`` block (id, type, variables), the trigger's
+``inputs`` and ``labels`` rendered with ``{{ trigger.* }}``, and, when the caller names what
+fired (a date, a record's offset, an upstream execution), an id derived from it: asking twice
+for the same firing creates one execution, whichever process asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from kestra_stream.backend import Backend
+from kestra_stream.expressions import FixedFunctions, default_engine
+from kestra_stream.ids import derive_id
+from kestra_stream.models.execution import execution_trigger
+from kestra_stream.models.flow import Flow
+from kestra_stream.models.task import LogLevel, Trigger
+from kestra_stream.storage import ScopedStorage, Storage, child_uri, trigger_uri
+
+log = structlog.get_logger(__name__)
+
+
+def trigger_uid(flow: Flow, trigger: Trigger) -> str:
+    """The name of a trigger's state everywhere: ``namespace/flowId/triggerId``."""
+    return f"{flow.namespace}/{flow.id}/{trigger.id}"
+
+
+def triggered_execution_id(flow: Flow, trigger: Trigger, key: str) -> str:
+    """The id of the execution a trigger starts for the firing named ``key``."""
+    return derive_id("trigger", trigger_uid(flow, trigger), key)
+
+
+def trigger_labels(trigger: Trigger) -> dict[str, str]:
+    labels = trigger.labels
+    if labels is None:
+        return {}
+    if isinstance(labels, dict):
+        return {str(k): str(v) for k, v in labels.items()}
+    return {str(item["key"]): str(item["value"]) for item in labels}
+
+
+def render_with_trigger(value: Any, flow: Flow, variables: Mapping[str, Any], at: datetime) -> Any:
+    """Render a trigger property (inputs, labels, a condition) with ``flow.*`` and ``trigger.*``."""
+    scope = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+             "trigger": dict(variables), "vars": flow.variables or {}}
+    return default_engine().render_typed(value, scope, FixedFunctions(at))
+
+
+async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variables: Mapping[str, Any], *,
+                         key: str | None = None, at: datetime | None = None,
+                         inputs: Mapping[str, Any] | None = None) -> str:
+    """Start one execution of ``flow`` for ``trigger`` and return its id once durably created.
+
+    ``inputs`` default to the trigger's own ``inputs`` property (when it has one); either way they
+    are rendered with the trigger variables and validated against the flow's inputs.
+    """
+    when = at or datetime.now(UTC)
+    declared = inputs if inputs is not None else getattr(trigger, "inputs", None)
+    rendered_inputs = render_with_trigger(dict(declared), flow, variables, when) if declared else None
+    labels = {k: str(v) for k, v in render_with_trigger(trigger_labels(trigger), flow, variables, when).items()}
+    return await backend.create_execution(
+        flow.namespace, flow.id, rendered_inputs, labels=labels, revision=flow.revision,
+        trigger=execution_trigger(trigger.id, trigger.type, dict(variables)),
+        execution_id=triggered_execution_id(flow, trigger, key) if key is not None else None)
+
+
+class BackendTriggerContext:
+    """A ``TriggerContext`` over a backend: what the scheduler hands a polling or realtime trigger."""
+
+    def __init__(self, backend: Backend, flow: Flow, trigger: Trigger, storage: Storage) -> None:
+        self._backend = backend
+        self._flow = flow
+        self._trigger = trigger
+        self._storage = ScopedStorage.for_flow(storage, flow.namespace, flow.id)
+        self._log = log.bind(namespace=flow.namespace, flow_id=flow.id, trigger_id=trigger.id)
+
+    @property
+    def flow(self) -> Flow:
+        return self._flow
+
+    @property
+    def storage(self) -> Storage:
+        return self._storage
+
+    def file_uri(self, key: str, name: str) -> str:
+        execution_id = triggered_execution_id(self._flow, self._trigger, key)
+        return child_uri(trigger_uri(self._flow.namespace, self._flow.id, execution_id, self._trigger.id), name)
+
+    def render(self, value: Any) -> Any:
+        return render_with_trigger(value, self._flow, {}, datetime.now(UTC))
+
+    def log(self, level: LogLevel, message: str) -> None:
+        self._log.log(_LEVELS[level], message)
+
+    async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str:
+        execution_id = await emit_execution(self._backend, self._flow, self._trigger, variables, key=key)
+        self._log.debug("trigger_emitted", execution_id=execution_id, key=key)
+        return execution_id
+
+
+_LEVELS = {LogLevel.TRACE: 10, LogLevel.DEBUG: 10, LogLevel.INFO: 20, LogLevel.WARN: 30, LogLevel.ERROR: 40}
