@@ -14,6 +14,19 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 
 
+class FlowRepository(Protocol):
+    """Flows and their revisions (``EmbeddedEngine.flows``, ``KafkaStack.flows``); a revision never changes."""
+
+    def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate and store a flow; a changed source becomes a new revision."""
+
+    def get(self, namespace: str, flow_id: str, revision: int | None = None) -> tuple[Flow, int]:
+        """A revision of a flow (the latest by default); NotFoundError when there is none."""
+
+    def all_latest(self) -> list[Flow]:
+        """The latest revision of every flow that is not deleted."""
+
+
 class Backend(Protocol):
     def deploy(self, source: str, *, file: str | None = None) -> Flow:
         """Validate and store a flow; a changed source becomes a new revision."""

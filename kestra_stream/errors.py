@@ -8,6 +8,7 @@
     ├── TaskFailure              a runnable task failed its attempt on purpose (Fail, exit code ...)
     ├── ExecutionStateError      a request does not fit the execution's state (resume a running one ...)
     └── BackendError             a backend (SQLite, Kafka, Elasticsearch, storage) failed or is unreachable
+        └── NotFoundError        what a request names (a flow, an execution, a trigger) does not exist
 
 Every error carries the ids it is about as fields so that a log line or an API answer can
 bind them without parsing the message.
@@ -87,3 +88,7 @@ class BackendError(KestraStreamError):
     def __init__(self, message: str, *, execution_id: str | None = None) -> None:
         self.execution_id = execution_id
         super().__init__(message)
+
+
+class NotFoundError(BackendError):
+    """What a request names does not exist; the API answers 404 with this message."""

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from kestra_stream.errors import BackendError
+from kestra_stream.errors import NotFoundError
 from kestra_stream.models.flow import Flow
 
 
-class FlowNotFoundError(BackendError):
+class FlowNotFoundError(NotFoundError):
     def __init__(self, namespace: str, flow_id: str, revision: int | None = None) -> None:
         at = f" at revision {revision}" if revision is not None else ""
         super().__init__(f"flow '{namespace}.{flow_id}'{at} does not exist: deploy it first "

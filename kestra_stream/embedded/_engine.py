@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from kestra_stream.embedded._catalog import FlowCatalog
+from kestra_stream.embedded._flows import EmbeddedFlows
 from kestra_stream.embedded._store import Store
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
 from kestra_stream.executor.commands import (
@@ -45,7 +46,7 @@ from kestra_stream.executor.events import (
 )
 from kestra_stream.executor.fold import ExecutionState, fold
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
-from kestra_stream.flows import PluginDefault, load_flow
+from kestra_stream.flows import PluginDefault
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
@@ -83,6 +84,7 @@ class EmbeddedEngine(AcceptsRequests):
         self.store = Store(home / "kestra-stream.db")
         self.storage = storage or LocalStorage(home / "storage")
         self.catalog = FlowCatalog()
+        self.flows = EmbeddedFlows(self.store, self.catalog, registry=registry, global_defaults=self.global_defaults)
         self._workdirs = home / "work"
         self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
         self._states: dict[str, ExecutionState] = {}
@@ -102,9 +104,7 @@ class EmbeddedEngine(AcceptsRequests):
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
-        for _namespace, _flow_id, revision, source in self.store.flow_sources():
-            flow = load_flow(source, registry=self.registry, global_defaults=self.global_defaults)
-            self.catalog.add(flow, revision)
+        self.flows.load()
         for execution_id in self.store.unfinished_executions():  # oldest first
             state = self.store.load_state(execution_id)
             if state is not None:
@@ -159,15 +159,7 @@ class EmbeddedEngine(AcceptsRequests):
     # ----- flows -----------------------------------------------------------------------------
     def deploy(self, source: str, *, file: str | None = None) -> Flow:
         """Validate and store a flow; a changed source becomes a new revision."""
-        flow = load_flow(source, file=file, registry=self.registry, global_defaults=self.global_defaults)
-        latest = self.catalog.latest_revision(flow.namespace, flow.id)
-        if latest is not None and self.catalog.get(flow.namespace, flow.id, latest)[0].source == source:
-            return flow
-        revision = (latest or 0) + 1
-        flow = flow.model_copy(update={"revision": revision})
-        self.store.save_flow(flow.namespace, flow.id, revision, source)
-        self.catalog.add(flow, revision)
-        return flow
+        return self.flows.deploy(source, file=file)
 
     # ----- requests ----------------------------------------------------------------------------
     async def submit(self, event: Event) -> None:

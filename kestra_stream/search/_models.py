@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -102,11 +102,32 @@ class TriggerQuery(BaseModel):
     paging: Paging = Paging()
 
 
+_RECORD = ConfigDict(frozen=True, alias_generator=to_camel, validate_by_alias=True, validate_by_name=True,
+                     serialize_by_alias=True)
+
+
+class TriggerBackfill(BaseModel):
+    """A backfill of a schedule: every date from ``start`` to ``end`` runs, in order, one after the other.
+
+    ``current_date`` is the next date to run; ``created`` names this backfill in the ids of its
+    executions (a backfill deleted and started again runs its dates again).
+    """
+
+    model_config = _RECORD
+
+    start: datetime
+    end: datetime
+    current_date: datetime
+    created: datetime
+    paused: bool = False
+    inputs: dict[str, Any] | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
 class TriggerRecord(BaseModel):
     """A value of the triggers topic (key: the trigger uid ``namespace/flowId/triggerId``), in Kestra's shape."""
 
-    model_config = ConfigDict(frozen=True, alias_generator=to_camel, validate_by_alias=True,
-                              validate_by_name=True, serialize_by_alias=True)
+    model_config = _RECORD
 
     namespace: str
     flow_id: str
@@ -117,6 +138,10 @@ class TriggerRecord(BaseModel):
     disabled: bool = False
     # Bumped by the scheduler on each change; an older state never replaces a newer one.
     version: int = 0
+    backfill: TriggerBackfill | None = None
+    # Set while a polling trigger is being evaluated (a lock); cleared after, or by `unlock`.
+    evaluate_running_date: datetime | None = None
+    updated_date: datetime | None = None
 
     @property
     def uid(self) -> str:

@@ -1,21 +1,123 @@
-"""The ``condition.*`` plugins: when a trigger may start an execution (declarations, evaluated elsewhere)."""
+"""The ``condition.*`` plugins: when a trigger may start an execution.
+
+Each condition's ``test`` is pure, as Kestra's: dates come from rendering its ``date`` property
+(``{{ trigger.date }}`` by default, which falls back to the context's date), upstream executions
+from the context. A condition that cannot be evaluated (no upstream execution, a date that does
+not parse) raises; the trigger component logs it and counts the condition as not met.
+``MultipleCondition`` is a declaration only: the Flow trigger's precondition machine evaluates it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
 from kestra_stream.durations import Duration
+from kestra_stream.errors import PluginError
+from kestra_stream.expressions import FixedFunctions, default_engine
+from kestra_stream.models.execution import Execution
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.state import StateType
-from kestra_stream.models.task import AnyCondition, Condition
+from kestra_stream.models.task import AnyCondition, Condition, ConditionContext
 from kestra_stream_plugin_core._base import ID_PATTERN, Label
 from kestra_stream_plugin_core._windows import TimeWindow
 
 _TRIGGER_DATE = "{{ trigger.date }}"
+
+
+def _scope(ctx: ConditionContext) -> dict[str, Any]:
+    """The variables conditions render with; ``trigger.date`` defaults to the context's date."""
+    variables = dict(ctx.variables)
+    trigger = variables.get("trigger")
+    trigger = dict(trigger) if isinstance(trigger, Mapping) else {}
+    if ctx.date is not None and "date" not in trigger:
+        trigger["date"] = ctx.date.isoformat()
+    variables["trigger"] = trigger
+    return variables
+
+
+def _render(condition: Condition, text: str, ctx: ConditionContext,
+            variables: Mapping[str, Any] | None = None) -> Any:
+    functions = FixedFunctions(ctx.date) if ctx.date is not None else None
+    return default_engine().render_typed(text, variables if variables is not None else _scope(ctx), functions)
+
+
+def _rendered_text(condition: Condition, text: str, ctx: ConditionContext,
+                   variables: Mapping[str, Any] | None = None) -> str:
+    functions = FixedFunctions(ctx.date) if ctx.date is not None else None
+    return default_engine().render(text, variables if variables is not None else _scope(ctx), functions)
+
+
+def _holds(rendered: str) -> bool:
+    """Kestra's reading of a rendered condition: anything but blank or ``false`` holds."""
+    return rendered.strip() not in ("", "false")
+
+
+def _parse_datetime(condition: Condition, value: Any) -> datetime:
+    """A rendered date as an aware datetime (naive is UTC); ISO-8601, with an optional ``[Zone/Id]``."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text = str(value).strip()
+    zone_name = None
+    if text.endswith("]") and "[" in text:
+        text, zone_name = text[:-1].split("[", 1)
+    try:
+        parsed = datetime.fromisoformat(text)
+        if zone_name is not None:
+            zone = ZoneInfo(zone_name)
+            parsed = parsed.astimezone(zone) if parsed.tzinfo is not None else parsed.replace(tzinfo=zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise PluginError(f"condition {condition.type}: {str(value)!r} is not an ISO-8601 date-time "
+                          f"(such as 2025-01-31T10:00:00+01:00); check its `date` property",
+                          plugin_type=condition.type) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _parse_date(condition: Condition, value: Any) -> date:
+    """A rendered date's calendar day, in its own offset (Kestra's ``DateUtils.parseLocalDate``)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    return _parse_datetime(condition, value).date()
+
+
+def _rendered_date(condition: Condition, text: str, ctx: ConditionContext) -> Any:
+    value = _render(condition, text, ctx)
+    if value is None or value == "":
+        raise PluginError(f"condition {condition.type}: its date {text!r} rendered empty; a schedule gives "
+                          f"`trigger.date`, other triggers need an explicit `date` property",
+                          plugin_type=condition.type)
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _upstream(condition: Condition, ctx: ConditionContext) -> Execution:
+    if ctx.execution is None:
+        raise PluginError(f"condition {condition.type} tests an upstream execution and can only be used "
+                          f"in a Flow trigger's conditions", plugin_type=condition.type)
+    return ctx.execution
+
+
+def _offset_seconds(moment: time, fallback: timedelta) -> float:
+    """Seconds of ``moment`` since midnight UTC, as Java's ``OffsetTime`` compares (no day wrap)."""
+    offset = moment.utcoffset()
+    offset = fallback if offset is None else offset
+    return (moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
+            - offset.total_seconds())
 
 
 def _info(name: str, title: str, example: str, *, old: str | None = None,
@@ -98,6 +200,12 @@ class ExecutionStatus(Condition):
     in_: list[StateType] | None = Field(default=None, alias="in", description="States that match.")
     not_in: list[StateType] | None = Field(default=None, description="States that do not match.")
 
+    def test(self, ctx: ConditionContext) -> bool:
+        current = _upstream(self, ctx).state.current
+        if self.in_ is not None and current not in self.in_:
+            return False
+        return not (self.not_in is not None and current in self.not_in)
+
 
 class ExecutionFlow(Condition):
     """The upstream execution is of a given flow."""
@@ -111,6 +219,10 @@ class ExecutionFlow(Condition):
 
     namespace: str
     flow_id: str
+
+    def test(self, ctx: ConditionContext) -> bool:
+        execution = _upstream(self, ctx)
+        return execution.namespace == self.namespace and execution.flow_id == self.flow_id
 
 
 class ExecutionNamespace(Condition):
@@ -135,6 +247,16 @@ class ExecutionNamespace(Condition):
             return self.comparison
         return NamespaceComparison.PREFIX if self.prefix else NamespaceComparison.EQUALS
 
+    def test(self, ctx: ConditionContext) -> bool:
+        namespace = _upstream(self, ctx).namespace
+        match self.effective_comparison:
+            case NamespaceComparison.EQUALS:
+                return namespace == self.namespace
+            case NamespaceComparison.PREFIX:
+                return namespace.startswith(self.namespace)
+            case NamespaceComparison.SUFFIX:
+                return namespace.endswith(self.namespace)
+
 
 class ExecutionLabels(Condition):
     """The upstream execution carries all the given labels."""
@@ -147,6 +269,12 @@ class ExecutionLabels(Condition):
 """))
 
     labels: dict[str, str] | list[Label]
+
+    def test(self, ctx: ConditionContext) -> bool:
+        labels = _upstream(self, ctx).labels
+        wanted = (self.labels.items() if isinstance(self.labels, dict)
+                  else [(label.key, label.value) for label in self.labels])
+        return all(labels.get(key) == value for key, value in wanted)
 
 
 class ExecutionOutputs(Condition):
@@ -161,6 +289,14 @@ class ExecutionOutputs(Condition):
 
     expression: str = Field(min_length=1)
 
+    def test(self, ctx: ConditionContext) -> bool:
+        outputs = _upstream(self, ctx).outputs
+        if not outputs:
+            return False  # as Kestra: no outputs, nothing to test
+        variables = _scope(ctx)
+        variables["trigger"] = {**variables["trigger"], "outputs": outputs}
+        return _holds(_rendered_text(self, self.expression, ctx, variables))
+
 
 class Expression(Condition):
     """An expression renders true."""
@@ -171,6 +307,9 @@ class Expression(Condition):
 """), old="VariableCondition")
 
     expression: str = Field(min_length=1)
+
+    def test(self, ctx: ConditionContext) -> bool:
+        return _holds(_rendered_text(self, self.expression, ctx))
 
 
 class DayWeek(Condition):
@@ -184,6 +323,10 @@ class DayWeek(Condition):
 
     date: str = Field(default=_TRIGGER_DATE, description="The date tested; rendered.")
     day_of_week: DayOfWeek
+
+    def test(self, ctx: ConditionContext) -> bool:
+        day = _parse_date(self, _rendered_date(self, self.date, ctx))
+        return list(DayOfWeek)[day.weekday()] == self.day_of_week
 
 
 class DayWeekInMonth(Condition):
@@ -201,6 +344,16 @@ class DayWeekInMonth(Condition):
     day_of_week: DayOfWeek
     day_in_month: DayInMonth
 
+    def test(self, ctx: ConditionContext) -> bool:
+        day = _parse_date(self, _rendered_date(self, self.date, ctx))
+        if list(DayOfWeek)[day.weekday()] != self.day_of_week:
+            return False
+        if self.day_in_month == DayInMonth.LAST:
+            return (day + timedelta(days=7)).month != day.month
+        # The n-th such weekday of its month falls on days 7(n-1)+1 .. 7n.
+        nth = list(DayInMonth).index(self.day_in_month) + 1
+        return (day.day - 1) // 7 + 1 == nth
+
 
 class DateTimeBetween(Condition):
     """The date is after ``after`` and before ``before`` (either may be left out)."""
@@ -215,6 +368,14 @@ class DateTimeBetween(Condition):
     date: str = Field(default=_TRIGGER_DATE, description="The date tested; rendered.")
     after: datetime | None = None
     before: datetime | None = None
+
+    def test(self, ctx: ConditionContext) -> bool:
+        if self.after is None and self.before is None:
+            raise PluginError(f"condition {self.type} needs `after`, `before` or both", plugin_type=self.type)
+        moment = _parse_datetime(self, _rendered_date(self, self.date, ctx))
+        if self.after is not None and not moment > _aware(self.after):
+            return False
+        return not (self.before is not None and not moment < _aware(self.before))
 
 
 class TimeBetween(Condition):
@@ -231,6 +392,17 @@ class TimeBetween(Condition):
     after: time | None = None
     before: time | None = None
 
+    def test(self, ctx: ConditionContext) -> bool:
+        if self.after is None and self.before is None:
+            raise PluginError(f"condition {self.type} needs `after`, `before` or both", plugin_type=self.type)
+        moment = _parse_datetime(self, _rendered_date(self, self.date, ctx))
+        # A bound written without an offset is read in the tested date's own offset (its wall clock).
+        own = moment.utcoffset() or timedelta(0)
+        at = _offset_seconds(moment.timetz(), own)
+        if self.after is not None and not at > _offset_seconds(self.after, own):
+            return False
+        return not (self.before is not None and not at < _offset_seconds(self.before, own))
+
 
 class Weekend(Condition):
     """The date falls on a Saturday or a Sunday."""
@@ -241,6 +413,10 @@ class Weekend(Condition):
 """))
 
     date: str = Field(default=_TRIGGER_DATE, description="The date tested; rendered.")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        day = _parse_date(self, _rendered_date(self, self.date, ctx))
+        return day.weekday() >= 5
 
 
 class Not(Condition):
@@ -253,6 +429,9 @@ class Not(Condition):
 """))
 
     conditions: list[AnyCondition] = Field(min_length=1)
+
+    def test(self, ctx: ConditionContext) -> bool:
+        return not any(condition.test(ctx) for condition in self.conditions)
 
 
 class Or(Condition):
@@ -268,6 +447,9 @@ class Or(Condition):
 """))
 
     conditions: list[AnyCondition] = Field(min_length=1)
+
+    def test(self, ctx: ConditionContext) -> bool:
+        return any(condition.test(ctx) for condition in self.conditions)
 
 
 class MultipleCondition(Condition):
@@ -302,3 +484,8 @@ class MultipleCondition(Condition):
     reset_on_success: bool = True
     conditions: dict[str, AnyCondition] = Field(min_length=1)
     time_window: TimeWindow | None = Field(default=None, description="Newer form of window / windowAdvance.")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        raise PluginError(f"MultipleCondition '{self.id}' is evaluated by the Flow trigger over a time window, "
+                          f"not on its own; use it in a Flow trigger's conditions (or, better, its "
+                          f"`preconditions`)", plugin_type=self.type)

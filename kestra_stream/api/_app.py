@@ -1,0 +1,68 @@
+"""``create_app``: the aiohttp application, its routes under /api/v1 and /api/v1/main, and the
+OpenAPI document at ``/api/v1/openapi.json`` (also ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from aiohttp import web
+
+from kestra_stream.api import (
+    _executions,
+    _flows,
+    _kv,
+    _logs,
+    _namespaces,
+    _plugins,
+    _system,
+    _triggers,
+    _webhooks,
+)
+from kestra_stream.api._auth import PUBLIC_HANDLERS, auth_middleware
+from kestra_stream.api._errors import error_middleware
+from kestra_stream.api._http import SERVICES, json_response
+from kestra_stream.api._routes import API_PREFIX, TENANT_PREFIX, ApiRoutes, Handler, openapi_document
+from kestra_stream.api._services import ApiServices
+
+ROUTE_TABLES: tuple[ApiRoutes, ...] = (
+    _flows.routes, _executions.routes, _webhooks.routes, _logs.routes, _triggers.routes, _kv.routes,
+    _namespaces.routes, _plugins.routes, _system.routes)
+OPENAPI_PATH = "/api/v1/openapi.json"
+
+
+def _version() -> str:
+    try:
+        return version("kestra-stream")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(services: ApiServices, *, tables: Sequence[ApiRoutes] = ROUTE_TABLES) -> web.Application:
+    settings = services.settings
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[error_middleware, auth_middleware(settings)])
+    app[SERVICES] = services
+    document = openapi_document(tables, version=_version())
+
+    async def openapi(_request: web.Request) -> web.StreamResponse:
+        return json_response(document)
+
+    public: set[Handler] = {openapi}
+    for prefix in (TENANT_PREFIX, API_PREFIX):  # the longer prefix first: it would match the shorter one
+        sub = web.Application()
+        for table in tables:
+            for endpoint in table.endpoints:
+                if not endpoint.root:
+                    sub.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+        app.add_subapp(prefix, sub)
+    for table in tables:
+        for endpoint in table.endpoints:
+            if endpoint.public:
+                public.add(endpoint.handler)
+            if endpoint.root:
+                app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+    app.router.add_get(OPENAPI_PATH, openapi)
+    app.router.add_get("/openapi.json", openapi)
+    app[PUBLIC_HANDLERS] = frozenset(public)
+    return app

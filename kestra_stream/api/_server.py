@@ -1,0 +1,29 @@
+"""The API served by a component process (``server local``, ``server standalone``, ``webserver``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from aiohttp import web
+
+from kestra_stream.api._app import create_app
+from kestra_stream.api._services import ApiServices
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def serving(services: ApiServices) -> AsyncIterator[web.AppRunner]:
+    """The API listening on the settings' host and port until the block ends."""
+    settings = services.settings
+    runner = web.AppRunner(create_app(services), access_log=None, handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("api_listening", host=settings.host, port=settings.port, auth=settings.auth_enabled)
+    try:
+        yield runner
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,7 @@
+"""The Webhooks endpoints."""
+
+from __future__ import annotations
+
+from kestra_stream.api._routes import ApiRoutes
+
+routes = ApiRoutes("Webhooks")
