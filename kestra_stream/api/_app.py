@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 
 from kestra_stream.api import (
+    _execution_files,
     _executions,
     _flows,
     _kv,
@@ -26,8 +27,8 @@ from kestra_stream.api._routes import API_PREFIX, TENANT_PREFIX, ApiRoutes, Hand
 from kestra_stream.api._services import ApiServices
 
 ROUTE_TABLES: tuple[ApiRoutes, ...] = (
-    _flows.routes, _executions.routes, _webhooks.routes, _logs.routes, _triggers.routes, _kv.routes,
-    _namespaces.routes, _plugins.routes, _system.routes)
+    _flows.routes, _executions.routes, _execution_files.routes, _webhooks.routes, _logs.routes,
+    _triggers.routes, _kv.routes, _namespaces.routes, _plugins.routes, _system.routes)
 OPENAPI_PATH = "/api/v1/openapi.json"
 
 

@@ -170,5 +170,5 @@ def openapi_document(tables: Sequence[ApiRoutes], *, version: str) -> dict[str, 
             "basicAuth": {"type": "http", "scheme": "basic"},
             "bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"basicAuth": []}, {"bearerAuth": []}],
-        "tags": [{"name": table.tag} for table in tables],
+        "tags": [{"name": tag} for tag in dict.fromkeys(table.tag for table in tables)],
     }
