@@ -11,10 +11,10 @@ export KESTRA_STREAM_HOME ?= /var/tmp/kestra-stream/services
 
 .PHONY: install demo test lint typecheck unit services clean
 
-$(STAMP): pyproject.toml plugins/core/pyproject.toml plugins/scripts/pyproject.toml
+$(STAMP): pyproject.toml plugins/core/pyproject.toml plugins/scripts/pyproject.toml plugins/kafka/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/core -e plugins/scripts
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/core -e plugins/scripts -e plugins/kafka
 	touch $(STAMP)
 
 install: $(STAMP)

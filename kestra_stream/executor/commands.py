@@ -86,6 +86,8 @@ class AcquireSlot(_Command):
     flow_id: str
     limit: int
     behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
+    # Queued executions start in creation order, whatever order their requests arrive in.
+    created_at: datetime | None = None
 
 
 class EmitLog(_Command):

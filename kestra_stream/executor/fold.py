@@ -19,6 +19,7 @@ from kestra_stream.executor.events import (
     ExecutionCreated,
     ExecutionReplayed,
     KillRequested,
+    LabelsSet,
     PauseRequested,
     Rejected,
     RestartRequested,
@@ -87,7 +88,7 @@ def _create(event: ExecutionCreated | ExecutionReplayed, flow: Flow) -> tuple[Wo
         working.set_execution_state(StateType.QUEUED)
         working.commands.append(AcquireSlot(
             execution_id=execution.id, namespace=flow.namespace, flow_id=flow.id,
-            limit=flow.concurrency.limit, behavior=flow.concurrency.behavior))
+            limit=flow.concurrency.limit, behavior=flow.concurrency.behavior, created_at=event.at))
     else:
         working.set_execution_state(StateType.RUNNING)
         working.dirty[ROOT] = None
@@ -312,6 +313,14 @@ def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     w.set_state(tr, allowed_state(task, state), outputs=outputs)
 
 
+def _on_labels_set(w: Working, event: LabelsSet) -> None:
+    # Applied in any state, an ended execution included: labels describe it, they do not drive it.
+    merged = {**w.labels, **event.labels}
+    if merged != w.labels:
+        w.labels = merged
+        w.changed = True
+
+
 _HANDLERS: dict[type, Any] = {
     Dequeued: _on_dequeued,
     Rejected: _on_rejected,
@@ -322,4 +331,5 @@ _HANDLERS: dict[type, Any] = {
     ResumeRequested: _on_resume,
     RestartRequested: _on_restart,
     SubflowEnded: _on_subflow_ended,
+    LabelsSet: _on_labels_set,
 }

@@ -1,6 +1,7 @@
 """Flow concurrency limits: who holds a slot and who waits, per flow (pure, shared by both backends).
 
-A flow's book lists the executions holding a slot and those queued in arrival order. Whoever
+A flow's book lists the executions holding a slot and those queued in creation order (on Kafka,
+creations spread over partitions reach the book in any order). Whoever
 keeps the books must see every request of a flow in order: the embedded engine's single loop,
 or on Kafka the one agent of the concurrency topic (keyed by ``namespace/flowId``). Requests are
 idempotent: a redelivered acquire of a holder answers the same Dequeued again (same event id,
@@ -31,6 +32,7 @@ class SlotRequest(BaseModel):
     flow_id: str
     limit: int = 1
     behavior: Literal["QUEUE", "CANCEL", "FAIL"] = "QUEUE"
+    created_at: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -39,7 +41,8 @@ class SlotRequest(BaseModel):
     @classmethod
     def acquire(cls, command: AcquireSlot) -> SlotRequest:
         return cls(kind="acquire", execution_id=command.execution_id, namespace=command.namespace,
-                   flow_id=command.flow_id, limit=command.limit, behavior=command.behavior)
+                   flow_id=command.flow_id, limit=command.limit, behavior=command.behavior,
+                   created_at=command.created_at)
 
     @classmethod
     def release(cls, execution_id: str, namespace: str, flow_id: str) -> SlotRequest:
@@ -52,6 +55,8 @@ class SlotBook(BaseModel):
     limit: int = 1
     holders: list[str] = Field(default_factory=list)
     queued: list[str] = Field(default_factory=list)
+    # When each queued execution was created (those that said so), to keep ``queued`` in that order.
+    created: dict[str, datetime] = Field(default_factory=dict)
 
 
 def slot_key(namespace: str, flow_id: str) -> str:
@@ -60,7 +65,7 @@ def slot_key(namespace: str, flow_id: str) -> str:
 
 def apply_request(book: SlotBook, request: SlotRequest, at: datetime) -> tuple[SlotBook, list[Event]]:
     """The book after ``request`` and the events answering it (Dequeued / Rejected, to the executor inbox)."""
-    holders, queued = list(book.holders), list(book.queued)
+    holders, queued, created = list(book.holders), list(book.queued), dict(book.created)
     execution_id = request.execution_id
     if request.kind == "acquire":
         limit = request.limit
@@ -72,8 +77,11 @@ def apply_request(book: SlotBook, request: SlotRequest, at: datetime) -> tuple[S
             holders.append(execution_id)
             return SlotBook(limit=limit, holders=holders, queued=queued), [_dequeued(execution_id, at)]
         if request.behavior == "QUEUE":
+            if request.created_at is not None:
+                created[execution_id] = request.created_at
             queued.append(execution_id)
-            return SlotBook(limit=limit, holders=holders, queued=queued), []
+            queued.sort(key=lambda q: (q not in created, created.get(q, at)))
+            return SlotBook(limit=limit, holders=holders, queued=queued, created=created), []
         state = StateType.CANCELLED if request.behavior == "CANCEL" else StateType.FAILED
         return book, [Rejected(event_id=derive_id("rejected", execution_id), execution_id=execution_id, at=at,
                                state=state)]
@@ -81,12 +89,14 @@ def apply_request(book: SlotBook, request: SlotRequest, at: datetime) -> tuple[S
         return book, []
     holders = [h for h in holders if h != execution_id]
     queued = [q for q in queued if q != execution_id]
+    created.pop(execution_id, None)
     events: list[Event] = []
     while queued and len(holders) < book.limit:
         next_id = queued.pop(0)
+        created.pop(next_id, None)
         holders.append(next_id)
         events.append(_dequeued(next_id, at))
-    return SlotBook(limit=book.limit, holders=holders, queued=queued), events
+    return SlotBook(limit=book.limit, holders=holders, queued=queued, created=created), events
 
 
 def book_from_table(value: Any) -> SlotBook:

@@ -114,8 +114,8 @@ def precondition_sets(flow: Flow, trigger: FlowTrigger) -> list[PreconditionSet]
     sets: list[PreconditionSet] = []
     for condition in trigger.conditions or ():
         if isinstance(condition, MultipleCondition):
-            window = condition.time_window or TimeWindow(window=condition.window,
-                                                         window_advance=condition.window_advance)
+            window = condition.time_window or TimeWindow.model_validate(
+                {"window": condition.window, "windowAdvance": condition.window_advance})
             sets.append(PreconditionSet(precondition_uid(flow, trigger, condition.id), window,
                                         condition.reset_on_success,
                                         {cid: c.test for cid, c in condition.conditions.items()}))

@@ -41,14 +41,12 @@ def _scope(ctx: ConditionContext) -> dict[str, Any]:
     return variables
 
 
-def _render(condition: Condition, text: str, ctx: ConditionContext,
-            variables: Mapping[str, Any] | None = None) -> Any:
+def _render(text: str, ctx: ConditionContext, variables: Mapping[str, Any] | None = None) -> Any:
     functions = FixedFunctions(ctx.date) if ctx.date is not None else None
     return default_engine().render_typed(text, variables if variables is not None else _scope(ctx), functions)
 
 
-def _rendered_text(condition: Condition, text: str, ctx: ConditionContext,
-                   variables: Mapping[str, Any] | None = None) -> str:
+def _rendered_text(text: str, ctx: ConditionContext, variables: Mapping[str, Any] | None = None) -> str:
     functions = FixedFunctions(ctx.date) if ctx.date is not None else None
     return default_engine().render(text, variables if variables is not None else _scope(ctx), functions)
 
@@ -93,7 +91,7 @@ def _parse_date(condition: Condition, value: Any) -> date:
 
 
 def _rendered_date(condition: Condition, text: str, ctx: ConditionContext) -> Any:
-    value = _render(condition, text, ctx)
+    value = _render(text, ctx)
     if value is None or value == "":
         raise PluginError(f"condition {condition.type}: its date {text!r} rendered empty; a schedule gives "
                           f"`trigger.date`, other triggers need an explicit `date` property",
@@ -295,7 +293,7 @@ class ExecutionOutputs(Condition):
             return False  # as Kestra: no outputs, nothing to test
         variables = _scope(ctx)
         variables["trigger"] = {**variables["trigger"], "outputs": outputs}
-        return _holds(_rendered_text(self, self.expression, ctx, variables))
+        return _holds(_rendered_text(self.expression, ctx, variables))
 
 
 class Expression(Condition):
@@ -309,7 +307,7 @@ class Expression(Condition):
     expression: str = Field(min_length=1)
 
     def test(self, ctx: ConditionContext) -> bool:
-        return _holds(_rendered_text(self, self.expression, ctx))
+        return _holds(_rendered_text(self.expression, ctx))
 
 
 class DayWeek(Condition):
