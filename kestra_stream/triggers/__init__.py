@@ -1,6 +1,10 @@
-"""What every trigger kind shares: starting an execution for a firing, and the context polling
-and realtime triggers run in. The components that fire them: ``kestra_stream.scheduler``
-(schedules, polling triggers), flow triggers and realtime triggers (this package)."""
+"""What every trigger kind shares, and the components that fire flow and realtime triggers.
+
+``emit_execution`` starts the execution of a firing (an id derived from what fired, so a firing
+asked twice starts one execution); ``BackendTriggerContext`` is what polling and realtime
+triggers run in. ``FlowTriggers`` fires Flow triggers as executions end; ``RealtimeTriggers``
+runs one listener per realtime trigger. Schedules and polling triggers: ``kestra_stream.scheduler``.
+"""
 
 from kestra_stream.triggers._context import (
     BackendTriggerContext,
@@ -10,12 +14,21 @@ from kestra_stream.triggers._context import (
     trigger_uid,
     triggered_execution_id,
 )
+from kestra_stream.triggers._flow import UpstreamEvent, evaluate, trigger_variables
+from kestra_stream.triggers._flow_triggers import FlowTriggers
+from kestra_stream.triggers._realtime import Backoff, RealtimeTriggers
 
 __all__ = [
     "BackendTriggerContext",
+    "Backoff",
+    "FlowTriggers",
+    "RealtimeTriggers",
+    "UpstreamEvent",
     "emit_execution",
+    "evaluate",
     "render_with_trigger",
     "trigger_labels",
     "trigger_uid",
+    "trigger_variables",
     "triggered_execution_id",
 ]

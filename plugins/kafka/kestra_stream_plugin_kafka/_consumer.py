@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -186,6 +194,8 @@ class OpenConsumer:
     def __init__(self, spec: ConsumerSpec) -> None:
         self.spec = spec
         self.assigned = threading.Event()
+        # Where assigned partitions start when nothing was fetched yet (OFFSET_BEGINNING / OFFSET_END or an offset).
+        self._starts: dict[tuple[str, int], int] = {}
         self.consumer = Consumer(spec.config)
         try:
             self._subscribe()
@@ -237,12 +247,41 @@ class OpenConsumer:
             where = (tp.topic, tp.partition)
             offset = committed.get(where, by_time.get(where, OFFSET_BEGINNING))
             starts.append(TopicPartition(tp.topic, tp.partition, offset))
+            self._starts[where] = offset
         return starts
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self.spec.since_ms is not None and partitions:
             consumer.assign(self._starting_offsets(partitions))
         self.assigned.set()
+
+    def behind(self) -> bool:
+        """Whether an assigned partition still has records past this consumer's position: a poll that
+        came back empty then only means the fetch is slow (a busy broker), not that the topic is drained."""
+        try:
+            assignment = self.consumer.assignment()
+            for tp in self.consumer.position(assignment) if assignment else ():
+                low, high = self.consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5)
+                if self._next_offset(tp, low, high) < high:
+                    return True
+        except KafkaException as exc:
+            log.debug("kafka_lag_unknown", error=str(exc))
+        return False
+
+    def _next_offset(self, tp: TopicPartition, low: int, high: int) -> int:
+        if tp.offset >= 0:
+            return int(tp.offset)
+        start = self._starts.get((tp.topic, tp.partition))
+        if start is None and self.spec.group_id is not None:
+            start = self.consumer.committed([tp], timeout=5)[0].offset
+        if start is not None and start >= 0:
+            return int(start)
+        if start == OFFSET_BEGINNING:
+            return low
+        if start is None or start == OFFSET_INVALID:
+            return low if str(self.spec.config.get("auto.offset.reset", "latest")) in ("earliest", "smallest",
+                                                                                       "beginning") else high
+        return high
 
     def poll(self, timeout: float) -> Message | None:
         return self.consumer.poll(timeout)
@@ -251,8 +290,11 @@ class OpenConsumer:
         """Commit the NEXT offsets to read (last consumed + 1) by partition."""
         if self.spec.group_id is None or not offsets:
             return
-        self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                             asynchronous=asynchronous)
+        partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        if asynchronous:
+            self.consumer.commit(offsets=partitions, asynchronous=True)
+        else:
+            self.consumer.commit(offsets=partitions, asynchronous=False)
 
     def close(self) -> None:
         self.consumer.close()
@@ -271,8 +313,9 @@ def record_error(msg: Message) -> KafkaError | None:
 def to_message(msg: Message, spec: ConsumerSpec) -> dict[str, Any] | None:
     """Kestra's message map of a record (key, value, topic, partition, offset, timestamp, headers);
     None when its headers do not match ``headerFilters``. Raises SerdeError when it cannot be read."""
-    raw_headers: list[tuple[str, bytes | None]] = list(msg.headers() or ())
-    headers = [{k: (v.decode("utf-8", errors="replace") if v is not None else None)} for k, v in raw_headers]
+    raw = msg.headers() or ()
+    pairs = list(raw.items()) if isinstance(raw, dict) else list(raw)
+    headers = [{k: _header_text(v)} for k, v in pairs]
     if spec.header_filters:
         last = {k: v for h in headers for k, v in h.items()}
         if any(last.get(k) != v for k, v in spec.header_filters.items()):
@@ -287,6 +330,18 @@ def to_message(msg: Message, spec: ConsumerSpec) -> dict[str, Any] | None:
         "timestamp": iso_millis(millis) if millis is not None and millis >= 0 else None,
         "headers": headers,
     }
+
+
+def _header_text(value: str | bytes | None) -> str | None:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+
+
+def position(msg: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a record (never None for a record without an error)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:
+        raise KafkaException(f"a record without a position: {msg.error()}")
+    return topic, partition, offset
 
 
 def iso_millis(millis: int) -> str:
@@ -325,19 +380,21 @@ def consume_batch(opened: OpenConsumer, *, poll_seconds: float, max_records: int
         wait = poll_seconds if max_seconds is None else max(0.0, min(poll_seconds, max_seconds - elapsed))
         msg = opened.poll(wait)
         if msg is None:
-            if opened.assigned.is_set() or elapsed > wait_assignment_seconds:
+            if elapsed > wait_assignment_seconds:
+                break
+            if opened.assigned.is_set() and not opened.behind():
                 break
             continue
         if record_error(msg) is not None:
             log.warning("kafka_consume_error", error=str(msg.error()), topic=msg.topic())
             continue
-        batch.next_offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
+        topic, partition, offset = position(msg)
+        batch.next_offsets[(topic, partition)] = offset + 1
         try:
             message = to_message(msg, opened.spec)
         except SerdeError as exc:
             batch.skipped += 1
-            log.warning("kafka_record_skipped", topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
-                        reason=str(exc))
+            log.warning("kafka_record_skipped", topic=topic, partition=partition, offset=offset, reason=str(exc))
             continue
         if message is not None:
             batch.messages.append(message)

@@ -14,7 +14,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from confluent_kafka import KafkaException, Producer
@@ -227,8 +227,8 @@ class Consume(ConsumerOptions, RunnableTask):
         type="io.kestra.plugin.kafka.Consume", short="kafka.Consume",
         title="Read Kafka records into internal storage.", examples=(_CONSUME_EXAMPLE,))
 
-    poll_duration: Duration = Field(default="PT5S", description="How long a poll waits for records; an empty "
-                                                                 "poll ends the task.")
+    poll_duration: Duration = Field(default=timedelta(seconds=5),
+                                    description="How long a poll waits for records; an empty poll ends the task.")
     max_records: int | None = Field(default=None, ge=1, description="Stop after this many records.")
     max_duration: Duration | None = Field(default=None, description="Stop after this long.")
 

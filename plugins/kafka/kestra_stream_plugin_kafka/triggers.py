@@ -13,6 +13,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, ClassVar, TypeVar
 
 import structlog
@@ -21,12 +22,14 @@ from pydantic import Field
 
 from kestra_stream.durations import Duration
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import LogLevel, PollingTrigger, RealtimeTrigger, TriggerContext
+from kestra_stream.models.task import LogLevel, PollingTrigger, TriggerContext
+from kestra_stream.models.task import RealtimeTrigger as RealtimeTriggerBase
 from kestra_stream_plugin_kafka._consumer import (
     ConsumerOptions,
     ConsumerSpec,
     OpenConsumer,
     consume_batch,
+    position,
     record_error,
     resolve,
     to_message,
@@ -90,7 +93,7 @@ class Trigger(ConsumerOptions, PollingTrigger):
         examples=(_TRIGGER_EXAMPLE,))
 
     group_id: str = Field(description="Consumer group: what was consumed is not consumed again.")
-    poll_duration: Duration = Field(default="PT5S", description="How long a poll waits for records.")
+    poll_duration: Duration = Field(default=timedelta(seconds=5), description="How long a poll waits for records.")
     max_records: int | None = Field(default=None, ge=1, description="At most this many records per batch.")
     max_duration: Duration | None = Field(default=None, description="At most this long reading one batch.")
 
@@ -115,7 +118,7 @@ class Trigger(ConsumerOptions, PollingTrigger):
         return None
 
 
-class RealtimeTrigger(ConsumerOptions, RealtimeTrigger):
+class RealtimeTrigger(ConsumerOptions, RealtimeTriggerBase):
     """One long-lived consumer; one execution per record, with the record as ``trigger.*``
     (key, value, topic, partition, offset, timestamp, headers).
 
@@ -159,14 +162,15 @@ class RealtimeTrigger(ConsumerOptions, RealtimeTrigger):
             if record_error(msg) is not None:
                 ctx.log(LogLevel.WARN, f"Kafka consumer error: {msg.error()}")
                 continue
-            next_offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
+            topic, partition, offset = position(msg)
+            next_offsets[(topic, partition)] = offset + 1
             try:
                 message = to_message(msg, spec)
             except SerdeError as exc:
-                ctx.log(LogLevel.WARN, f"record {msg.topic()}/{msg.partition()}/{msg.offset()} skipped: {exc}")
+                ctx.log(LogLevel.WARN, f"record {topic}/{partition}/{offset} skipped: {exc}")
                 continue
             if message is not None:
-                emits.append(ctx.emit(message, key=f"{msg.topic()}/{msg.partition()}/{msg.offset()}"))
+                emits.append(ctx.emit(message, key=f"{topic}/{partition}/{offset}"))
         # Executions of one poll are created concurrently; the poll's offsets are acknowledged after all.
         await asyncio.gather(*emits)
         # Asynchronous: a failed commit (broker down) is reported by the client and covered by the next one.
