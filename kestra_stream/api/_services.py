@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from kestra_stream.api._settings import ApiSettings
     from kestra_stream.backend import Backend, FlowRepository
     from kestra_stream.plugins import PluginRegistry
+    from kestra_stream.scheduler import TriggerStore
     from kestra_stream.search import SearchRepository
     from kestra_stream.storage import Storage
 
@@ -21,5 +22,7 @@ class ApiServices:
     storage: Storage
     registry: PluginRegistry
     settings: ApiSettings
+    # Trigger state (the scheduler's): listed, enabled and disabled, unlocked, backfilled through the API.
+    triggers: TriggerStore | None = None
     # "embedded" or "kafka": told in /configs, and in metrics labels.
     backend_name: str = "embedded"

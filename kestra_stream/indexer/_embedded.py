@@ -17,6 +17,7 @@ from kestra_stream.errors import BackendError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.ids import new_id
 from kestra_stream.kafka import FlowRecord
+from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.search import IndexBatch, IndexedLog, SearchRepository
 
@@ -37,6 +38,7 @@ class EmbeddedIndexer:
         self._task: asyncio.Task[None] | None = None
         engine.subscribe(self._on_state)
         engine.subscribe_logs(self._on_logs)
+        engine.flows.subscribe(self._on_flow)
 
     def _next_version(self) -> int:
         self._version = max(self._version + 1, time.time_ns())
@@ -49,15 +51,16 @@ class EmbeddedIndexer:
         for entry in entries:
             self._batch.logs.append(IndexedLog(entry=entry, id=new_id(), seq=self._next_version()))
 
+    def _on_flow(self, flow: Flow) -> None:
+        self._batch.flows.append(flow_record(flow))
+
     def sync_flows(self) -> int:
-        """Index the newest revision of every stored flow (at start, and after a deploy); returns their count."""
-        latest: dict[tuple[str, str], FlowRecord] = {}
-        for namespace, flow_id, revision, source in self.engine.store.flow_sources():
-            known = latest.get((namespace, flow_id))
-            if known is None or known.revision < revision:
-                latest[(namespace, flow_id)] = FlowRecord(namespace=namespace, id=flow_id, revision=revision,
-                                                          source=source)
-        self._batch.flows.extend(latest.values())
+        """Index the newest revision of every flow, deletions included (at start); returns their count.
+
+        After that every deploy and deletion reaches the index through the flows' listener.
+        """
+        latest = [flow_record(flow) for flow in self.engine.flows.all_latest_with_deleted()]
+        self._batch.flows.extend(latest)
         return len(latest)
 
     async def start(self) -> None:
@@ -90,3 +93,10 @@ class EmbeddedIndexer:
         while True:
             await asyncio.sleep(self.interval)
             await self.flush()
+
+
+def flow_record(flow: Flow) -> FlowRecord:
+    """What the search index keeps of a flow revision (a deletion hides the flow from flow searches)."""
+    assert flow.revision is not None, "only stored revisions are indexed"
+    return FlowRecord(namespace=flow.namespace, id=flow.id, revision=flow.revision, source=flow.source or "",
+                      deleted=flow.deleted)

@@ -1,8 +1,10 @@
 """Flows on Kafka: a compacted topic is the source of truth for every flow and its revisions.
 
 Each revision is a record keyed ``namespace/id/revision`` (so executions of an older revision
-can still be folded) and the newest one is also keyed ``namespace/id``. A ``KafkaFlowStore``
-reads the whole topic at start, keeps following it, and offers the ``get`` a backend needs.
+can still be folded) and the newest one is also keyed ``namespace/id``. A deletion is a revision
+as well (Kestra's: the last source under the next number, ``deleted: true``), so every store
+following the topic and the indexer see it like any other change. A ``KafkaFlowStore`` reads the
+whole topic at start, keeps following it, and offers the ``get`` a backend needs.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ class KafkaFlowStore:
                       error=str(exc))
             return
         with self._lock:
-            self._catalog.add(flow.model_copy(update={"revision": record.revision}), record.revision)
+            self._catalog.add(flow.model_copy(update={"revision": record.revision, "deleted": record.deleted}),
+                              record.revision)
 
     # ----- reading and writing -------------------------------------------------------------------
     def get(self, namespace: str, flow_id: str, revision: int | None = None) -> tuple[Flow, int]:
@@ -111,28 +114,50 @@ class KafkaFlowStore:
         with self._lock:
             return self._catalog.all_latest()
 
-    def deploy(self, source: str, *, file: str | None = None) -> Flow:
-        """Validate and publish a flow; a changed source becomes a new revision (blocks until delivered)."""
-        flow = load_flow(source, file=file, registry=self._registry, global_defaults=self._defaults)
+    def revisions(self, namespace: str, flow_id: str) -> list[Flow]:
         with self._lock:
-            latest = self._catalog.latest_revision(flow.namespace, flow.id)
-            current = self._catalog.get(flow.namespace, flow.id, latest)[0] if latest is not None else None
-        if current is not None and current.source == source:
+            return self._catalog.revisions(namespace, flow_id)
+
+    def parse(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate a flow exactly as ``deploy`` does, without publishing it."""
+        return load_flow(source, file=file, registry=self._registry, global_defaults=self._defaults)
+
+    def deploy(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate and publish a flow; a changed source (or a deleted flow) becomes a new revision.
+
+        Blocks until the record is delivered.
+        """
+        flow = self.parse(source, file=file)
+        with self._lock:
+            current = self._catalog.latest(flow.namespace, flow.id)
+        if current is not None and not current.deleted and current.source == source:
             return current
-        revision = (latest or 0) + 1
-        record = FlowRecord(namespace=flow.namespace, id=flow.id, revision=revision, source=source).model_dump_json()
+        revision = (current.revision or 0) + 1 if current is not None else 1
+        published = flow.model_copy(update={"revision": revision})
+        self._publish(FlowRecord(namespace=flow.namespace, id=flow.id, revision=revision, source=source), published)
+        return published
+
+    def delete(self, namespace: str, flow_id: str) -> Flow:
+        """Publish the deletion of a live flow (NotFoundError otherwise); blocks until it is delivered."""
+        with self._lock:
+            current, revision = self._catalog.get(namespace, flow_id)
+        deleted = current.model_copy(update={"revision": revision + 1, "deleted": True})
+        self._publish(FlowRecord(namespace=namespace, id=flow_id, revision=revision + 1, source=current.source or "",
+                                 deleted=True), deleted)
+        return deleted
+
+    def _publish(self, record: FlowRecord, flow: Flow) -> None:
+        value = record.model_dump_json().encode()
         errors: list[str] = []
 
         def delivered(err: object, _msg: object) -> None:
             if err is not None:
                 errors.append(str(err))
 
-        for key in (flow_key(flow.namespace, flow.id, revision), flow_key(flow.namespace, flow.id)):
-            self._producer.produce(self._topic, key=key, value=record.encode(), on_delivery=delivered)
+        for key in (flow_key(record.namespace, record.id, record.revision), flow_key(record.namespace, record.id)):
+            self._producer.produce(self._topic, key=key, value=value, on_delivery=delivered)
         if self._producer.flush(self._settings.connect_timeout_seconds) or errors:
-            raise BackendError(f"flow {flow.namespace}.{flow.id} was not published: "
-                               f"{errors[0] if errors else 'delivery timed out'}")
-        published = flow.model_copy(update={"revision": revision})
+            raise BackendError(f"flow {record.namespace}.{record.id} revision {record.revision} was not published "
+                               f"to {self._topic!r}: {errors[0] if errors else 'delivery timed out'}")
         with self._lock:
-            self._catalog.add(published, revision)
-        return published
+            self._catalog.add(flow, record.revision)

@@ -24,6 +24,7 @@ from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.plugins import default_registry
+from kestra_stream.scheduler import KafkaTriggerStore, SqliteTriggerStore, TriggerStore
 from kestra_stream.search import ElasticsearchRepository, SearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
 from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
@@ -65,6 +66,7 @@ class _KafkaParts:
     backend: ThreadedBackend
     stack: KafkaStack
     search: ElasticsearchRepository
+    triggers: KafkaTriggerStore
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +78,17 @@ def kafka_api_parts(kafka_bootstrap: str, elasticsearch_url: str,
     search = ElasticsearchRepository.connect(elasticsearch_url, prefix=f"api-{suffix}")
     loop = LoopThread("api-kafka-stack")
     indexer = KafkaIndexer(settings, search, IndexerSettings(group_id=f"api-indexer-{suffix}", batch_seconds=0.1))
+    triggers = KafkaTriggerStore(settings)
     try:
         loop.run(stack.start(), START_TIMEOUT)
+        loop.run(triggers.start(), START_TIMEOUT)
+        search.setup()
         deploy_api_flows(stack.flows)
         indexer.start()
-        yield _KafkaParts(ThreadedBackend(stack, loop), stack, search)
+        yield _KafkaParts(ThreadedBackend(stack, loop), stack, search, triggers)
     finally:
         indexer.stop()
+        loop.run(triggers.stop(), START_TIMEOUT)
         loop.run(stack.stop(), START_TIMEOUT)
         loop.close()
         search.drop()
@@ -90,9 +96,10 @@ def kafka_api_parts(kafka_bootstrap: str, elasticsearch_url: str,
 
 
 def build_services(backend: Backend, flows: FlowRepository, search: SearchRepository, storage: Storage,
-                   backend_name: str, settings: ApiSettings | None = None) -> ApiServices:
+                   backend_name: str, settings: ApiSettings | None = None,
+                   triggers: TriggerStore | None = None) -> ApiServices:
     return ApiServices(backend=backend, flows=flows, search=search, storage=storage, registry=default_registry(),
-                       settings=settings or ApiSettings(), backend_name=backend_name)
+                       settings=settings or ApiSettings(), backend_name=backend_name, triggers=triggers)
 
 
 @pytest.fixture
@@ -106,7 +113,7 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path, api_settings: ApiS
     if request.param == "kafka":
         parts: _KafkaParts = request.getfixturevalue("kafka_api_parts")
         services = build_services(parts.backend, parts.stack.flows, parts.search, parts.stack.storage, "kafka",
-                                  api_settings)
+                                  api_settings, parts.triggers)
         async with TestClient(TestServer(create_app(services))) as client:
             yield ApiHarness(client, parts.backend, parts.stack.flows, parts.search, parts.stack.storage, "kafka")
         return
@@ -115,10 +122,12 @@ async def api(request: pytest.FixtureRequest, tmp_path: Path, api_settings: ApiS
         deploy_api_flows(engine.flows)
         indexer = EmbeddedIndexer(engine, search, interval=0.05)
         await indexer.start()
-        services = build_services(engine, engine.flows, search, engine.storage, "embedded", api_settings)
+        triggers = SqliteTriggerStore(tmp_path / "triggers.db")
+        services = build_services(engine, engine.flows, search, engine.storage, "embedded", api_settings, triggers)
         try:
             async with TestClient(TestServer(create_app(services))) as client:
                 yield ApiHarness(client, engine, engine.flows, search, engine.storage, "embedded")
         finally:
             await indexer.stop()
             search.close()
+            triggers.close()
