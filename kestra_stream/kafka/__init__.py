@@ -25,6 +25,7 @@ from kestra_stream.kafka._topics import (
     load_definitions,
 )
 from kestra_stream.kafka._topics import apply as apply_topics
+from kestra_stream.kafka._topics import delete_all as delete_topics
 from kestra_stream.kafka._topics import describe as describe_topics
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "decode_job",
     "decode_log",
     "decode_state",
+    "delete_topics",
     "describe_topics",
     "encode_event",
     "encode_job",

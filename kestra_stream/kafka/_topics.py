@@ -475,3 +475,22 @@ def apply(settings: KafkaSettings, definitions: TopicDefinitions | None = None, 
         if change.kind is not ChangeKind.UNCHANGED:
             log.info("kafka topic " + change.kind.value, topic=change.topic, details=list(change.details))
     return changes
+
+
+def delete_all(settings: KafkaSettings, *, timeout: float = 30.0) -> list[str]:
+    """Delete every topic of this prefix, faust's changelog topics included; returns their names.
+
+    For throw-away prefixes (tests, benchmarks): the event log of a real deployment is never deleted
+    by kestra-stream itself.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(settings.client_config())
+    # Faust names its changelog topics after the app id: the prefix without its trailing separator.
+    stem = settings.topic_prefix.rstrip(".-_")
+    if not stem:
+        raise BackendError("refusing to delete every topic of the broker: the topic prefix is empty")
+    ours = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(stem))
+    for future in admin.delete_topics(ours, operation_timeout=timeout).values() if ours else ():
+        future.result(timeout)
+    return ours

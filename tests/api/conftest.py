@@ -22,7 +22,7 @@ from kestra_stream.api import ApiServices, ApiSettings, create_app
 from kestra_stream.backend import Backend, FlowRepository
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
-from kestra_stream.kafka import KafkaSettings, KafkaStack
+from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.plugins import default_registry
 from kestra_stream.scheduler import KafkaTriggerStore, SqliteTriggerStore, TriggerStore
 from kestra_stream.search import ElasticsearchRepository, SearchRepository, SqliteRepository
@@ -93,6 +93,7 @@ def kafka_api_parts(kafka_bootstrap: str, elasticsearch_url: str,
         loop.close()
         search.drop()
         search.close()
+        delete_topics(settings)
 
 
 def build_services(backend: Backend, flows: FlowRepository, search: SearchRepository, storage: Storage,

@@ -27,7 +27,7 @@ import pytest
 from kestra_stream.backend import Backend
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.kafka import KafkaSettings, KafkaStack
+from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
@@ -116,6 +116,12 @@ class ThreadedBackend:
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         return await self._call(self._backend.replay(execution_id, taskrun_id))
 
+    async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
+        return await self._call(self._backend.set_labels(execution_id, labels))
+
+    async def delete_execution(self, execution_id: str) -> bool:
+        return await self._call(self._backend.delete_execution(execution_id))
+
 
 @pytest.fixture(scope="module")
 def kafka_backend(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedBackend]:
@@ -134,6 +140,7 @@ def kafka_backend(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     finally:
         loop.run(stack.stop(), START_TIMEOUT)
         loop.close()
+        delete_topics(settings)
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])

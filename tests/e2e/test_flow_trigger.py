@@ -18,7 +18,7 @@ import pytest
 from kestra_stream.backend import Backend
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.kafka import KafkaSettings, KafkaStack
+from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
 from kestra_stream.triggers._flow_triggers import FlowSource, FlowTriggers
@@ -76,19 +76,7 @@ def kafka_setup(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) 
     finally:
         loop.run(stack.stop(), START_TIMEOUT)
         loop.close()
-        _delete_topics(settings)
-
-
-def _delete_topics(settings: KafkaSettings) -> None:
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    # Faust names its changelog topics after the app id, the prefix without its dot.
-    stem = settings.topic_prefix.rstrip(".")
-    ours = [t for t in admin.list_topics(timeout=10).topics if t.startswith(stem)]
-    if ours:
-        for future in admin.delete_topics(ours, operation_timeout=10).values():
-            future.result(timeout=30)
+        delete_topics(settings)
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
