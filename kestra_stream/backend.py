@@ -26,6 +26,21 @@ class FlowRepository(Protocol):
     def all_latest(self) -> list[Flow]:
         """The latest revision of every flow that is not deleted."""
 
+    def parse(self, source: str, *, file: str | None = None) -> Flow:
+        """Validate a flow exactly as ``deploy`` would (same plugins and defaults), without storing it."""
+
+    def revisions(self, namespace: str, flow_id: str) -> list[Flow]:
+        """Every revision of a flow, oldest first, its deletions included (``deleted``); empty if never deployed."""
+
+    def delete(self, namespace: str, flow_id: str) -> Flow:
+        """Delete a flow as Kestra does; returns the deletion revision.
+
+        The last source is stored again under the next revision number, marked ``deleted``: the flow
+        disappears from ``get`` (latest) and ``all_latest`` while its earlier revisions stay readable
+        for their executions, and deploying it again continues the numbering. NotFoundError when
+        there is no live flow of that name.
+        """
+
 
 class Backend(Protocol):
     def deploy(self, source: str, *, file: str | None = None) -> Flow:
@@ -49,3 +64,8 @@ class Backend(Protocol):
                      from_text: bool = False) -> None: ...
     async def restart(self, execution_id: str) -> None: ...
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str: ...
+    async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
+        """Add or change labels of an execution (others kept); the execution with its new labels."""
+
+    async def delete_execution(self, execution_id: str) -> bool:
+        """Forget an ended execution: its state, its logs and its events; False when it was not known."""

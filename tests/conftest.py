@@ -1,12 +1,10 @@
-"""Fixtures shared by every test: real services (Kafka, Elasticsearch, MinIO) when a test asks for them."""
+"""Test-wide settings: the Hypothesis profile, and plugins discovered before any test."""
 
 import os
 
 from hypothesis import HealthCheck, settings
 
 from kestra_stream.plugins import default_registry
-
-pytest_plugins = ["tests._services"]
 
 # CI runs the same examples every time (a failure there is reproducible, never a lucky draw);
 # developers' runs keep exploring new ones.

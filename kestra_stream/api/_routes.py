@@ -42,7 +42,7 @@ class Endpoint:
     response: Any = None  # the JSON answer's type; None with ``response_content`` for other answers
     response_content: str = "application/json"
     status: int = 200
-    errors: tuple[int, ...] = ()
+    errors: tuple[int, ...] = ()  # every other status it may answer (a 204 too)
     public: bool = False  # no authentication: health checks, webhooks
     root: bool = False  # served at ``path`` itself, not below /api/v1
 
@@ -143,6 +143,9 @@ def _operation(endpoint: Endpoint, schemas: _Schemas, error_ref: dict[str, Any])
         answer["content"] = {endpoint.response_content: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(endpoint.status): answer}
     for code in _error_codes(endpoint):
+        if code < 400:  # another success, without a body (a webhook whose conditions did not hold: 204)
+            responses[str(code)] = {"description": "Accepted, nothing to answer"}
+            continue
         responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Error"),
                                 "content": {"application/json": {"schema": error_ref}}}
     operation["responses"] = responses

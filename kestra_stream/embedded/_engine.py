@@ -187,6 +187,12 @@ class EmbeddedEngine(AcceptsRequests):
         """Called with the log lines of tasks and of the executor, once they are stored."""
         self._log_listeners.append(listener)
 
+    async def delete_execution(self, execution_id: str) -> bool:
+        """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
+        self._states.pop(execution_id, None)
+        # On the loop, like every other use of the store's one connection (transactions must not interleave).
+        return self.store.delete_execution(execution_id)
+
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         state = self.state(execution_id)
         if state is not None and state.finished:

@@ -145,6 +145,14 @@ class Store:
         row = self._db.execute("SELECT body FROM executions WHERE id = ?", (execution_id,)).fetchone()
         return ExecutionState.model_validate_json(row[0]) if row else None
 
+    def delete_execution(self, execution_id: str) -> bool:
+        """Remove an execution with its events, logs, timers and jobs; False when there was none."""
+        with self.transaction() as db:
+            found = db.execute("DELETE FROM executions WHERE id = ?", (execution_id,)).rowcount > 0
+            for table in ("events", "logs", "timers", "jobs"):
+                db.execute(f"DELETE FROM {table} WHERE execution_id = ?", (execution_id,))
+        return found
+
     def unfinished_executions(self) -> list[str]:
         """Ids of the executions still going on, oldest first (the order they were queued in)."""
         return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0 ORDER BY created")]

@@ -18,6 +18,7 @@ from kestra_stream.executor.events import (
     ExecutionCreated,
     ExecutionReplayed,
     KillRequested,
+    LabelsSet,
     PauseRequested,
     RestartRequested,
     ResumeRequested,
@@ -26,6 +27,7 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
 from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
+from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.storage import Storage, store_file_inputs
 
@@ -98,6 +100,13 @@ class ExecutionRequests:
                                            globals=state.globals))
         return replayed
 
+    async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
+        """Add or change labels of an execution, keeping the others; returns the execution as it becomes."""
+        state, _ = self._existing(execution_id)
+        await self._send(LabelsSet(event_id=new_id(), execution_id=execution_id, at=_now(), labels=dict(labels)))
+        execution = state.execution
+        return execution.model_copy(update={"labels": {**execution.labels, **labels}})
+
     def _existing(self, execution_id: str) -> tuple[ExecutionState, Flow]:
         state = self._state(execution_id)
         if state is None:
@@ -133,3 +142,6 @@ class AcceptsRequests:
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         return await self.requests.replay(execution_id, taskrun_id)
+
+    async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
+        return await self.requests.set_labels(execution_id, labels)

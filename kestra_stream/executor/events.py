@@ -97,6 +97,13 @@ class RestartRequested(_Event):
     kind: Literal["restart"] = "restart"
 
 
+class LabelsSet(_Event):
+    """Labels added to or changed on an execution (the API's "set labels"); other labels are kept."""
+
+    kind: Literal["labels"] = "labels"
+    labels: dict[str, str]
+
+
 class SubflowEnded(_Event):
     """A child execution started by a Subflow task ended (or could not start)."""
 
@@ -110,7 +117,7 @@ class SubflowEnded(_Event):
 
 Event = Annotated[
     ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
-    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded,
+    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

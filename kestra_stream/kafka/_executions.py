@@ -146,6 +146,29 @@ class KafkaExecutions(AcceptsRequests):
             raise BackendError(f"request for execution {event.execution_id} was not delivered: {errors[0]}",
                                execution_id=event.execution_id)
 
+    async def delete_execution(self, execution_id: str) -> bool:
+        """A tombstone on the executions topic (compaction then drops its snapshots) and this client forgets it.
+
+        The executor's own table and the logs topic (retention-based) are left as they are: an
+        ended execution is never read from them again.
+        """
+        with self._lock:
+            known = self._states.pop(execution_id, None) is not None
+            self._logs.pop(execution_id, None)
+        errors: list[str] = []
+
+        def delivered(err: object, _msg: object) -> None:
+            if err is not None:
+                errors.append(str(err))
+
+        self._producer.produce(self._settings.topic("executions"), key=execution_id.encode(), value=None,
+                               on_delivery=delivered)
+        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
+        if errors:
+            raise BackendError(f"deleting execution {execution_id} was not delivered: {errors[0]}",
+                               execution_id=execution_id)
+        return known
+
     def _supersede(self, execution_id: str) -> None:
         with self._lock:
             # The ended snapshot is no longer the execution's outcome: wait() waits for the next end.

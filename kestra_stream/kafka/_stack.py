@@ -87,3 +87,6 @@ class KafkaStack(AcceptsRequests):
 
     def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
         self.executions.subscribe(listener)
+
+    async def delete_execution(self, execution_id: str) -> bool:
+        return await self.executions.delete_execution(execution_id)
