@@ -23,6 +23,7 @@ from kestra_stream.api import (
 from kestra_stream.api._auth import PUBLIC_HANDLERS, auth_middleware
 from kestra_stream.api._errors import error_middleware
 from kestra_stream.api._http import SERVICES, json_response
+from kestra_stream.api._metrics import install_metrics
 from kestra_stream.api._routes import API_PREFIX, TENANT_PREFIX, ApiRoutes, Handler, openapi_document
 from kestra_stream.api._services import ApiServices
 
@@ -66,4 +67,5 @@ def create_app(services: ApiServices, *, tables: Sequence[ApiRoutes] = ROUTE_TAB
     app.router.add_get(OPENAPI_PATH, openapi)
     app.router.add_get("/openapi.json", openapi)
     app[PUBLIC_HANDLERS] = frozenset(public)
+    install_metrics(app, services)
     return app

@@ -291,6 +291,7 @@ async def delete_execution(request: web.Request) -> web.StreamResponse:
                                   "(DELETE /api/v1/executions/{id}/kill) before deleting it", execution_id=execution_id)
     svc = services(request)
     await svc.backend.delete_execution(execution_id)
+    await asyncio.to_thread(svc.search.delete_execution, execution_id)
     prefix = execution_uri(execution.namespace, execution.flow_id, execution_id)
     for uri in await svc.storage.list(prefix):
         await svc.storage.delete(uri)

@@ -33,7 +33,7 @@ from kestra_stream.flows import Source, parse_source
 from kestra_stream.kafka import FlowRecord
 from kestra_stream.models.flow import Flow
 from kestra_stream.plugins import PluginKind, PluginRegistry
-from kestra_stream.search import MAX_PAGE_SIZE, FlowQuery, Paging
+from kestra_stream.search import MAX_PAGE_SIZE, MAX_RESULT_WINDOW, FlowQuery, Paging
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +44,6 @@ _YAML_BODY: dict[str, Any] = {"type": "string", "description": "A flow in Kestra
 _YAML_DOCUMENTS: dict[str, Any] = {"type": "string",
                                    "description": "Flows in Kestra's YAML, separated by lines of `---`"}
 # Deeper than this a search index cannot page (Elasticsearch's index.max_result_window).
-MAX_RESULT_WINDOW = 10_000
 _DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _SORT = r"^(id|namespace|revision)(:(asc|desc))?$"
 

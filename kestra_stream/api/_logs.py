@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,7 @@ from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
-from kestra_stream.search import MAX_PAGE_SIZE, LogQuery, Paging
+from kestra_stream.search import MAX_PAGE_SIZE, MAX_RESULT_WINDOW, LogQuery, Paging
 
 routes = ApiRoutes("Logs")
 
@@ -83,7 +84,7 @@ async def execution_logs(request: web.Request, execution_id: str) -> list[LogEnt
         found = await asyncio.to_thread(svc.search.search_logs, LogQuery(
             execution_id=execution_id, paging=Paging(page=page, size=MAX_PAGE_SIZE)))
         lines += found.items
-        if len(found.items) < MAX_PAGE_SIZE or len(lines) >= found.total:
+        if len(found.items) < MAX_PAGE_SIZE or len(lines) >= found.total or page * MAX_PAGE_SIZE >= MAX_RESULT_WINDOW:
             return lines
         page += 1
 
@@ -122,7 +123,7 @@ async def download_execution_logs(request: web.Request) -> web.StreamResponse:
     lines = await execution_logs(request, execution_id)
     text = "\n".join(pretty(entry) for entry in lines if keeps(entry, params))
     return web.Response(text=text, content_type="text/plain", headers={
-        "Content-Disposition": f'attachment; filename="{execution_id}.log"'})
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(execution_id)}.log"})
 
 
 @routes.route("GET", "/logs/{executionId}/follow", summary="Follow the log lines of an execution (server-sent "

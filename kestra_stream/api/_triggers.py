@@ -110,13 +110,15 @@ def _store(request: web.Request) -> TriggerStore:
 
 
 def _items(request: web.Request, flows: list[Flow]) -> list[TriggerItem]:
-    store = _store(request)
+    """The triggers of ``flows`` with their state (an empty one where none is kept, or no scheduler runs)."""
+    store = services(request).triggers
     items = []
     for flow in sorted(flows, key=lambda f: (f.namespace, f.id)):
         for trigger in flow.triggers or ():
             uid = f"{flow.namespace}/{flow.id}/{trigger.id}"
-            record = store.get(uid) or TriggerRecord(namespace=flow.namespace, flow_id=flow.id, trigger_id=trigger.id,
-                                                     disabled=trigger.disabled)
+            kept = store.get(uid) if store is not None else None
+            record = kept or TriggerRecord(namespace=flow.namespace, flow_id=flow.id, trigger_id=trigger.id,
+                                           disabled=trigger.disabled)
             items.append(TriggerItem(abstract_trigger=_definition(trigger), trigger_context=record))
     return items
 

@@ -31,6 +31,9 @@ def _register() -> None:
     main.add_command(components.executor)
     main.add_command(components.worker)
     main.add_command(indexer.indexer)
+    from kestra_stream.cli.webserver import webserver
+
+    main.add_command(webserver)
 
 
 _register()

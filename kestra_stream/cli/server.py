@@ -1,25 +1,40 @@
-"""``kestra-stream server local``: the embedded backend as a long-running process."""
+"""``kestra-stream server local`` and ``server standalone``: a backend, its search index and the REST API
+in one long-running process.
+
+Each server is one ``AsyncExitStack`` of components, started in order and stopped in reverse
+(the API first, so no request reaches a stopped backend); a new component (a scheduler, trigger
+runners) is one more ``enter_async_context`` in ``_local_components`` / ``_standalone_components``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import structlog
 
+from kestra_stream.api import ApiServices, ApiSettings, serving
 from kestra_stream.backend import Backend
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.embedded import EmbeddedEngine
-from kestra_stream.errors import BackendError, FlowValidationError
+from kestra_stream.errors import BackendError, FlowValidationError, KestraStreamError
 from kestra_stream.flows import flow_files
+from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings, KafkaStack
+from kestra_stream.plugins import default_registry
+from kestra_stream.search import ElasticsearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
 
 log = structlog.get_logger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_HOME = Path(".kestra-stream")
+DEFAULT_ELASTICSEARCH_URL = "http://localhost:9200"
+SEARCH_DB = "search.db"
 
 
 class FlowWatcher:
@@ -30,7 +45,9 @@ class FlowWatcher:
         self._directory = directory
         self._seen: dict[Path, float] = {}
 
-    def scan(self) -> None:
+    def scan(self) -> int:
+        """Deploy the files that changed since the last scan; returns how many flows were deployed."""
+        deployed = 0
         for path in flow_files([self._directory]):
             mtime = path.stat().st_mtime
             if self._seen.get(path) == mtime:
@@ -38,41 +55,107 @@ class FlowWatcher:
             self._seen[path] = mtime
             try:
                 flow = self._engine.deploy(path.read_text(), file=str(path))
+                deployed += 1
                 log.info("flow_deployed", flow=f"{flow.namespace}.{flow.id}", revision=flow.revision,
                          file=str(path))
             except FlowValidationError as exc:
                 log.error("flow_invalid", file=str(path), problems=[str(p) for p in exc.problems])
+        return deployed
 
 
-async def serve(backend: Backend, flows: Path | None, poll_seconds: float = 2.0) -> None:
-    """Run until SIGINT / SIGTERM, deploying the flows of ``flows`` as they change."""
+async def serve(backend: Backend, flows: Path | None, poll_seconds: float = 2.0,
+                on_deploy: Callable[[], object] | None = None) -> None:
+    """Run until SIGINT / SIGTERM, deploying the flows of ``flows`` as they change (then ``on_deploy``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watcher = FlowWatcher(backend, flows) if flows else None
     while not stop.is_set():
-        if watcher:
-            watcher.scan()
+        if watcher and watcher.scan() and on_deploy is not None:
+            on_deploy()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll_seconds)
 
 
-async def serve_local(home: Path, flows: Path | None) -> None:
-    async with EmbeddedEngine(home) as engine:
-        click.echo(f"kestra-stream embedded server: home {home.resolve()}"
+@contextlib.asynccontextmanager
+async def _embedded_indexer(engine: EmbeddedEngine, search: SqliteRepository) -> AsyncIterator[EmbeddedIndexer]:
+    indexer = EmbeddedIndexer(engine, search)
+    await indexer.start()
+    try:
+        yield indexer
+    finally:
+        await indexer.stop()
+
+
+@contextlib.asynccontextmanager
+async def _kafka_indexer(settings: KafkaSettings, search: ElasticsearchRepository) -> AsyncIterator[KafkaIndexer]:
+    indexer = KafkaIndexer(settings, search, IndexerSettings())
+    indexer.start()  # its own thread
+    try:
+        yield indexer
+    finally:
+        await asyncio.to_thread(indexer.stop)
+
+
+def _elasticsearch(stack: contextlib.AsyncExitStack, url: str, prefix: str) -> ElasticsearchRepository:
+    search = ElasticsearchRepository.connect(url, prefix=prefix)
+    stack.callback(search.close)
+    search.setup()
+    return search
+
+
+async def serve_local(home: Path, flows: Path | None, api: ApiSettings | None = None,
+                      storage: Storage | None = None) -> None:
+    api = api or ApiSettings()
+    async with contextlib.AsyncExitStack() as stack:
+        engine = await stack.enter_async_context(EmbeddedEngine(home, storage=storage))
+        search = SqliteRepository(home / SEARCH_DB)
+        stack.callback(search.close)
+        indexer = await stack.enter_async_context(_embedded_indexer(engine, search))
+        await stack.enter_async_context(serving(ApiServices(
+            backend=engine, flows=engine.flows, search=search, storage=engine.storage, registry=default_registry(),
+            settings=api, backend_name="embedded")))
+        click.echo(f"kestra-stream embedded server: home {home.resolve()}, API on http://{api.host}:{api.port}"
                    + (f", flows from {flows.resolve()}" if flows else ""), err=True)
-        await serve(engine, flows)
+        await serve(engine, flows, on_deploy=indexer.sync_flows)
     click.echo("stopped", err=True)
 
 
-async def serve_standalone(settings: KafkaSettings, storage: Storage, home: Path, flows: Path | None) -> None:
-    async with KafkaStack(settings, home=home, storage=storage) as stack:
+async def serve_standalone(settings: KafkaSettings, storage: Storage, home: Path, flows: Path | None,
+                           api: ApiSettings | None = None, elasticsearch_url: str = DEFAULT_ELASTICSEARCH_URL,
+                           index_prefix: str = "kestra_stream") -> None:
+    api = api or ApiSettings()
+    async with contextlib.AsyncExitStack() as stack:
+        search = _elasticsearch(stack, elasticsearch_url, index_prefix)
+        kafka = await stack.enter_async_context(KafkaStack(settings, home=home, storage=storage))
+        await stack.enter_async_context(_kafka_indexer(settings, search))
+        await stack.enter_async_context(serving(ApiServices(
+            backend=kafka, flows=kafka.flows, search=search, storage=kafka.storage, registry=default_registry(),
+            settings=api, backend_name="kafka")))
         click.echo(f"kestra-stream standalone server on Kafka {settings.bootstrap_servers} "
-                   f"(topics {settings.topic_prefix}*)" + (f", flows from {flows.resolve()}" if flows else ""),
-                   err=True)
-        await serve(stack, flows)
+                   f"(topics {settings.topic_prefix}*), search {elasticsearch_url}, API on http://{api.host}:{api.port}"
+                   + (f", flows from {flows.resolve()}" if flows else ""), err=True)
+        await serve(kafka, flows)
     click.echo("stopped", err=True)
+
+
+def api_settings(config_file: Path | None, host: str | None, port: int | None) -> ApiSettings:
+    """The ``api:`` section of the settings file (and ``KESTRA_STREAM_API_*``), then the command's options."""
+    try:
+        settings = ApiSettings.load(config_file)
+        overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        return ApiSettings.model_validate({**settings.model_dump(), **overrides}) if overrides else settings
+    except KestraStreamError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def api_options(command: F) -> F:
+    command = click.option("--port", type=click.IntRange(0, 65535), default=None,
+                           help="Port of the REST API (default 8080, or the settings file's api.port).")(command)
+    return click.option("--host", default=None,
+                        help="Address the REST API listens on (default 0.0.0.0, or the settings file's api.host)."
+                        )(command)
 
 
 @click.group()
@@ -84,10 +167,18 @@ def server() -> None:
 @click.option("--flows", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A directory of flows to deploy and watch for changes.")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_HOME,
-              show_default=True, help="Where the embedded backend keeps its SQLite file and storage.")
-def local(flows: Path | None, home: Path) -> None:
-    """The embedded backend in one process: executions resume where they were after a restart."""
-    asyncio.run(serve_local(home, flows))
+              show_default=True, help="Where the embedded backend keeps its SQLite files and storage.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A YAML settings file (its `api:` and `storage:` sections); KESTRA_STREAM_API_* variables "
+                   "override it.")
+@api_options
+def local(flows: Path | None, home: Path, config_file: Path | None, host: str | None, port: int | None) -> None:
+    """The embedded backend, its search index and the REST API in one process."""
+    settings = api_settings(config_file, host, port)
+    try:
+        asyncio.run(serve_local(home, flows, settings, storage_for(config_file, home)))
+    except (BackendError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @server.command("standalone")
@@ -96,12 +187,19 @@ def local(flows: Path | None, home: Path) -> None:
               help="A directory of flows to publish to the flows topic and watch for changes.")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_HOME,
               show_default=True, help="Where the worker keeps working directories and local storage.")
+@click.option("--elasticsearch-url", envvar="KESTRA_STREAM_ELASTICSEARCH_URL", default=DEFAULT_ELASTICSEARCH_URL,
+              show_default=True, help="Elasticsearch the indexer writes to and the API searches.")
+@click.option("--index-prefix", default="kestra_stream", show_default=True, help="Prefix of the index names.")
+@api_options
 @kafka_options
-def standalone(backend: str, flows: Path | None, home: Path, config_file: Path | None,
-               bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
-    """Every component of the Kafka backend in one process (scale out with `executor` and `worker`)."""
+def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: str, index_prefix: str,
+               host: str | None, port: int | None, config_file: Path | None, bootstrap_servers: str | None,
+               topic_prefix: str | None, partitions: int | None) -> None:
+    """Every component of the Kafka backend, the indexer and the REST API in one process."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    api = api_settings(config_file, host, port)
     try:
-        asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows))
-    except BackendError as exc:
+        asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows, api,
+                                     elasticsearch_url, index_prefix))
+    except (BackendError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

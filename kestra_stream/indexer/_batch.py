@@ -23,6 +23,7 @@ class Record:
     partition: int
     offset: int
     value: bytes | None
+    key: bytes | None = None
 
 
 @dataclass
@@ -43,9 +44,12 @@ class PendingBatch:
         self.records += 1
         # Committed once written: the offset after this one, whatever the record held.
         self.commit[(record.topic, record.partition)] = record.offset + 1
-        if record.value is None:
-            return  # a tombstone: executions and flows are never purged from the search indices here
         kind = self.kinds.get(record.topic)
+        if record.value is None:
+            # A deleted execution (its key is its id) leaves the index too; flows are deleted by a record.
+            if kind == "executions" and record.key is not None:
+                self.batch.deleted_executions.append(record.key.decode())
+            return
         try:
             if kind == "executions":
                 # The snapshot's offset grows with each snapshot of one execution (same key, same

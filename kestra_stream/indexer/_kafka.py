@@ -110,7 +110,7 @@ class KafkaIndexer:
                     log.warning("indexer_consume_error", error=str(error))
                     continue
                 pending.add(Record(topic=str(message.topic()), partition=int(message.partition() or 0),
-                                   offset=int(message.offset() or 0), value=message.value()))
+                                   offset=int(message.offset() or 0), value=message.value(), key=message.key()))
         return pending
 
     def _write(self, consumer: Consumer, pending: PendingBatch) -> bool:

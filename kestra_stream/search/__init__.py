@@ -3,6 +3,7 @@
 from kestra_stream.search._elasticsearch import ElasticsearchRepository
 from kestra_stream.search._models import (
     MAX_PAGE_SIZE,
+    MAX_RESULT_WINDOW,
     DayCount,
     ExecutionQuery,
     ExecutionSort,
@@ -20,6 +21,7 @@ from kestra_stream.search._sqlite import SqliteRepository
 
 __all__ = [
     "MAX_PAGE_SIZE",
+    "MAX_RESULT_WINDOW",
     "DayCount",
     "ElasticsearchRepository",
     "ExecutionQuery",

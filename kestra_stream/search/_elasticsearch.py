@@ -132,6 +132,8 @@ class ElasticsearchRepository:
         if failed:
             raise BackendError(f"Elasticsearch refused {len(failed)} documents of a bulk request into "
                                f"'{self.prefix}-*', first: {failed[0]}")
+        for execution_id in batch.deleted_executions:
+            self.delete_execution(execution_id)
 
     def _actions(self, batch: IndexBatch) -> Iterator[dict[str, Any]]:
         # A conflict (409) means the store already has this version or a newer one: the write is done.
@@ -151,6 +153,24 @@ class ElasticsearchRepository:
         for trigger in batch.triggers:
             yield {"_index": self.index("triggers"), "_id": trigger.uid, "_version": trigger.version,
                    "_version_type": "external_gte", "_source": trigger_document(trigger)}
+
+    def delete_execution(self, execution_id: str) -> None:
+        try:
+            self.client.options(ignore_status=404).delete(index=self.index("executions"), id=execution_id,
+                                                          refresh=True)
+            # Found then deleted in bulk: _delete_by_query needs the reindex module, which not every
+            # distribution has (the integ-test one the tests run has not).
+            logs = self.index("logs")
+            while True:
+                found = self.client.options(ignore_status=404).search(
+                    index=logs, query={"term": {"executionId": execution_id}}, size=5000, source=False)
+                hits = found.get("hits", {}).get("hits", [])
+                if not hits:
+                    break
+                helpers.bulk(self.client, ({"_op_type": "delete", "_index": logs, "_id": h["_id"]} for h in hits),
+                             raise_on_error=False, refresh=True)
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"cannot delete execution '{execution_id}' from '{self.prefix}-*': {exc}") from exc
 
     def refresh(self) -> None:
         try:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.kafka import FlowRecord
@@ -23,6 +23,8 @@ from kestra_stream.models.task import LogLevel
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
+# Elasticsearch's default index.max_result_window: pages past it are refused the same way on both backends.
+MAX_RESULT_WINDOW = 10_000
 _QUERY = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -41,6 +43,13 @@ class Paging(BaseModel):
 
     page: int = Field(default=1, ge=1)
     size: int = Field(default=25, ge=1, le=MAX_PAGE_SIZE)
+
+    @model_validator(mode="after")
+    def _within_the_result_window(self) -> Paging:
+        if self.page * self.size > MAX_RESULT_WINDOW:
+            raise ValueError(f"page {self.page} of size {self.size} reaches past the first {MAX_RESULT_WINDOW:,} "
+                             "results; narrow the search (dates, namespace, state) instead of paging that far")
+        return self
 
     @property
     def offset(self) -> int:
@@ -187,9 +196,12 @@ class IndexBatch:
     logs: list[IndexedLog] = field(default_factory=list)
     flows: list[FlowRecord] = field(default_factory=list)
     triggers: list[TriggerRecord] = field(default_factory=list)
+    # Removed with their log lines after the documents above are written.
+    deleted_executions: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.executions) + len(self.logs) + len(self.flows) + len(self.triggers)
+        return (len(self.executions) + len(self.logs) + len(self.flows) + len(self.triggers)
+                + len(self.deleted_executions))
 
 
 def as_utc(value: datetime) -> datetime:

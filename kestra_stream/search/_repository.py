@@ -35,6 +35,10 @@ class SearchRepository(Protocol):
         """
         ...
 
+    def delete_execution(self, execution_id: str) -> None:
+        """Remove an execution and its log lines (a deleted execution); nothing to remove is no error."""
+        ...
+
     def refresh(self) -> None:
         """Make every write so far visible to searches."""
         ...

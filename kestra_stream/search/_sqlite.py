@@ -141,8 +141,17 @@ class SqliteRepository:
                         "version = excluded.version, body = excluded.body WHERE excluded.version >= triggers.version",
                         (trigger.uid, trigger.namespace, trigger.flow_id, trigger.trigger_id, trigger.version,
                          trigger.model_dump_json()))
+                for execution_id in batch.deleted_executions:
+                    _delete_execution(db, execution_id)
         except sqlite3.Error as exc:
             raise BackendError(f"writing {len(batch)} documents to the search database failed: {exc}") from exc
+
+    def delete_execution(self, execution_id: str) -> None:
+        try:
+            with self._transaction() as db:
+                _delete_execution(db, execution_id)
+        except sqlite3.Error as exc:
+            raise BackendError(f"deleting execution '{execution_id}' from the search database failed: {exc}") from exc
 
     def refresh(self) -> None:
         """Writes are visible once committed."""
@@ -264,6 +273,16 @@ def _write_execution(db: sqlite3.Connection, execution: Execution, version: int)
                    [(execution.id, k, v) for k, v in execution.labels.items()])
     db.execute("DELETE FROM execution_text WHERE rowid = ?", (rowid,))
     db.execute("INSERT INTO execution_text (rowid, text) VALUES (?, ?)", (rowid, execution_text(execution)))
+
+
+def _delete_execution(db: sqlite3.Connection, execution_id: str) -> None:
+    row = db.execute("SELECT rowid FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    if row is not None:
+        db.execute("DELETE FROM execution_text WHERE rowid = ?", (row[0],))
+    db.execute("DELETE FROM executions WHERE id = ?", (execution_id,))
+    db.execute("DELETE FROM execution_labels WHERE execution_id = ?", (execution_id,))
+    db.execute("DELETE FROM log_text WHERE rowid IN (SELECT rowid FROM logs WHERE execution_id = ?)", (execution_id,))
+    db.execute("DELETE FROM logs WHERE execution_id = ?", (execution_id,))
 
 
 def _write_log(db: sqlite3.Connection, item: IndexedLog) -> None:

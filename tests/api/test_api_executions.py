@@ -240,6 +240,9 @@ async def test_delete_forgets_an_ended_execution_and_refuses_a_running_one(api: 
     assert api.backend.state(ended["id"]) is None
     assert api.backend.logs(ended["id"]) == []
     assert not await api.storage.exists(ended["inputs"]["doc"])
+    assert (await api.client.get(f"{BASE}/{ended['id']}")).status == 404
+    listed = await api.client.get(f"{BASE}/search", params={"namespace": NS, "flowId": "exec_inputs"})
+    assert ended["id"] not in [e["id"] for e in (await listed.json())["results"]]
     assert (await api.client.delete(f"{BASE}/doesNotExist000000000")).status == 404
     await api.client.delete(f"{BASE}/{running['id']}/kill")
     await api.backend.wait(running["id"], WAIT)

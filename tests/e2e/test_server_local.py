@@ -42,7 +42,7 @@ def test_server_local_deploys_changed_flows_as_new_revisions_and_stops_on_sigter
     (flows / "broken.yaml").write_text("id: broken\nnamespace: e2e.server\ntasks: []\n")
     server = subprocess.Popen(
         [sys.executable, "-m", "kestra_stream", "--log-format", "json", "--log-level", "INFO",
-         "server", "local", "--flows", str(flows), "--home", str(home)],
+         "server", "local", "--flows", str(flows), "--home", str(home), "--port", "0"],
         stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: revisions(home) == [1], "revision 1 of the watched flow")

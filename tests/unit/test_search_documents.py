@@ -96,15 +96,16 @@ def test_trigger_record_reads_kestra_camel_case_and_names_its_uid() -> None:
 SETTINGS = KafkaSettings(topic_prefix="p.")
 
 
-def test_snapshots_are_versioned_by_their_offset_and_the_next_offset_is_committed() -> None:
+def test_snapshots_are_versioned_by_their_offset_a_tombstone_deletes_and_the_next_offset_is_committed() -> None:
     pending = PendingBatch.for_settings(SETTINGS)
     snapshot = encode_state(ExecutionState(execution=make(StateType.RUNNING)))
     pending.add(Record(topic="p.execution", partition=1, offset=7, value=snapshot))
     pending.add(Record(topic="p.execution", partition=1, offset=9, value=snapshot))
-    pending.add(Record(topic="p.execution", partition=0, offset=3, value=None))
+    pending.add(Record(topic="p.execution", partition=0, offset=3, value=None, key=b"gone"))
     assert [version for _, version in pending.batch.executions] == [8, 10]
+    assert pending.batch.deleted_executions == ["gone"]
     assert pending.commit == {("p.execution", 1): 10, ("p.execution", 0): 4}
-    assert (len(pending), len(pending.batch)) == (3, 2)
+    assert (len(pending), len(pending.batch)) == (3, 3)
 
 
 def test_log_lines_get_an_id_from_partition_and_offset() -> None:
