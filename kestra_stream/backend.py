@@ -6,6 +6,7 @@ Two implementations: ``kestra_stream.embedded.EmbeddedEngine`` and ``kestra_stre
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from kestra_stream.executor.fold import ExecutionState
@@ -49,7 +50,7 @@ class Backend(Protocol):
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None,
-                               execution_id: str | None = None) -> str:
+                               execution_id: str | None = None, schedule_date: datetime | None = None) -> str:
         """Validate the inputs (InputError before anything exists) and start an execution."""
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109

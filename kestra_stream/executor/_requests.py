@@ -52,7 +52,7 @@ class ExecutionRequests:
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None,
-                               execution_id: str | None = None) -> str:
+                               execution_id: str | None = None, schedule_date: datetime | None = None) -> str:
         """Validate the inputs (InputError before anything exists) and start an execution.
 
         A caller that may ask twice for the same execution (a trigger firing a date again after a
@@ -66,7 +66,7 @@ class ExecutionRequests:
                                               flow_id=flow_id, execution_id=execution_id)
         await self._send(ExecutionCreated(
             event_id=derive_id("created", execution_id), execution_id=execution_id, at=_now(), namespace=namespace,
-            flow_id=flow_id,
+            flow_id=flow_id, schedule_date=schedule_date,
             flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
             globals=self._globals))
         return execution_id
@@ -123,9 +123,10 @@ class AcceptsRequests:
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None,
-                               execution_id: str | None = None) -> str:
+                               execution_id: str | None = None, schedule_date: datetime | None = None) -> str:
         return await self.requests.create_execution(namespace, flow_id, inputs, labels=labels, from_text=from_text,
-                                                    revision=revision, trigger=trigger, execution_id=execution_id)
+                                                    revision=revision, trigger=trigger, execution_id=execution_id,
+                                                    schedule_date=schedule_date)
 
     async def kill(self, execution_id: str) -> None:
         await self.requests.kill(execution_id)

@@ -12,6 +12,7 @@ moving the cursor past it. Three moments differ:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -19,8 +20,8 @@ from typing import Any, Literal, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from kestra_stream.errors import FlowProblem, FlowValidationError
-from kestra_stream.models.task import ConditionContext, PollingTrigger, Trigger
 from kestra_stream.models.flow import Flow
+from kestra_stream.models.task import ConditionContext, PollingTrigger, Trigger
 from kestra_stream.scheduler._cron import CronSchedule, local_instant, zone
 
 Recover = Literal["ALL", "LAST", "NONE"]
@@ -105,6 +106,12 @@ def date_trigger(trigger: Trigger, *, default_timezone: str = "UTC",
 
 def parse_dates(raw: Any, tz: ZoneInfo, trigger_id: str) -> list[datetime]:
     """The dates of a ScheduleOnDates: datetimes or ISO texts; a date without an offset is read in ``tz``."""
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise FlowValidationError([FlowProblem(
+                f"trigger '{trigger_id}': its dates rendered {raw!r}, not a list of ISO dates")]) from exc
     items = raw if isinstance(raw, list | tuple) else [raw]
     out: list[datetime] = []
     for item in items:
@@ -195,5 +202,7 @@ def conditions_hold(flow: Flow, trigger: Trigger, variables: dict[str, Any], mom
     conditions = [*(trigger.conditions or ()), *(getattr(trigger, "schedule_conditions", None) or ())]
     if not conditions:
         return True
-    ctx = ConditionContext(flow=flow, variables={"trigger": variables}, date=moment)
+    scope = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+             "trigger": variables, "vars": flow.variables or {}}
+    ctx = ConditionContext(flow=flow, variables=scope, date=moment)
     return all(condition.test(ctx) for condition in conditions)

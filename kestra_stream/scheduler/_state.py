@@ -7,13 +7,13 @@ reader that sees two records of one uid keeps the newer one.
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-import builtins
 from typing import Any, Protocol
 
 from kestra_stream.errors import BackendError, KestraStreamError, NotFoundError
@@ -105,7 +105,7 @@ class SqliteTriggerStore:
     async def delete(self, uid: str) -> None:
         self._query("DELETE FROM scheduler_triggers WHERE uid = ?", (uid,))
 
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, params: tuple[Any, ...]) -> builtins.list[tuple[Any, ...]]:
         try:
             with self._lock:
                 return list(self._db.execute(sql, params).fetchall())

@@ -54,11 +54,12 @@ def render_with_trigger(value: Any, flow: Flow, variables: Mapping[str, Any], at
 
 async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variables: Mapping[str, Any], *,
                          key: str | None = None, at: datetime | None = None,
-                         inputs: Mapping[str, Any] | None = None) -> str:
+                         inputs: Mapping[str, Any] | None = None, schedule_date: datetime | None = None) -> str:
     """Start one execution of ``flow`` for ``trigger`` and return its id once durably created.
 
     ``inputs`` default to the trigger's own ``inputs`` property (when it has one); either way they
-    are rendered with the trigger variables and validated against the flow's inputs.
+    are rendered with the trigger variables and validated against the flow's inputs. A schedule
+    passes the date it fires as ``schedule_date`` (``{{ execution.scheduleDate }}``).
     """
     when = at or datetime.now(UTC)
     declared = inputs if inputs is not None else getattr(trigger, "inputs", None)
@@ -67,7 +68,8 @@ async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variabl
     return await backend.create_execution(
         flow.namespace, flow.id, rendered_inputs, labels=labels, revision=flow.revision,
         trigger=execution_trigger(trigger.id, trigger.type, dict(variables)),
-        execution_id=triggered_execution_id(flow, trigger, key) if key is not None else None)
+        execution_id=triggered_execution_id(flow, trigger, key) if key is not None else None,
+        schedule_date=schedule_date)
 
 
 class BackendTriggerContext:

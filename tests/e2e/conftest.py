@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,10 +84,11 @@ class ThreadedBackend:
     async def create_execution(self, namespace: str, flow_id: str, inputs: Mapping[str, Any] | None = None, *,
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None,
-                               execution_id: str | None = None) -> str:
+                               execution_id: str | None = None, schedule_date: datetime | None = None) -> str:
         return await self._call(self._backend.create_execution(namespace, flow_id, inputs, labels=labels,
                                                                from_text=from_text, revision=revision,
-                                                               trigger=trigger, execution_id=execution_id))
+                                                               trigger=trigger, execution_id=execution_id,
+                                                               schedule_date=schedule_date))
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         return await self._call(self._backend.wait(execution_id, timeout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -18,6 +19,7 @@ from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
+from kestra_stream.scheduler import EmbeddedScheduler
 from kestra_stream.triggers import BackendTriggerContext
 
 pytestmark = pytest.mark.kafka
@@ -223,3 +225,30 @@ async def test_polling_trigger_starts_one_execution_per_batch_and_commits_after_
         counts.append(variables["messagesCount"])
         assert f"/executions/{execution_id}/trigger/batch/" in variables["uri"]
     assert counts == [4, 10, 2]
+
+
+async def test_the_scheduler_polls_the_kafka_trigger_every_interval_into_one_execution_per_batch(
+        engine: EmbeddedEngine, topics: Topics) -> None:
+    topic = topics.new()
+    engine.deploy(json.dumps({
+        "id": "polled", "namespace": NS,
+        "tasks": [{"id": "log", "type": "io.kestra.plugin.core.log.Log", "message": "{{ trigger.messagesCount }}"}],
+        "triggers": [{"id": "batch", "type": "io.kestra.plugin.kafka.Trigger", "topic": topic,
+                      "groupId": f"g-{uuid.uuid4().hex[:8]}", "interval": "PT1S", "pollDuration": "PT1S",
+                      "properties": {"bootstrap.servers": topics.bootstrap, "auto.offset.reset": "earliest"}}]}))
+    ended: list[Execution] = []
+    engine.subscribe(lambda s: ended.append(s.execution) if s.finished and s.execution.flow_id == "polled" else None)
+    produce(topics.bootstrap, topic, [f"m{i}" for i in range(5)])
+    async with EmbeddedScheduler(engine, tick_seconds=0.2):
+        for _ in range(300):
+            if ended:
+                break
+            await asyncio.sleep(0.1)
+        assert len(ended) == 1, "the polling trigger started no execution within 30 s"
+        produce(topics.bootstrap, topic, [f"n{i}" for i in range(3)])
+        for _ in range(300):
+            if len(ended) == 2:
+                break
+            await asyncio.sleep(0.1)
+    assert [e.trigger["variables"]["messagesCount"] for e in ended if e.trigger] == [5, 3]
+    assert all(e.state.current == StateType.SUCCESS for e in ended)
