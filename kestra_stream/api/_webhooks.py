@@ -27,8 +27,8 @@ from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import ExpressionError, KestraStreamError, NotFoundError
 from kestra_stream.models.execution import Execution, execution_trigger
 from kestra_stream.models.flow import Flow
-from kestra_stream.models.task import ConditionContext
-from kestra_stream.triggers import emit_execution, render_with_trigger
+from kestra_stream.scheduler import disabled_in
+from kestra_stream.triggers import conditions_hold, emit_execution, render_with_trigger, trigger_uid
 
 log = structlog.get_logger(__name__)
 
@@ -79,13 +79,6 @@ def matching_webhook(flow: Flow, key: str, at: datetime) -> Webhook | None:
     return None
 
 
-def conditions_allow(flow: Flow, trigger: Webhook, variables: dict[str, Any], at: datetime) -> bool:
-    if not trigger.conditions:
-        return True
-    scope = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-             "trigger": variables, "vars": flow.variables or {}}
-    context = ConditionContext(flow=flow, variables=scope, date=at)
-    return all(condition.test(context) for condition in trigger.conditions)
 
 
 async def webhook(request: web.Request) -> web.StreamResponse:
@@ -99,11 +92,11 @@ async def webhook(request: web.Request) -> web.StreamResponse:
         raise not_found from None
     now = datetime.now(UTC)
     trigger = None if flow.disabled else matching_webhook(flow, key, now)
-    if trigger is None:
+    if trigger is None or (svc.triggers is not None and disabled_in(svc.triggers)(trigger_uid(flow, trigger))):
         raise not_found
     body = parse_body(await read_body(request), request.charset)
     variables = {"body": body, "headers": multi_map(request.headers), "parameters": multi_map(request.query)}
-    if not conditions_allow(flow, trigger, variables, now):
+    if not conditions_hold(flow, trigger, variables, now):
         return web.Response(status=204)
     try:
         execution_id = await emit_execution(svc.backend, flow, trigger, variables, at=now)

@@ -20,7 +20,8 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import components, execute, flow, indexer, plugins, server, services, topics
+    from kestra_stream.cli import components, execute, flow, indexer, plugins, scheduler, server, services, topics
+    from kestra_stream.cli.webserver import webserver
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
@@ -31,8 +32,7 @@ def _register() -> None:
     main.add_command(components.executor)
     main.add_command(components.worker)
     main.add_command(indexer.indexer)
-    from kestra_stream.cli.webserver import webserver
-
+    main.add_command(scheduler.scheduler)
     main.add_command(webserver)
 
 

@@ -7,6 +7,7 @@ topic, each firing the triggers of its partitions; a date is fired once whicheve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import click
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.kafka import KafkaSettings, KafkaStack
-from kestra_stream.scheduler import KafkaScheduler
+from kestra_stream.scheduler import KafkaScheduler, disabled_in
 from kestra_stream.scheduler._cron import zone
 from kestra_stream.storage import Storage
+from kestra_stream.triggers import FlowTriggers, RealtimeTriggers
 
 
 async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, *, tick: float, timezone: str,
@@ -28,12 +30,16 @@ async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    async with stack:
-        scheduler = KafkaScheduler(stack, stack.flows, settings, storage=storage, tick_seconds=tick,
-                                   default_timezone=timezone, group_id=group_id)
-        async with scheduler:
-            click.echo(f"scheduler running (group {scheduler.ownership.group_id}); Ctrl-C stops")
-            await stopping.wait()
+    async with stack, contextlib.AsyncExitStack() as components:
+        scheduler = await components.enter_async_context(KafkaScheduler(
+            stack, stack.flows, settings, storage=storage, tick_seconds=tick, default_timezone=timezone,
+            group_id=group_id))
+        disabled = disabled_in(scheduler.store)
+        await components.enter_async_context(FlowTriggers(stack, stack.flows, home=home, disabled=disabled))
+        await components.enter_async_context(RealtimeTriggers(stack, stack.flows, storage, disabled=disabled))
+        click.echo(f"scheduler running (group {scheduler.ownership.group_id}), with flow and realtime triggers; "
+                   "Ctrl-C stops")
+        await stopping.wait()
 
 
 @click.command("scheduler")
@@ -47,7 +53,7 @@ async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, 
 @kafka_options
 def scheduler(home: Path, tick: float, timezone: str, group_id: str | None, config_file: Path | None,
               bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
-    """The scheduler alone: fires Schedule, ScheduleOnDates and polling triggers on Kafka."""
+    """The triggers component on Kafka: schedules, polling, flow and realtime triggers (run any number)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     try:
         zone(timezone)

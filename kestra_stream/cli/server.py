@@ -27,8 +27,10 @@ from kestra_stream.flows import flow_files
 from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.plugins import default_registry
+from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler, TriggerStore, disabled_in
 from kestra_stream.search import ElasticsearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
+from kestra_stream.triggers import FlowTriggers, RealtimeTriggers
 
 log = structlog.get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +107,20 @@ def _elasticsearch(stack: contextlib.AsyncExitStack, url: str, prefix: str) -> E
     return search
 
 
+async def enter_trigger_components(stack: contextlib.AsyncExitStack, kafka: KafkaStack, home: Path) -> TriggerStore:
+    """The scheduler, flow triggers and realtime triggers of a Kafka process; returns the trigger state.
+
+    Any number of processes may run them: schedulers share the triggers through their consumer
+    group, realtime listeners through theirs, and a firing seen twice starts one execution.
+    """
+    scheduler = await stack.enter_async_context(
+        KafkaScheduler(kafka, kafka.flows, kafka.settings, storage=kafka.storage))
+    disabled = disabled_in(scheduler.store)
+    await stack.enter_async_context(FlowTriggers(kafka, kafka.flows, home=home, disabled=disabled))
+    await stack.enter_async_context(RealtimeTriggers(kafka, kafka.flows, kafka.storage, disabled=disabled))
+    return scheduler.store
+
+
 async def serve_local(home: Path, flows: Path | None, api: ApiSettings | None = None,
                       storage: Storage | None = None) -> None:
     api = api or ApiSettings()
@@ -113,9 +129,13 @@ async def serve_local(home: Path, flows: Path | None, api: ApiSettings | None = 
         search = SqliteRepository(home / SEARCH_DB)
         stack.callback(search.close)
         indexer = await stack.enter_async_context(_embedded_indexer(engine, search))
+        scheduler = await stack.enter_async_context(EmbeddedScheduler(engine))
+        disabled = disabled_in(scheduler.store)
+        await stack.enter_async_context(FlowTriggers(engine, engine.flows, home=home, disabled=disabled))
+        await stack.enter_async_context(RealtimeTriggers(engine, engine.flows, engine.storage, disabled=disabled))
         await stack.enter_async_context(serving(ApiServices(
             backend=engine, flows=engine.flows, search=search, storage=engine.storage, registry=default_registry(),
-            settings=api, backend_name="embedded")))
+            settings=api, backend_name="embedded", triggers=scheduler.store)))
         click.echo(f"kestra-stream embedded server: home {home.resolve()}, API on http://{api.host}:{api.port}"
                    + (f", flows from {flows.resolve()}" if flows else ""), err=True)
         await serve(engine, flows, on_deploy=indexer.sync_flows)
@@ -130,9 +150,10 @@ async def serve_standalone(settings: KafkaSettings, storage: Storage, home: Path
         search = _elasticsearch(stack, elasticsearch_url, index_prefix)
         kafka = await stack.enter_async_context(KafkaStack(settings, home=home, storage=storage))
         await stack.enter_async_context(_kafka_indexer(settings, search))
+        triggers = await enter_trigger_components(stack, kafka, home)
         await stack.enter_async_context(serving(ApiServices(
             backend=kafka, flows=kafka.flows, search=search, storage=kafka.storage, registry=default_registry(),
-            settings=api, backend_name="kafka")))
+            settings=api, backend_name="kafka", triggers=triggers)))
         click.echo(f"kestra-stream standalone server on Kafka {settings.bootstrap_servers} "
                    f"(topics {settings.topic_prefix}*), search {elasticsearch_url}, API on http://{api.host}:{api.port}"
                    + (f", flows from {flows.resolve()}" if flows else ""), err=True)

@@ -19,6 +19,7 @@ from kestra_stream.cli.server import DEFAULT_ELASTICSEARCH_URL, DEFAULT_HOME, ap
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.plugins import default_registry
+from kestra_stream.scheduler import KafkaTriggerStore
 from kestra_stream.search import ElasticsearchRepository
 from kestra_stream.storage import Storage
 
@@ -32,9 +33,11 @@ async def serve_webserver(settings: KafkaSettings, storage: Storage, home: Path,
         search.setup()
         kafka = await stack.enter_async_context(
             KafkaStack(settings, home=home, storage=storage, executor=False, worker=False))
+        # Trigger state is read and changed here; the schedulers firing the triggers follow the same topic.
+        triggers = await stack.enter_async_context(KafkaTriggerStore(settings))
         await stack.enter_async_context(serving(ApiServices(
             backend=kafka, flows=kafka.flows, search=search, storage=kafka.storage, registry=default_registry(),
-            settings=api, backend_name="kafka")))
+            settings=api, backend_name="kafka", triggers=triggers)))
         click.echo(f"kestra-stream webserver on Kafka {settings.bootstrap_servers} (topics {settings.topic_prefix}*), "
                    f"search {elasticsearch_url}, API on http://{api.host}:{api.port}", err=True)
         await serve(kafka, None)

@@ -20,8 +20,7 @@ from typing import Any, Literal, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from kestra_stream.errors import FlowProblem, FlowValidationError
-from kestra_stream.models.flow import Flow
-from kestra_stream.models.task import ConditionContext, PollingTrigger, Trigger
+from kestra_stream.models.task import PollingTrigger, Trigger
 from kestra_stream.scheduler._cron import CronSchedule, local_instant, zone
 
 Recover = Literal["ALL", "LAST", "NONE"]
@@ -197,12 +196,3 @@ def backfill_dates(spec: DateTrigger, current: datetime, end: datetime, now: dat
     return out
 
 
-def conditions_hold(flow: Flow, trigger: Trigger, variables: dict[str, Any], moment: datetime) -> bool:
-    """Whether every condition of ``trigger`` (and a Schedule's older ``scheduleConditions``) allows ``moment``."""
-    conditions = [*(trigger.conditions or ()), *(getattr(trigger, "schedule_conditions", None) or ())]
-    if not conditions:
-        return True
-    scope = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-             "trigger": variables, "vars": flow.variables or {}}
-    ctx = ConditionContext(flow=flow, variables=scope, date=moment)
-    return all(condition.test(ctx) for condition in conditions)

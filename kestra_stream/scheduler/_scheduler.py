@@ -26,7 +26,6 @@ from kestra_stream.models.task import PollingTrigger, Trigger
 from kestra_stream.scheduler._plan import (
     DateTrigger,
     backfill_dates,
-    conditions_hold,
     date_trigger,
     date_variables,
     due_dates,
@@ -42,6 +41,7 @@ from kestra_stream.search._models import TriggerBackfill
 from kestra_stream.storage import Storage
 from kestra_stream.triggers import (
     BackendTriggerContext,
+    conditions_hold,
     emit_execution,
     render_with_trigger,
     trigger_labels,

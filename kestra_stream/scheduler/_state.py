@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,6 +111,17 @@ class SqliteTriggerStore:
                 return list(self._db.execute(sql, params).fetchall())
         except sqlite3.Error as exc:
             raise BackendError(f"trigger state in {self._path}: {exc}") from exc
+
+
+def disabled_in(store: TriggerStore) -> Callable[[str], bool]:
+    """``disabled(uid)``: whether the trigger was disabled through the API, for the components that fire
+    triggers without keeping their state (flow triggers, realtime triggers, webhooks)."""
+
+    def disabled(uid: str) -> bool:
+        record = store.get(uid)
+        return record is not None and record.disabled
+
+    return disabled
 
 
 # ----- what the API calls ------------------------------------------------------------------------

@@ -8,9 +8,11 @@ runs one listener per realtime trigger. Schedules and polling triggers: ``kestra
 
 from kestra_stream.triggers._context import (
     BackendTriggerContext,
+    conditions_hold,
     emit_execution,
     render_with_trigger,
     trigger_labels,
+    trigger_scope,
     trigger_uid,
     triggered_execution_id,
 )
@@ -24,10 +26,12 @@ __all__ = [
     "FlowTriggers",
     "RealtimeTriggers",
     "UpstreamEvent",
+    "conditions_hold",
     "emit_execution",
     "evaluate",
     "render_with_trigger",
     "trigger_labels",
+    "trigger_scope",
     "trigger_uid",
     "trigger_variables",
     "triggered_execution_id",

@@ -20,7 +20,7 @@ from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import execution_trigger
 from kestra_stream.models.flow import Flow
-from kestra_stream.models.task import LogLevel, Trigger
+from kestra_stream.models.task import ConditionContext, LogLevel, Trigger
 from kestra_stream.storage import ScopedStorage, Storage, child_uri, trigger_uri
 
 log = structlog.get_logger(__name__)
@@ -45,11 +45,27 @@ def trigger_labels(trigger: Trigger) -> dict[str, str]:
     return {str(item["key"]): str(item["value"]) for item in labels}
 
 
+def trigger_scope(flow: Flow, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """What a trigger's properties and conditions render with: ``flow.*``, ``trigger.*`` and ``vars.*``."""
+    return {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+            "trigger": dict(variables), "vars": flow.variables or {}}
+
+
 def render_with_trigger(value: Any, flow: Flow, variables: Mapping[str, Any], at: datetime) -> Any:
-    """Render a trigger property (inputs, labels, a condition) with ``flow.*`` and ``trigger.*``."""
-    scope = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-             "trigger": dict(variables), "vars": flow.variables or {}}
-    return default_engine().render_typed(value, scope, FixedFunctions(at))
+    """Render a trigger property (inputs, labels, a key) with ``flow.*`` and ``trigger.*``."""
+    return default_engine().render_typed(value, trigger_scope(flow, variables), FixedFunctions(at))
+
+
+def conditions_hold(flow: Flow, trigger: Trigger, variables: Mapping[str, Any], at: datetime) -> bool:
+    """Whether every condition of ``trigger`` (a Schedule's older ``scheduleConditions`` too) allows firing at ``at``.
+
+    A condition that cannot be evaluated raises (PluginError, ExpressionError): the caller decides.
+    """
+    conditions = [*(trigger.conditions or ()), *(getattr(trigger, "schedule_conditions", None) or ())]
+    if not conditions:
+        return True
+    ctx = ConditionContext(flow=flow, variables=trigger_scope(flow, variables), date=at)
+    return all(condition.test(ctx) for condition in conditions)
 
 
 async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variables: Mapping[str, Any], *,

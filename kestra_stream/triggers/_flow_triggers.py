@@ -30,7 +30,7 @@ from kestra_stream.backend import Backend
 from kestra_stream.errors import BackendError, KestraStreamError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.flow import Flow
-from kestra_stream.triggers._context import emit_execution
+from kestra_stream.triggers._context import emit_execution, trigger_uid
 from kestra_stream.triggers._flow import Firing, UpstreamEvent, evaluate
 from kestra_stream.triggers._preconditions import PreconditionState
 
@@ -87,8 +87,10 @@ class FlowTriggers:
     """Starts the flows whose Flow triggers fire on execution state changes."""
 
     def __init__(self, backend: Backend, flows: FlowSource, *, home: Path,
-                 now: Callable[[], datetime] = _utc_now) -> None:
+                 now: Callable[[], datetime] = _utc_now, disabled: Callable[[str], bool] | None = None) -> None:
+        """``disabled(uid)`` says whether a trigger was disabled through the API (its trigger state)."""
         self._backend = backend
+        self._disabled = disabled
         self._flows = flows
         self._path = home / DB_NAME
         self._now = now
@@ -192,6 +194,9 @@ class FlowTriggers:
         flow, trigger = firing.flow, firing.trigger
         bound = log.bind(namespace=flow.namespace, flow_id=flow.id, trigger_id=trigger.id,
                          upstream_execution_id=event.execution.id, key=firing.key)
+        if self._disabled is not None and self._disabled(trigger_uid(flow, trigger)):
+            bound.info("flow_trigger_disabled")
+            return
         try:
             execution_id = await emit_execution(self._backend, flow, trigger, firing.variables,
                                                 key=firing.key, at=event.at)

@@ -172,3 +172,70 @@ def test_a_user_deploys_runs_and_reads_logs_over_http_then_sigterm_stops_the_ser
     assert server.process.returncode == 0, stderr
     assert PASSWORD not in stderr and TOKEN not in stderr
     assert "api_listening" in stderr and "Traceback" not in stderr
+
+
+TICKER = """
+id: ticker
+namespace: e2e.api
+tasks:
+  - id: tick
+    type: io.kestra.plugin.core.log.Log
+    message: "tick {{ trigger.date }}"
+triggers:
+  - id: every_two_seconds
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "*/2 * * * * *"
+    withSeconds: true
+"""
+AFTER_TICKER = """
+id: after_ticker
+namespace: e2e.api
+tasks:
+  - id: follow
+    type: io.kestra.plugin.core.log.Log
+    message: "after {{ trigger.executionId }}"
+triggers:
+  - id: on_tick
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [SUCCESS]
+    preconditions:
+      id: ticked
+      flows:
+        - namespace: e2e.api
+          flowId: ticker
+          states: [SUCCESS]
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: e2e-hook
+"""
+
+
+def test_a_server_fires_schedules_flow_triggers_and_webhooks_and_a_disabled_schedule_stops(server: Server) -> None:
+    for source in (TICKER, AFTER_TICKER):
+        answer = server.call("POST", "/api/v1/flows", source.encode(), content_type="application/x-yaml")
+        assert answer.status == 200, answer.body
+
+    def executions_of(flow_id: str) -> list[dict[str, Any]]:
+        answer = server.call("GET", f"/api/v1/executions/search?namespace=e2e.api&flowId={flow_id}&size=100")
+        return list(answer.json()["results"]) if answer.status == 200 else []
+
+    ticks = server.wait_until(lambda: [e for e in executions_of("ticker") if e["state"]["current"] == "SUCCESS"],
+                              "a scheduled execution")
+    assert ticks[0]["trigger"]["variables"]["date"]
+    followers = server.wait_until(lambda: executions_of("after_ticker"), "an execution started by the Flow trigger")
+    assert followers[0]["trigger"]["id"] == "on_tick"
+    assert followers[0]["trigger"]["variables"]["flowId"] == "ticker"
+
+    hooked = server.call("POST", "/api/v1/executions/webhook/e2e.api/after_ticker/e2e-hook", b'{"n": 1}',
+                         auth=None, content_type="application/json")
+    assert hooked.status == 200 and hooked.json()["trigger"]["variables"]["body"] == {"n": 1}
+    assert server.call("GET", "/api/v1/executions/webhook/e2e.api/after_ticker/wrong", auth=None).status == 404
+
+    disabled = server.call("PUT", "/api/v1/triggers", json.dumps(
+        {"namespace": "e2e.api", "flowId": "ticker", "triggerId": "every_two_seconds", "disabled": True}).encode(),
+        content_type="application/json")
+    assert disabled.status == 200, disabled.body
+    time.sleep(1.0)  # a date already being fired when the trigger was disabled may still land
+    settled = len(executions_of("ticker"))
+    time.sleep(4.5)
+    assert len(executions_of("ticker")) == settled

@@ -25,7 +25,8 @@ from kestra_stream.scheduler import (
     partition_of,
     recovered_cursor,
 )
-from kestra_stream.scheduler._plan import Recover, conditions_hold
+from kestra_stream.scheduler._plan import Recover
+from kestra_stream.triggers import conditions_hold
 
 PARIS = ZoneInfo("Europe/Paris")
 
