@@ -32,7 +32,7 @@ from kestra_stream.api._feed import (
     send_event,
     send_keepalive,
 )
-from kestra_stream.api._http import json_response, query, read_body, read_json, services
+from kestra_stream.api._http import json_response, query, read_body, read_form, read_json, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.backend import Backend
 from kestra_stream.errors import ExecutionStateError, InputError, NotFoundError
@@ -196,14 +196,7 @@ async def read_inputs(request: web.Request, folder: Path) -> RequestInputs:
 
 
 async def _read_form(request: web.Request, folder: Path) -> RequestInputs:
-    timeout = services(request).settings.body_timeout_seconds
-    try:
-        async with asyncio.timeout(timeout):
-            form = await request.post()  # bounded by the app's client_max_size (413 beyond it)
-    except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from None
-    except ValueError as exc:
-        raise ApiError(400, f"the form cannot be read: {exc}") from None
+    form = await read_form(request)
     values: dict[str, Any] = {}
     uploads: set[str] = set()
     for name, field in form.items():

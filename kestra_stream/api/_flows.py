@@ -19,12 +19,11 @@ from typing import Annotated, Any
 
 import structlog
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.api._errors import ApiError, ErrorDetail
-from kestra_stream.api._http import json_response, query, read_json, read_text, services
+from kestra_stream.api._http import json_response, query, read_form, read_json, read_text, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.api._services import ApiServices
 from kestra_stream.backend import FlowRepository
@@ -452,14 +451,7 @@ async def import_flows(request: web.Request) -> web.StreamResponse:
 
 
 async def _upload(request: web.Request) -> tuple[str, bytes]:
-    timeout = services(request).settings.body_timeout_seconds
-    try:
-        async with asyncio.timeout(timeout):
-            form = await request.post()
-    except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from None
-    except (ValueError, HttpProcessingError) as exc:
-        raise ApiError(400, f"the multipart body cannot be read: {exc}") from None
+    form = await read_form(request)
     for value in form.values():
         if isinstance(value, web.FileField):
             return value.filename or "", value.file.read()

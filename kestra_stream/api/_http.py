@@ -11,6 +11,8 @@ import asyncio
 from typing import Any, TypeVar, get_origin
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_json
 
@@ -55,6 +57,18 @@ async def read_body(request: web.Request) -> bytes:
             return await request.read()
     except TimeoutError:
         raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from None
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """A multipart or url-encoded body, within the body time limit; a malformed one is a 400."""
+    timeout = services(request).settings.body_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.post()  # bounded by the app's client_max_size (413 beyond it)
+    except TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from None
+    except (ValueError, HttpProcessingError) as exc:  # a malformed part (header, boundary, encoding)
+        raise ApiError(400, f"the form cannot be read: {exc}") from None
 
 
 async def read_text(request: web.Request) -> str:

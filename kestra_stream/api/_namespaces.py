@@ -16,7 +16,6 @@ flows go through the flows API.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import zipfile
@@ -24,12 +23,11 @@ from enum import StrEnum
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.api._errors import ApiError
-from kestra_stream.api._http import json_response, query, services
+from kestra_stream.api._http import json_response, query, read_form, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.flow import NAMESPACE_PATTERN
 from kestra_stream.storage import (
@@ -228,14 +226,7 @@ async def _upload(request: web.Request) -> tuple[str, bytes]:
     if request.content_type != "multipart/form-data":
         raise ApiError(400, f"expected a multipart/form-data body with a '{_UPLOAD_FIELD}' file, "
                             f"got {request.content_type or 'no content type'}")
-    timeout = services(request).settings.body_timeout_seconds
-    try:
-        async with asyncio.timeout(timeout):
-            form = await request.post()
-    except TimeoutError:
-        raise ApiError(408, f"the request body did not arrive within {timeout:g} s") from None
-    except (ValueError, HttpProcessingError) as exc:  # a malformed part (header, boundary, encoding)
-        raise ApiError(400, f"the multipart body cannot be read: {exc}") from None
+    form = await read_form(request)
     part: Any = form.get(_UPLOAD_FIELD)
     if part is None:
         raise ApiError(400, f"the multipart body has no '{_UPLOAD_FIELD}' part; send the file under that name")

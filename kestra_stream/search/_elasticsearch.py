@@ -76,7 +76,6 @@ _SORT_FIELDS = {
     ExecutionSort.STATE: "state",
 }
 _CONFLICT = 409
-MAX_WINDOW = 10_000  # index.max_result_window, Elasticsearch's default
 
 
 class ElasticsearchRepository:
@@ -239,9 +238,6 @@ class ElasticsearchRepository:
 
     def _search(self, kind: str, filters: list[dict[str, Any]], sort: list[dict[str, Any]],
                 paging: Paging) -> tuple[list[Mapping[str, Any]], int]:
-        if paging.offset + paging.size > MAX_WINDOW:
-            raise BackendError(f"page {paging.page} of size {paging.size} reaches past result {MAX_WINDOW:,}, the "
-                               "deepest Elasticsearch pages to: narrow the filters or the time range instead")
         try:
             response = self.client.search(index=self.index(kind), query={"bool": {"filter": filters}}, sort=sort,
                                           from_=paging.offset, size=paging.size, track_total_hits=True,
