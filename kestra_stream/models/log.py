@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.models.task import LogLevel
@@ -18,7 +18,9 @@ class LogEntry(BaseModel):
     namespace: str
     flow_id: str
     task_id: str | None = None
-    taskrun_id: str | None = None
+    # Kestra writes `taskRunId`; lines stored before we did are read too.
+    taskrun_id: str | None = Field(default=None, serialization_alias="taskRunId",
+                                   validation_alias=AliasChoices("taskRunId", "taskrunId", "taskrun_id"))
     attempt_number: int | None = None
     level: LogLevel
     message: str
