@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from kestra_stream.api import ApiRoutes, ApiSettings, create_app
+from kestra_stream.api._http import json_response, read_json
 from kestra_stream.api._routes import openapi_document
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import ExecutionStateError, NotFoundError
@@ -30,6 +32,11 @@ async def get_thing(request: web.Request) -> web.StreamResponse:
     if name == "boom":
         raise RuntimeError("secret internals")
     return web.json_response({"name": name})
+
+
+@routes.route("POST", "/echo", summary="echo a JSON body", body=dict[str, int], response=dict[str, int])
+async def echo(request: web.Request) -> web.StreamResponse:
+    return json_response(await read_json(request, dict[str, int]))
 
 
 @routes.route("GET", "/ping", summary="public", public=True)
@@ -89,3 +96,37 @@ def test_the_openapi_document_lists_each_endpoint_with_its_error_answers() -> No
     operation = document["paths"]["/api/v1/things/{name}"]["get"]
     assert set(operation["responses"]) == {"200", "400", "401", "404", "409", "422"}
     assert document["paths"]["/api/v1/ping"]["get"]["security"] == []
+
+
+async def test_a_body_over_the_limit_is_refused_with_413(engine: EmbeddedEngine) -> None:
+    settings = ApiSettings(max_body_bytes=1024)
+    async with _client(engine, settings) as client:
+        small = await client.post("/api/v1/echo", json={"a": 1})
+        assert small.status == 200 and await small.json() == {"a": 1}
+        big = await client.post("/api/v1/echo", data=b"x" * 4096, headers={"Content-Type": "application/json"})
+        assert big.status == 413 and "message" in await big.json()
+
+
+async def test_a_client_sending_its_body_too_slowly_gets_408_and_the_server_goes_on(engine: EmbeddedEngine) -> None:
+    settings = ApiSettings(body_timeout_seconds=0.3)
+    async with _client(engine, settings) as client:
+        assert client.port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+        writer.write(b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"a\":")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert b" 408 " in status_line
+        assert (await client.post("/api/v1/echo", json={"b": 2})).status == 200
+
+
+async def test_a_json_body_of_the_wrong_shape_is_422_and_broken_json_is_400(engine: EmbeddedEngine) -> None:
+    async with _client(engine, ApiSettings()) as client:
+        wrong = await client.post("/api/v1/echo", json={"a": "not a number"})
+        body = await wrong.json()
+        assert wrong.status == 422 and body["errors"][0]["path"] == "a"
+        broken = await client.post("/api/v1/echo", data=b"{nope", headers={"Content-Type": "application/json"})
+        assert broken.status == 400 and "not valid JSON" in (await broken.json())["message"]
+    document = openapi_document([routes], version="1")
+    assert set(document["paths"]["/api/v1/echo"]["post"]["responses"]) >= {"200", "400", "408", "413", "422"}
