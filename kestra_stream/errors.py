@@ -7,6 +7,7 @@
     ├── ExpressionError          an expression cannot be parsed or rendered (quotes it)
     ├── TaskFailure              a runnable task failed its attempt on purpose (Fail, exit code ...)
     ├── ExecutionStateError      a request does not fit the execution's state (resume a running one ...)
+    ├── TriggerStateError        a request does not fit a trigger's state (a second backfill ...)
     └── BackendError             a backend (SQLite, Kafka, Elasticsearch, storage) failed or is unreachable
         └── NotFoundError        what a request names (a flow, an execution, a trigger) does not exist
 
@@ -81,6 +82,12 @@ class TaskFailure(KestraStreamError):
 class ExecutionStateError(KestraStreamError):
     def __init__(self, message: str, *, execution_id: str) -> None:
         self.execution_id = execution_id
+        super().__init__(message)
+
+
+class TriggerStateError(KestraStreamError):
+    def __init__(self, message: str, *, uid: str) -> None:
+        self.uid = uid  # namespace/flowId/triggerId
         super().__init__(message)
 
 

@@ -5,7 +5,7 @@
     InputError                           422, naming the input
     ExpressionError                      422, quoting the expression
     NotFoundError, StorageFileNotFound   404
-    ExecutionStateError                  409
+    ExecutionStateError, TriggerStateError 409
     pydantic ValidationError             400 (a query string or body that does not parse)
     aiohttp HTTPException                its own status (404 of an unknown path, 405, 413 ...)
     anything else                        500 "internal error", logged with its traceback
@@ -28,6 +28,7 @@ from kestra_stream.errors import (
     KestraStreamError,
     NotFoundError,
     PluginError,
+    TriggerStateError,
 )
 from kestra_stream.storage import StorageFileNotFoundError
 
@@ -84,7 +85,7 @@ def _answer(exc: Exception) -> web.Response:
         return error_response(422, str(exc))
     if isinstance(exc, NotFoundError | StorageFileNotFoundError):
         return error_response(404, str(exc))
-    if isinstance(exc, ExecutionStateError):
+    if isinstance(exc, ExecutionStateError | TriggerStateError):
         return error_response(409, str(exc))
     if isinstance(exc, ValidationError):
         return error_response(400, "the request is invalid", validation_details(exc))

@@ -21,7 +21,6 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.task import Trigger
 from kestra_stream.scheduler import (
     BackfillRequest,
-    TriggerStateError,
     TriggerStore,
     delete_backfill,
     pause_backfill,
@@ -179,14 +178,11 @@ async def update_trigger(request: web.Request) -> web.StreamResponse:
     _defined(request, update)
     store = _store(request)
     record = store.get(update.uid)
-    try:
-        if update.backfill is not None:
-            b = update.backfill
-            record = await start_backfill(store, update.uid, BackfillRequest(b.start, b.end, b.inputs, b.labels))
-        if update.disabled is not None:
-            record = await set_disabled(store, update.uid, update.disabled)
-    except TriggerStateError as exc:
-        raise ApiError(409, str(exc)) from None
+    if update.backfill is not None:
+        b = update.backfill
+        record = await start_backfill(store, update.uid, BackfillRequest(b.start, b.end, b.inputs, b.labels))
+    if update.disabled is not None:
+        record = await set_disabled(store, update.uid, update.disabled)
     if record is None:
         raise ApiError(422, "nothing to change: give `disabled` or `backfill`")
     return json_response(record)

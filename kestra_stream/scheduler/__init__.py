@@ -26,7 +26,6 @@ from kestra_stream.scheduler._scheduler import BACKFILL_LABEL, FlowSource, Sched
 from kestra_stream.scheduler._state import (
     BackfillRequest,
     SqliteTriggerStore,
-    TriggerStateError,
     TriggerStore,
     delete_backfill,
     disabled_in,
@@ -52,7 +51,6 @@ __all__ = [
     "Scheduler",
     "SqliteTriggerStore",
     "TriggerBackfill",
-    "TriggerStateError",
     "TriggerStore",
     "backfill_dates",
     "date_trigger",

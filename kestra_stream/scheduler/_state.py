@@ -16,17 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from kestra_stream.errors import BackendError, KestraStreamError, NotFoundError
+from kestra_stream.errors import BackendError, NotFoundError, TriggerStateError
 from kestra_stream.search import TriggerRecord
 from kestra_stream.search._models import TriggerBackfill
-
-
-class TriggerStateError(KestraStreamError):
-    """A request does not fit a trigger's state (a second backfill while one runs ...)."""
-
-    def __init__(self, message: str, *, uid: str) -> None:
-        self.uid = uid
-        super().__init__(message)
 
 
 class TriggerStore(Protocol):

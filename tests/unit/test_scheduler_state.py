@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kestra_stream.errors import NotFoundError
+from kestra_stream.errors import NotFoundError, TriggerStateError
 from kestra_stream.scheduler import (
     BackfillRequest,
     SqliteTriggerStore,
-    TriggerStateError,
     delete_backfill,
     pause_backfill,
     set_disabled,
