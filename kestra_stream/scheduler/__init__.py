@@ -34,7 +34,7 @@ from kestra_stream.scheduler._state import (
     start_backfill,
     unlock,
 )
-from kestra_stream.search._models import TriggerBackfill
+from kestra_stream.search import TriggerBackfill
 
 __all__ = [
     "BACKFILL_LABEL",

@@ -36,8 +36,7 @@ from kestra_stream.scheduler._plan import (
     recovered_cursor,
 )
 from kestra_stream.scheduler._state import TriggerStore, bumped, empty_record, set_disabled
-from kestra_stream.search import TriggerRecord
-from kestra_stream.search._models import TriggerBackfill
+from kestra_stream.search import TriggerBackfill, TriggerRecord
 from kestra_stream.storage import Storage
 from kestra_stream.triggers import (
     BackendTriggerContext,

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kestra_stream.errors import BackendError, NotFoundError, TriggerStateError
-from kestra_stream.search import TriggerRecord
-from kestra_stream.search._models import TriggerBackfill
+from kestra_stream.search import TriggerBackfill, TriggerRecord
 
 
 class TriggerStore(Protocol):

@@ -13,6 +13,7 @@ from kestra_stream.search._models import (
     LogQuery,
     Page,
     Paging,
+    TriggerBackfill,
     TriggerQuery,
     TriggerRecord,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Paging",
     "SearchRepository",
     "SqliteRepository",
+    "TriggerBackfill",
     "TriggerQuery",
     "TriggerRecord",
 ]
