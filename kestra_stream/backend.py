@@ -15,7 +15,13 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 
 
-class FlowRepository(Protocol):
+class LatestFlows(Protocol):
+    """What trigger components watch: the latest revision of every flow that is not deleted."""
+
+    def all_latest(self) -> list[Flow]: ...
+
+
+class FlowRepository(LatestFlows, Protocol):
     """Flows and their revisions (``EmbeddedEngine.flows``, ``KafkaStack.flows``); a revision never changes."""
 
     def deploy(self, source: str, *, file: str | None = None) -> Flow:

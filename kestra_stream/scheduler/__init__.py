@@ -22,7 +22,7 @@ from kestra_stream.scheduler._plan import (
     is_scheduled,
     recovered_cursor,
 )
-from kestra_stream.scheduler._scheduler import BACKFILL_LABEL, FlowSource, Scheduler
+from kestra_stream.scheduler._scheduler import BACKFILL_LABEL, Scheduler
 from kestra_stream.scheduler._state import (
     BackfillRequest,
     SqliteTriggerStore,
@@ -44,7 +44,6 @@ __all__ = [
     "DateTrigger",
     "Due",
     "EmbeddedScheduler",
-    "FlowSource",
     "KafkaScheduler",
     "KafkaTriggerStore",
     "PartitionOwnership",

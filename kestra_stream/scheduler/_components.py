@@ -10,11 +10,11 @@ from pathlib import Path
 
 import structlog
 
-from kestra_stream.backend import Backend
+from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.kafka import KafkaSettings
 from kestra_stream.scheduler._kafka import KafkaTriggerStore, PartitionOwnership
-from kestra_stream.scheduler._scheduler import FlowSource, Scheduler, _utcnow
+from kestra_stream.scheduler._scheduler import Scheduler, _utcnow
 from kestra_stream.scheduler._state import SqliteTriggerStore
 from kestra_stream.storage import Storage
 
@@ -48,7 +48,7 @@ class KafkaScheduler:
     ``flows`` is the followed flows topic (``stack.flows``).
     """
 
-    def __init__(self, backend: Backend, flows: FlowSource, settings: KafkaSettings, *, storage: Storage,
+    def __init__(self, backend: Backend, flows: LatestFlows, settings: KafkaSettings, *, storage: Storage,
                  now: Callable[[], datetime] = _utcnow, tick_seconds: float = 1.0, default_timezone: str = "UTC",
                  group_id: str | None = None) -> None:
         self.store = KafkaTriggerStore(settings)

@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
-from kestra_stream.backend import Backend
+from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.errors import BackendError, KestraStreamError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.flow import Flow
@@ -54,10 +54,6 @@ BACKFILL_LABEL = "system.backfill"
 STALE_EVALUATION = timedelta(hours=1)
 
 
-class FlowSource(Protocol):
-    def all_latest(self) -> list[Flow]: ...
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -73,7 +69,7 @@ class Scheduler:
     the work); ``now`` is the clock (tests pass a fake one and call ``tick``).
     """
 
-    def __init__(self, backend: Backend, flows: FlowSource, store: TriggerStore, *, storage: Storage,
+    def __init__(self, backend: Backend, flows: LatestFlows, store: TriggerStore, *, storage: Storage,
                  now: Callable[[], datetime] = _utcnow, tick_seconds: float = 1.0, default_timezone: str = "UTC",
                  owns: Callable[[str], bool] = _everything, batch: int = 50) -> None:
         self.backend = backend

@@ -17,23 +17,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
-from kestra_stream.backend import Backend
+from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.task import RealtimeTrigger
 from kestra_stream.storage import Storage
 from kestra_stream.triggers._context import BackendTriggerContext, trigger_uid
 
 log = structlog.get_logger(__name__)
-
-
-class LatestFlows(Protocol):
-    """Where flows come from: the embedded engine's ``catalog`` or the Kafka stack's ``flows``."""
-
-    def all_latest(self) -> list[Flow]: ...
 
 
 @dataclass(frozen=True)
