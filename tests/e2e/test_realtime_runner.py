@@ -132,3 +132,16 @@ async def test_a_new_revision_replaces_the_listener_and_disabling_stops_it(engin
         engine.deploy(flow_source(["c"], flow_disabled=True))
         await until(lambda: not triggers.running(), "no listener running")
     assert seen.values == ["a", "b", "c"]
+
+
+async def test_a_trigger_disabled_through_its_state_stops_listening_and_listens_again_when_enabled(
+        engine: EmbeddedEngine) -> None:
+    engine.deploy(flow_source(["a"]))
+    disabled: set[str] = set()
+    async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.02,
+                                disabled=disabled.__contains__) as triggers:
+        await until(lambda: triggers.running() == {UID: 1}, "the listener running")
+        disabled.add(UID)
+        await until(lambda: not triggers.running(), "no listener while disabled")
+        disabled.clear()
+        await until(lambda: triggers.running() == {UID: 1}, "the listener running again")
