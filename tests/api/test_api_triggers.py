@@ -61,3 +61,12 @@ async def test_unknown_triggers_and_flows_are_404_and_a_trigger_without_state_ca
     assert unlock.status == 404
     empty = await api.client.put("/api/v1/triggers", json={**REF, "triggerId": "hook"})
     assert empty.status == 422
+
+
+async def test_a_webhook_disabled_through_the_api_answers_404_until_enabled_again(api: ApiHarness) -> None:
+    hook = {**REF, "triggerId": "hook"}
+    url = "/api/v1/executions/webhook/api.tests/triggers_scheduled/triggers-api-key"
+    assert (await api.client.put("/api/v1/triggers", json={**hook, "disabled": True})).status == 200
+    assert (await api.client.post(url, json={})).status == 404
+    assert (await api.client.put("/api/v1/triggers", json={**hook, "disabled": False})).status == 200
+    assert (await api.client.post(url, json={})).status == 200
