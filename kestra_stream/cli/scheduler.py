@@ -35,7 +35,8 @@ async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, 
             stack, stack.flows, settings, storage=storage, tick_seconds=tick, default_timezone=timezone,
             group_id=group_id))
         disabled = disabled_in(scheduler.store)
-        await components.enter_async_context(FlowTriggers(stack, stack.flows, home=home, disabled=disabled))
+        await components.enter_async_context(FlowTriggers.on_kafka(stack, stack.flows, settings, home=home,
+                                                                   disabled=disabled))
         await components.enter_async_context(RealtimeTriggers(stack, stack.flows, storage, disabled=disabled))
         click.echo(f"scheduler running (group {scheduler.ownership.group_id}), with flow and realtime triggers; "
                    "Ctrl-C stops")

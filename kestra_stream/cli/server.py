@@ -116,7 +116,8 @@ async def enter_trigger_components(stack: contextlib.AsyncExitStack, kafka: Kafk
     scheduler = await stack.enter_async_context(
         KafkaScheduler(kafka, kafka.flows, kafka.settings, storage=kafka.storage))
     disabled = disabled_in(scheduler.store)
-    await stack.enter_async_context(FlowTriggers(kafka, kafka.flows, home=home, disabled=disabled))
+    await stack.enter_async_context(FlowTriggers.on_kafka(kafka, kafka.flows, kafka.settings, home=home,
+                                                          disabled=disabled))
     await stack.enter_async_context(RealtimeTriggers(kafka, kafka.flows, kafka.storage, disabled=disabled))
     return scheduler.store
 

@@ -14,7 +14,7 @@ from kestra_stream.kafka._codec import (
 )
 from kestra_stream.kafka._executions import KafkaExecutions
 from kestra_stream.kafka._flows import KafkaFlowStore
-from kestra_stream.kafka._settings import KafkaSettings, TopicNames
+from kestra_stream.kafka._settings import KafkaSettings, TopicNames, watermarks
 from kestra_stream.kafka._stack import KafkaStack
 from kestra_stream.kafka._topics import (
     ChangeKind,
@@ -53,4 +53,5 @@ __all__ = [
     "encode_state",
     "flow_key",
     "load_definitions",
+    "watermarks",
 ]

@@ -23,7 +23,7 @@ import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError
-from kestra_stream.kafka._settings import KafkaSettings, watermarks
+from kestra_stream.kafka import KafkaSettings, watermarks
 from kestra_stream.scheduler._state import matches
 from kestra_stream.search import TriggerRecord
 

@@ -17,18 +17,30 @@ from kestra_stream.triggers._context import (
     triggered_execution_id,
 )
 from kestra_stream.triggers._flow import UpstreamEvent, evaluate, trigger_variables
+from kestra_stream.triggers._flow_source import (
+    BackendStateSource,
+    KafkaStateSource,
+    Received,
+    StateSource,
+    flow_trigger_group_id,
+)
 from kestra_stream.triggers._flow_triggers import FlowTriggers
 from kestra_stream.triggers._realtime import Backoff, RealtimeTriggers
 
 __all__ = [
+    "BackendStateSource",
     "BackendTriggerContext",
     "Backoff",
     "FlowTriggers",
+    "KafkaStateSource",
     "RealtimeTriggers",
+    "Received",
+    "StateSource",
     "UpstreamEvent",
     "conditions_hold",
     "emit_execution",
     "evaluate",
+    "flow_trigger_group_id",
     "render_with_trigger",
     "trigger_labels",
     "trigger_scope",

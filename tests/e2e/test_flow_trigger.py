@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from kestra_stream.backend import Backend
+from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
-from kestra_stream.triggers._flow_triggers import FlowSource, FlowTriggers
+from kestra_stream.triggers import FlowTriggers
 from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
 
 NS = "e2e.flowtrig"
@@ -31,7 +31,7 @@ WAIT = 30.0
 @dataclass
 class Setup:
     backend: Backend
-    flows: FlowSource
+    flows: LatestFlows
     home: Path
 
 
