@@ -17,10 +17,12 @@ from kestra_stream_plugin_scripts._warm import (
     POOL as WARM_POOL,
 )
 from kestra_stream_plugin_scripts._warm import (
+    PRELOAD_ENV,
     WARM_ENV,
     WarmPool,
     WarmUnavailable,
     ZygoteLost,
+    preload_for,
     run_warm,
     startup_key,
     warm_enabled,
@@ -32,6 +34,7 @@ def plugins() -> list[type[PluginModel]]:
 
 
 __all__ = [
+    "PRELOAD_ENV",
     "PROCESS_RUNNER",
     "PROTOCOL_LINE",
     "WARM_ENV",
@@ -48,6 +51,7 @@ __all__ = [
     "group_members",
     "match_output_files",
     "plugins",
+    "preload_for",
     "python",
     "requirements_key",
     "run_process",

@@ -22,7 +22,14 @@ from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, T
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
-from kestra_stream_plugin_scripts._warm import WarmUnavailable, ZygoteLost, run_warm, warm_enabled
+from kestra_stream_plugin_scripts._warm import (
+    DEFAULT_PRELOAD,
+    PRELOAD_ENV,
+    WarmUnavailable,
+    ZygoteLost,
+    run_warm,
+    warm_enabled,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +74,8 @@ class Launch:
     before: list[str] = field(default_factory=list)
     # A Python file the commands run with the worker's python: the warm path may run it instead.
     warm_script: Path | None = None
+    # The modules its zygote preloads (``preload_for``), unless the task's environment names them.
+    warm_preload: str = DEFAULT_PRELOAD
 
 
 def _stringify(value: Any) -> Any:
@@ -153,11 +162,12 @@ class AbstractExecScript(RunnableTask):
         text = json.dumps(self.model_dump(mode="json", exclude={"output_directory"}))
         return "outputDir" in text or "OUTPUT_DIR" in text
 
-    async def _execute(self, args: list[str], warm_script: Path | None, workdir: Path, env: dict[str, str],
+    async def _execute(self, args: list[str], launch: Launch | None, workdir: Path, env: dict[str, str],
                        collector: ScriptOutputCollector) -> int:
-        if warm_script is not None:
+        if launch is not None and launch.warm_script is not None:
+            preload = None if PRELOAD_ENV in env else launch.warm_preload
             try:
-                return await run_warm(warm_script, cwd=workdir, env=env, on_line=collector)
+                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload)
             except WarmUnavailable as exc:
                 log.info("python_warm_path_unavailable", task_id=self.id, reason=str(exc))
             except ZygoteLost as exc:
@@ -200,7 +210,7 @@ class AbstractExecScript(RunnableTask):
         collector = ScriptOutputCollector(ctx)
         warm = (launch.warm_script is not None and not user_before and not launch.before
                 and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env))
-        exit_code = await self._execute(args, launch.warm_script if warm else None, workdir, env, collector)
+        exit_code = await self._execute(args, launch if warm else None, workdir, env, collector)
         if exit_code != 0:
             raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
 

@@ -15,6 +15,7 @@ from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import LogLevel, RunContext
 from kestra_stream_plugin_scripts._base import AbstractExecScript, Launch
 from kestra_stream_plugin_scripts._deps import ensure_dependencies
+from kestra_stream_plugin_scripts._warm import preload_for
 
 # Pebble renders booleans and null the JSON way; these names let `x = {{ flag }}` run (as Kestra does).
 PRELUDE = "true, false, null = True, False, None\n"
@@ -71,7 +72,8 @@ class Script(_PythonExec):
         command = f"{python_command()} {shlex.quote(str(path))}"
         # With dependencies the cold path's PYTHONPATH is per task; the warm path is for plain scripts.
         warm = None if self.dependencies else path
-        return Launch(commands=[command], env=await self.python_env(ctx), warm_script=warm)
+        return Launch(commands=[command], env=await self.python_env(ctx), warm_script=warm,
+                      warm_preload=preload_for(source))
 
 
 class Commands(_PythonExec):

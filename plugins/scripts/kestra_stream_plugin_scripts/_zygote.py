@@ -19,6 +19,7 @@ It exits when the worker closes its end of the socket.
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import json
 import os
@@ -211,6 +212,9 @@ def main(argv: list[str]) -> None:
     if len(argv) != 3 or not argv[1].isdigit():
         raise SystemExit("usage: python _zygote.py SOCKET_FD PRELOAD_MODULES (started by the kestra-stream worker)")
     preload(argv[2])
+    # Everything alive now lives as long as the zygote: out of the collector's reach, a child's
+    # collections never walk (and so never copy) the pages it shares with the zygote.
+    gc.freeze()
     sock = socket.socket(fileno=int(argv[1]))
     sock.setblocking(True)
     request = serve(sock)
