@@ -33,7 +33,7 @@ from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 
-__all__ = ["E2E_ENVIRON", "FLOWS", "LoopThread", "ThreadedBackend", "deploy_all"]
+__all__ = ["E2E_ENVIRON", "FLOWS", "LoopThread", "SeenExecutions", "ThreadedBackend", "deploy_all"]
 
 T = TypeVar("T")
 
@@ -123,6 +123,34 @@ class ThreadedBackend:
 
     async def delete_execution(self, execution_id: str) -> bool:
         return await self._call(self._backend.delete_execution(execution_id))
+
+
+class SeenExecutions:
+    """Every execution snapshot the backend publishes, by flow id (listeners run on any thread)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._lock = threading.Lock()
+        self._by_flow: dict[str, dict[str, Execution]] = {}
+        backend.subscribe(self._take)
+
+    def _take(self, state: ExecutionState) -> None:
+        with self._lock:
+            self._by_flow.setdefault(state.execution.flow_id, {})[state.execution.id] = state.execution
+
+    def of(self, flow_id: str) -> list[Execution]:
+        with self._lock:
+            return list(self._by_flow.get(flow_id, {}).values())
+
+    async def ended(self, flow_id: str, count: int = 1, within: float = 30.0) -> list[Execution]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            done = [e for e in self.of(flow_id) if e.state.current.is_terminated]
+            if len(done) >= count:
+                return done
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{count} ended execution(s) of {flow_id} expected within {within}s; "
+                             f"saw {[e.state.current for e in self.of(flow_id)]}")
 
 
 @pytest.fixture(scope="module")

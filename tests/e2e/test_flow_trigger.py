@@ -7,7 +7,6 @@ module never sees another test's triggers fire.
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ import pytest
 
 from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.embedded import EmbeddedEngine
-from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
-from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
 from kestra_stream.triggers import FlowTriggers
-from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
+from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, SeenExecutions, ThreadedBackend
 
 NS = "e2e.flowtrig"
 WAIT = 30.0
@@ -33,34 +30,6 @@ class Setup:
     backend: Backend
     flows: LatestFlows
     home: Path
-
-
-class Seen:
-    """Every execution snapshot the backend publishes, by flow id (listeners run on any thread)."""
-
-    def __init__(self, backend: Backend) -> None:
-        self._lock = threading.Lock()
-        self._by_flow: dict[str, dict[str, Execution]] = {}
-        backend.subscribe(self._take)
-
-    def _take(self, state: ExecutionState) -> None:
-        with self._lock:
-            self._by_flow.setdefault(state.execution.flow_id, {})[state.execution.id] = state.execution
-
-    def of(self, flow_id: str) -> list[Execution]:
-        with self._lock:
-            return list(self._by_flow.get(flow_id, {}).values())
-
-    async def ended(self, flow_id: str, count: int = 1, within: float = WAIT) -> list[Execution]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while loop.time() < deadline:
-            done = [e for e in self.of(flow_id) if e.state.current.is_terminated]
-            if len(done) >= count:
-                return done
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{count} ended execution(s) of {flow_id} expected within {within}s; "
-                             f"saw {[e.state.current for e in self.of(flow_id)]}")
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +116,7 @@ async def test_flow_trigger_starts_the_downstream_once_on_success_with_trigger_v
     s = suffix()
     setup.backend.deploy(upstream_flow(f"a_{s}"))
     setup.backend.deploy(on_success_flow(f"b_{s}", f"a_{s}"))
-    seen = Seen(setup.backend)
+    seen = SeenExecutions(setup.backend)
     # Two components on one backend, as two processes would be: the end still starts one execution.
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home / "one"), \
             FlowTriggers(setup.backend, setup.flows, home=setup.home / "two"):
@@ -169,7 +138,7 @@ async def test_flow_trigger_on_success_does_not_start_the_downstream_when_the_up
     s = suffix()
     setup.backend.deploy(upstream_flow(f"a_{s}"))
     setup.backend.deploy(on_success_flow(f"b_{s}", f"a_{s}"))
-    seen = Seen(setup.backend)
+    seen = SeenExecutions(setup.backend)
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as triggers:
         a_id = await setup.backend.create_execution(NS, f"a_{s}", {"fail": True})
         assert (await setup.backend.wait(a_id, timeout=WAIT)).state.current == StateType.FAILED
@@ -211,7 +180,7 @@ async def test_preconditions_start_the_downstream_once_after_both_upstream_flows
     for name in (f"a_{s}", f"d_{s}"):
         setup.backend.deploy(upstream_flow(name))
     setup.backend.deploy(both_flow(f"c_{s}", f"a_{s}", f"d_{s}"))
-    seen = Seen(setup.backend)
+    seen = SeenExecutions(setup.backend)
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as triggers:
         a_id = await setup.backend.create_execution(NS, f"a_{s}")
         await setup.backend.wait(a_id, timeout=WAIT)
@@ -235,7 +204,7 @@ async def test_precondition_state_survives_a_restart_of_the_component(setup: Set
     for name in (f"a_{s}", f"d_{s}"):
         setup.backend.deploy(upstream_flow(name))
     setup.backend.deploy(both_flow(f"c_{s}", f"a_{s}", f"d_{s}"))
-    seen = Seen(setup.backend)
+    seen = SeenExecutions(setup.backend)
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as first:
         await setup.backend.wait(await setup.backend.create_execution(NS, f"a_{s}"), timeout=WAIT)
         await asyncio.sleep(0.5)

@@ -8,51 +8,20 @@ gives its components a home of their own, so each has a consumer group of its ow
 from __future__ import annotations
 
 import asyncio
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
-from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
 from kestra_stream.triggers._flow_source import GROUP_FILE, KafkaStateSource, flow_trigger_group_id
 from kestra_stream.triggers._flow_triggers import FlowTriggers
-from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
+from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, SeenExecutions, ThreadedBackend
 
 NS = "e2e.flowtrig.restart"
 WAIT = 30.0
-
-
-class Seen:
-    """Every execution snapshot the stack's client reads, by flow id (called on its thread)."""
-
-    def __init__(self, backend: ThreadedBackend) -> None:
-        self._lock = threading.Lock()
-        self._by_flow: dict[str, dict[str, Execution]] = {}
-        backend.subscribe(self._take)
-
-    def _take(self, state: ExecutionState) -> None:
-        with self._lock:
-            self._by_flow.setdefault(state.execution.flow_id, {})[state.execution.id] = state.execution
-
-    def of(self, flow_id: str) -> list[Execution]:
-        with self._lock:
-            return list(self._by_flow.get(flow_id, {}).values())
-
-    async def ended(self, flow_id: str) -> Execution:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT
-        while loop.time() < deadline:
-            done = [e for e in self.of(flow_id) if e.state.current.is_terminated]
-            if done:
-                return done[0]
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"an ended execution of {flow_id} expected within {WAIT}s; "
-                             f"saw {[e.state.current for e in self.of(flow_id)]}")
 
 
 class Kafka:
@@ -171,7 +140,7 @@ async def test_an_upstream_ending_while_the_component_is_stopped_starts_the_down
     s = suffix()
     kafka.backend.deploy(upstream_flow(f"a_{s}"))
     kafka.backend.deploy(after_flow(f"b_{s}", f"a_{s}"))
-    seen = Seen(kafka.backend)
+    seen = SeenExecutions(kafka.backend)
     home = tmp_path / "triggers"
     async with kafka.triggers(home) as first:  # the group's first start: its offsets are set at the end
         await first.caught_up()
@@ -181,7 +150,7 @@ async def test_an_upstream_ending_while_the_component_is_stopped_starts_the_down
     assert seen.of(f"b_{s}") == []
 
     async with kafka.triggers(home) as second:
-        b = await seen.ended(f"b_{s}")
+        [b] = await seen.ended(f"b_{s}")
         await second.caught_up()
         assert second.fired == 1
 
@@ -200,7 +169,7 @@ async def test_a_first_start_does_not_replay_executions_that_ended_before_it(kaf
     s = suffix()
     kafka.backend.deploy(upstream_flow(f"a_{s}"))
     kafka.backend.deploy(after_flow(f"b_{s}", f"a_{s}"))
-    seen = Seen(kafka.backend)
+    seen = SeenExecutions(kafka.backend)
     await kafka.run(f"a_{s}")
 
     async with kafka.triggers(tmp_path / "new") as triggers:
@@ -223,7 +192,7 @@ async def test_preconditions_met_while_the_component_is_stopped_fire_once_after_
     for name in (f"a_{s}", f"d_{s}"):
         kafka.backend.deploy(upstream_flow(name))
     kafka.backend.deploy(after_both_flow(f"c_{s}", f"a_{s}", f"d_{s}"))
-    seen = Seen(kafka.backend)
+    seen = SeenExecutions(kafka.backend)
     home = tmp_path / "triggers"
     async with kafka.triggers(home) as first:
         await kafka.run(f"a_{s}")
