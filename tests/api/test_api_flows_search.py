@@ -7,22 +7,11 @@ import uuid
 import zipfile
 from typing import Any
 
-import pytest
 from aiohttp import FormData
 
-from tests.api.conftest import ApiHarness, _KafkaParts
+from tests.api.conftest import ApiHarness
 
 YAML = {"Content-Type": "application/x-yaml"}
-
-
-@pytest.fixture(scope="module")
-def kafka_api_parts(kafka_api_parts: _KafkaParts) -> _KafkaParts:
-    # The shared fixture starts the indexer before the indices exist with their mappings: the flows it
-    # deployed were indexed at once into an index Elasticsearch created with guessed (text) mappings,
-    # which cannot be sorted. Made again with the real mappings (these tests use namespaces of their own).
-    kafka_api_parts.search.drop()
-    kafka_api_parts.search.setup()
-    return kafka_api_parts
 
 
 def _ns() -> str:
