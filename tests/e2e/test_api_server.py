@@ -235,7 +235,7 @@ def test_a_server_fires_schedules_flow_triggers_and_webhooks_and_a_disabled_sche
         {"namespace": "e2e.api", "flowId": "ticker", "triggerId": "every_two_seconds", "disabled": True}).encode(),
         content_type="application/json")
     assert disabled.status == 200, disabled.body
-    time.sleep(1.0)  # a date already being fired when the trigger was disabled may still land
+    time.sleep(3.0)  # a date already being fired when the trigger was disabled may still land, and be indexed
     settled = len(executions_of("ticker"))
-    time.sleep(4.5)
+    time.sleep(4.5)  # two more dates would have fired
     assert len(executions_of("ticker")) == settled
