@@ -44,7 +44,6 @@ from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.executor._credentials import faust_credentials
-from kestra_stream.kafka.executor._fetching import pause_changelog_fetching, paused_fetching
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, plan_commands
 from kestra_stream.models.flow import Flow
 
@@ -107,9 +106,6 @@ class KafkaExecutor:
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
         self._last_progress = time.monotonic()
         self._app.timer(_WATCHDOG_SECONDS, name=f"{app_id}.watchdog")(self._watchdog)
-        # mode types a handler's ``signal`` parameter by a name mypy cannot resolve: connected untyped.
-        rebalanced: Any = self._app.on_rebalance_complete
-        rebalanced.connect(self._on_rebalance_complete)
 
     def _raw_topic(self, name: str) -> faust.TopicT:
         return self._app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -156,18 +152,6 @@ class KafkaExecutor:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    async def _on_rebalance_complete(self, _sender: Any, *_args: Any, signal: Any, **_kwargs: Any) -> None:
-        # Recovered tables are written here only: fetching their changelogs back stalls every partition.
-        try:
-            await pause_changelog_fetching(self._app)
-        except Exception:
-            # Only latency depends on it; the next rebalance tries again.
-            log.exception("changelog_fetching_not_paused")
-
-    async def paused_partitions(self) -> set[tuple[str, int]]:
-        """The assigned partitions the consumer does not fetch, as (topic, partition): the tables' changelogs."""
-        return await paused_fetching(self._app)
 
     def subscribe(self, listener: StateListener) -> None:
         """Call ``listener`` in-process with every changed state (the executions topic carries the same)."""
