@@ -2,5 +2,6 @@
 
 from kestra_stream.worker._attempt import run_attempt
 from kestra_stream.worker._context import TaskRunContext, WorkerFunctions
+from kestra_stream.worker._files import task_file_uri
 
-__all__ = ["TaskRunContext", "WorkerFunctions", "run_attempt"]
+__all__ = ["TaskRunContext", "WorkerFunctions", "run_attempt", "task_file_uri"]

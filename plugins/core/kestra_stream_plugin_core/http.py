@@ -19,7 +19,8 @@ from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
-from kestra_stream.storage import PREFIX, StorageError, task_uri
+from kestra_stream.storage import PREFIX, StorageError
+from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core._base import Props, as_text
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
@@ -327,7 +328,7 @@ tasks:
                                   "accept an empty file", task_id=self.id)
             ctx.log(LogLevel.WARN, f"File '{url}' is empty")
         name = _file_name(url, response.headers.get("Content-Disposition"))
-        uri = await ctx.storage.put(_output_uri(ctx, name, self.id), target)
+        uri = await ctx.storage.put(task_file_uri(ctx, name), target)
         ctx.log(LogLevel.DEBUG, f"File '{url}' downloaded to '{uri}'")
         return {"uri": uri, "code": code, "length": length, "headers": answer_headers}
 
@@ -339,16 +340,3 @@ async def _save(response: aiohttp.ClientResponse, target: Path) -> int:
             out.write(chunk)
             length += len(chunk)
     return length
-
-
-def _output_uri(ctx: RunContext, file_name: str, task_id: str) -> str:
-    variables = ctx.variables
-    try:
-        flow = variables["flow"]
-        execution_id = str(variables["execution"]["id"])
-        namespace, flow_id = str(flow["namespace"]), str(flow["id"])
-    except (KeyError, TypeError) as exc:
-        raise TaskFailure(f"cannot store the download: the run context lacks the flow or execution "
-                          f"variables ({exc})", task_id=task_id) from exc
-    unique = secrets.token_hex(11)
-    return task_uri(namespace, flow_id, execution_id, task_id, ctx.taskrun_id, f"{unique}-{file_name}")

@@ -24,7 +24,8 @@ from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
-from kestra_stream.storage import PREFIX, StorageError, task_uri
+from kestra_stream.storage import PREFIX, StorageError
+from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_kafka._consumer import (
     ConnectionOptions,
     ConsumerOptions,
@@ -246,7 +247,7 @@ class Consume(ConsumerOptions, RunnableTask):
             with target.open("w") as out:
                 for message in batch.messages:
                     out.write(json.dumps(message, ensure_ascii=False) + "\n")
-            uri = await ctx.storage.put(_output_uri(ctx, self.id), target)
+            uri = await ctx.storage.put(task_file_uri(ctx, "records.jsonl"), target)
             # Committed only now: a crash before this point reads the same records again.
             await asyncio.to_thread(opened.commit, batch.next_offsets, asynchronous=False)
         except KafkaException as exc:
@@ -263,15 +264,3 @@ def _open(spec: ConsumerSpec, task_id: str) -> OpenConsumer:
         return OpenConsumer(spec)
     except KafkaException as exc:
         raise TaskFailure(f"cannot open the Kafka consumer: {exc}", task_id=task_id) from exc
-
-
-def _output_uri(ctx: RunContext, task_id: str) -> str:
-    variables = ctx.variables
-    try:
-        flow = variables["flow"]
-        execution_id = str(variables["execution"]["id"])
-        namespace, flow_id = str(flow["namespace"]), str(flow["id"])
-    except (KeyError, TypeError) as exc:
-        raise TaskFailure(f"cannot store the consumed records: the run context lacks the flow or execution "
-                          f"variables ({exc})", task_id=task_id) from exc
-    return task_uri(namespace, flow_id, execution_id, task_id, ctx.taskrun_id, f"{secrets.token_hex(8)}.jsonl")

@@ -6,14 +6,14 @@ import asyncio
 import json
 import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import RunContext
-from kestra_stream.storage import PREFIX, task_uri
+from kestra_stream.storage import PREFIX
+from kestra_stream.worker import task_file_uri
 
 
 def safe_join(root: Path, relative: str, *, what: str) -> Path:
@@ -114,21 +114,6 @@ def match_output_files(workdir: Path, patterns: Sequence[str]) -> list[Path]:
             if any(r.match(relative) for r in regexes) and Path(os.path.realpath(path)).is_relative_to(root):
                 found.append(path)
     return found
-
-
-def task_file_uri(ctx: RunContext, file_name: str) -> str:
-    """A fresh URI for a file of this task run, named as Kestra names output files."""
-    variables = ctx.variables
-    try:
-        flow = variables["flow"]
-        namespace, flow_id = str(flow["namespace"]), str(flow["id"])
-        execution_id = str(variables["execution"]["id"])
-        task_id = str(variables["task"]["id"])
-    except (KeyError, TypeError) as exc:
-        raise TaskFailure(f"cannot store output file {file_name!r}: the run context lacks the "
-                          f"flow, execution or task variables ({exc})") from exc
-    unique = secrets.token_urlsafe(16).replace("_", "").replace("-", "")[:22]
-    return task_uri(namespace, flow_id, execution_id, task_id, ctx.taskrun_id, f"{unique}-{file_name}")
 
 
 async def upload_output_files(ctx: RunContext, workdir: Path, patterns: Sequence[str],
