@@ -77,6 +77,27 @@ def alive(pid: int) -> bool:
         return False
 
 
+def children_of(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (a zygote's spares and running scripts)."""
+    found = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid and fields[0] not in (b"Z", b"X"):
+                found.add(int(entry.name))
+    return found
+
+
+async def wait_until(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(10):
+        while not check():  # noqa: ASYNC110 - no event for another process's state
+            await asyncio.sleep(0.01)
+
+
 async def test_compat_python_outputs_script_runs_warm(build: Build) -> None:
     outputs, ctx = await run(build, script(
         'import json\nrow_count = 1000\nprint("counted", row_count)\n'
@@ -220,6 +241,9 @@ async def test_a_zygote_dying_mid_run_fails_that_run_and_the_next_run_gets_a_new
 async def test_a_zygote_killed_between_runs_is_restarted_on_the_next_script(build: Build) -> None:
     _, first = await run(build, script(PARENT))
     os.kill(parent_of(first), signal.SIGKILL)
+    # Between runs: dead before the next script is handed over (one dying in that very instant fails
+    # that script as a zygote dying mid-run does).
+    await wait_until(lambda: not alive(parent_of(first)))
     _, second = await run(build, script(PARENT))
     assert ran_warm(second) and parent_of(second) != parent_of(first)
 
@@ -272,3 +296,48 @@ async def test_keyboard_interrupt_ends_the_script_by_sigint_as_cpython_does(buil
     with pytest.raises(TaskFailure, match=r"exit code -2$"):
         await task.run(ctx)
     assert ctx.messages(LogLevel.ERROR)[-1] == "KeyboardInterrupt"
+
+
+async def test_a_spare_is_forked_ahead_and_runs_the_next_script_as_a_fresh_session(build: Build) -> None:
+    _, first = await run(build, script(PARENT))
+    zygote = parent_of(first)
+    await wait_until(lambda: len(children_of(zygote)) == 1)
+    (spare,) = children_of(zygote)
+    _, second = await run(build, script("import os\nprint('ids', os.getpid(), os.getsid(0))\n" + PARENT))
+    pid, sid = (int(x) for x in second.messages()[0].split()[1:])
+    assert pid == sid == spare and parent_of(second) == zygote
+
+
+async def test_a_spare_killed_while_waiting_is_replaced_and_the_script_still_runs_warm(build: Build) -> None:
+    _, first = await run(build, script(PARENT))
+    zygote = parent_of(first)
+    await wait_until(lambda: len(children_of(zygote)) == 1)
+    (spare,) = children_of(zygote)
+    os.kill(spare, signal.SIGKILL)
+    await wait_until(lambda: not alive(spare))
+    outputs, second = await run(build, script("print('::{\"outputs\": {\"ok\": true}}::')\n" + PARENT))
+    assert outputs["vars"] == {"ok": True}
+    assert ran_warm(second) and parent_of(second) == zygote
+
+
+async def test_the_spare_of_a_killed_zygote_leaves_without_running_anything(build: Build) -> None:
+    _, first = await run(build, script(PARENT))
+    zygote = parent_of(first)
+    await wait_until(lambda: len(children_of(zygote)) == 1)
+    (spare,) = children_of(zygote)
+    os.kill(zygote, signal.SIGKILL)
+    await wait_until(lambda: not alive(zygote))
+    _, second = await run(build, script(PARENT))
+    assert ran_warm(second) and parent_of(second) != zygote
+    await wait_until(lambda: not alive(spare))
+
+
+async def test_the_script_is_main_as_python_script_py_makes_it(build: Build) -> None:
+    outputs, _ = await run(build, script(
+        "import pickle, sys\n"
+        "class Point:\n    def __init__(self, x):\n        self.x = x\n"
+        "same = sys.modules['__main__'].__dict__ is globals()\n"
+        "back = pickle.loads(pickle.dumps(Point(3)))\n"
+        "print('::' + __import__('json').dumps({'outputs': {'same': same, 'x': back.x, 'name': __name__, "
+        "'file': __file__ == sys.argv[0], 'spec': __spec__ is None}}) + '::')\n"))
+    assert outputs["vars"] == {"same": True, "x": 3, "name": "__main__", "file": True, "spec": True}

@@ -44,6 +44,7 @@ from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.executor._credentials import faust_credentials
+from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, plan_commands
 from kestra_stream.models.flow import Flow
 
@@ -71,6 +72,8 @@ class KafkaExecutor:
         self._flows = flows
         self._listeners: list[StateListener] = []
         self._fired: dict[str, float] = {}  # timer id -> monotonic time its TimerFired was produced
+        # execution id -> (the table's bytes, decoded): a folded event does not decode its state again
+        self._decoded: dict[str, tuple[bytes, ExecutionState]] = {}
         self.started_in: float | None = None
         app_id = settings.executor_app_id
         # faust creates its data directory without parents; start() makes them.
@@ -106,6 +109,9 @@ class KafkaExecutor:
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
         self._last_progress = time.monotonic()
         self._app.timer(_WATCHDOG_SECONDS, name=f"{app_id}.watchdog")(self._watchdog)
+        # mode types a handler's ``signal`` parameter by a name mypy cannot resolve: connected untyped.
+        assigned: Any = self._app.on_partitions_assigned
+        assigned.connect(self._on_partitions_assigned)
 
     def _raw_topic(self, name: str) -> faust.TopicT:
         return self._app.topic(name, key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -153,6 +159,15 @@ class KafkaExecutor:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    async def _on_partitions_assigned(self, _sender: Any, *_args: Any, **_kwargs: Any) -> None:
+        # Before recovery, so before the first table write: see _fetching.
+        await skip_backoff_for_changelogs(self._app)
+
+    async def buffered_backoffs(self) -> dict[tuple[str, int], float]:
+        """Batches fetched and not yet taken, by (topic, partition), with the seconds each may hold the
+        next fetch back: a table's changelog (never taken outside recovery) must hold nothing."""
+        return await buffered_backoffs(self._app)
+
     def subscribe(self, listener: StateListener) -> None:
         """Call ``listener`` in-process with every changed state (the executions topic carries the same)."""
         self._listeners.append(listener)
@@ -160,7 +175,22 @@ class KafkaExecutor:
     def state(self, execution_id: str) -> ExecutionState | None:
         """The state of an execution folded by this instance (its partition is assigned here)."""
         raw = self._states.get(execution_id)
-        return decode_state(raw) if raw is not None else None
+        cached = self._decoded.get(execution_id)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        if raw is None:
+            self._decoded.pop(execution_id, None)
+            return None
+        return decode_state(raw)
+
+    def _remember(self, encoded: bytes, state: ExecutionState) -> None:
+        # The table holds the very bytes object written, so identity says the decoded copy is current;
+        # after a recovery the table holds new objects and states are decoded again. Ended executions
+        # are read rarely: only running ones are kept, so this stays as small as the work in flight.
+        if state.finished:
+            self._decoded.pop(state.execution.id, None)
+        else:
+            self._decoded[state.execution.id] = (encoded, state)
 
     # ----- the fold agent --------------------------------------------------------------------
     async def _fold_agent(self, stream: StreamT[bytes]) -> None:
@@ -247,6 +277,7 @@ class KafkaExecutor:
                 self._fired.pop(timer_id, None)
         encoded = encode_state(new_state)  # once: the table and the executions topic hold the same bytes
         self._states[execution_id] = encoded
+        self._remember(encoded, new_state)
         await self._executions.send(key=execution_id, value=encoded)
         bound.debug("event_folded", state=new_state.execution.state.current.value, commands=len(commands))
         for listener in self._listeners:

@@ -127,6 +127,8 @@ async def upload_output_files(ctx: RunContext, workdir: Path, patterns: Sequence
         return pairs
 
     uploaded: dict[str, str] = {}
+    if not patterns and output_dir is None:
+        return uploaded  # most scripts: not even a thread hop
     for name, path in await asyncio.to_thread(matched):
         uploaded[name] = await ctx.storage.put(task_file_uri(ctx, path.name), path)
     return uploaded

@@ -2,7 +2,9 @@
 
 A cold run pays ``/bin/sh`` plus a Python start (~30 ms) per task; here the zygote (see ``_zygote.py``)
 is started once per worker event loop and set of start-up variables, lazily, and restarted when it
-dies. Each script still runs in a process of its own, in a new session, so the Process runner's
+dies. It forks each child ahead ("spare") and passes the spare's socket to the worker, which hands
+the script to the spare directly and then asks for the next one: forking is off the script's path.
+Each script still runs in a process of its own, in a new session, so the Process runner's
 guarantees hold: output streamed line by line, a fresh working directory as cwd, the task's
 environment, the exit code, and on a kill or timeout the whole process group ended.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import errno
 import json
@@ -102,8 +105,16 @@ class Child:
     exit: asyncio.Future[int | None]
 
 
+@dataclass(frozen=True)
+class _Spare:
+    """A child the zygote forked ahead, waiting for a script on ``sock`` (our end)."""
+
+    pid: int
+    sock: socket.socket
+
+
 class Zygote:
-    """One zygote process and the socket to it, served by the running event loop."""
+    """One zygote process, the socket to it and the spares it handed over, served by the running event loop."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: ZygoteKey,
                  process: subprocess.Popen[bytes], sock: socket.socket) -> None:
@@ -112,10 +123,8 @@ class Zygote:
         self.process = process
         self._sock = sock
         self._ready: asyncio.Future[int] = loop.create_future()
-        self._next_id = 0
-        self._starts: dict[int, asyncio.Future[Child]] = {}
-        # Requests the zygote read: lost after this point, their script may have started.
-        self._received: set[int] = set()
+        self._spares: collections.deque[_Spare] = collections.deque()
+        self._spare_waiters: collections.deque[asyncio.Future[_Spare]] = collections.deque()
         self._exits: dict[int, asyncio.Future[int | None]] = {}
         self._alive = True
         loop.add_reader(sock.fileno(), self._on_readable)
@@ -152,49 +161,50 @@ class Zygote:
     @property
     def busy(self) -> bool:
         """Whether scripts it started are still running."""
-        return bool(self._starts or self._exits)
+        return bool(self._exits)
 
     @property
     def alive(self) -> bool:
-        return self._alive and not self.loop.is_closed()
+        # poll(): a zygote killed between scripts is seen before its socket's end is read.
+        return self._alive and not self.loop.is_closed() and self.process.poll() is None
 
     def _on_readable(self) -> None:
         while self._alive:
             try:
-                data = self._sock.recv(1 << 16)
+                data, fds, _, _ = socket.recv_fds(self._sock, 1 << 16, 1)
             except BlockingIOError:
                 return
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
+                for fd in fds:
+                    os.close(fd)
                 self._lost()
                 return
-            self._dispatch(json.loads(data))
+            self._dispatch(json.loads(data), fds)
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any], fds: list[int]) -> None:
+        if "spare" in message and fds:
+            sock = socket.socket(fileno=fds[0])
+            sock.setblocking(False)
+            spare = _Spare(int(message["spare"]), sock)
+            while self._spare_waiters:
+                waiter = self._spare_waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(spare)
+                    return
+            self._spares.append(spare)
+            return
+        for fd in fds:
+            os.close(fd)
         if "ready" in message:
             if not self._ready.done():
                 self._ready.set_result(int(message["ready"]))
-            return
-        if "code" in message:
+        elif "code" in message:
+            # A pid nobody waits for is a spare's that ended unused.
             ended = self._exits.pop(int(message["pid"]), None)
             if ended is not None and not ended.done():
                 ended.set_result(int(message["code"]))
-            return
-        if "received" in message:
-            self._received.add(int(message["id"]))
-            return
-        self._received.discard(int(message.get("id") or 0))
-        start = self._starts.pop(int(message.get("id") or 0), None)
-        if "pid" in message:
-            pid = int(message["pid"])
-            # Registered here, not by the waiting task: the exit report may be the very next message.
-            exit_future: asyncio.Future[int | None] = self.loop.create_future()
-            self._exits[pid] = exit_future
-            if start is not None and not start.done():
-                start.set_result(Child(pid, exit_future))
-        elif start is not None and not start.done():
-            start.set_exception(WarmUnavailable(f"the warm interpreter refused the script: {message['error']}"))
 
     def _lost(self, *, closing: bool = False) -> None:
         if not self._alive:
@@ -207,19 +217,17 @@ class Zygote:
         if not self._ready.done():
             self._ready.set_exception(lost)
             self._ready.exception()  # retrieved: start() reports it
-        for request_id, start in self._starts.items():
-            if start.done():
-                continue
-            if request_id in self._received:
-                # The script may have started: it must not run a second time.
-                start.set_exception(lost)
-            else:
-                start.set_exception(WarmUnavailable(f"{lost} before reading the script"))
+        for waiter in self._spare_waiters:
+            if not waiter.done():
+                waiter.set_exception(WarmUnavailable(f"{lost} before taking the script"))
+        # A spare's socket closing is its signal to leave without running anything.
+        for spare in self._spares:
+            spare.sock.close()
         for exit_future in self._exits.values():
             if not exit_future.done():
                 exit_future.set_result(None)
-        self._starts.clear()
-        self._received.clear()
+        self._spare_waiters.clear()
+        self._spares.clear()
         self._exits.clear()
         self._reap()
         if closing:
@@ -238,26 +246,63 @@ class Zygote:
         """Stop the zygote; scripts it already started run on, each in its own session."""
         self._lost(closing=True)
 
-    async def spawn(self, path: Path, cwd: Path, env: Mapping[str, str], stdout: int, stderr: int) -> Child:
-        """Ask for a child running ``path``."""
+    async def _take_spare(self) -> _Spare:
         if not self.alive:
+            # A spare of a dead zygote would run the script with nobody to report its end.
+            self._lost()
             raise WarmUnavailable("the warm Python interpreter is not running")
-        self._next_id += 1
-        request_id = self._next_id
-        payload = json.dumps({"id": request_id, "path": str(path), "cwd": str(cwd), "env": dict(env)}).encode()
-        started: asyncio.Future[Child] = self.loop.create_future()
-        self._starts[request_id] = started
-        try:
-            await self._send(payload, [stdout, stderr])
-        except BaseException:
-            self._starts.pop(request_id, None)
-            raise
-        return await started
+        if self._spares:
+            return self._spares.popleft()
+        waiter: asyncio.Future[_Spare] = self.loop.create_future()
+        self._spare_waiters.append(waiter)
+        return await waiter
 
-    async def _send(self, payload: bytes, fds: list[int]) -> None:
-        while True:
+    async def spawn(self, path: Path, cwd: Path, env: Mapping[str, str], stdout: int, stderr: int) -> Child:
+        """Hand ``path`` to a spare; returns once the spare said it runs it.
+
+        Raises WarmUnavailable when no spare took it (nothing ran: run it elsewhere).
+        """
+        payload = json.dumps({"path": str(path), "cwd": str(cwd), "env": dict(env)}).encode()
+        for _ in range(2):
+            spare = await self._take_spare()
+            # Registered before the hand-over: the exit report may come before the spare's answer.
+            exit_future: asyncio.Future[int | None] = self.loop.create_future()
+            self._exits[spare.pid] = exit_future
             try:
-                socket.send_fds(self._sock, [payload], fds)
+                started = await self._hand_over(spare, payload, [stdout, stderr])
+            finally:
+                spare.sock.close()
+                # The zygote forks the next spare while this script runs.
+                await self._send(b'{"next": true}')
+            if started:
+                return Child(spare.pid, exit_future)
+            self._exits.pop(spare.pid, None)
+            if not self.alive:
+                self._lost()
+                raise WarmUnavailable("the warm Python interpreter died before a spare took the script")
+        raise WarmUnavailable("two spare interpreters in a row were gone before taking the script")
+
+    async def _hand_over(self, spare: _Spare, payload: bytes, fds: list[int]) -> bool:
+        """Whether the spare runs the script: False if it was gone or refused (its zygote died)."""
+        try:
+            # A fresh socket with nothing queued: one message up to its buffer never waits.
+            socket.send_fds(spare.sock, [payload], fds)
+        except OSError as exc:
+            if exc.errno == errno.EMSGSIZE:
+                # An environment past the socket buffer: the spare leaves unused.
+                raise WarmUnavailable(f"cannot send the script to the warm interpreter: {exc}") from exc
+            return False  # killed while waiting (from outside): nothing ran
+        # The script runs already: this answer is awaited alongside it, not before it.
+        try:
+            answer = await self.loop.sock_recv(spare.sock, 64)
+        except OSError:
+            return False
+        return bool(answer) and json.loads(answer).get("started") is True
+
+    async def _send(self, payload: bytes) -> None:
+        while self.alive:
+            try:
+                self._sock.send(payload)
                 return
             except BlockingIOError:
                 writable: asyncio.Future[None] = self.loop.create_future()
@@ -266,11 +311,8 @@ class Zygote:
                     await writable
                 finally:
                     self.loop.remove_writer(self._sock.fileno())
-            except OSError as exc:
-                # EMSGSIZE: an environment past the socket buffer; anything else: the zygote is gone.
-                if exc.errno != errno.EMSGSIZE:
-                    self._lost()
-                raise WarmUnavailable(f"cannot send the script to the warm interpreter: {exc}") from exc
+            except OSError:
+                self._lost()
 
 
 class WarmPool:
