@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _harness import Row, flow_source, percentile, report
@@ -111,3 +112,26 @@ async def test_embedded_throughput_ends_every_execution_with_its_greeting(tmp_pa
     assert run.executions == 10
     assert len(run.history) == 10 and len(run.wall) == 10
     assert run.rate > 0
+
+
+def _scripts_measurements(added: float, parity: float) -> Any:
+    from bench_scripts import Measurements, ScriptRun
+
+    compute = [0.4] * 10
+    wall = sum(compute) * (1 + added)
+    m = Measurements(topology="inprocess", load={"fibo33_before": 0.5, "fibo33_after": 0.5})
+    m.fibo33 = [ScriptRun(wall=wall, history=wall, compute=compute, task_run=[0.41] * 10) for _ in range(3)]
+    m.loops = [(4.0, 4.05)] * 3
+    m.parity = [(0.4 * parity, 0.4)] * 5
+    return m
+
+
+def test_fibo33_is_judged_on_what_the_flow_adds_to_its_own_computations_with_parity_beside_it() -> None:
+    from bench_scripts import fibo33_rows
+
+    rows = {row.name.split(": ", 1)[1]: row for row in fibo33_rows(_scripts_measurements(0.02, 1.01))}
+    assert round(rows["flow wall over its own fibo() times"].value, 6) == 2.0
+    assert rows["flow wall over its own fibo() times"].detail.endswith("target < 3 %: met")
+    assert round(rows["compute parity, flow script / plain loop"].value, 6) == 1.01
+    missed = {row.name.split(": ", 1)[1]: row for row in fibo33_rows(_scripts_measurements(0.05, 1.0))}
+    assert missed["flow wall over its own fibo() times"].detail.endswith("target < 3 %: NOT met")
