@@ -98,6 +98,15 @@ async def wait_until(check: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
+async def zygote_and_its_spare(build: Build) -> tuple[int, int]:
+    """After one warm script: its zygote's pid, and that of the one spare it forked ahead."""
+    _, first = await run(build, script(PARENT))
+    zygote = parent_of(first)
+    await wait_until(lambda: len(children_of(zygote)) == 1)
+    (spare,) = children_of(zygote)
+    return zygote, spare
+
+
 async def test_compat_python_outputs_script_runs_warm(build: Build) -> None:
     outputs, ctx = await run(build, script(
         'import json\nrow_count = 1000\nprint("counted", row_count)\n'
@@ -299,20 +308,14 @@ async def test_keyboard_interrupt_ends_the_script_by_sigint_as_cpython_does(buil
 
 
 async def test_a_spare_is_forked_ahead_and_runs_the_next_script_as_a_fresh_session(build: Build) -> None:
-    _, first = await run(build, script(PARENT))
-    zygote = parent_of(first)
-    await wait_until(lambda: len(children_of(zygote)) == 1)
-    (spare,) = children_of(zygote)
+    zygote, spare = await zygote_and_its_spare(build)
     _, second = await run(build, script("import os\nprint('ids', os.getpid(), os.getsid(0))\n" + PARENT))
     pid, sid = (int(x) for x in second.messages()[0].split()[1:])
     assert pid == sid == spare and parent_of(second) == zygote
 
 
 async def test_a_spare_killed_while_waiting_is_replaced_and_the_script_still_runs_warm(build: Build) -> None:
-    _, first = await run(build, script(PARENT))
-    zygote = parent_of(first)
-    await wait_until(lambda: len(children_of(zygote)) == 1)
-    (spare,) = children_of(zygote)
+    zygote, spare = await zygote_and_its_spare(build)
     os.kill(spare, signal.SIGKILL)
     await wait_until(lambda: not alive(spare))
     outputs, second = await run(build, script("print('::{\"outputs\": {\"ok\": true}}::')\n" + PARENT))
@@ -321,10 +324,7 @@ async def test_a_spare_killed_while_waiting_is_replaced_and_the_script_still_run
 
 
 async def test_the_spare_of_a_killed_zygote_leaves_without_running_anything(build: Build) -> None:
-    _, first = await run(build, script(PARENT))
-    zygote = parent_of(first)
-    await wait_until(lambda: len(children_of(zygote)) == 1)
-    (spare,) = children_of(zygote)
+    zygote, spare = await zygote_and_its_spare(build)
     os.kill(zygote, signal.SIGKILL)
     await wait_until(lambda: not alive(zygote))
     _, second = await run(build, script(PARENT))
