@@ -79,17 +79,8 @@ def alive(pid: int) -> bool:
 
 def children_of(pid: int) -> set[int]:
     """Live processes whose parent is ``pid`` (a zygote's spares and running scripts)."""
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except (FileNotFoundError, ProcessLookupError):
-                continue
-            if int(fields[1]) == pid and fields[0] not in (b"Z", b"X"):
-                found.add(int(entry.name))
-    return found
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return {child for child in map(int, children.read().split()) if alive(child)}
 
 
 async def wait_until(check: Callable[[], bool]) -> None:

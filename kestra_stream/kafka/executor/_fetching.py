@@ -60,9 +60,13 @@ def _install(app: Any) -> bool:
     if fetcher is None or type(records) is not OrderedDict:
         return False
 
+    # The tables are all declared before the app starts; faust builds this set anew on each access,
+    # and the check runs for every batch fetched.
+    changelogs = frozenset(app.tables.changelog_topics)
+
     def unread(topic: str) -> bool:
         # Read across threads: a stale answer only misplaces one backoff (latency, never state).
-        return topic in app.tables.changelog_topics and not app.in_recovery
+        return topic in changelogs and not app.in_recovery
 
     fetcher._records = UnreadBuffer(records, unread)
     return True

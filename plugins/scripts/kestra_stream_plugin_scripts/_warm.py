@@ -300,7 +300,7 @@ class Zygote:
         return bool(answer) and json.loads(answer).get("started") is True
 
     async def _send(self, payload: bytes) -> None:
-        while self.alive:
+        while self._alive:
             try:
                 self._sock.send(payload)
                 return
