@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,15 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         return
     async with EmbeddedEngine(tmp_path / "home", environ=E2E_ENVIRON) as engine:
         yield Setup(engine, engine.catalog, tmp_path / "home")
+
+
+async def until(check: Callable[[], bool], what: str, within: float = WAIT) -> None:
+    """Poll what a component does on its own task or thread, until it holds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"waited {within:g} s in vain for {what}")
+        await asyncio.sleep(0.05)
 
 
 def suffix() -> str:
@@ -184,10 +193,10 @@ async def test_preconditions_start_the_downstream_once_after_both_upstream_flows
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as triggers:
         a_id = await setup.backend.create_execution(NS, f"a_{s}")
         await setup.backend.wait(a_id, timeout=WAIT)
-        await asyncio.sleep(0.5)
+        await until(lambda: list(triggers.preconditions) == [f"{NS}/c_{s}/after_both/both"],
+                    "the end of a recorded in the precondition")
         await triggers.drain()
         assert seen.of(f"c_{s}") == []
-        assert list(triggers.preconditions) == [f"{NS}/c_{s}/after_both/both"]
 
         d_id = await setup.backend.create_execution(NS, f"d_{s}")
         await setup.backend.wait(d_id, timeout=WAIT)
@@ -207,17 +216,13 @@ async def test_precondition_state_survives_a_restart_of_the_component(setup: Set
     seen = SeenExecutions(setup.backend)
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as first:
         await setup.backend.wait(await setup.backend.create_execution(NS, f"a_{s}"), timeout=WAIT)
-        await asyncio.sleep(0.5)
-        await first.drain()
-        assert first.preconditions
+        await until(lambda: bool(first.preconditions), "the end of a recorded in the precondition")
 
     async with FlowTriggers(setup.backend, setup.flows, home=setup.home) as second:
         assert list(second.preconditions) == [f"{NS}/c_{s}/after_both/both"]
         await setup.backend.wait(await setup.backend.create_execution(NS, f"d_{s}"), timeout=WAIT)
         await seen.ended(f"c_{s}")
-        await asyncio.sleep(0.5)
-        await second.drain()
-        assert second.preconditions == {}
+        await until(lambda: second.preconditions == {}, "the precondition reset once it fired")
 
     assert len(seen.of(f"c_{s}")) == 1
 

@@ -73,7 +73,7 @@ class Seen:
         return self.values
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 5.0) -> None:
+async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:

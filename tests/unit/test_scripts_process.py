@@ -20,6 +20,7 @@ from kestra_stream_plugin_scripts import (
 
 from kestra_stream.models.task import LogLevel
 from kestra_stream.storage import LocalStorage, Storage
+from tests._pidfiles import written_pids
 
 
 class LogOnlyContext:
@@ -185,11 +186,9 @@ async def test_cancelling_kills_the_whole_group_even_a_child_ignoring_sigterm(tm
     task = asyncio.create_task(run_process(["/bin/sh", "-c", script], cwd=tmp_path, env=dict(os.environ),
                                            on_line=lambda line, err: None, kill_grace=0.3))
     # The pid files are written by the child processes: nothing to await but the files.
-    while not ((tmp_path / "bg.pid").exists() and (tmp_path / "main.pid").exists()):  # noqa: ASYNC110
+    while (pids := written_pids(tmp_path / "main.pid", tmp_path / "bg.pid")) is None:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    main = int((tmp_path / "main.pid").read_text())
-    bg = int((tmp_path / "bg.pid").read_text())
+    main, bg = pids
     assert _alive(main) and _alive(bg)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -23,6 +23,7 @@ from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import LogLevel, RunnableTask, TaskRunner
 from kestra_stream.plugins.registry import PluginRegistry
 from kestra_stream.storage import LocalStorage, ScopedStorage, Storage, is_within, task_uri
+from tests._pidfiles import written_pids
 
 _engine_factory = getattr(importlib.import_module("kestra_stream.expressions"), "default_engine", None)
 _jinja = jinja2.Environment(undefined=jinja2.StrictUndefined)
@@ -328,10 +329,9 @@ async def test_cancelled_script_leaves_no_process_behind(build: Build) -> None:
         await asyncio.sleep(0.01)
     workdir = ctx.workdirs[0]
     # The pid files are written by the child processes: nothing to await but the files.
-    while not ((workdir / "bg.pid").exists() and (workdir / "main.pid").exists()):  # noqa: ASYNC110
+    while (pids := written_pids(workdir / "main.pid", workdir / "bg.pid")) is None:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    main, bg = int((workdir / "main.pid").read_text()), int((workdir / "bg.pid").read_text())
+    main, bg = pids
     assert _alive(main) and _alive(bg)
     running.cancel()
     with pytest.raises(asyncio.CancelledError):
