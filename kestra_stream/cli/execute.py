@@ -152,8 +152,13 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+def stdout_console() -> Console:
+    """Rich output on stdout; when it is not a terminal, lines are never wrapped (rich would wrap at 80 columns)."""
+    return Console() if sys.stdout.isatty() else Console(soft_wrap=True, width=100_000)
+
+
 def _print_text(execution: Execution, logs: list[LogEntry] | None) -> None:
-    console = Console()
+    console = stdout_console()
     console.print(_progress(execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, default=str))
