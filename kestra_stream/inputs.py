@@ -441,8 +441,8 @@ def _default(definition: Input, resolved: Mapping[str, Any], render: Renderer | 
         if definition.required:
             raise InputError(
                 definition.id,
-                f"a value is required but none was given; pass one (for example --input {definition.id}=...) "
-                "or give the input 'defaults' or 'required: false'")
+                "a value is required but none was given; give one, or declare 'defaults' or 'required: false' "
+                "on the input")
         return None
     if isinstance(default, str) and ("{{" in default or "{%" in default):
         if render is None:

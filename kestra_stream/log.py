@@ -22,7 +22,13 @@ def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> Non
         processors.append(structlog.processors.format_exc_info)
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        terminal = sys.stderr.isatty()
+        # No locals and no wrapping at 80 columns: a piped log keeps one line per event, and a
+        # traceback (a bug) stays readable instead of pages of variables.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=terminal,
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False) if terminal
+            else structlog.dev.plain_traceback)
     # Libraries log through the standard library (faust, aiokafka, elasticsearch): same level, same stream.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

@@ -2,7 +2,7 @@
 
     ApiError (raised by handlers)        its own status
     FlowValidationError                  422, every problem with its line and column
-    InputError                           422, naming the input
+    InputError                           422, each invalid input as a detail whose path is its field
     ExpressionError                      422, quoting the expression
     NotFoundError, StorageFileNotFound   404
     ExecutionStateError, TriggerStateError 409
@@ -30,6 +30,7 @@ from kestra_stream.errors import (
     PluginError,
     TriggerStateError,
 )
+from kestra_stream.inputs import InputErrors
 from kestra_stream.storage import StorageFileNotFoundError
 
 log = structlog.get_logger(__name__)
@@ -81,7 +82,11 @@ def _answer(exc: Exception) -> web.Response:
         details = [ErrorDetail(message=p.message, path=p.path or None, line=p.line, column=p.column)
                    for p in exc.problems]
         return error_response(422, f"the flow is invalid ({len(details)} problem(s))", details)
-    if isinstance(exc, InputError | ExpressionError | PluginError):
+    if isinstance(exc, InputError):
+        # The input's id is the form field (or JSON key) that carries it.
+        fields = exc.errors if isinstance(exc, InputErrors) else [exc]
+        return error_response(422, str(exc), [ErrorDetail(message=e.reason, path=e.input_id) for e in fields])
+    if isinstance(exc, ExpressionError | PluginError):
         return error_response(422, str(exc))
     if isinstance(exc, NotFoundError | StorageFileNotFoundError):
         return error_response(404, str(exc))

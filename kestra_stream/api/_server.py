@@ -23,6 +23,10 @@ async def serving(services: ApiServices) -> AsyncIterator[web.AppRunner]:
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     log.info("api_listening", host=settings.host, port=settings.port, auth=settings.auth_enabled)
+    if not settings.loopback_only and not settings.auth_enabled:
+        log.warning("api_exposed_without_authentication", host=settings.host, port=settings.port,
+                    fix="configure api.basic_auth or api.tokens (KESTRA_STREAM_API_BASIC_AUTH, "
+                        "KESTRA_STREAM_API_TOKENS), or listen on 127.0.0.1")
     try:
         yield runner
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,8 @@ class ApiSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    host: str = "0.0.0.0"
+    # Loopback unless told otherwise: an unauthenticated API must not reach the network by accident.
+    host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # username -> password
     basic_auth: dict[str, SecretStr] = Field(default_factory=dict)
@@ -38,6 +40,16 @@ class ApiSettings(BaseModel):
     @property
     def auth_enabled(self) -> bool:
         return bool(self.basic_auth or self.tokens)
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the API listens on this machine's loopback interface alone."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve to any interface
+            return False
 
     @classmethod
     def load(cls, path: Path | None = None, environ: Mapping[str, str] | None = None) -> ApiSettings:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.flows import flow_files, load_flow_file
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
+from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage
@@ -41,6 +44,19 @@ def parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
                                      param_hint="--input")
         inputs[key] = Path(value[1:]).resolve().as_uri() if value.startswith("@") else value
     return inputs
+
+
+def unknown_inputs(flow: Flow, given: Mapping[str, object]) -> str | None:
+    """What to tell a user who named an input the flow does not declare (a typo would be ignored otherwise)."""
+    declared = [definition.id for definition in flow.inputs or []]
+    unknown = [name for name in given if name not in declared]
+    if not unknown:
+        return None
+    name = unknown[0]
+    close = difflib.get_close_matches(name, declared, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    listed = f"its inputs are {', '.join(declared)}" if declared else "it declares no inputs"
+    return f"unknown input '{name}'{hint}: flow {flow.namespace}.{flow.id} has no input of that name; {listed}"
 
 
 def execution_document(execution: Execution, logs: list[LogEntry] | None) -> dict[str, Any]:
@@ -127,9 +143,12 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
     """
     inputs = parse_inputs(input_pairs)
     try:
-        load_flow_file(flow_file)  # an invalid flow is refused before any backend starts
+        flow = load_flow_file(flow_file)  # an invalid flow is refused before any backend starts
     except FlowValidationError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+    if (unknown := unknown_inputs(flow, inputs)) is not None:
+        click.echo(f"error: {unknown}", err=True)
         sys.exit(EXIT_INVALID)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
         if backend_name == "kafka" else None
@@ -140,7 +159,8 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
                                                  flow_file, flows_dir, inputs,
                                                  live=output == "text" and sys.stderr.isatty()))
         except (FlowValidationError, InputError, FlowNotFoundError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
+                                          else ""), err=True)
             sys.exit(EXIT_INVALID)
         except BackendError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -152,8 +172,13 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
 
 
+def stdout_console() -> Console:
+    """Rich output on stdout; when it is not a terminal, lines are never wrapped (rich would wrap at 80 columns)."""
+    return Console() if sys.stdout.isatty() else Console(soft_wrap=True, width=100_000)
+
+
 def _print_text(execution: Execution, logs: list[LogEntry] | None) -> None:
-    console = Console()
+    console = stdout_console()
     console.print(_progress(execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, default=str))

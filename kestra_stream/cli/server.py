@@ -176,7 +176,8 @@ def api_options(command: F) -> F:
     command = click.option("--port", type=click.IntRange(0, 65535), default=None,
                            help="Port of the REST API (default 8080, or the settings file's api.port).")(command)
     return click.option("--host", default=None,
-                        help="Address the REST API listens on (default 0.0.0.0, or the settings file's api.host)."
+                        help="Address the REST API listens on (default 127.0.0.1, or the settings file's api.host "
+                             "or KESTRA_STREAM_API_HOST); 0.0.0.0 exposes it to the network."
                         )(command)
 
 

@@ -8,7 +8,7 @@ Nothing here needs painless, ingest or analysis-common (the integ-test distribut
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +76,8 @@ _SORT_FIELDS = {
     ExecutionSort.STATE: "state",
 }
 _CONFLICT = 409
+# Buckets per request of a composite aggregation walked to its end.
+_COMPOSITE_PAGE = 1000
 
 
 class ElasticsearchRepository:
@@ -236,6 +238,44 @@ class ElasticsearchRepository:
         return Page(items=[TriggerRecord.model_validate(h["body"]) for h in hits], total=total,
                     page=query.paging.page, size=query.paging.size)
 
+    def flow_namespaces(self, text: str | None = None) -> list[str]:
+        filters: list[dict[str, Any]] = [{"term": {"deleted": False}}]
+        if text:
+            filters.append({"wildcard": {"namespace": {"value": f"*{_wildcard_literal(text)}*"}}})
+        sources = [{"namespace": {"terms": {"field": "namespace"}}}]
+        return [b["key"]["namespace"] for b in self._composite("flows", filters, sources)]
+
+    def latest_executions(self, namespace: str | None = None,
+                          flows: Sequence[tuple[str, str]] = ()) -> list[Execution]:
+        filters: list[dict[str, Any]] = []
+        if namespace is not None:
+            filters.append(_namespace_filter(namespace))
+        if flows:
+            filters.append({"bool": {"should": [
+                {"bool": {"filter": [{"term": {"namespace": ns}}, {"term": {"flowId": flow_id}}]}}
+                for ns, flow_id in flows], "minimum_should_match": 1}})
+        sources = [{"namespace": {"terms": {"field": "namespace"}}}, {"flowId": {"terms": {"field": "flowId"}}}]
+        latest = {"latest": {"top_hits": {
+            "size": 1, "_source": {"includes": ["body"]},
+            "sort": [{"startDate": {"order": "desc", "missing": "_last"}}, {"id": {"order": "desc"}}]}}}
+        return [Execution.model_validate(b["latest"]["hits"]["hits"][0]["_source"]["body"])
+                for b in self._composite("executions", filters, sources, latest)]
+
+    def _composite(self, kind: str, filters: list[dict[str, Any]], sources: list[dict[str, Any]],
+                   aggs: dict[str, Any] | None = None) -> Iterator[Mapping[str, Any]]:
+        """Every bucket of a composite aggregation, in key order, a page of buckets per request."""
+        after: Mapping[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {"sources": sources, "size": _COMPOSITE_PAGE}
+            if after is not None:
+                composite["after"] = after
+            group: dict[str, Any] = {"composite": composite, **({"aggs": aggs} if aggs else {})}
+            result = self._aggregate(kind, filters, {"groups": group})["groups"]
+            yield from result["buckets"]
+            after = result.get("after_key")
+            if after is None or len(result["buckets"]) < _COMPOSITE_PAGE:
+                return
+
     def _search(self, kind: str, filters: list[dict[str, Any]], sort: list[dict[str, Any]],
                 paging: Paging) -> tuple[list[Mapping[str, Any]], int]:
         try:
@@ -298,6 +338,11 @@ def trigger_document(trigger: TriggerRecord) -> dict[str, Any]:
 def _namespace_filter(namespace: str) -> dict[str, Any]:
     return {"bool": {"should": [{"term": {"namespace": namespace}}, {"prefix": {"namespace": namespace + "."}}],
                      "minimum_should_match": 1}}
+
+
+def _wildcard_literal(text: str) -> str:
+    """``text`` matched as itself inside a wildcard pattern."""
+    return "".join(f"\\{c}" if c in "\\*?" else c for c in text)
 
 
 def _text_filter(text: str | None) -> list[dict[str, Any]]:

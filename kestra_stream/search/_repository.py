@@ -7,6 +7,7 @@ Calls are synchronous and short; an async caller runs them with ``asyncio.to_thr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from kestra_stream.kafka import FlowRecord
@@ -58,5 +59,18 @@ class SearchRepository(Protocol):
     def search_flows(self, query: FlowQuery) -> Page[FlowRecord]: ...
 
     def search_triggers(self, query: TriggerQuery) -> Page[TriggerRecord]: ...
+
+    def flow_namespaces(self, text: str | None = None) -> list[str]:
+        """The namespaces of the flows that are not deleted, sorted; with ``text``, those containing it."""
+        ...
+
+    def latest_executions(self, namespace: str | None = None,
+                          flows: Sequence[tuple[str, str]] = ()) -> list[Execution]:
+        """The most recently started execution of each flow, by namespace then flow id.
+
+        ``namespace`` keeps the flows of that namespace and the ones below it; ``flows`` (pairs of
+        namespace and flow id), when given, only those flows.
+        """
+        ...
 
     def close(self) -> None: ...

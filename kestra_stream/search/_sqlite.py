@@ -225,6 +225,27 @@ class SqliteRepository:
         return Page(items=[TriggerRecord.model_validate_json(r[0]) for r in rows], total=total,
                     page=query.paging.page, size=query.paging.size)
 
+    def flow_namespaces(self, text: str | None = None) -> list[str]:
+        where = _Where()
+        where.add("deleted = 0")
+        if text:
+            where.add("instr(namespace, ?) > 0", text)
+        return [r[0] for r in self._rows(f"SELECT DISTINCT namespace FROM flows{where.sql()} ORDER BY namespace",
+                                         where.params)]
+
+    def latest_executions(self, namespace: str | None = None,
+                          flows: Sequence[tuple[str, str]] = ()) -> list[Execution]:
+        where = _Where()
+        where.namespace(namespace)
+        if flows:
+            where.add(f"(namespace, flow_id) IN (VALUES {', '.join('(?, ?)' for _ in flows)})",
+                      *(part for pair in flows for part in pair))
+        rows = self._rows(
+            "SELECT body FROM (SELECT body, namespace, flow_id, row_number() OVER (PARTITION BY namespace, flow_id "
+            f"ORDER BY start_date IS NULL, start_date DESC, id DESC) AS n FROM executions{where.sql()}) "
+            "WHERE n = 1 ORDER BY namespace, flow_id", where.params)
+        return [Execution.model_validate_json(r[0]) for r in rows]
+
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             with self._lock:
