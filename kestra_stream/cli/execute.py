@@ -20,7 +20,8 @@ from rich.live import Live
 from rich.table import Table
 
 from kestra_stream.cli._follow import FollowedBackend, Follower, Resumable
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, FlowValidationError, InputError
 from kestra_stream.flows import flow_files, load_flow_file
@@ -199,6 +200,7 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
         sys.exit(EXIT_INVALID)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
         if backend_name == "kafka" else None
+    require_services(kafka=settings, storage=storage_settings(config_file))
     live = output == "text" and sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp, \
             (Live(console=Console(stderr=True), refresh_per_second=8) if live else contextlib.nullcontext()) as display:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import BackendError, InputError
 from kestra_stream.kafka import KafkaExecutions, KafkaFlowStore, KafkaSettings
 from kestra_stream.models.state import StateType
@@ -94,6 +95,7 @@ def resume(execution_id: str, input_pairs: tuple[str, ...], config_file: Path | 
     """
     inputs = _pairs(input_pairs)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    require_services(kafka=settings, storage=storage_settings(config_file))
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp:
         try:
             state = asyncio.run(resume_on_kafka(settings, storage_for(config_file, Path(tmp)), execution_id, inputs))
