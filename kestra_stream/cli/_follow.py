@@ -19,7 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import click
+
 from kestra_stream.backend import Backend
+from kestra_stream.cli._inputs import parse_inputs
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution
@@ -119,7 +122,7 @@ class Follower:
                         if resumable.on_terminal and not reading:
                             self._loop.add_reader(sys.stdin.fileno(), self._read_line)
                             reading = True
-                    elif paused and not now_paused:
+                    elif paused and not now_paused and not execution.state.current.is_terminated:
                         self._view.notice(f"execution {execution_id} resumed: {execution.state.current.value}")
                     paused = now_paused
                 elif isinstance(item, list):
@@ -155,15 +158,13 @@ class Follower:
     async def _resume(self, execution_id: str, line: str, resumable: Resumable) -> None:
         """Enter alone resumes; ``KEY=VALUE`` pairs on the line are the Pause task's onResume inputs."""
         try:
-            pairs = [word.partition("=") for word in shlex.split(line)]
-        except ValueError as exc:
-            self._view.notice(f"cannot read that line ({exc}): type KEY=VALUE pairs, quoted as in a shell")
-            return
-        if any(not sep or not key for key, sep, _ in pairs):
-            self._view.notice("type nothing, or onResume inputs as KEY=VALUE pairs, then Enter")
+            inputs = parse_inputs(shlex.split(line))
+        except (ValueError, click.BadParameter) as exc:
+            self._view.notice(f"cannot read that line ({exc}): type nothing, or KEY=VALUE pairs quoted as in a "
+                              "shell, then Enter")
             return
         try:
-            await self._backend.resume(execution_id, {key: value for key, _, value in pairs}, from_text=True)
+            await self._backend.resume(execution_id, inputs, from_text=True)
         except KestraStreamError as exc:  # an invalid onResume input: it stays paused, ask again
             self._view.notice(f"not resumed: {exc}; type its onResume inputs as KEY=VALUE pairs, then Enter"
                               + (f", or run `{resumable.command} -i KEY=VALUE`" if resumable.command else ""))

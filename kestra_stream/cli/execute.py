@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from kestra_stream.cli._follow import FollowedBackend, Follower, Resumable
+from kestra_stream.cli._inputs import parse_inputs
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
@@ -36,18 +37,6 @@ from kestra_stream.storage import Storage
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
 _STYLE = {"SUCCESS": "green", "WARNING": "yellow", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan",
           "PAUSED": "magenta", "RETRYING": "yellow", "SKIPPED": "dim", "CREATED": "dim", "CANCELLED": "red"}
-
-
-def parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
-    """``KEY=VALUE`` as typed in a form; ``KEY=@PATH`` gives a local file to a FILE input."""
-    inputs: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: write inputs as KEY=VALUE (or KEY=@PATH for a file)",
-                                     param_hint="--input")
-        inputs[key] = Path(value[1:]).resolve().as_uri() if value.startswith("@") else value
-    return inputs
 
 
 def unknown_inputs(flow: Flow, given: Mapping[str, object]) -> str | None:

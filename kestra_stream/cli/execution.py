@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from kestra_stream.cli._inputs import parse_inputs
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import BackendError, InputError
@@ -22,16 +23,6 @@ from kestra_stream.storage import Storage
 
 EXIT_INVALID = 2
 TAKEN_WITHIN_SECONDS = 60.0
-
-
-def _pairs(pairs: tuple[str, ...]) -> dict[str, str]:
-    inputs: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: write inputs as KEY=VALUE", param_hint="--input")
-        inputs[key] = value
-    return inputs
 
 
 async def resume_on_kafka(settings: KafkaSettings, storage: Storage, execution_id: str,
@@ -93,7 +84,7 @@ def resume(execution_id: str, input_pairs: tuple[str, ...], config_file: Path | 
     Exit code 0 once resumed, 1 when it cannot be (unknown, not paused, no executor), 2 for an
     invalid onResume input.
     """
-    inputs = _pairs(input_pairs)
+    inputs = parse_inputs(input_pairs)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     require_services(kafka=settings, storage=storage_settings(config_file))
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp:

@@ -81,9 +81,12 @@ PAUSES = """tasks:
     message: logged before the pause
   - id: approval
     type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
   - id: after
     type: io.kestra.plugin.core.log.Log
-    message: logged after the pause
+    message: "resumed because {{ outputs.approval.onResume.reason }}"
 """
 # The task's shell ignores SIGTERM: killing it takes the worker's grace period, so the command is
 # still shutting down when the second Ctrl-C comes.
@@ -152,17 +155,19 @@ def test_a_paused_execution_off_a_terminal_ends_the_command_as_paused_with_exit_
     assert lines[-1].startswith("PAUSED after ")
 
 
-def test_on_a_terminal_enter_resumes_a_paused_execution(tmp_path: Path) -> None:
+def test_on_a_terminal_enter_resumes_a_paused_execution_with_the_on_resume_inputs_typed(tmp_path: Path) -> None:
     terminal, stdin = pty.openpty()
     command = CliProcess("execute", str(write_flow(tmp_path, "pauses", PAUSES)), "--with-logs", stdin=stdin)
     os.close(stdin)
     try:
         notice = command.line(command.stdout, "PAUSED at task 'approval'")
         assert "press Enter to resume it" in notice
-        os.write(terminal, b"\n")
+        os.write(terminal, b"\n")  # the onResume input 'reason' has no default: refused, still paused
+        command.line(command.stdout, "not resumed: Invalid input 'reason'")
+        os.write(terminal, b"reason='all good'\n")
         assert command.finish() == 0
     finally:
         command.stop()
         os.close(terminal)
-    assert any(line.endswith("after: logged after the pause") for line in command.stdout)
+    assert any(line.endswith("after: resumed because all good") for line in command.stdout)
     assert command.stdout[-1].startswith("SUCCESS in ")
