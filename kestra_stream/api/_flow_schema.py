@@ -17,6 +17,7 @@ Written for JSON Schema draft-07 (``$ref``s point into ``$defs``), which monaco-
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
@@ -213,5 +214,6 @@ def flow_json_schema(registry: PluginRegistry) -> dict[str, Any]:
 @routes.route("GET", "/plugins/schemas/flow", summary="The JSON Schema of a flow with every installed plugin "
               "(for editors)", response=dict[str, Any])
 async def flow_schema(request: web.Request) -> web.StreamResponse:
-    return json_response(flow_json_schema(services(request).registry),
-                         headers={"Cache-Control": "no-cache"})
+    # Seconds of work the first time for a registry (then cached): kept off the event loop.
+    schema = await asyncio.to_thread(flow_json_schema, services(request).registry)
+    return json_response(schema, headers={"Cache-Control": "no-cache"})
