@@ -34,7 +34,7 @@ from kestra_stream.api._http import json_response, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.flow import Flow, Label
 from kestra_stream.models.inputs import Input
-from kestra_stream.models.plugin import PluginModel
+from kestra_stream.models.plugin import PluginDefault, PluginModel
 from kestra_stream.models.task import Condition, Task, TaskRunner, Trigger
 from kestra_stream.plugins import PluginKind, PluginRegistry
 from kestra_stream.plugins.registry import kind_of
@@ -205,6 +205,15 @@ def flow_json_schema(registry: PluginRegistry) -> dict[str, Any]:
             "type": "object", "required": ["type"],
             # anyOf may not be empty: with no plugin of this kind installed, nothing is one.
             "anyOf": [{"$ref": f"#/$defs/{name(cls)}"} for cls in members] or [{"not": {}}]}
+    for definition in defs.values():
+        if definition.get("title") == PluginDefault.__name__:
+            # Any type or type prefix applies; the plugins' names are offered to complete it.
+            definition["properties"]["type"].update(
+                description="The plugin type (or a prefix of types, such as io.kestra.plugin.core) these values "
+                            "apply to.",
+                examples=sorted({c.plugin.type for c in plugins if c.plugin is not None}))
+            definition["properties"]["values"]["description"] = "Property values, as the plugins take them."
+            definition["properties"]["forced"]["description"] = "Override the values the tasks set themselves."
     root: dict[str, Any] = defs.pop(name(Flow))
     root.update({"$schema": DRAFT, "title": "Kestra flow",
                  "description": "A flow: its id and namespace, inputs, tasks, triggers and the rest.", "$defs": defs})
