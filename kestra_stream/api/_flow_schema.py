@@ -45,7 +45,8 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 _BASES: dict[PluginKind, type[PluginModel]] = {
     PluginKind.TASK: Task, PluginKind.TRIGGER: Trigger, PluginKind.CONDITION: Condition,
     PluginKind.TASK_RUNNER: TaskRunner}
-# What the models say in comments, said to the editor's user.
+# What the models say in comments, said to the editor's user; for the properties of these models.
+_DOCUMENTED: tuple[type[BaseModel], ...] = (Flow, Task, Trigger, Input)
 _DOCS: dict[str, str] = {
     "id": "The identifier, unique among its kind in the flow (a flow's id: unique in its namespace).",
     "namespace": "The flow's namespace, dot-separated like company.team; flows, files and keys are shared in it.",
@@ -110,9 +111,10 @@ class _Generator(GenerateJsonSchema):
         for model, name in _SCALARS_AS_TEXT:
             if issubclass(cls, model) and name in properties:
                 _scalars_as_text(properties[name])
-        for name, prop in properties.items():
-            if name in _DOCS and "description" not in prop:
-                prop["description"] = _DOCS[name]
+        if issubclass(cls, _DOCUMENTED):
+            for name, prop in properties.items():
+                if name in _DOCS and "description" not in prop:
+                    prop["description"] = _DOCS[name]
         if issubclass(cls, PluginModel) and cls.plugin is not None:
             _document_plugin(cls, json_schema, properties)
         return json_schema
