@@ -9,6 +9,7 @@ from typing import Literal
 import structlog
 
 LogFormat = Literal["console", "json"]
+CHATTY_LIBRARIES = ("elastic_transport", "urllib3")
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> None:
@@ -37,6 +38,10 @@ def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> Non
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Clients that log every retry of a connection, with its traceback, before raising what the
+    # caller reports in one line: their own lines only from ERROR up, unless debugging.
+    for chatty in CHATTY_LIBRARIES:
+        logging.getLogger(chatty).setLevel(level.upper() if level.upper() == "DEBUG" else "ERROR")
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),

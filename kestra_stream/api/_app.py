@@ -12,6 +12,7 @@ from aiohttp import web
 from kestra_stream.api import (
     _execution_files,
     _executions,
+    _flow_schema,
     _flows,
     _graph,
     _kv,
@@ -35,7 +36,8 @@ from kestra_stream.api._ui import UI_DIST, install_ui
 ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     _flows.routes, _executions.routes, _execution_files.routes, _webhooks.routes, _logs.routes,
     _triggers.routes, _kv.routes, _namespaces.routes, _plugins.routes, _system.routes, _namespace_lists.flow_routes,
-    _namespace_lists.execution_routes, _stats.routes, _graph.routes)
+    _namespace_lists.execution_routes, _stats.routes, _graph.routes,
+    _flow_schema.routes)
 OPENAPI_PATH = "/api/v1/openapi.json"
 
 

@@ -20,12 +20,24 @@ def main(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from kestra_stream.cli import components, execute, flow, indexer, plugins, scheduler, server, services, topics
+    from kestra_stream.cli import (
+        components,
+        execute,
+        execution,
+        flow,
+        indexer,
+        plugins,
+        scheduler,
+        server,
+        services,
+        topics,
+    )
     from kestra_stream.cli.webserver import webserver
 
     main.add_command(flow.flow)
     main.add_command(plugins.plugins)
     main.add_command(execute.execute)
+    main.add_command(execution.execution)
     main.add_command(server.server)
     main.add_command(services.services)
     main.add_command(topics.topics)

@@ -36,9 +36,17 @@ def kafka_settings(config_file: Path | None, bootstrap_servers: str | None, topi
         raise click.ClickException(str(exc)) from exc
 
 
+def storage_settings(config_file: Path | None) -> StorageSettings:
+    """The settings file's ``storage:`` section (and ``KESTRA_STREAM_STORAGE_*``)."""
+    try:
+        return StorageSettings.load(config_file)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def storage_for(config_file: Path | None, home: Path) -> Storage:
     """Internal storage from the settings file's ``storage:`` section (local directory by default)."""
     try:
-        return StorageSettings.load(config_file).build(home)
+        return storage_settings(config_file).build(home)
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
 from kestra_stream.storage import Storage
@@ -64,7 +65,9 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 def executor(config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
              partitions: int | None) -> None:
     """The executor alone: folds the executor topic into execution states (faust-streaming)."""
-    _run(_run_executor(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)))
+    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    require_services(kafka=settings)
+    _run(_run_executor(settings))
 
 
 @click.command("worker")
@@ -75,4 +78,5 @@ def worker(home: Path, config_file: Path | None, bootstrap_servers: str | None, 
            partitions: int | None) -> None:
     """A worker alone: one more member of the worker consumer group."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    require_services(kafka=settings, storage=storage_settings(config_file))
     _run(_run_worker(settings, storage_for(config_file, home), home))

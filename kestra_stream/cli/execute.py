@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import json
+import shlex
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +19,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from kestra_stream.backend import Backend
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._follow import FollowedBackend, Follower, Resumable
+from kestra_stream.cli._inputs import parse_inputs
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, FlowValidationError, InputError
-from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.flows import flow_files, load_flow_file
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
@@ -29,21 +33,10 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# PAUSED: the execution paused and nothing here can resume it (the embedded engine off a terminal).
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
 _STYLE = {"SUCCESS": "green", "WARNING": "yellow", "FAILED": "red", "KILLED": "red", "RUNNING": "cyan",
           "PAUSED": "magenta", "RETRYING": "yellow", "SKIPPED": "dim", "CREATED": "dim", "CANCELLED": "red"}
-
-
-def parse_inputs(pairs: tuple[str, ...]) -> dict[str, str]:
-    """``KEY=VALUE`` as typed in a form; ``KEY=@PATH`` gives a local file to a FILE input."""
-    inputs: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: write inputs as KEY=VALUE (or KEY=@PATH for a file)",
-                                     param_hint="--input")
-        inputs[key] = Path(value[1:]).resolve().as_uri() if value.startswith("@") else value
-    return inputs
 
 
 def unknown_inputs(flow: Flow, given: Mapping[str, object]) -> str | None:
@@ -81,44 +74,83 @@ def _progress(execution: Execution) -> Table:
     return table
 
 
-async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str], *, backend: Backend,
-                  live: bool) -> tuple[Execution, list[LogEntry]]:
+class TextView:
+    """Text on stdout: log lines as they are written (``--with-logs``), notices; a live table on a terminal."""
+
+    def __init__(self, *, with_logs: bool, live: Live | None) -> None:
+        self._with_logs = with_logs
+        self._live = live
+        self._console = stdout_console()
+        self._shown: set[LogEntry] = set()
+
+    def state(self, execution: Execution) -> None:
+        if self._live is not None:
+            self._live.update(_progress(execution))
+
+    def logs(self, entries: list[LogEntry]) -> None:
+        if not self._with_logs:
+            return
+        for entry in entries:
+            if entry not in self._shown:  # lines streamed live are not printed again at the end
+                self._shown.add(entry)
+                self._console.print(_log_line(entry), markup=False, highlight=False)
+
+    def notice(self, text: str) -> None:
+        self._console.print(text, markup=False, highlight=False)
+
+
+class JsonView:
+    """stdout keeps the JSON document alone: notices go to stderr, log lines into the document."""
+
+    def state(self, execution: Execution) -> None:
+        return None
+
+    def logs(self, entries: list[LogEntry]) -> None:
+        return None
+
+    def notice(self, text: str) -> None:
+        click.echo(text, err=True)
+
+
+async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str], *, backend: FollowedBackend,
+                  view: TextView | JsonView, resume_command: Callable[[str], str] | None,
+                  ) -> tuple[Execution, list[LogEntry]]:
+    """Deploy, start, follow: the execution once ended, or once paused when nothing here can resume it."""
     for path in flow_files([flows_dir]) if flows_dir else []:
         backend.deploy(path.read_text(), file=str(path))
     flow = backend.deploy(flow_path.read_text(), file=str(flow_path))
-    console = Console(stderr=True)
-    with Live(console=console, refresh_per_second=8, transient=False) if live else _NoLive() as display:
-        if live:
-            def show(state: ExecutionState) -> None:
-                if state.execution.namespace == flow.namespace and state.execution.flow_id == flow.id:
-                    display.update(_progress(state.execution))
-            backend.subscribe(show)
-        execution_id = await backend.create_execution(flow.namespace, flow.id, inputs, from_text=True)
-        execution = await backend.wait(execution_id)
-        if live:
-            display.update(_progress(execution))
-    return execution, backend.logs(execution_id)
+    follower = Follower(backend, flow, view)
+    execution_id = await backend.create_execution(flow.namespace, flow.id, inputs, from_text=True)
+    view.notice(f"execution {execution_id} started ({flow.namespace}.{flow.id} revision {flow.revision})")
+    resumable = Resumable(on_terminal=sys.stdin.isatty(),
+                          command=resume_command(execution_id) if resume_command else None)
+    execution = await follower.follow(execution_id, resumable)
+    logs = backend.logs(execution_id)
+    view.logs(logs)
+    return execution, logs
 
 
 async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Storage, home: Path, flow_path: Path,
-                 flows_dir: Path | None, inputs: dict[str, str], live: bool) -> tuple[Execution, list[LogEntry]]:
+                 flows_dir: Path | None, inputs: dict[str, str], view: TextView | JsonView,
+                 resume_command: Callable[[str], str] | None) -> tuple[Execution, list[LogEntry]]:
     if backend_name == "kafka":
         assert settings is not None
         async with KafkaStack(settings, home=home, storage=storage) as stack:
-            return await run_one(flow_path, flows_dir, inputs, backend=stack, live=live)
+            return await run_one(flow_path, flows_dir, inputs, backend=stack, view=view,
+                                 resume_command=resume_command)
     async with EmbeddedEngine(home, storage=storage) as engine:
-        return await run_one(flow_path, flows_dir, inputs, backend=engine, live=live)
+        return await run_one(flow_path, flows_dir, inputs, backend=engine, view=view, resume_command=None)
 
 
-class _NoLive:
-    def __enter__(self) -> _NoLive:
-        return self
+def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> Callable[[str], str]:
+    """The command another shell runs to resume an execution this process follows on Kafka."""
+    config = f" --config {shlex.quote(str(config_file.resolve()))}" if config_file else ""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def command(execution_id: str) -> str:
+        return (f"kestra-stream execution resume {execution_id}{config} --bootstrap-servers "
+                f"{shlex.quote(settings.bootstrap_servers)} --topic-prefix {shlex.quote(settings.topic_prefix)}")
 
-    def update(self, _: object) -> None:
-        return None
+    return command
 
 
 @click.command("execute")
@@ -139,7 +171,12 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """Run one execution of FLOW_FILE to its end on the embedded engine and print it.
 
-    Exit code 0 for SUCCESS or WARNING, 1 for any other final state, 2 for an invalid flow or inputs.
+    The first line is the execution's id, printed as it starts; --with-logs prints log lines as
+    they are written. A paused execution says how to resume it (Enter on a terminal; on Kafka, a
+    command from another shell). Ctrl-C kills the execution; a second Ctrl-C leaves at once (130).
+
+    Exit code 0 for SUCCESS or WARNING, 1 for any other final state (KILLED after Ctrl-C), 2 for an
+    invalid flow or inputs, 3 when the execution paused with nothing to resume it (embedded, no terminal).
     """
     inputs = parse_inputs(input_pairs)
     try:
@@ -152,12 +189,16 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
         sys.exit(EXIT_INVALID)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
         if backend_name == "kafka" else None
-    with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp:
+    require_services(kafka=settings, storage=storage_settings(config_file))
+    live = output == "text" and sys.stderr.isatty()
+    with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp, \
+            (Live(console=Console(stderr=True), refresh_per_second=8) if live else contextlib.nullcontext()) as display:
+        view = TextView(with_logs=with_logs, live=display) if output == "text" else JsonView()
         try:
             root = home or Path(tmp)
-            execution, logs = asyncio.run(run_on(backend_name, settings, storage_for(config_file, root), root,
-                                                 flow_file, flows_dir, inputs,
-                                                 live=output == "text" and sys.stderr.isatty()))
+            execution, logs = asyncio.run(run_on(
+                backend_name, settings, storage_for(config_file, root), root, flow_file, flows_dir, inputs, view,
+                kafka_resume_command(config_file, settings) if settings is not None else None))
         except (FlowValidationError, InputError, FlowNotFoundError) as exc:
             click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
                                           else ""), err=True)
@@ -167,9 +208,14 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
     if output == "json":
         click.echo(json.dumps(execution_document(execution, logs if with_logs else None), indent=2))
     else:
-        _print_text(execution, logs if with_logs else None)
-    ok = execution.state.current in (StateType.SUCCESS, StateType.WARNING)
-    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+        _print_text(execution)
+    sys.exit(exit_code(execution.state.current))
+
+
+def exit_code(state: StateType) -> int:
+    if state in (StateType.SUCCESS, StateType.WARNING):
+        return EXIT_OK
+    return EXIT_PAUSED if state == StateType.PAUSED else EXIT_FAILED
 
 
 def stdout_console() -> Console:
@@ -177,14 +223,15 @@ def stdout_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(soft_wrap=True, width=100_000)
 
 
-def _print_text(execution: Execution, logs: list[LogEntry] | None) -> None:
+def _log_line(entry: LogEntry) -> str:
+    return f"{entry.timestamp:%H:%M:%S.%f} {entry.level.value:5} {entry.task_id or '-'}: {entry.message}"
+
+
+def _print_text(execution: Execution) -> None:
     console = stdout_console()
     console.print(_progress(execution))
     if execution.outputs:
         console.print("outputs:", json.dumps(execution.outputs, default=str))
-    for entry in logs or []:
-        console.print(f"{entry.timestamp:%H:%M:%S.%f} {entry.level.value:5} {entry.task_id or '-'}: {entry.message}",
-                      markup=False, highlight=False)
     state = execution.state
-    seconds = ((state.end_date or state.start_date) - state.start_date).total_seconds()
-    console.print(f"{state.current.value} in {seconds:.3f}s")
+    seconds = ((state.end_date or datetime.now(UTC)) - state.start_date).total_seconds()
+    console.print(f"{state.current.value} {'after' if state.current == StateType.PAUSED else 'in'} {seconds:.3f}s")

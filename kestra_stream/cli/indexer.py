@@ -10,6 +10,7 @@ from types import FrameType
 import click
 import structlog
 
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.indexer import IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings
@@ -36,6 +37,7 @@ def indexer(config_file: Path | None, bootstrap_servers: str | None, topic_prefi
     """Index executions, logs, flows and triggers from Kafka into Elasticsearch."""
     try:
         kafka = KafkaSettings.load(config_file, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix)
+        require_services(kafka=kafka, elasticsearch_url=elasticsearch_url)
         repository = ElasticsearchRepository.connect(elasticsearch_url, prefix=index_prefix)
         repository.setup()
     except KestraStreamError as exc:

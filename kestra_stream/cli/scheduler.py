@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.scheduler import KafkaScheduler, disabled_in
@@ -56,6 +57,7 @@ def scheduler(home: Path, tick: float, timezone: str, group_id: str | None, conf
               bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """The triggers component on Kafka: schedules, polling, flow and realtime triggers (run any number)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    require_services(kafka=settings, storage=storage_settings(config_file))
     try:
         zone(timezone)
         asyncio.run(_run_scheduler(settings, storage_for(config_file, home), home, tick=tick, timezone=timezone,

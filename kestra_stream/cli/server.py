@@ -20,7 +20,8 @@ import structlog
 
 from kestra_stream.api import ApiServices, ApiSettings, serving
 from kestra_stream.backend import Backend
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import BackendError, FlowValidationError, KestraStreamError
 from kestra_stream.flows import flow_files
@@ -198,6 +199,7 @@ def server() -> None:
 def local(flows: Path | None, home: Path, config_file: Path | None, host: str | None, port: int | None) -> None:
     """The embedded backend, its search index and the REST API in one process."""
     settings = api_settings(config_file, host, port)
+    require_services(storage=storage_settings(config_file))
     try:
         asyncio.run(serve_local(home, flows, settings, storage_for(config_file, home)))
     except (BackendError, OSError) as exc:
@@ -221,6 +223,7 @@ def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: 
     """Every component of the Kafka backend, the indexer and the REST API in one process."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     api = api_settings(config_file, host, port)
+    require_services(kafka=settings, elasticsearch_url=elasticsearch_url, storage=storage_settings(config_file))
     try:
         asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows, api,
                                      elasticsearch_url, index_prefix))

@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from kestra_stream.api import ApiServices, ApiSettings, serving
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
+from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._preflight import require_services
 from kestra_stream.cli.server import DEFAULT_ELASTICSEARCH_URL, DEFAULT_HOME, api_options, api_settings, serve
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaSettings, KafkaStack
@@ -58,6 +59,7 @@ def webserver(home: Path, elasticsearch_url: str, index_prefix: str, host: str |
     """The REST API alone on the Kafka backend (no executor, no worker)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     api = api_settings(config_file, host, port)
+    require_services(kafka=settings, elasticsearch_url=elasticsearch_url, storage=storage_settings(config_file))
     try:
         asyncio.run(serve_webserver(settings, storage_for(config_file, home), home, api, elasticsearch_url,
                                     index_prefix))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -51,6 +52,7 @@ class KafkaExecutions(AcceptsRequests):
         self._positions: dict[tuple[str, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[ExecutionState], None]] = []
+        self._log_listeners: list[Callable[[list[LogEntry]], None]] = []
         self._superseded: set[str] = set()  # ended, then restarted: that end is not the outcome any more
         # FILE inputs are uploaded to ``storage``; without one a local file is refused.
         self.requests = ExecutionRequests(self._send, flows, self.state, storage=storage, envs=envs or {},
@@ -110,6 +112,9 @@ class KafkaExecutions(AcceptsRequests):
                     entry = decode_log(value)
                     with self._lock:
                         self._logs.setdefault(entry.execution_id, []).append(entry)
+                        log_listeners = list(self._log_listeners)
+                    for log_listener in log_listeners:
+                        log_listener([entry])
         finally:
             self._consumer.close()
             if self._probe is not None:
@@ -178,10 +183,58 @@ class KafkaExecutions(AcceptsRequests):
         """Called, from the client's thread, with every snapshot read."""
         self._listeners.append(listener)
 
+    def subscribe_logs(self, listener: Callable[[list[LogEntry]], None]) -> None:
+        """Called, from the client's thread, with the log lines read, as they are read."""
+        with self._lock:
+            self._log_listeners.append(listener)
+
     # ----- reading ---------------------------------------------------------------------------------
     def state(self, execution_id: str) -> ExecutionState | None:
         with self._lock:
             return self._states.get(execution_id)
+
+    async def load(self, execution_id: str) -> ExecutionState | None:
+        """The execution's state, read from the start of the executions topic if this client has not seen it.
+
+        A client follows executions from the moment it starts; a command on an execution created
+        before (``kestra-stream execution resume`` from another shell) needs its state first.
+        """
+        if (state := self.state(execution_id)) is not None:
+            return state
+        found = await asyncio.to_thread(self._scan, execution_id)
+        with self._lock:
+            if found is not None and execution_id not in self._states:  # a snapshot followed meanwhile is newer
+                self._states[execution_id] = found
+            return self._states.get(execution_id)
+
+    def _scan(self, execution_id: str) -> ExecutionState | None:
+        name, key = self._settings.topic("executions"), execution_id.encode()
+        timeout = self._settings.connect_timeout_seconds
+        consumer = Consumer(self._settings.client_config(**{
+            "group.id": f"kestra-stream-lookup-{uuid.uuid4().hex}", "enable.auto.commit": False}))
+        try:
+            topic = consumer.list_topics(name, timeout).topics.get(name)
+            if topic is None or topic.error is not None:
+                raise BackendError(f"topic {name!r} does not exist: run `kestra-stream topics apply`")
+            ends = {p: watermarks(consumer, TopicPartition(name, p), timeout)[1] for p in topic.partitions}
+            pending = {p for p, end in ends.items() if end > 0}
+            consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in pending])
+            latest: ExecutionState | None = None
+            deadline = time.monotonic() + max(timeout, 30.0)
+            while pending:
+                if time.monotonic() > deadline:
+                    raise BackendError(f"reading topic {name!r} from {self._settings.bootstrap_servers} timed out")
+                message = consumer.poll(0.5)
+                if message is not None and message.error() is None and message.key() == key:
+                    value = message.value()
+                    latest = decode_state(value) if value is not None else None  # a tombstone: deleted
+                positions = consumer.position([TopicPartition(name, p) for p in pending])
+                pending -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+            return latest
+        except KafkaException as exc:
+            raise BackendError(f"Kafka at {self._settings.bootstrap_servers} is not reachable: {exc}") from exc
+        finally:
+            consumer.close()
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         """The execution once it has finished, with every log line written before its end read too."""

@@ -88,5 +88,8 @@ class KafkaStack(AcceptsRequests):
     def subscribe(self, listener: Callable[[ExecutionState], None]) -> None:
         self.executions.subscribe(listener)
 
+    def subscribe_logs(self, listener: Callable[[list[LogEntry]], None]) -> None:
+        self.executions.subscribe_logs(listener)
+
     async def delete_execution(self, execution_id: str) -> bool:
         return await self.executions.delete_execution(execution_id)

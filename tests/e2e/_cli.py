@@ -16,7 +16,8 @@ __all__ = ["CliProcess", "run_cli"]
 
 
 def _environ(extra: Mapping[str, str] | None) -> dict[str, str]:
-    return {**os.environ, "PYTHONUNBUFFERED": "1", **(extra or {})}
+    # Buffered as for a user's pipe: what the command shows as it happens, it must flush.
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}, **(extra or {})}
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
@@ -29,10 +30,11 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None =
 class CliProcess:
     """A running ``kestra-stream`` whose stdout and stderr lines are collected by two reader threads."""
 
-    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None, stdin: int | None = None) -> None:
+        """``stdin``: a file descriptor (a terminal's, say); no input by default."""
         self.process = subprocess.Popen([sys.executable, "-m", "kestra_stream", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                                        env=_environ(env))
+                                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL if stdin is None else stdin,
+                                        text=True, env=_environ(env))
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._readers = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)

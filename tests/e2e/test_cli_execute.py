@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import re
+import signal
 from pathlib import Path
 
-from tests.e2e._cli import run_cli
+from tests.e2e._cli import CliProcess, run_cli
 
 LONG_MESSAGE = " ".join(f"word{n}" for n in range(120))  # about 900 characters, no line break
 
@@ -60,3 +64,110 @@ def test_a_missing_required_input_says_how_to_give_it(tmp_path: Path) -> None:
     done = run_cli("execute", str(write_flow(tmp_path, "greet", GREET)))
     assert done.returncode == 2
     assert "Invalid input 'name': a value is required" in done.stderr and "-i KEY=VALUE" in done.stderr
+
+
+# ----- following an execution -------------------------------------------------------------------
+WAITS = """tasks:
+  - id: before
+    type: io.kestra.plugin.core.log.Log
+    message: logged before the wait
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    delay: PT1H
+"""
+PAUSES = """tasks:
+  - id: before
+    type: io.kestra.plugin.core.log.Log
+    message: logged before the pause
+  - id: approval
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reason
+        type: STRING
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "resumed because {{ outputs.approval.onResume.reason }}"
+"""
+# The task's shell ignores SIGTERM: killing it takes the worker's grace period, so the command is
+# still shutting down when the second Ctrl-C comes.
+STUBBORN = """tasks:
+  - id: stubborn
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - trap '' TERM INT
+      - echo stubborn task started
+      - sleep 20
+"""
+STARTED = re.compile(r"^execution (\w+) started \(e2e\.cli\.\w+ revision 1\)$")
+
+
+def started_id(command: CliProcess) -> str:
+    command.wait_for(lambda: command.stdout, "the first line")
+    match = STARTED.match(command.stdout[0])
+    assert match, command.output()
+    return match.group(1)
+
+
+def test_the_first_line_is_the_execution_id_and_logs_stream_while_it_runs_then_ctrl_c_kills_it(
+        tmp_path: Path) -> None:
+    command = CliProcess("execute", str(write_flow(tmp_path, "waits", WAITS)), "--with-logs")
+    try:
+        execution_id = started_id(command)
+        command.line(command.stdout, "before: logged before the wait")
+        notice = command.line(command.stdout, "PAUSED at task 'wait'")
+        assert "the pause ends by itself" in notice
+        assert command.process.poll() is None  # the execution waits an hour: these lines came as it ran
+        command.interrupt()
+        assert command.finish() == 1
+    finally:
+        command.stop()
+    assert f"killing execution {execution_id}" in command.stdout[3]
+    assert f"e2e.cli.waits  {execution_id}  KILLED" in command.stdout
+    assert command.stdout[-1].startswith("KILLED in ")
+
+
+def test_a_second_ctrl_c_leaves_at_once_without_waiting_for_the_kill(tmp_path: Path) -> None:
+    command = CliProcess("execute", str(write_flow(tmp_path, "stubborn", STUBBORN)), "--with-logs")
+    try:
+        execution_id = started_id(command)
+        command.line(command.stdout, "stubborn task started")
+        command.interrupt()
+        command.line(command.stdout, "Ctrl-C again to leave at once")
+        # Frozen while the second Ctrl-C is sent: it is handled before the shutdown can go any further.
+        command.process.send_signal(signal.SIGSTOP)
+        command.interrupt()
+        command.process.send_signal(signal.SIGCONT)
+        assert command.finish() == 130
+    finally:
+        command.stop()
+    assert f"left without waiting: execution {execution_id} may still be running" in command.stderr
+
+
+def test_a_paused_execution_off_a_terminal_ends_the_command_as_paused_with_exit_code_3(tmp_path: Path) -> None:
+    done = run_cli("execute", str(write_flow(tmp_path, "pauses", PAUSES)), "--with-logs")
+    assert done.returncode == 3, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    execution_id = STARTED.match(lines[0]).group(1)  # type: ignore[union-attr]
+    assert lines[1].endswith("before: logged before the pause")
+    assert lines[2].startswith(f"execution {execution_id} PAUSED at task 'approval': nothing can resume it once "
+                               "this command exits")
+    assert "after the pause" not in done.stdout
+    assert lines[-1].startswith("PAUSED after ")
+
+
+def test_on_a_terminal_enter_resumes_a_paused_execution_with_the_on_resume_inputs_typed(tmp_path: Path) -> None:
+    terminal, stdin = pty.openpty()
+    command = CliProcess("execute", str(write_flow(tmp_path, "pauses", PAUSES)), "--with-logs", stdin=stdin)
+    os.close(stdin)
+    try:
+        notice = command.line(command.stdout, "PAUSED at task 'approval'")
+        assert "press Enter to resume it" in notice
+        os.write(terminal, b"\n")  # the onResume input 'reason' has no default: refused, still paused
+        command.line(command.stdout, "not resumed: Invalid input 'reason'")
+        os.write(terminal, b"reason='all good'\n")
+        assert command.finish() == 0
+    finally:
+        command.stop()
+        os.close(terminal)
+    assert any(line.endswith("after: resumed because all good") for line in command.stdout)
+    assert command.stdout[-1].startswith("SUCCESS in ")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -33,17 +35,21 @@ NS = "realtime.kafka"
 RECORDS = 20
 
 
-def flow_source(bootstrap: str, topic: str, group: str) -> str:
+def flow_source(bootstrap: str, topic: str, group: str, *, earliest: bool = True) -> str:
+    properties = {"bootstrap.servers": bootstrap, **({"auto.offset.reset": "earliest"} if earliest else {})}
     return json.dumps({
         "id": "on_record", "namespace": NS,
         "tasks": [{"id": "log", "type": "io.kestra.plugin.core.log.Log", "message": "n={{ trigger.value.n }}"}],
         "triggers": [{"id": "records", "type": "io.kestra.plugin.kafka.RealtimeTrigger", "topic": topic,
                       "groupId": group, "valueDeserializer": "JSON", "keyDeserializer": "STRING",
-                      "properties": {"bootstrap.servers": bootstrap, "auto.offset.reset": "earliest"}}]})
+                      "properties": properties}]})
 
 
 def create_topic(bootstrap: str, partitions: int) -> str:
-    name = f"test-realtime-{uuid.uuid4().hex[:12]}"
+    return create_named_topic(bootstrap, f"test-realtime-{uuid.uuid4().hex[:12]}", partitions)
+
+
+def create_named_topic(bootstrap: str, name: str, partitions: int) -> str:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(name, partitions, 1)]).values():
         future.result(30)
@@ -71,6 +77,7 @@ class Executions:
     def __init__(self, backend: Backend) -> None:
         self._lock = threading.Lock()
         self.by_id: dict[str, dict[str, Any]] = {}
+        self.seen_at: dict[str, float] = {}  # time.monotonic() of each execution's first snapshot
         backend.subscribe(self._on_state)
 
     def _on_state(self, state: ExecutionState) -> None:
@@ -78,6 +85,7 @@ class Executions:
         if execution.trigger is not None:
             with self._lock:
                 self.by_id.setdefault(execution.id, execution.trigger["variables"])
+                self.seen_at.setdefault(execution.id, time.monotonic())
 
     async def until(self, count: int, within: float) -> dict[str, dict[str, Any]]:
         deadline = time.monotonic() + within
@@ -133,6 +141,63 @@ async def test_each_record_starts_one_execution_with_its_trigger_variables_on_th
     finally:
         delete_topics(kafka_bootstrap, topic)
         delete_topics(kafka_bootstrap, prefix.rstrip("."))
+
+
+# ----- a topic created after the trigger subscribed ------------------------------------------------
+
+def warnings_about(logs: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
+    return [e for e in logs if e.get("log_level") in ("warning", "error") and topic in json.dumps(e, default=str)]
+
+
+async def until_warned(logs: list[dict[str, Any]], topic: str, within: float = 60) -> None:
+    """Until the trigger said something about ``topic``: it has subscribed, and found it missing."""
+    deadline = time.monotonic() + within
+    while not warnings_about(logs, topic):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the trigger never said that {topic} is missing; logged: {logs[-20:]}")
+        await asyncio.sleep(0.05)
+
+
+async def test_a_trigger_deployed_before_its_topic_exists_starts_one_execution_per_record_produced_afterwards(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = f"test-realtime-late-{uuid.uuid4().hex[:12]}"
+    try:
+        with structlog.testing.capture_logs() as logs:
+            async with EmbeddedEngine(tmp_path / "home") as engine:
+                seen = Executions(engine)
+                # No auto.offset.reset: librdkafka's "latest" must not skip the records that came with the topic.
+                engine.deploy(flow_source(kafka_bootstrap, topic, f"g-{uuid.uuid4().hex[:8]}", earliest=False))
+                async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.2):
+                    await until_warned(logs, topic)  # subscribed, to a topic that is not there
+                    await asyncio.to_thread(create_named_topic, kafka_bootstrap, topic, 2)
+                    first_produce = time.monotonic()
+                    produce(Producer({"bootstrap.servers": kafka_bootstrap}), topic, range(RECORDS))
+                    await seen.until(RECORDS, within=90)
+        numbers = sorted(v["value"]["n"] for v in seen.by_id.values())
+        assert numbers == list(range(RECORDS))
+        late = {execution_id: round(at - first_produce, 1) for execution_id, at in seen.seen_at.items()
+                if at - first_produce > 10}
+        assert late == {}, f"executions started more than 10 s after the first record was produced: {late}"
+        [warning] = warnings_about(logs, topic)
+        assert "do not exist yet" in warning["event"]
+        assert (warning["flow_id"], warning["trigger_id"], warning["namespace"]) == ("on_record", "records", NS)
+    finally:
+        delete_topics(kafka_bootstrap, topic)
+
+
+async def test_a_missing_topic_is_reported_once_however_long_the_trigger_waits_for_it(
+        kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = f"test-realtime-absent-{uuid.uuid4().hex[:12]}"
+    with structlog.testing.capture_logs() as logs:
+        async with EmbeddedEngine(tmp_path / "home") as engine:
+            engine.deploy(flow_source(kafka_bootstrap, topic, f"g-{uuid.uuid4().hex[:8]}"))
+            async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.2):
+                await until_warned(logs, topic)
+                # librdkafka reports the unknown topic again at metadata refreshes (every 2 s): let several pass.
+                await asyncio.sleep(7)
+    [warning] = warnings_about(logs, topic)
+    assert f"topic(s) {topic} do not exist yet on {kafka_bootstrap}" in warning["event"]
+    assert (warning["flow_id"], warning["trigger_id"]) == ("on_record", "records")
 
 
 # ----- a broker restart ----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ trigger's own), never on the event loop.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,6 +38,11 @@ log = structlog.get_logger(__name__)
 # librdkafka's own log lines (broker down, reconnecting ...) go through logging, hence structlog.
 _LIBRDKAFKA = logging.getLogger("kestra_stream_plugin_kafka.librdkafka")
 METADATA_TIMEOUT = 30.0
+# librdkafka looks for topics created after a subscription (new matches of a pattern above all) only
+# when it refreshes its metadata, by default every 5 minutes. Every 2 s costs one small Metadata
+# request per consumer (only the subscribed topics; every topic for a pattern), and a trigger on a
+# topic its producers create sees it within seconds. `properties` may set another interval.
+METADATA_REFRESH_MS = "2000"
 
 
 def string_map(value: Any) -> Any:
@@ -157,6 +163,7 @@ def resolve(options: ConsumerOptions, render: Callable[[Any], Any], *, realtime:
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
         "isolation.level": "read_committed",
+        "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
         "logger": _LIBRDKAFKA,
         "error_cb": _log_error,
     }
@@ -189,11 +196,21 @@ def _log_error(error: KafkaError) -> None:
 
 
 class OpenConsumer:
-    """A consumer subscribed (or assigned) as its spec says; ``assigned`` is set once it has partitions."""
+    """A consumer subscribed (or assigned) as its spec says; ``assigned`` is set once it has partitions.
 
-    def __init__(self, spec: ConsumerSpec) -> None:
+    ``missing`` names the topics (or the pattern) that had no match on the broker when it subscribed.
+    A topic created after that (or one of ``late_topics``, found missing by an earlier consumer of the
+    same trigger) holds only records produced since: its partitions without a committed offset are
+    read from their beginning, whatever ``auto.offset.reset`` says, so the records that created it
+    (a producer's first send) are not skipped.
+    """
+
+    def __init__(self, spec: ConsumerSpec, *, late_topics: Iterable[str] = ()) -> None:
         self.spec = spec
         self.assigned = threading.Event()
+        self.missing: tuple[str, ...] = ()
+        self._late = frozenset(late_topics)
+        self._existing: frozenset[str] | None = None  # topics there at subscription (subscribe mode only)
         # Where assigned partitions start when nothing was fetched yet (OFFSET_BEGINNING / OFFSET_END or an offset).
         self._starts: dict[tuple[str, int], int] = {}
         self.consumer = Consumer(spec.config)
@@ -205,15 +222,24 @@ class OpenConsumer:
 
     def _subscribe(self) -> None:
         spec = self.spec
-        if spec.pattern is not None:
-            body = spec.pattern.removeprefix("^").removesuffix("$")
-            # librdkafka takes a regex only when it starts with ^; Kestra's pattern matches whole names.
-            self.consumer.subscribe([f"^({body})$"], on_assign=self._on_assign)
-        elif spec.group_id is not None and not spec.partitions:
-            self.consumer.subscribe(list(spec.topics), on_assign=self._on_assign)
-        else:
+        if spec.pattern is None and (spec.group_id is None or spec.partitions):
             self.consumer.assign(self._starting_offsets(self._partitions()))
             self.assigned.set()
+            return
+        # Listed before subscribing: a topic created in between counts as late, never as old.
+        self._existing = frozenset(self.consumer.list_topics(timeout=METADATA_TIMEOUT).topics)
+        if spec.pattern is not None:
+            body = spec.pattern.removeprefix("^").removesuffix("$")
+            if not any(re.fullmatch(body, name) for name in self._existing):
+                self.missing = (spec.pattern,)
+            # librdkafka takes a regex only when it starts with ^; Kestra's pattern matches whole names.
+            self.consumer.subscribe([f"^({body})$"], on_assign=self._on_assign)
+        else:
+            self.missing = tuple(t for t in spec.topics if t not in self._existing)
+            self.consumer.subscribe(list(spec.topics), on_assign=self._on_assign)
+
+    def _late_topic(self, topic: str) -> bool:
+        return topic in self._late or (self._existing is not None and topic not in self._existing)
 
     def _partitions(self) -> list[TopicPartition]:
         if self.spec.partitions:
@@ -229,7 +255,9 @@ class OpenConsumer:
         return out
 
     def _starting_offsets(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        """Committed offsets of the group first; then ``since``; then the beginning, as Kestra does."""
+        """Committed offsets of the group first; then ``since``; then the beginning, as Kestra does when it
+        assigns partitions itself or the topic is late; a subscription otherwise leaves the choice to
+        ``auto.offset.reset``."""
         committed: dict[tuple[str, int], int] = {}
         if self.spec.group_id is not None:
             for tp in self.consumer.committed(partitions, timeout=METADATA_TIMEOUT):
@@ -245,13 +273,15 @@ class OpenConsumer:
         starts: list[TopicPartition] = []
         for tp in partitions:
             where = (tp.topic, tp.partition)
-            offset = committed.get(where, by_time.get(where, OFFSET_BEGINNING))
+            otherwise = OFFSET_BEGINNING if self._existing is None or self._late_topic(tp.topic) else OFFSET_INVALID
+            offset = committed.get(where, by_time.get(where, otherwise))
             starts.append(TopicPartition(tp.topic, tp.partition, offset))
             self._starts[where] = offset
         return starts
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        if self.spec.since_ms is not None and partitions:
+        late = any(self._late_topic(tp.topic) for tp in partitions)
+        if (self.spec.since_ms is not None or late) and partitions:
             consumer.assign(self._starting_offsets(partitions))
         self.assigned.set()
 
@@ -284,7 +314,12 @@ class OpenConsumer:
         return high
 
     def poll(self, timeout: float) -> Message | None:
-        return self.consumer.poll(timeout)
+        msg = self.consumer.poll(timeout)
+        if msg is not None and self.missing and _topic_unavailable(msg):
+            # What `missing` already says, repeated by librdkafka: the caller reported it once.
+            log.debug("kafka_topic_unavailable", topic=msg.topic(), error=str(msg.error()))
+            return None
+        return msg
 
     def commit(self, offsets: Mapping[tuple[str, int], int], *, asynchronous: bool) -> None:
         """Commit the NEXT offsets to read (last consumed + 1) by partition."""
@@ -298,6 +333,18 @@ class OpenConsumer:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+def _topic_unavailable(msg: Message) -> bool:
+    error: KafkaError | None = msg.error()
+    return error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+
+
+def missing_topics_message(opened: OpenConsumer) -> str:
+    """One warning line for the topics (or the pattern) that did not exist when ``opened`` subscribed."""
+    what = (f"no topic matches `{opened.spec.pattern}`" if opened.spec.pattern is not None
+            else f"topic(s) {', '.join(opened.missing)} do not exist")
+    return f"{what} yet on {opened.spec.config['bootstrap.servers']}: its records are read once it is created"
 
 
 def record_error(msg: Message) -> KafkaError | None:

@@ -32,6 +32,7 @@ from kestra_stream_plugin_kafka._consumer import (
     ConsumerSpec,
     OpenConsumer,
     consume_batch,
+    missing_topics_message,
     resolve,
     string_map,
 )
@@ -239,6 +240,8 @@ class Consume(ConsumerOptions, RunnableTask):
         except ValueError as exc:
             raise TaskFailure(str(exc), task_id=self.id) from exc
         opened = await asyncio.to_thread(_open, spec, self.id)
+        if opened.missing:
+            ctx.log(LogLevel.WARN, missing_topics_message(opened))
         try:
             batch = await asyncio.to_thread(
                 consume_batch, opened, poll_seconds=self.poll_duration.total_seconds(), max_records=self.max_records,

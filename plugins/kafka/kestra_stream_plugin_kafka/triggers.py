@@ -14,11 +14,12 @@ import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar, TypeVar
 
 import structlog
 from confluent_kafka import KafkaException, Message
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from kestra_stream.durations import Duration
 from kestra_stream.models.plugin import PluginInfo
@@ -29,6 +30,7 @@ from kestra_stream_plugin_kafka._consumer import (
     ConsumerSpec,
     OpenConsumer,
     consume_batch,
+    missing_topics_message,
     position,
     record_error,
     resolve,
@@ -97,9 +99,19 @@ class Trigger(ConsumerOptions, PollingTrigger):
     max_records: int | None = Field(default=None, ge=1, description="At most this many records per batch.")
     max_duration: Duration | None = Field(default=None, description="At most this long reading one batch.")
 
+    # Topics found missing by an earlier evaluation, and which of them are still reported as missing:
+    # one warning while a topic is missing, and its first records are read once it is created.
+    _late_topics: set[str] = PrivateAttr(default_factory=set)
+    _reported_missing: frozenset[str] = PrivateAttr(default=frozenset())
+
     async def evaluate(self, ctx: TriggerContext) -> Mapping[str, Any] | None:
         spec = resolve(self, ctx.render)
-        opened = await asyncio.to_thread(OpenConsumer, spec)
+        opened = await asyncio.to_thread(partial(OpenConsumer, spec, late_topics=frozenset(self._late_topics)))
+        missing = frozenset(opened.missing)
+        if missing - self._reported_missing:
+            ctx.log(LogLevel.WARN, missing_topics_message(opened))
+        self._reported_missing = missing
+        self._late_topics |= missing
         try:
             batch = await asyncio.to_thread(
                 consume_batch, opened, poll_seconds=self.poll_duration.total_seconds(), max_records=self.max_records,
@@ -140,6 +152,8 @@ class RealtimeTrigger(ConsumerOptions, RealtimeTriggerBase):
         opened: OpenConsumer | None = None
         try:
             opened = await loop.run_in_executor(thread, OpenConsumer, spec)
+            if opened.missing:
+                ctx.log(LogLevel.WARN, missing_topics_message(opened))
             ctx.log(LogLevel.DEBUG, f"Kafka consumer started: topics={list(spec.topics)} pattern={spec.pattern} "
                                     f"group={spec.group_id}")
             while True:
