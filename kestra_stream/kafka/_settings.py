@@ -48,6 +48,15 @@ class KafkaSettings(BaseModel):
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.
     client: dict[str, str] = Field(default_factory=dict)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long the executor waits for its flow store to read a flow revision an event names (a flow
+    # deployed and executed at once through another process) before it fails the execution.
+    flow_wait_seconds: float = Field(default=30.0, ge=0)
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest record a producer of ours sends: librdkafka's ``message.max.bytes`` (1,000,000 unless
+        ``client`` sets it), also faust's default ``producer_max_request_size``."""
+        return int(self.client.get("message.max.bytes", 1_000_000))
 
     @model_validator(mode="after")
     def _derived_names(self) -> KafkaSettings:
