@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from kestra_stream_plugin_core import plugins as core_plugins
-
 from kestra_stream.executor.flowables import FlowableContext, Resolution
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import AnyTask, FlowableTask, Task
@@ -41,7 +39,7 @@ errors:
 
 
 def registry_with_failing_plugins() -> PluginRegistry:
-    registry = PluginRegistry()
-    registry.register_all(core_plugins())
+    """Every installed plugin (core, scripts...) and the failing ones."""
+    registry = PluginRegistry.from_entry_points()
     registry.register(RaisingFlowable)
     return registry

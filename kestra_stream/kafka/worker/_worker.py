@@ -58,7 +58,7 @@ LOG_LINE_FIX = ("Log less at once (write large data to a file and log its URI); 
 
 
 def too_large(what: str, size: int, settings: KafkaSettings, fix: str) -> str:
-    return (f"{what} take {size:,} bytes once encoded, above the {settings.max_message_bytes:,} bytes a Kafka "
+    return (f"{what}: {size:,} bytes once encoded, above the {settings.max_message_bytes:,} bytes a Kafka "
             f"record may hold (message.max.bytes). {fix}")
 
 
