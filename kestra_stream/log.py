@@ -4,11 +4,41 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Literal
 
 import structlog
 
 LogFormat = Literal["console", "json"]
+
+
+class RepeatedLines(logging.Filter):
+    """A library's line repeated with new values (aiokafka logs every reconnect attempt to a broker
+    that is away: thousands of lines a minute) passes once, then once every ``every`` seconds,
+    saying how many like it were left out. Lines are alike when logger and template are."""
+
+    _MAX_KEYS = 1000  # templates are few; formatted messages would make keys without end
+
+    def __init__(self, every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every = every
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._every:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if len(self._seen) >= self._MAX_KEYS:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} [{last[1]} more like it in the last {now - last[0]:.0f}s]"
+        return True
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> None:
@@ -25,6 +55,7 @@ def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> Non
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     # Libraries log through the standard library (faust, aiokafka, elasticsearch): same level, same stream.
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatedLines())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors]))

@@ -17,11 +17,13 @@ from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import LogLevel
 
 
-def fail_execution(state: ExecutionState | None, event: Event, message: str,
-                   at: datetime) -> tuple[ExecutionState | None, list[Command]]:
+def fail_execution(state: ExecutionState | None, event: Event, message: str, at: datetime, *,
+                   keep_outputs: bool = True) -> tuple[ExecutionState | None, list[Command]]:
     """``state`` (or the execution ``event`` creates) ended FAILED, with ``message`` logged at ERROR.
 
-    An event for an execution that does not exist and does not create one changes nothing.
+    Without ``keep_outputs`` the outputs of the execution and its task runs are dropped (they are
+    what made it too large to store). An event for an execution that does not exist and does not
+    create one changes nothing.
     """
     if state is None:
         created = _unstarted(event)
@@ -32,6 +34,8 @@ def fail_execution(state: ExecutionState | None, event: Event, message: str,
     commands: list[Command] = [EmitLog(execution_id=execution.id, level=LogLevel.ERROR, message=message, at=at)]
     runs = []
     for tr in execution.task_run_list:
+        if not keep_outputs:
+            tr = tr.model_copy(update={"outputs": None})
         if tr.current.is_terminated:
             runs.append(tr)
             continue
@@ -44,7 +48,8 @@ def fail_execution(state: ExecutionState | None, event: Event, message: str,
     already_ended = state.finished
     current = execution.state if execution.state.current.is_terminated else \
         execution.state.with_state(StateType.FAILED, at)
-    failed = execution.model_copy(update={"state": current, "task_run_list": tuple(runs)})
+    failed = execution.model_copy(update={"state": current, "task_run_list": tuple(runs),
+                                          "outputs": execution.outputs if keep_outputs else None})
     if not already_ended:
         commands.append(ExecutionEnded(execution_id=failed.id, execution=failed, state=current.current,
                                        parent=failed.parent))

@@ -29,7 +29,7 @@ from typing import Any, Protocol, TypeVar
 
 import structlog
 
-from kestra_stream.errors import BackendError
+from kestra_stream.errors import BackendError, KestraStreamError
 from kestra_stream.executor._failing import fail_execution
 from kestra_stream.executor.commands import Command
 from kestra_stream.executor.effects import FlowLookup
@@ -166,7 +166,12 @@ class ExecutorRuntime:
             prepared = outbox.prepare(decision)
         except Exception as exc:
             decision = self._crashed(event, state, exc, "its effects could not be prepared")
-            prepared = outbox.prepare(decision)
+            try:
+                prepared = outbox.prepare(decision)
+            except Exception:
+                # The execution failed as it was cannot be stored either (too large): without its outputs.
+                decision = self._crashed(event, state, exc, "its effects could not be prepared", keep_outputs=False)
+                prepared = outbox.prepare(decision)
         await self.durably(lambda: outbox.write(prepared))
         return decision
 
@@ -201,14 +206,19 @@ class ExecutorRuntime:
             return self._crashed(event, state, exc, "the executor failed on it")
         return Decision(event, state, new_state, commands, found, at)
 
-    def _crashed(self, event: Event, state: ExecutionState | None, error: Exception, what: str) -> Decision:
-        log.exception("event_failed_its_execution", execution_id=event.execution_id, kind=event.kind,
-                      event_id=event.event_id)
-        trace = "".join(traceback.format_exception(error)).rstrip()
+    def _crashed(self, event: Event, state: ExecutionState | None, error: Exception, what: str, *,
+                 keep_outputs: bool = True) -> Decision:
         message = (f"Execution failed: a {event.kind} event ({event.event_id}) could not be applied, {what}: "
-                   f"{_describe(error)}\n{trace}")
+                   f"{_describe(error)}")
+        if isinstance(error, KestraStreamError):  # raised on purpose, its message says it all
+            log.error("event_failed_its_execution", execution_id=event.execution_id, kind=event.kind,
+                      event_id=event.event_id, error=str(error))
+        else:
+            log.exception("event_failed_its_execution", execution_id=event.execution_id, kind=event.kind,
+                          event_id=event.event_id)
+            message += "\n" + "".join(traceback.format_exception(error)).rstrip()
         at = self.clock.now()
-        new_state, commands = fail_execution(state, event, message, at)
+        new_state, commands = fail_execution(state, event, message, at, keep_outputs=keep_outputs)
         return Decision(event, state, new_state, commands, None, at)
 
     async def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from kestra_stream.executor.memory import MemoryExecutor, _Planned
 from kestra_stream.executor.runtime import Decision, ManualClock, OutageLog
 from kestra_stream.flows import load_flow
 from kestra_stream.ids import derive_id
+from kestra_stream.log import RepeatedLines
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
 from tests.failing_plugins import RAISING_FLOW, registry_with_failing_plugins
@@ -172,3 +174,24 @@ def test_outage_log_writes_first_failure_summaries_and_recovery_only(failures: i
     assert events[0] == "thing_failing" and events[-1] == "thing_recovered"
     assert events.count("thing_still_failing") == int(failures * 0.1 // 30)
     assert lines[-1]["failures"] == failures
+
+
+def test_a_library_line_repeated_during_an_outage_passes_once_per_period_with_a_count() -> None:
+    now = [0.0]
+    repeats = RepeatedLines(every=30.0, clock=lambda: now[0])
+    passed: list[str] = []
+    for attempt in range(3000):  # aiokafka's reconnect lines, 100 a second for 30 s
+        record = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1,
+                                   "Unable connect to node with id %s: %s", (1, f"attempt {attempt}"), None)
+        if repeats.filter(record):
+            passed.append(record.getMessage())
+        now[0] += 0.01
+    other = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "Unable to update metadata", (), None)
+
+    assert passed == ["Unable connect to node with id 1: attempt 0"]
+    assert repeats.filter(other)
+    now[0] += 1.0
+    late = logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, "Unable connect to node with id %s: %s",
+                             (1, "again"), None)
+    assert repeats.filter(late) and late.getMessage() == "Unable connect to node with id 1: again " \
+        "[2999 more like it in the last 31s]"

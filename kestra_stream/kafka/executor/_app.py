@@ -46,6 +46,7 @@ from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
+from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
@@ -100,6 +101,7 @@ class KafkaExecutor:
             web_enabled=False,
             autodiscover=False,
             producer_linger=0.0,
+            producer_max_request_size=settings.max_message_bytes,
             broker_commit_interval=1.0,
             # A restarted executor waits for its dead predecessor to leave the group: 10 s, not faust's 60 s.
             broker_session_timeout=10.0,
@@ -278,6 +280,13 @@ class KafkaExecutor:
                                         self._flows, decision.at))
         # Encoded once: the table and the executions topic hold the same bytes.
         encoded = encode_state(decision.state) if decision.changed and decision.state is not None else None
+        # Refused by the producer, they would be retried forever and hold the whole partition back.
+        if encoded is not None and not fits(self.settings, decision.event.execution_id, encoded):
+            raise RecordTooLarge(too_large("The execution's state", len(encoded), self.settings, OUTPUTS_FIX))
+        for message in plan.messages:
+            if not fits(self.settings, message.key, message.value):
+                raise RecordTooLarge(too_large(f"A record for the {message.topic} topic", len(message.value),
+                                               self.settings, OUTPUTS_FIX))
         return _Prepared(decision, plan, encoded)
 
     async def write(self, prepared: _Prepared) -> None:

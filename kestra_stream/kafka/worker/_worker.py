@@ -35,6 +35,7 @@ from kestra_stream.executor.events import TaskResult
 from kestra_stream.executor.runtime import OutageLog, SystemClock
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
+from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
 from kestra_stream.kafka.worker._kills import KillListener
@@ -49,19 +50,6 @@ from kestra_stream.worker import attempt_failed, run_attempt
 log = structlog.get_logger(__name__)
 
 Position = tuple[PartitionOffsets, int]
-# What a record adds to its key and value against librdkafka's message.max.bytes (headers, framing).
-_RECORD_OVERHEAD = 1024
-OUTPUTS_FIX = ("Keep large data out of outputs: write it to a file (a script's outputFiles, or internal storage) and "
-               "pass its URI; or raise message.max.bytes for the broker's topics and in the kafka `client` settings.")
-LOG_LINE_FIX = ("Log less at once (write large data to a file and log its URI); or raise message.max.bytes for the "
-                "broker's topics and in the kafka `client` settings.")
-
-
-def too_large(what: str, size: int, settings: KafkaSettings, fix: str) -> str:
-    return (f"{what}: {size:,} bytes once encoded, above the {settings.max_message_bytes:,} bytes a Kafka "
-            f"record may hold (message.max.bytes). {fix}")
-
-
 def _failed(result: TaskResult, message: str) -> TaskResult:
     """The attempt ends FAILED with ``message`` (logged by the executor) and without its outputs."""
     return result.model_copy(update={"state": StateType.FAILED, "outputs": None, "labels": None,
@@ -337,8 +325,7 @@ class KafkaWorker:
         return send
 
     def _fits(self, key: str, value: bytes) -> bool:
-        # librdkafka counts the key and a record's framing against message.max.bytes too.
-        return len(value) + len(key) + _RECORD_OVERHEAD <= self.settings.max_message_bytes
+        return fits(self.settings, key, value)
 
     async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery],
                        refused: str | None = None) -> None:
