@@ -16,7 +16,8 @@ LogFormat = Literal["console", "json"]
 class RepeatedLines(logging.Filter):
     """A library's line repeated with new values (aiokafka logs every reconnect attempt to a broker
     that is away: thousands of lines a minute) passes once, then once every ``every`` seconds,
-    saying how many like it were left out. Lines are alike when logger and template are."""
+    saying how many like it were left out. Lines are alike when logger, template and first argument
+    are (librdkafka's template is generic, its first argument says what kind of line it is)."""
 
     _MAX_KEYS = 1000  # templates are few; formatted messages would make keys without end
 
@@ -27,7 +28,8 @@ class RepeatedLines(logging.Filter):
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        first = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        key = (record.name, f"{record.msg}|{first}")
         now = self._clock()
         last = self._seen.get(key)
         if last is not None and now - last[0] < self._every:

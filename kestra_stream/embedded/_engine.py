@@ -26,7 +26,7 @@ from kestra_stream.executor.commands import RunTask, ScheduleTimer
 from kestra_stream.executor.events import Event, TaskResult, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects, plan_effects
-from kestra_stream.executor.runtime import Decision, ExecutorRuntime
+from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.flows import PluginDefault
 from kestra_stream.ids import derive_id
@@ -238,11 +238,9 @@ class EmbeddedEngine(AcceptsRequests):
         for seq, event in zip(written.seqs, written.events, strict=True):
             self._queue.put_nowait((seq, event))
         if decision.changed and new_state is not None:
-            for listener in self._listeners:
-                listener(new_state)
+            notify(self._listeners, new_state)
         if effects.logs:
-            for log_listener in self._log_listeners:
-                log_listener(effects.logs)
+            notify(self._log_listeners, effects.logs)
 
     async def _recover_outbox(self) -> None:
         """Commands a file written by an earlier version left in its outbox, carried out as a plan."""
@@ -254,10 +252,6 @@ class EmbeddedEngine(AcceptsRequests):
             events = [*effects.events, *slot_events]
             seqs = self.store.complete_outbox(outbox_id, events)
             self._books.update(books)
-            for ended in effects.ended:
-                for future in self._waiters.pop(ended.execution.id, []):
-                    if not future.done():
-                        future.set_result(ended.execution)
             for seq, event in zip(seqs, events, strict=True):
                 self._queue.put_nowait((seq, event))
 
@@ -283,8 +277,7 @@ class EmbeddedEngine(AcceptsRequests):
 
     def _emit_log(self, entry: LogEntry) -> None:
         self.store.add_logs([entry])
-        for log_listener in self._log_listeners:
-            log_listener([entry])
+        notify(self._log_listeners, [entry])
 
     # ----- timers ------------------------------------------------------------------------------
     async def _timer_loop(self) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -40,6 +40,7 @@ from kestra_stream.models.flow import Flow
 log = structlog.get_logger(__name__)
 
 P = TypeVar("P")
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -117,6 +118,15 @@ class OutageLog:
                        seconds=round(self._clock.monotonic() - self._since, 1))
         self._since = None
         self.failures = 0
+
+
+def notify(listeners: Sequence[Callable[[T], None]], value: T) -> None:
+    """In-process listeners see what the runtime decided; one that raises is its owner's bug, not the event's."""
+    for listener in listeners:
+        try:
+            listener(value)
+        except Exception:
+            log.exception("listener_failed", listener=getattr(listener, "__qualname__", repr(listener)))
 
 
 def _describe(error: BaseException) -> str:

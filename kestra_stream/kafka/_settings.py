@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,9 @@ class TopicNames(BaseModel):
     flows: str = "flow"               # flow sources and revisions, compacted
     triggers: str = "trigger"
     heartbeats: str = "workerinstance"
+
+
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 class KafkaSettings(BaseModel):
@@ -71,8 +75,12 @@ class KafkaSettings(BaseModel):
         return self.topic_prefix + str(getattr(self.topics, logical))
 
     def client_config(self, **extra: Any) -> dict[str, Any]:
-        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client, **extra}
+        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``.
+
+        librdkafka logs through the ``librdkafka`` standard logger rather than straight to stderr, so
+        its reconnect lines while a broker is away pass the same filter as every library's.
+        """
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": _LIBRDKAFKA_LOG, **self.client, **extra}
 
     def producer_config(self, **extra: Any) -> dict[str, Any]:
         """A producer's configuration: idempotent, acknowledged by all replicas, and faust's partitioner.

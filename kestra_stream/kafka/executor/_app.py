@@ -42,7 +42,7 @@ from kestra_stream.executor.effects import FlowLookup
 from kestra_stream.executor.events import Event, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import plan_effects
-from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog
+from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
@@ -222,7 +222,7 @@ class KafkaExecutor:
             if decision.changed and decision.state is not None:
                 log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
                           state=decision.state.execution.state.current.value, commands=len(decision.commands))
-                _tell(self._listeners, decision.state)
+                notify(self._listeners, decision.state)
 
     async def _watchdog(self, _app: object) -> None:
         """Re-read the executor topic from the committed offsets when it stalls with work left.
@@ -386,15 +386,6 @@ class _Prepared:
     decision: Decision
     plan: Plan
     encoded: bytes | None  # the new state, when it changed
-
-
-def _tell(listeners: list[StateListener], state: ExecutionState) -> None:
-    """In-process listeners see every changed state; one that raises is its owner's bug, not the event's."""
-    for listener in listeners:
-        try:
-            listener(state)
-        except Exception:
-            log.exception("state_listener_failed", execution_id=state.execution.id)
 
 
 def _key(record: EventT[bytes]) -> str | None:

@@ -50,6 +50,8 @@ from kestra_stream.worker import attempt_failed, run_attempt
 log = structlog.get_logger(__name__)
 
 Position = tuple[PartitionOffsets, int]
+
+
 def _failed(result: TaskResult, message: str) -> TaskResult:
     """The attempt ends FAILED with ``message`` (logged by the executor) and without its outputs."""
     return result.model_copy(update={"state": StateType.FAILED, "outputs": None, "labels": None,
@@ -312,7 +314,7 @@ class KafkaWorker:
 
         def send(entry: LogEntry) -> None:
             value = encode_log(entry)
-            if not self._fits(entry.execution_id, value):
+            if not fits(self.settings, entry.execution_id, value):
                 # The line cannot travel; the attempt fails saying so, and a short line takes its place.
                 running.refused = running.refused or too_large("A log line", len(value), self.settings,
                                                                LOG_LINE_FIX)
@@ -323,9 +325,6 @@ class KafkaWorker:
             running.logs.append(producer.send(topic, entry.execution_id, value))
 
         return send
-
-    def _fits(self, key: str, value: bytes) -> bool:
-        return fits(self.settings, key, value)
 
     async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery],
                        refused: str | None = None) -> None:
@@ -344,7 +343,7 @@ class KafkaWorker:
         if refused is not None:
             result = _failed(result, refused)
         value = encode_event(result)
-        if not self._fits(result.execution_id, value):
+        if not fits(self.settings, result.execution_id, value):
             result = _failed(result, too_large("The task's outputs", len(value), self.settings, OUTPUTS_FIX))
             value = encode_event(result)
         delay = 0.5
@@ -352,24 +351,18 @@ class KafkaWorker:
             try:
                 await self._producer.deliver(self.settings.topic("executor"), result.execution_id, value)
                 break
-            except RecordRefused as exc:
-                if not exc.too_large or (result.outputs is None and result.labels is None):
-                    await self._result_failed(exc, delay)
-                    delay = min(delay * 2, 10.0)
-                    continue
-                # The broker's limit is lower than ours (the topic's max.message.bytes): the same fix.
-                result = _failed(result, f"The task's result was refused by the broker: {exc}. {OUTPUTS_FIX}")
-                value = encode_event(result)
             except BackendError as exc:
+                if isinstance(exc, RecordRefused) and exc.too_large and result.outputs is not None:
+                    # The broker's limit is lower than ours (the topic's max.message.bytes): the same fix.
+                    result = _failed(result, f"The task's result was refused by the broker: {exc}. {OUTPUTS_FIX}")
+                    value = encode_event(result)
+                    continue
                 # Left uncommitted it would be delivered again after a restart; retrying here is only quicker.
-                await self._result_failed(exc, delay)
+                self._result_outage.failed(exc)
+                await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         self._result_outage.recovered()
         self._finish(positions)
-
-    async def _result_failed(self, error: BackendError, delay: float) -> None:
-        self._result_outage.failed(error)
-        await asyncio.sleep(delay)
 
     def _finish(self, positions: list[Position]) -> None:
         for book, offset in positions:
