@@ -4,12 +4,44 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
 from typing import Literal
 
 import structlog
 
 LogFormat = Literal["console", "json"]
 CHATTY_LIBRARIES = ("elastic_transport", "urllib3")
+
+
+class RepeatedLines(logging.Filter):
+    """A library's line repeated with new values (aiokafka logs every reconnect attempt to a broker
+    that is away: thousands of lines a minute) passes once, then once every ``every`` seconds,
+    saying how many like it were left out. Lines are alike when logger, template and first argument
+    are (librdkafka's template is generic, its first argument says what kind of line it is)."""
+
+    _MAX_KEYS = 1000  # templates are few; formatted messages would make keys without end
+
+    def __init__(self, every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._every = every
+        self._clock = clock
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        first = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        key = (record.name, f"{record.msg}|{first}")
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self._every:
+            self._seen[key] = (last[0], last[1] + 1)
+            return False
+        if len(self._seen) >= self._MAX_KEYS:
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        if last is not None and last[1]:
+            record.msg = f"{record.msg} [{last[1]} more like it in the last {now - last[0]:.0f}s]"
+        return True
 
 
 def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> None:
@@ -32,6 +64,7 @@ def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> Non
             else structlog.dev.plain_traceback)
     # Libraries log through the standard library (faust, aiokafka, elasticsearch): same level, same stream.
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatedLines())
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *processors]))

@@ -14,6 +14,7 @@ from kestra_stream.models.flow import Flow
 
 class FlowNotFoundError(NotFoundError):
     def __init__(self, namespace: str, flow_id: str, revision: int | None = None, *, deleted: bool = False) -> None:
+        self.deleted = deleted  # waiting for the revision to appear is pointless: it was deleted
         at = f" at revision {revision}" if revision is not None else ""
         if deleted:
             super().__init__(f"flow '{namespace}.{flow_id}'{at} was deleted: deploy it again to use it, or ask for "

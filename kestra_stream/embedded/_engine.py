@@ -11,6 +11,7 @@ import contextlib
 import heapq
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,30 +22,11 @@ from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._flows import EmbeddedFlows
 from kestra_stream.embedded._store import Store
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
-from kestra_stream.executor.commands import (
-    AcquireSlot,
-    CancelTimer,
-    Command,
-    EmitLog,
-    ExecutionEnded,
-    KillExecution,
-    KillTask,
-    RestartExecution,
-    RunTask,
-    ScheduleTimer,
-    StartSubflow,
-)
-from kestra_stream.executor.effects import child_creation, log_entry, parent_notification
-from kestra_stream.executor.events import (
-    Event,
-    ExecutionCreated,
-    ExecutionReplayed,
-    KillRequested,
-    RestartRequested,
-    TaskResult,
-    TimerFired,
-)
-from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.executor.commands import RunTask, ScheduleTimer
+from kestra_stream.executor.events import Event, TaskResult, TimerFired
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.plan import Effects, plan_effects
+from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.flows import PluginDefault
 from kestra_stream.ids import derive_id
@@ -54,7 +36,7 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
-from kestra_stream.worker import run_attempt
+from kestra_stream.worker import attempt_failed, run_attempt
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +57,8 @@ def _now() -> datetime:
 class EmbeddedEngine(AcceptsRequests):
     def __init__(self, home: Path, *, registry: PluginRegistry | None = None, worker_concurrency: int = 16,
                  globals_: Mapping[str, Any] | None = None, global_defaults: Sequence[PluginDefault] = (),
-                 environ: Mapping[str, str] | None = None, storage: Storage | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, storage: Storage | None = None,
+                 flow_wait_seconds: float = 0.0) -> None:
         self.home = home
         self.registry = registry
         self.global_defaults = list(global_defaults)
@@ -99,6 +82,8 @@ class EmbeddedEngine(AcceptsRequests):
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
         self._cancelled_timers: set[str] = set()
+        # Flows are deployed in this very process, so a revision it does not know will not come: no wait by default.
+        self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
 
@@ -119,8 +104,7 @@ class EmbeddedEngine(AcceptsRequests):
         # Jobs and commands decided before a crash are carried out again; both are idempotent.
         for body in self.store.jobs():
             self._start_job(RunTask.model_validate_json(body))
-        for outbox_id, command in self.store.outbox():
-            await self._carry_out(outbox_id, command)
+        await self._recover_outbox()
         log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
 
     def _rebook(self, state: ExecutionState) -> None:
@@ -205,94 +189,71 @@ class EmbeddedEngine(AcceptsRequests):
     async def _executor_loop(self) -> None:
         while True:
             seq, event = await self._queue.get()
-            try:
-                await self._apply(seq, event)
-            except Exception:
-                log.exception("event_not_applied", execution_id=event.execution_id, seq=seq)
+            outbox = _SqliteOutbox(self, seq)
+            # Never raises: a failure fails the execution, a write that fails is retried until it holds.
+            decision = await self._runtime.handle(event, self.state(event.execution_id), outbox)
+            if outbox.written is not None:
+                self._carry_out(decision, outbox.written)
             waiter = self._applied.pop(seq, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-    def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | None:
-        if isinstance(event, ExecutionCreated):
-            return self.catalog.get(event.namespace, event.flow_id, event.flow_revision)[0]
-        ex = event.source if isinstance(event, ExecutionReplayed) else state.execution if state else None
-        if ex is None:
-            return None
-        return self.catalog.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+    def _book_all(self, requests: Sequence[SlotRequest], at: datetime) -> tuple[dict[str, SlotBook], list[Event]]:
+        """Flows' concurrency slots after ``requests``, not yet kept; this single loop sees every request in order."""
+        books: dict[str, SlotBook] = {}
+        events: list[Event] = []
+        for request in requests:
+            current = books.get(request.key) or self._books.get(request.key)
+            if current is None and request.kind == "release":
+                continue  # the flow has no concurrency limit: nothing was held
+            book, answered = apply_request(current or SlotBook(), request, at)
+            books[request.key] = book
+            events.extend(answered)
+        return books, events
 
-    async def _apply(self, seq: int, event: Event) -> None:
-        state = self.state(event.execution_id)
-        flow = self._flow_for(event, state)
-        commands: list[Command] = []
-        new_state = state
-        if flow is not None:
-            new_state, commands = fold(state, event, flow)
-        logs = [log_entry(c, new_state) for c in commands if isinstance(c, EmitLog)]
-        done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
-        outbox_ids = self.store.apply(seq, new_state, new_state is not state, commands, done_job, logs)
+    def _carry_out(self, decision: Decision, written: _Written) -> None:
+        """What the stored decision asks of this process: its memory, jobs, timers, waiters and listeners."""
+        new_state, effects = decision.state, written.effects
         if new_state is not None:
             if new_state.finished:
                 self._states.pop(new_state.execution.id, None)
             else:
                 self._states[new_state.execution.id] = new_state
-        outbox = iter(outbox_ids)
-        for command in commands:
-            if isinstance(command, RunTask):
-                self._start_job(command)
-            elif isinstance(command, KillTask):
-                job = self._jobs.get(f"{command.taskrun_id}:{command.attempt}")
-                if job is not None:
-                    job.cancel()
-            elif isinstance(command, ScheduleTimer):
-                heapq.heappush(self._timers, (command.fire_at, command.timer_id, command))
-                self._cancelled_timers.discard(command.timer_id)
-                self._timer_wakeup.set()
-            elif isinstance(command, CancelTimer):
-                self._cancelled_timers.add(command.timer_id)
-            elif not isinstance(command, EmitLog):
-                await self._carry_out(next(outbox), command)
-        if new_state is not None and new_state is not state:
-            for listener in self._listeners:
-                listener(new_state)
-        if logs:
-            for log_listener in self._log_listeners:
-                log_listener(logs)
-
-    async def _carry_out(self, outbox_id: int, command: Command) -> None:
-        events: list[Event] = []
-        at = _now()
-        if isinstance(command, StartSubflow):
-            events.append(child_creation(command, self.state(command.execution_id), self.catalog, at))
-        elif isinstance(command, KillExecution):
-            events.append(KillRequested(event_id=derive_id("kill", outbox_id), execution_id=command.execution_id,
-                                        at=at))
-        elif isinstance(command, RestartExecution):
-            events.append(RestartRequested(event_id=derive_id("restart", outbox_id),
-                                           execution_id=command.execution_id, at=at))
-        elif isinstance(command, AcquireSlot):
-            events.extend(self._book(SlotRequest.acquire(command), at))
-        elif isinstance(command, ExecutionEnded):
-            events.extend(self._ended(command, at))
-        for seq, event in zip(self.store.complete_outbox(outbox_id, events), events, strict=True):
+        self._books.update(written.books)
+        for job in effects.jobs:
+            self._start_job(job)
+        for kill in effects.kills:
+            running = self._jobs.get(f"{kill.taskrun_id}:{kill.attempt}")
+            if running is not None:
+                running.cancel()
+        for timer in effects.schedule:
+            heapq.heappush(self._timers, (timer.fire_at, timer.timer_id, timer))
+            self._cancelled_timers.discard(timer.timer_id)
+            self._timer_wakeup.set()
+        self._cancelled_timers.update(effects.cancel)
+        for ended in effects.ended:
+            for future in self._waiters.pop(ended.execution.id, []):
+                if not future.done():
+                    future.set_result(ended.execution)
+        for seq, event in zip(written.seqs, written.events, strict=True):
             self._queue.put_nowait((seq, event))
+        if decision.changed and new_state is not None:
+            notify(self._listeners, new_state)
+        if effects.logs:
+            notify(self._log_listeners, effects.logs)
 
-    def _book(self, request: SlotRequest, at: datetime) -> list[Event]:
-        """One flow's concurrency slots; this single loop sees every request in order."""
-        book, events = apply_request(self._books.get(request.key, SlotBook()), request, at)
-        self._books[request.key] = book
-        return events
-
-    def _ended(self, command: ExecutionEnded, at: datetime) -> list[Event]:
-        execution = command.execution
-        for future in self._waiters.pop(execution.id, []):
-            if not future.done():
-                future.set_result(execution)
-        events = parent_notification(command, at)
-        key = slot_key(execution.namespace, execution.flow_id)
-        if key in self._books:
-            events += self._book(SlotRequest.release(execution.id, execution.namespace, execution.flow_id), at)
-        return events
+    async def _recover_outbox(self) -> None:
+        """Commands a file written by an earlier version left in its outbox, carried out as a plan."""
+        for outbox_id, command in self.store.outbox():
+            at = _now()
+            effects = plan_effects(derive_id("outbox", outbox_id), self.state(command.execution_id), [command], None,
+                                   self.catalog, at)
+            books, slot_events = self._book_all(effects.slots, at)
+            events = [*effects.events, *slot_events]
+            seqs = self.store.complete_outbox(outbox_id, events)
+            self._books.update(books)
+            for seq, event in zip(seqs, events, strict=True):
+                self._queue.put_nowait((seq, event))
 
     # ----- workers -----------------------------------------------------------------------------
     def _start_job(self, job: RunTask) -> None:
@@ -306,14 +267,17 @@ class EmbeddedEngine(AcceptsRequests):
                                            workdir_root=self._workdirs)
         except asyncio.CancelledError:
             return  # killed or timed out: the executor has already ended this attempt
+        except Exception as exc:
+            # Outside the task itself (its logs could not be stored...): the attempt still ends.
+            log.exception("attempt_not_run", execution_id=job.execution_id, taskrun_id=job.taskrun_id)
+            result = attempt_failed(job, f"the worker failed around this attempt: {type(exc).__name__}: {exc}")
         finally:
             self._jobs.pop(job.job_id, None)
         self._enqueue(result)
 
     def _emit_log(self, entry: LogEntry) -> None:
         self.store.add_logs([entry])
-        for log_listener in self._log_listeners:
-            log_listener([entry])
+        notify(self._log_listeners, [entry])
 
     # ----- timers ------------------------------------------------------------------------------
     async def _timer_loop(self) -> None:
@@ -339,3 +303,36 @@ class EmbeddedEngine(AcceptsRequests):
             seq = self.store.fire_timer(timer_id, event)
             if seq is not None:
                 self._queue.put_nowait((seq, event))
+
+
+@dataclass(frozen=True)
+class _Written:
+    decision: Decision
+    effects: Effects
+    books: dict[str, SlotBook]
+    events: list[Event]  # to the event log: the plan's, then the slot books' answers
+    seqs: list[int] = field(default_factory=list)
+
+
+class _SqliteOutbox:
+    """One event's decision into the SQLite file, in one transaction with the mark that the event was applied."""
+
+    def __init__(self, engine: EmbeddedEngine, seq: int) -> None:
+        self._engine = engine
+        self._seq = seq
+        self.written: _Written | None = None
+
+    def prepare(self, decision: Decision) -> _Written:
+        engine = self._engine
+        effects = plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
+                               engine.catalog, decision.at)
+        books, slot_events = engine._book_all(effects.slots, decision.at)
+        return _Written(decision, effects, books, [*effects.events, *slot_events])
+
+    async def write(self, prepared: _Written) -> None:
+        decision = prepared.decision
+        event = decision.event
+        done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
+        seqs = self._engine.store.apply(self._seq, decision.state, decision.changed, prepared.effects, done_job,
+                                        prepared.events)
+        self.written = replace(prepared, seqs=seqs)

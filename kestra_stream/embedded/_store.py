@@ -3,7 +3,7 @@
 One connection, WAL journal. Everything the fold decides is written in the same transaction
 as the mark that its event was applied, so a process killed at any point restarts from a
 consistent file: unapplied events are folded again, pending jobs re-run, timers re-armed and
-outbox commands re-sent (each of them idempotent).
+commands left in the outbox by an earlier version carried out (each of them idempotent).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from kestra_stream.executor.commands import COMMAND_ADAPTER, CancelTimer, Command, RunTask, ScheduleTimer
+from kestra_stream.executor.commands import COMMAND_ADAPTER, Command, ScheduleTimer
 from kestra_stream.executor.events import EVENT_ADAPTER, Event
 from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.plan import Effects
 from kestra_stream.models.log import LogEntry
 
 _SCHEMA = """
@@ -87,10 +88,9 @@ class Store:
         return [EVENT_ADAPTER.validate_json(body) for (body,) in rows]
 
     # ----- applying a fold -------------------------------------------------------------------
-    def apply(self, seq: int, state: ExecutionState | None, changed: bool, commands: list[Command],
-              done_job: str | None, logs: list[LogEntry]) -> list[int]:
-        """Persist one folded event; returns the outbox ids of the commands to carry out now."""
-        outbox: list[int] = []
+    def apply(self, seq: int, state: ExecutionState | None, changed: bool, effects: Effects, done_job: str | None,
+              events: list[Event]) -> list[int]:
+        """Persist one folded event with its effects; returns the sequence numbers of ``events``, appended."""
         with self.transaction() as db:
             db.execute("UPDATE events SET applied = 1 WHERE seq = ?", (seq,))
             if state is not None and changed:
@@ -100,23 +100,14 @@ class Store:
                             ex.state.start_date.isoformat(), state.model_dump_json()))
             if done_job is not None:
                 db.execute("DELETE FROM jobs WHERE job_id = ?", (done_job,))
-            for command in commands:
-                if isinstance(command, RunTask):
-                    db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
-                               (command.job_id, command.execution_id, command.model_dump_json()))
-                elif isinstance(command, ScheduleTimer):
-                    db.execute("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
-                               (command.timer_id, command.execution_id, command.fire_at.isoformat(),
-                                command.model_dump_json()))
-                elif isinstance(command, CancelTimer):
-                    db.execute("DELETE FROM timers WHERE timer_id = ?", (command.timer_id,))
-                elif command.kind != "log":
-                    cursor = db.execute("INSERT INTO outbox (body) VALUES (?)",
-                                        (COMMAND_ADAPTER.dump_json(command).decode(),))
-                    assert cursor.lastrowid is not None
-                    outbox.append(cursor.lastrowid)
-            self._insert_logs(db, logs)
-        return outbox
+            db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
+                           [(job.job_id, job.execution_id, job.model_dump_json()) for job in effects.jobs])
+            db.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
+                           [(t.timer_id, t.execution_id, t.fire_at.isoformat(), t.model_dump_json())
+                            for t in effects.schedule])
+            db.executemany("DELETE FROM timers WHERE timer_id = ?", [(t,) for t in effects.cancel])
+            self._insert_logs(db, effects.logs)
+            return [self.append_event(e, conn=db) for e in events]
 
     def fire_timer(self, timer_id: str, event: Event) -> int | None:
         """Swap a due timer for its event, atomically; None when the timer is gone (cancelled)."""

@@ -7,6 +7,7 @@ the fold returns. Nothing here reads a clock or does I/O.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -298,6 +299,13 @@ class Working:
         except (ExpressionError, ValueError) as exc:
             self.log(LogLevel.ERROR, f"task '{task.id}' could not be resolved: {exc}", tr)
             self.set_state(tr, allowed_state(task, StateType.FAILED))
+            return
+        except Exception as exc:
+            # A plugin's bug fails its own task run (then errors / finally, as any failure), never the fold.
+            trace = "".join(traceback.format_exception(exc)).rstrip()
+            self.log(LogLevel.ERROR, f"task '{task.id}' ({task.type}) failed to resolve: "
+                                     f"{type(exc).__name__}: {exc}\n{trace}", tr)
+            self.set_state(self.runs[tr.id], allowed_state(task, StateType.FAILED))
             return
         if done is not None:
             tr = self.runs[tr.id]  # resolve() may have kept a decision in the outputs

@@ -158,6 +158,8 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
     if event.labels:
         w.labels.update(event.labels)
         w.changed = True
+    if event.message:  # why a worker ended the attempt itself (a result too large, a job it cannot read)
+        w.log(LogLevel.ERROR, event.message, tr)
     attempt_state = event.state if event.state in (StateType.SUCCESS, StateType.WARNING, StateType.KILLED) \
         else StateType.FAILED
     tr = w.update(tr, attempts=w.set_attempt_state(tr, attempt_state))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,9 @@ class TopicNames(BaseModel):
     heartbeats: str = "workerinstance"
 
 
+_LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
+
+
 class KafkaSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -48,6 +52,15 @@ class KafkaSettings(BaseModel):
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.
     client: dict[str, str] = Field(default_factory=dict)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # How long the executor waits for its flow store to read a flow revision an event names (a flow
+    # deployed and executed at once through another process) before it fails the execution.
+    flow_wait_seconds: float = Field(default=30.0, ge=0)
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest record a producer of ours sends: librdkafka's ``message.max.bytes`` (1,000,000 unless
+        ``client`` sets it), also faust's default ``producer_max_request_size``."""
+        return int(self.client.get("message.max.bytes", 1_000_000))
 
     @model_validator(mode="after")
     def _derived_names(self) -> KafkaSettings:
@@ -62,8 +75,12 @@ class KafkaSettings(BaseModel):
         return self.topic_prefix + str(getattr(self.topics, logical))
 
     def client_config(self, **extra: Any) -> dict[str, Any]:
-        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.client, **extra}
+        """A confluent-kafka configuration: bootstrap servers, the pass-through settings, then ``extra``.
+
+        librdkafka logs through the ``librdkafka`` standard logger rather than straight to stderr, so
+        its reconnect lines while a broker is away pass the same filter as every library's.
+        """
+        return {"bootstrap.servers": self.bootstrap_servers, "logger": _LIBRDKAFKA_LOG, **self.client, **extra}
 
     def producer_config(self, **extra: Any) -> dict[str, Any]:
         """A producer's configuration: idempotent, acknowledged by all replicas, and faust's partitioner.

@@ -20,6 +20,7 @@ from kestra_stream.kafka._topics import apply as apply_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
+from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
 
 log = structlog.get_logger(__name__)
@@ -28,13 +29,13 @@ log = structlog.get_logger(__name__)
 class KafkaStack(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, *, home: Path, storage: Storage | None = None,
                  executor: bool = True, worker: bool = True, environ: Mapping[str, str] | None = None,
-                 globals_: Mapping[str, Any] | None = None) -> None:
+                 globals_: Mapping[str, Any] | None = None, registry: PluginRegistry | None = None) -> None:
         self.settings = settings
         self.home = home
         self.storage = storage or LocalStorage(home / "storage")
         self._with_executor = executor
         self._with_worker = worker
-        self.flows = KafkaFlowStore(settings)
+        self.flows = KafkaFlowStore(settings, registry=registry)
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)

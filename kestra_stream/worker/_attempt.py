@@ -56,6 +56,12 @@ async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], sto
                       outputs=outputs, labels=ctx.labels or None)
 
 
+def attempt_failed(job: RunTask, message: str) -> TaskResult:
+    """The result of an attempt that could not run or report to its end: FAILED, saying why."""
+    return TaskResult(event_id=derive_id("result", job.job_id), execution_id=job.execution_id, at=datetime.now(UTC),
+                      taskrun_id=job.taskrun_id, attempt=job.attempt, state=StateType.FAILED, message=message)
+
+
 def _json_safe(outputs: Any) -> dict[str, Any]:
     # Outputs travel in events and snapshots; datetimes and the like become their JSON form now,
     # so both backends hand the next task exactly the same values.

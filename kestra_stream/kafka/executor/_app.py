@@ -24,7 +24,9 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +39,18 @@ from faust.types import EventT, StreamT
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import ScheduleTimer
 from kestra_stream.executor.effects import FlowLookup
-from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed, TimerFired
-from kestra_stream.executor.fold import ExecutionState, fold
-from kestra_stream.executor.slots import SlotRequest, apply_request, book_from_table
+from kestra_stream.executor.events import Event, TimerFired
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.plan import plan_effects
+from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog, notify
+from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
+from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
-from kestra_stream.kafka.executor._outbox import Destination, Outgoing, plan_commands
-from kestra_stream.models.flow import Flow
+from kestra_stream.kafka.executor._outbox import Destination, Outgoing, Plan, messages_of
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +74,10 @@ class KafkaExecutor:
                  timer_interval: float = 0.05, data_dir: Path | None = None) -> None:
         self.settings = settings
         self._flows = flows
+        self._runtime = ExecutorRuntime(flows, flow_wait_seconds=settings.flow_wait_seconds)
+        self._handling = False
+        self._timer_outage = OutageLog("executor_timers", self._runtime.clock)
+        self._lag_outage = OutageLog("executor_lag_check", self._runtime.clock)
         self._listeners: list[StateListener] = []
         self._fired: dict[str, float] = {}  # timer id -> monotonic time its TimerFired was produced
         # execution id -> (the table's bytes, decoded): a folded event does not decode its state again
@@ -93,6 +101,7 @@ class KafkaExecutor:
             web_enabled=False,
             autodiscover=False,
             producer_linger=0.0,
+            producer_max_request_size=settings.max_message_bytes,
             broker_commit_interval=1.0,
             # A restarted executor waits for its dead predecessor to leave the group: 10 s, not faust's 60 s.
             broker_session_timeout=10.0,
@@ -194,14 +203,26 @@ class KafkaExecutor:
 
     # ----- the fold agent --------------------------------------------------------------------
     async def _fold_agent(self, stream: StreamT[bytes]) -> None:
+        # faust acknowledges an event once the agent takes the next one: only after ``handle`` made
+        # everything it decided durable (the runtime retries until then, it never raises).
         async for record in stream.events():
             try:
-                await self._apply(record)
-            except Exception:
-                # One bad event must not stop every execution of the partition; it is logged and skipped.
-                log.exception("event_not_applied", execution_id=_key(record), offset=record.message.offset)
-            await self._durable()
+                event = decode_event(record.value)
+            except ValueError as exc:
+                # Nothing can apply a record no version of the codec reads; kept on the topic for replay.
+                log.error("event_unreadable", execution_id=_key(record), offset=record.message.offset,
+                          error=str(exc))
+                continue
+            self._handling = True
+            try:
+                decision = await self._runtime.handle(event, self.state(event.execution_id), self)
+            finally:
+                self._handling = False
             self._last_progress = time.monotonic()
+            if decision.changed and decision.state is not None:
+                log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
+                          state=decision.state.execution.state.current.value, commands=len(decision.commands))
+                notify(self._listeners, decision.state)
 
     async def _watchdog(self, _app: object) -> None:
         """Re-read the executor topic from the committed offsets when it stalls with work left.
@@ -211,13 +232,14 @@ class KafkaExecutor:
         after it is committed. Reading again from the committed offsets hands it over; records
         already folded are harmless to fold again (the fold ignores what no longer applies).
         """
-        if time.monotonic() - self._last_progress < _STALL_SECONDS:
-            return
+        if self._handling or time.monotonic() - self._last_progress < _STALL_SECONDS:
+            return  # an event in hand may wait (a flow revision, an outage): that is no stall
         try:
             lag = await asyncio.to_thread(self._inbox_lag)
         except KafkaException as exc:
-            log.warning("executor_lag_unknown", error=str(exc))
+            self._lag_outage.failed(exc)
             return
+        self._lag_outage.recovered()
         idle = time.monotonic() - self._last_progress
         if lag > 0 and idle >= _STALL_SECONDS:
             log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle))
@@ -252,44 +274,39 @@ class KafkaExecutor:
         """
         await self._app.producer.flush()
 
-    async def _apply(self, record: EventT[bytes]) -> None:
-        event = decode_event(record.value)
-        bound = log.bind(execution_id=event.execution_id, event=event.kind, event_id=event.event_id)
-        state = self.state(event.execution_id)
-        flow = self._flow_for(event, state)
-        if flow is None:
-            bound.warning("event_for_unknown_execution")
-            return
-        at = _now()
-        new_state, commands = fold(state, event, flow)
-        plan = plan_commands(event, new_state, commands, flow, self._flows, at)
-        await self._deliver(plan.messages)
-        timers_changed = plan.schedule or plan.cancel or isinstance(event, TimerFired)
-        if timers_changed:
-            self._update_timers(event, plan.schedule, plan.cancel)
-        if new_state is None or new_state is state:
-            return
-        execution_id = new_state.execution.id
-        leftover = self._timers.get(execution_id) if new_state.finished else None
-        if leftover is not None:
-            del self._timers[execution_id]  # a finished execution has no use for its timers
-            for timer_id in leftover:
-                self._fired.pop(timer_id, None)
-        encoded = encode_state(new_state)  # once: the table and the executions topic hold the same bytes
-        self._states[execution_id] = encoded
-        self._remember(encoded, new_state)
-        await self._executions.send(key=execution_id, value=encoded)
-        bound.debug("event_folded", state=new_state.execution.state.current.value, commands=len(commands))
-        for listener in self._listeners:
-            listener(new_state)
+    # ----- the runtime's outbox: a decision as messages, then tables ----------------------------
+    def prepare(self, decision: Decision) -> _Prepared:
+        plan = messages_of(plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
+                                        self._flows, decision.at))
+        # Encoded once: the table and the executions topic hold the same bytes.
+        encoded = encode_state(decision.state) if decision.changed and decision.state is not None else None
+        # Refused by the producer, they would be retried forever and hold the whole partition back.
+        if encoded is not None and not fits(self.settings, decision.event.execution_id, encoded):
+            raise RecordTooLarge(too_large("The execution's state", len(encoded), self.settings, OUTPUTS_FIX))
+        for message in plan.messages:
+            if not fits(self.settings, message.key, message.value):
+                raise RecordTooLarge(too_large(f"A record for the {message.topic} topic", len(message.value),
+                                               self.settings, OUTPUTS_FIX))
+        return _Prepared(decision, plan, encoded)
 
-    def _flow_for(self, event: Event, state: ExecutionState | None) -> Flow | None:
-        if isinstance(event, ExecutionCreated):
-            return self._flows.get(event.namespace, event.flow_id, event.flow_revision)[0]
-        ex = event.source if isinstance(event, ExecutionReplayed) else state.execution if state else None
-        if ex is None:
-            return None
-        return self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+    async def write(self, prepared: _Prepared) -> None:
+        """Produce the messages and wait for the broker, then the tables; safe to call again after a failure."""
+        decision, plan = prepared.decision, prepared.plan
+        event, new_state = decision.event, decision.state
+        await self._deliver(plan.messages)
+        if plan.schedule or plan.cancel or isinstance(event, TimerFired):
+            self._update_timers(event, plan.schedule, plan.cancel)
+        if prepared.encoded is not None and new_state is not None:
+            execution_id = new_state.execution.id
+            leftover = self._timers.get(execution_id) if new_state.finished else None
+            if leftover is not None:
+                del self._timers[execution_id]  # a finished execution has no use for its timers
+                for timer_id in leftover:
+                    self._fired.pop(timer_id, None)
+            self._states[execution_id] = prepared.encoded
+            self._remember(prepared.encoded, new_state)
+            await self._executions.send(key=execution_id, value=prepared.encoded)
+        await self._durable()
 
     async def _deliver(self, messages: Iterable[Outgoing]) -> None:
         """Produce and wait until the broker acknowledged every message (before the state moves on)."""
@@ -317,8 +334,10 @@ class KafkaExecutor:
     async def _timer_tick(self, _app: object) -> None:
         try:
             await self._fire_due_timers()
-        except Exception:
-            log.exception("timers_not_fired")
+        except Exception as exc:
+            self._timer_outage.failed(exc)  # due timers are fired again on the next tick
+        else:
+            self._timer_outage.recovered()
 
     async def _fire_due_timers(self) -> None:
         now, clock = _now(), time.monotonic()
@@ -343,19 +362,30 @@ class KafkaExecutor:
     async def _slot_agent(self, stream: StreamT[bytes]) -> None:
         async for record in stream.events():
             try:
-                await self._apply_slot_request(SlotRequest.model_validate_json(record.value))
-            except Exception:
-                log.exception("slot_request_not_applied", key=_key(record), offset=record.message.offset)
-            await self._durable()
+                request = SlotRequest.model_validate_json(record.value)
+            except ValueError as exc:
+                log.error("slot_request_unreadable", key=_key(record), offset=record.message.offset,
+                          error=str(exc))
+                continue
+            book = book_from_table(self._slots.get(request.key))
+            new_book, events = apply_request(book, request, _now())
+            await self._runtime.durably(partial(self._write_slots, request, book, new_book, events))
 
-    async def _apply_slot_request(self, request: SlotRequest) -> None:
-        book = book_from_table(self._slots.get(request.key))
-        new_book, events = apply_request(book, request, _now())
+    async def _write_slots(self, request: SlotRequest, book: SlotBook, new_book: SlotBook,
+                           events: list[Event]) -> None:
         await self._deliver(Outgoing("executor", e.execution_id, encode_event(e)) for e in events)
         if new_book is not book:
             self._slots[request.key] = new_book.model_dump(mode="json")
+        await self._durable()
         log.debug("slot_request_applied", execution_id=request.execution_id, request=request.kind,
                   holders=len(new_book.holders), queued=len(new_book.queued))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    decision: Decision
+    plan: Plan
+    encoded: bytes | None  # the new state, when it changed
 
 
 def _key(record: EventT[bytes]) -> str | None:

@@ -1,8 +1,6 @@
-"""What the fold's commands become on Kafka: messages to topics and changes to the timers table.
+"""What a plan of effects becomes on Kafka: messages to topics (timers stay in the executor's table).
 
-Pure: no I/O, the clock comes in as ``at``. Every event produced here has an id derived from
-what caused it, so folding a redelivered event twice produces the same ids and the second
-copy changes nothing.
+Pure: no I/O. The plan itself (``kestra_stream.executor.plan``) is the same on every backend.
 """
 
 from __future__ import annotations
@@ -12,28 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from kestra_stream.executor.commands import (
-    AcquireSlot,
-    CancelTimer,
-    Command,
-    EmitLog,
-    ExecutionEnded,
-    KillExecution,
-    KillTask,
-    RestartExecution,
-    RunTask,
-    ScheduleTimer,
-    StartSubflow,
-)
-from kestra_stream.executor.effects import FlowLookup, child_creation, log_entry, parent_notification
-from kestra_stream.executor.events import (
-    Event,
-    KillRequested,
-    RestartRequested,
-)
+from kestra_stream.executor.commands import Command, ScheduleTimer
+from kestra_stream.executor.effects import FlowLookup
+from kestra_stream.executor.events import Event
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.executor.slots import SlotRequest
-from kestra_stream.ids import derive_id
+from kestra_stream.executor.plan import Effects, plan_effects
 from kestra_stream.kafka._codec import encode_event, encode_job, encode_log
 from kestra_stream.models.flow import Flow
 
@@ -51,55 +32,24 @@ class Outgoing:
 
 @dataclass
 class Plan:
-    """Everything one fold asks for, in the order the commands came."""
+    """A plan's messages, with the timer changes the executor keeps in its own table."""
 
     messages: list[Outgoing] = field(default_factory=list)
     schedule: list[ScheduleTimer] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)
 
 
-def plan_commands(cause: Event, state: ExecutionState | None, commands: Sequence[Command], flow: Flow,
-                  flows: FlowLookup, at: datetime) -> Plan:
-    """Translate ``commands`` (folded from ``cause`` with ``flow``) into messages and timer changes."""
-    plan = Plan()
-    for command in commands:
-        if isinstance(command, RunTask):
-            plan.messages.append(Outgoing("jobs", command.taskrun_id, encode_job(command)))
-        elif isinstance(command, KillTask):
-            plan.messages.append(Outgoing("killed", command.taskrun_id, command.model_dump_json().encode()))
-        elif isinstance(command, ScheduleTimer):
-            plan.schedule.append(command)
-        elif isinstance(command, CancelTimer):
-            plan.cancel.append(command.timer_id)
-        elif isinstance(command, EmitLog):
-            entry = log_entry(command, state)
-            plan.messages.append(Outgoing("logs", command.execution_id, encode_log(entry)))
-        elif isinstance(command, StartSubflow):
-            plan.messages.append(_to_executor(child_creation(command, state, flows, at)))
-        elif isinstance(command, KillExecution):
-            plan.messages.append(_to_executor(KillRequested(
-                event_id=derive_id("kill", cause.event_id, command.execution_id),
-                execution_id=command.execution_id, at=at)))
-        elif isinstance(command, RestartExecution):
-            plan.messages.append(_to_executor(RestartRequested(
-                event_id=derive_id("restart", cause.event_id, command.execution_id),
-                execution_id=command.execution_id, at=at)))
-        elif isinstance(command, AcquireSlot):
-            request = SlotRequest.acquire(command)
-            plan.messages.append(Outgoing("concurrency", request.key, request.model_dump_json().encode()))
-        elif isinstance(command, ExecutionEnded):
-            plan.messages.extend(_ended(command, flow, at))
-    return plan
-
-
-def _ended(command: ExecutionEnded, flow: Flow, at: datetime) -> list[Outgoing]:
-    execution = command.execution
-    out = [_to_executor(event) for event in parent_notification(command, at)]
-    if flow.concurrency is not None:
-        release = SlotRequest.release(execution.id, execution.namespace, execution.flow_id)
-        out.append(Outgoing("concurrency", release.key, release.model_dump_json().encode()))
+def messages_of(effects: Effects) -> Plan:
+    out = Plan(schedule=list(effects.schedule), cancel=list(effects.cancel))
+    out.messages.extend(Outgoing("jobs", job.taskrun_id, encode_job(job)) for job in effects.jobs)
+    out.messages.extend(Outgoing("killed", kill.taskrun_id, kill.model_dump_json().encode()) for kill in effects.kills)
+    out.messages.extend(Outgoing("logs", entry.execution_id, encode_log(entry)) for entry in effects.logs)
+    out.messages.extend(Outgoing("executor", e.execution_id, encode_event(e)) for e in effects.events)
+    out.messages.extend(Outgoing("concurrency", r.key, r.model_dump_json().encode()) for r in effects.slots)
     return out
 
 
-def _to_executor(event: Event) -> Outgoing:
-    return Outgoing("executor", event.execution_id, encode_event(event))
+def plan_commands(cause: Event, state: ExecutionState | None, commands: Sequence[Command], flow: Flow | None,
+                  flows: FlowLookup, at: datetime) -> Plan:
+    """Translate ``commands`` (folded from ``cause`` with ``flow``) into messages and timer changes."""
+    return messages_of(plan_effects(cause.event_id, state, commands, flow, flows, at))

@@ -12,7 +12,7 @@ import threading
 import time
 
 import structlog
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka._settings import KafkaSettings
@@ -20,6 +20,18 @@ from kestra_stream.kafka._settings import KafkaSettings
 log = structlog.get_logger(__name__)
 
 Delivery = concurrent.futures.Future[None]
+
+
+class RecordRefused(BackendError):
+    """A record the producer or the broker will never accept as it is; ``too_large`` when its size is why."""
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        self.too_large = too_large
+        super().__init__(message)
+
+
+def _too_large(err: KafkaError) -> bool:
+    return err.code() in (KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE)
 
 
 class DeliveringProducer:
@@ -40,6 +52,9 @@ class DeliveringProducer:
         def report(err: KafkaError | None, _msg: Message) -> None:
             if err is None:
                 delivery.set_result(None)
+            elif _too_large(err):
+                delivery.set_exception(RecordRefused(f"the broker refused a record of {len(value or b'')} bytes for "
+                                                     f"topic {topic}: {err.str()}", too_large=True))
             else:
                 delivery.set_exception(BackendError(f"record for topic {topic} (key {key}) was not delivered: "
                                                     f"{err.str()}; check that the topic exists and the broker "
@@ -52,6 +67,14 @@ class DeliveringProducer:
             except BufferError:
                 # The local queue is full: let the poll thread drain it rather than dropping a record.
                 time.sleep(0.01)
+            except KafkaException as exc:
+                # Refused before it was queued (too large, unknown topic...): the future says so, the caller
+                # decides; raised here it would end whatever task happened to log.
+                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                delivery.set_exception(RecordRefused(
+                    f"the producer refused a record of {len(value or b'')} bytes for topic {topic}: {exc}",
+                    too_large=error is not None and _too_large(error)))
+                return delivery
 
     async def deliver(self, topic: str, key: str, value: bytes | None) -> None:
         await asyncio.wrap_future(self.send(topic, key, value))

@@ -32,21 +32,30 @@ from pydantic import ValidationError
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import KillTask, RunTask
 from kestra_stream.executor.events import TaskResult
+from kestra_stream.executor.runtime import OutageLog, SystemClock
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
+from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
 from kestra_stream.kafka.worker._kills import KillListener
 from kestra_stream.kafka.worker._offsets import OffsetBook, PartitionOffsets
-from kestra_stream.kafka.worker._producer import DeliveringProducer, Delivery
+from kestra_stream.kafka.worker._producer import DeliveringProducer, Delivery, RecordRefused
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
+from kestra_stream.models.task import LogLevel
 from kestra_stream.storage import Storage
-from kestra_stream.worker import run_attempt
+from kestra_stream.worker import attempt_failed, run_attempt
 
 log = structlog.get_logger(__name__)
 
 Position = tuple[PartitionOffsets, int]
+
+
+def _failed(result: TaskResult, message: str) -> TaskResult:
+    """The attempt ends FAILED with ``message`` (logged by the executor) and without its outputs."""
+    return result.model_copy(update={"state": StateType.FAILED, "outputs": None, "labels": None,
+                                     "message": message})
 
 
 @dataclass(eq=False)
@@ -56,6 +65,7 @@ class _Running:
     task: asyncio.Task[None] | None = None
     logs: list[Delivery] = field(default_factory=list)
     killed: bool = False
+    refused: str | None = None  # why the attempt must end FAILED whatever the task did (a log line too large)
 
 
 class KafkaWorker:
@@ -88,6 +98,8 @@ class KafkaWorker:
         self._kills: KillListener | None = None
         self.jobs_done = 0
         self._log = log.bind(worker_id=self.worker_id)
+        self._result_outage = OutageLog("worker_result_delivery", SystemClock(), logger=self._log)
+        self._log_outage = OutageLog("worker_log_delivery", SystemClock(), logger=self._log)
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -278,9 +290,15 @@ class KafkaWorker:
     async def _run(self, running: _Running) -> None:
         job = running.job
         try:
-            result = await run_attempt(job, emit_log=self._log_sender(running), storage=self._storage,
-                                       workdir_root=self._workdir_root)
-            await self._publish(result, running.positions, running.logs)
+            try:
+                result = await run_attempt(job, emit_log=self._log_sender(running), storage=self._storage,
+                                           workdir_root=self._workdir_root)
+            except Exception as exc:
+                # Around the task itself (its work directory, its context): the attempt still ends.
+                self._log.exception("attempt_not_run", execution_id=job.execution_id, taskrun_id=job.taskrun_id)
+                result = attempt_failed(job, f"worker {self.worker_id} failed around this attempt: "
+                                             f"{type(exc).__name__}: {exc}")
+            await self._publish(result, running.positions, running.logs, running.refused)
         except asyncio.CancelledError:
             if running.killed:
                 # The executor ended this attempt when it asked for the kill: no result, but done.
@@ -295,28 +313,55 @@ class KafkaWorker:
         producer, topic = self._producer, self.settings.topic("logs")
 
         def send(entry: LogEntry) -> None:
-            running.logs.append(producer.send(topic, entry.execution_id, encode_log(entry)))
+            value = encode_log(entry)
+            if not fits(self.settings, entry.execution_id, value):
+                # The line cannot travel; the attempt fails saying so, and a short line takes its place.
+                running.refused = running.refused or too_large("A log line", len(value), self.settings,
+                                                               LOG_LINE_FIX)
+                value = encode_log(entry.model_copy(update={
+                    "level": LogLevel.ERROR, "message": f"[a log line of {len(value):,} bytes was dropped: "
+                                                        f"above the {self.settings.max_message_bytes:,} bytes "
+                                                        "a Kafka record may hold]"}))
+            running.logs.append(producer.send(topic, entry.execution_id, value))
 
         return send
 
-    async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery]) -> None:
-        """Logs first, then the result; the offsets are finished only once the broker has the result."""
+    async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery],
+                       refused: str | None = None) -> None:
+        """Logs first, then the result; the offsets are finished only once the broker has the result.
+
+        Never raises (but on cancellation): a result too large for a Kafka record becomes a FAILED
+        result saying so, any other refusal is retried with backoff until the broker has it.
+        """
         assert self._producer is not None
         for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
-            if isinstance(outcome, BaseException):
+            if isinstance(outcome, RecordRefused) and outcome.too_large:
+                refused = refused or f"A log line was refused by the broker: {outcome}. {LOG_LINE_FIX}"
+            elif isinstance(outcome, BaseException):
                 # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
-                self._log.error("log_line_not_delivered", taskrun_id=result.taskrun_id, error=str(outcome))
+                self._log_outage.failed(outcome)
+        if refused is not None:
+            result = _failed(result, refused)
+        value = encode_event(result)
+        if not fits(self.settings, result.execution_id, value):
+            result = _failed(result, too_large("The task's outputs", len(value), self.settings, OUTPUTS_FIX))
+            value = encode_event(result)
         delay = 0.5
         while True:
             try:
-                await self._producer.deliver(self.settings.topic("executor"), result.execution_id,
-                                             encode_event(result))
+                await self._producer.deliver(self.settings.topic("executor"), result.execution_id, value)
                 break
             except BackendError as exc:
+                if isinstance(exc, RecordRefused) and exc.too_large and result.outputs is not None:
+                    # The broker's limit is lower than ours (the topic's max.message.bytes): the same fix.
+                    result = _failed(result, f"The task's result was refused by the broker: {exc}. {OUTPUTS_FIX}")
+                    value = encode_event(result)
+                    continue
                 # Left uncommitted it would be delivered again after a restart; retrying here is only quicker.
-                self._log.error("result_not_delivered", taskrun_id=result.taskrun_id, error=str(exc))
+                self._result_outage.failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+        self._result_outage.recovered()
         self._finish(positions)
 
     def _finish(self, positions: list[Position]) -> None:
