@@ -42,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
 LogListener = Callable[[list[LogEntry]], None]
+DeletionListener = Callable[[str], None]
 ENV_PREFIX = "ENV_"
 
 
@@ -79,6 +80,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._books: dict[str, SlotBook] = {}
         self._listeners: list[StateListener] = []
         self._log_listeners: list[LogListener] = []
+        self._deletion_listeners: list[DeletionListener] = []
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
         self._cancelled_timers: set[str] = set()
@@ -171,11 +173,17 @@ class EmbeddedEngine(AcceptsRequests):
         """Called with the log lines of tasks and of the executor, once they are stored."""
         self._log_listeners.append(listener)
 
+    def subscribe_deletions(self, listener: DeletionListener) -> None:
+        """Called with the id of each execution deleted, after every state change of it was notified."""
+        self._deletion_listeners.append(listener)
+
     async def delete_execution(self, execution_id: str) -> bool:
         """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
         self._states.pop(execution_id, None)
         # On the loop, like every other use of the store's one connection (transactions must not interleave).
-        return self.store.delete_execution(execution_id)
+        deleted = self.store.delete_execution(execution_id)
+        notify(self._deletion_listeners, execution_id)
+        return deleted
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         state = self.state(execution_id)

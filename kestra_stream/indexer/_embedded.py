@@ -38,6 +38,9 @@ class EmbeddedIndexer:
         self._task: asyncio.Task[None] | None = None
         engine.subscribe(self._on_state)
         engine.subscribe_logs(self._on_logs)
+        # A deletion joins the buffer behind the snapshots already in it: a flush after the API's own
+        # delete from the index must not bring the execution back.
+        engine.subscribe_deletions(self._batch_deletion)
         engine.flows.subscribe(self._on_flow)
 
     def _next_version(self) -> int:
@@ -50,6 +53,9 @@ class EmbeddedIndexer:
     def _on_logs(self, entries: list[LogEntry]) -> None:
         for entry in entries:
             self._batch.logs.append(IndexedLog(entry=entry, id=new_id(), seq=self._next_version()))
+
+    def _batch_deletion(self, execution_id: str) -> None:
+        self._batch.deleted_executions.append(execution_id)
 
     def _on_flow(self, flow: Flow) -> None:
         self._batch.flows.append(flow_record(flow))
@@ -88,6 +94,7 @@ class EmbeddedIndexer:
             self._batch.logs[:0] = batch.logs
             self._batch.flows[:0] = batch.flows
             self._batch.triggers[:0] = batch.triggers
+            self._batch.deleted_executions[:0] = batch.deleted_executions
 
     async def _flush_loop(self) -> None:
         while True:
