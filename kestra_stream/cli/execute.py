@@ -1,4 +1,4 @@
-"""``kestra-stream execute FLOW.yaml``: one execution, to its end, on a fresh embedded engine."""
+"""``kestra-stream execute FLOW.yaml``: one execution followed live to its end, embedded or on Kafka."""
 
 from __future__ import annotations
 
@@ -159,7 +159,8 @@ def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> C
               help="A directory of other flows to deploy first (subflows).")
 @click.option("--input", "-i", "input_pairs", multiple=True, metavar="KEY=VALUE",
               help="An execution input, as typed in a form (repeat for several).")
-@click.option("--with-logs", is_flag=True, help="Include the log lines in the output.")
+@click.option("--with-logs", is_flag=True,
+              help="Print the log lines as they are written (text), or include them in the document (json).")
 @click.option("--output", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the engine's files here instead of a temporary directory.")
@@ -169,7 +170,7 @@ def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> C
 def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...], with_logs: bool,
             output: str, home: Path | None, backend_name: str, config_file: Path | None,
             bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
-    """Run one execution of FLOW_FILE to its end on the embedded engine and print it.
+    """Run one execution of FLOW_FILE and follow it to its end (on the embedded engine by default).
 
     The first line is the execution's id, printed as it starts; --with-logs prints log lines as
     they are written. A paused execution says how to resume it (Enter on a terminal; on Kafka, a
