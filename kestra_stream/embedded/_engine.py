@@ -25,6 +25,7 @@ from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
     Command,
+    CreateExecution,
     EmitLog,
     ExecutionEnded,
     KillExecution,
@@ -264,6 +265,8 @@ class EmbeddedEngine(AcceptsRequests):
         at = _now()
         if isinstance(command, StartSubflow):
             events.append(child_creation(command, self.state(command.execution_id), self.catalog, at))
+        elif isinstance(command, CreateExecution):
+            events.append(command.created)
         elif isinstance(command, KillExecution):
             events.append(KillRequested(event_id=derive_id("kill", outbox_id), execution_id=command.execution_id,
                                         at=at))
@@ -327,6 +330,11 @@ class EmbeddedEngine(AcceptsRequests):
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._timer_wakeup.wait(), delay)
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    # Python 3.11's wait_for loses a cancellation that lands as its timeout expires
+                    # (the engine stopping then would wait for this loop forever).
+                    raise asyncio.CancelledError
                 self._timer_wakeup.clear()
                 continue
             heapq.heappop(self._timers)

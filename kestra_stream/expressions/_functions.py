@@ -36,7 +36,7 @@ class Functions(Protocol):
 
     def secret(self, name: str) -> str: ...
 
-    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any: ...
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = False) -> Any: ...
 
     def read(self, uri: str) -> str: ...
 
@@ -61,7 +61,7 @@ class FixedFunctions:
     def secret(self, name: str) -> str:
         raise self._unavailable("secret()")
 
-    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any:
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = False) -> Any:
         raise self._unavailable("kv()")
 
     def read(self, uri: str) -> str:
@@ -121,7 +121,8 @@ def secret(key: str) -> str:
     return _scope().functions.secret(_text_arg(key, "secret", "the secret name"))
 
 
-def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
+def kv(key: str, namespace: str | None = None, errorOnMissing: bool = False) -> Any:
+    # Kestra answers null for a missing key unless errorOnMissing is true.
     key = _text_arg(key, "kv", "the key")
     if namespace is not None:
         namespace = _text_arg(namespace, "kv", "the namespace")

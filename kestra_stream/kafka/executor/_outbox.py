@@ -16,6 +16,7 @@ from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
     Command,
+    CreateExecution,
     EmitLog,
     ExecutionEnded,
     KillExecution,
@@ -76,6 +77,8 @@ def plan_commands(cause: Event, state: ExecutionState | None, commands: Sequence
             plan.messages.append(Outgoing("logs", command.execution_id, encode_log(entry)))
         elif isinstance(command, StartSubflow):
             plan.messages.append(_to_executor(child_creation(command, state, flows, at)))
+        elif isinstance(command, CreateExecution):
+            plan.messages.append(_to_executor(command.created))
         elif isinstance(command, KillExecution):
             plan.messages.append(_to_executor(KillRequested(
                 event_id=derive_id("kill", cause.event_id, command.execution_id),
