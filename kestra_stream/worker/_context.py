@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Coroutine, Mapping
@@ -84,6 +85,9 @@ class WorkerFunctions:
                                   "only be used in the properties of a task run by a worker")
         store = KVStore(self._storage, target)
         return _blocking(call, lambda: store.value(key, error_on_missing=error_on_missing))
+
+    def random_bits(self, bits: int) -> int:
+        return secrets.randbits(bits)
 
     def read(self, uri: str) -> str:
         call = f"read('{uri}')"

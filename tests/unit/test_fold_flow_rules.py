@@ -297,3 +297,26 @@ def test_a_blocking_check_refuses_the_execution_with_its_message() -> None:
 def test_non_blocking_checks_are_kept_for_the_execution() -> None:
     assert _checks(500) == [FailedCheck(message="n is large", style="WARNING", fail=False)]
     assert [c.fail for c in _checks(5000)] == [False, True]
+
+
+def test_a_failed_subflow_with_a_retry_starts_a_new_child_per_attempt() -> None:
+    d = Driver(flow("""\
+        tasks:
+          - id: call
+            type: io.kestra.plugin.core.flow.Subflow
+            namespace: tests.rules
+            flowId: child
+            retry: {type: constant, interval: PT1S, maxAttempt: 3}
+        """))
+    d.create()
+    children = []
+    for attempt in (1, 2, 3):
+        (child_id,) = d.subflows
+        children.append(child_id)
+        d.subflow_ended(child_id, FAILED)
+        if attempt < 3:
+            assert d.taskrun("call").current == StateType.RETRYING
+            d.fire(f"retry:{d.taskrun('call').id}:{attempt + 1}")
+    assert len(set(children)) == 3
+    assert attempts(d, "call") == 3
+    assert d.execution.state.current == FAILED
