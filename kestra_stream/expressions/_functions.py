@@ -239,6 +239,20 @@ def random_int(lower: int, upper: int) -> int:
     return lower + _scope().functions.random_bits(64) % (upper - lower)
 
 
+def file_uri(path: str) -> str:
+    """The ``kestra://`` URI of the namespace file ``path`` of the flow's namespace."""
+    from kestra_stream.storage._uris import namespace_files_uri
+
+    relative = _text_arg(path, "fileURI", "the namespace file path").removeprefix("/")
+    if "../" in relative:
+        raise Failure(f"fileURI() path must not contain '../', got {path!r}")
+    flow = _scope().variables.get("flow")
+    namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+    if not isinstance(namespace, str):
+        raise Failure("fileURI() needs the flow's namespace, which this expression does not see")
+    return f"{namespace_files_uri(namespace)}/{relative}"
+
+
 def print_context() -> str:
     """Every variable the expression sees, as JSON text (for debugging a flow)."""
     return json.dumps(_scope().variables, default=str, ensure_ascii=False)
@@ -289,6 +303,7 @@ GLOBALS: dict[str, Any] = {
     "id": kestra_id,
     "randomInt": random_int,
     "printContext": print_context,
+    "fileURI": file_uri,
     "currentEachOutput": current_each_output,
     "max": _extreme(max, "max"),
     "min": _extreme(min, "min"),

@@ -111,3 +111,10 @@ def test_escape_raw_and_class_name(engine: ExpressionEngine) -> None:
 
 def test_verbatim_keeps_its_content_unrendered(engine: ExpressionEngine) -> None:
     assert engine.render("{% verbatim %}{{ inputs.x }}{% endverbatim %}={{ 1 + 1 }}", {}) == "{{ inputs.x }}=2"
+
+
+def test_file_uri_names_a_namespace_file_of_the_flow(engine: ExpressionEngine) -> None:
+    flow = {"flow": {"id": "f", "namespace": "company.team"}}
+    assert typed(engine, "{{ fileURI('/scripts/run.py') }}", flow) == "kestra:///company/team/_files/scripts/run.py"
+    with pytest.raises(ExpressionError, match=r"\.\./"):
+        typed(engine, "{{ fileURI('../other/x') }}", flow)
