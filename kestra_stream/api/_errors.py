@@ -3,6 +3,7 @@
     ApiError (raised by handlers)        its own status
     FlowValidationError                  422, every problem with its line and column
     InputError                           422, each invalid input as a detail whose path is its field
+    ExecutionBlockedError                422, the blocking flow check's message
     ExpressionError                      422, quoting the expression
     NotFoundError, StorageFileNotFound   404
     ExecutionStateError, TriggerStateError 409
@@ -21,6 +22,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kestra_stream.errors import (
+    ExecutionBlockedError,
     ExecutionStateError,
     ExpressionError,
     FlowValidationError,
@@ -86,7 +88,7 @@ def _answer(exc: Exception) -> web.Response:
         # The input's id is the form field (or JSON key) that carries it.
         fields = exc.errors if isinstance(exc, InputErrors) else [exc]
         return error_response(422, str(exc), [ErrorDetail(message=e.reason, path=e.input_id) for e in fields])
-    if isinstance(exc, ExpressionError | PluginError):
+    if isinstance(exc, ExpressionError | PluginError | ExecutionBlockedError):
         return error_response(422, str(exc))
     if isinstance(exc, NotFoundError | StorageFileNotFoundError):
         return error_response(404, str(exc))

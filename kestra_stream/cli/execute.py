@@ -24,7 +24,8 @@ from kestra_stream.cli._inputs import parse_inputs
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
-from kestra_stream.errors import BackendError, FlowValidationError, InputError
+from kestra_stream.errors import BackendError, ExecutionBlockedError, FlowValidationError, InputError
+from kestra_stream.executor._flow_rules import retry_execution_id
 from kestra_stream.flows import flow_files, load_flow_file
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
@@ -125,6 +126,10 @@ async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str
     resumable = Resumable(on_terminal=sys.stdin.isatty(),
                           command=resume_command(execution_id) if resume_command else None)
     execution = await follower.follow(execution_id, resumable)
+    while execution.state.current == StateType.RETRIED:
+        # A flow retry with CREATE_NEW_EXECUTION: the flow's outcome is that of the last try.
+        execution_id = retry_execution_id(execution.id)
+        execution = await follower.follow(execution_id, resumable)
     logs = backend.logs(execution_id)
     view.logs(logs)
     return execution, logs
@@ -200,7 +205,7 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             execution, logs = asyncio.run(run_on(
                 backend_name, settings, storage_for(config_file, root), root, flow_file, flows_dir, inputs, view,
                 kafka_resume_command(config_file, settings) if settings is not None else None))
-        except (FlowValidationError, InputError, FlowNotFoundError) as exc:
+        except (FlowValidationError, InputError, FlowNotFoundError, ExecutionBlockedError) as exc:
             click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
                                           else ""), err=True)
             sys.exit(EXIT_INVALID)

@@ -15,6 +15,7 @@ from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
     Command,
+    CreateExecution,
     EmitLog,
     ExecutionEnded,
     KillExecution,
@@ -42,7 +43,7 @@ class Effects:
     logs: list[LogEntry] = field(default_factory=list)
     schedule: list[ScheduleTimer] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)
-    # To the executor inbox: children created, kills and restarts of other executions, parents told.
+    # To the executor inbox: children and new tries created, kills and restarts of other executions, parents told.
     events: list[Event] = field(default_factory=list)
     slots: list[SlotRequest] = field(default_factory=list)
     ended: list[ExecutionEnded] = field(default_factory=list)
@@ -65,6 +66,8 @@ def plan_effects(cause_id: str, state: ExecutionState | None, commands: Sequence
             plan.logs.append(log_entry(command, state))
         elif isinstance(command, StartSubflow):
             plan.events.append(child_creation(command, state, flows, at))
+        elif isinstance(command, CreateExecution):
+            plan.events.append(command.created)
         elif isinstance(command, KillExecution):
             plan.events.append(KillRequested(event_id=derive_id("kill", cause_id, command.execution_id),
                                              execution_id=command.execution_id, at=at))
