@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -47,22 +48,35 @@ class KafkaFlowStore:
         """Read every flow revision of the topic, then keep following it in the background."""
         consumer = Consumer(self._settings.client_config(**{
             "group.id": f"kestra-stream-flows-{uuid.uuid4().hex}", "enable.auto.commit": False}))
-        try:
-            metadata = await asyncio.to_thread(consumer.list_topics, self._topic,
-                                               self._settings.connect_timeout_seconds)
-        except KafkaException as exc:
-            raise BackendError(f"cannot read the flows topic {self._topic!r} at "
-                               f"{self._settings.bootstrap_servers}: {exc}") from exc
-        topic = metadata.topics.get(self._topic)
-        if topic is None or topic.error is not None:
-            raise BackendError(f"the flows topic {self._topic!r} does not exist: run `kestra-stream topics apply`")
-        partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in topic.partitions]
+        partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in await self._partitions(consumer)]
         consumer.assign(partitions)
         timeout = self._settings.connect_timeout_seconds
         ends = {p.partition: await asyncio.to_thread(watermarks, consumer, p, timeout) for p in partitions}
         await asyncio.to_thread(self._catch_up, consumer, ends)
         self._thread = threading.Thread(target=self._follow, args=(consumer,), name="flows", daemon=True)
         self._thread.start()
+
+    async def _partitions(self, consumer: Consumer) -> list[int]:
+        """The flows topic's partitions, once the broker serves its metadata.
+
+        A topic created a moment ago (``topics apply`` just before a server starts) can be unknown
+        to the broker's metadata cache, or leaderless, for a short while: asked again until the
+        connect timeout, it is only then reported missing.
+        """
+        deadline = time.monotonic() + self._settings.connect_timeout_seconds
+        while True:
+            try:
+                metadata = await asyncio.to_thread(consumer.list_topics, self._topic,
+                                                   self._settings.connect_timeout_seconds)
+            except KafkaException as exc:
+                raise BackendError(f"cannot read the flows topic {self._topic!r} at "
+                                   f"{self._settings.bootstrap_servers}: {exc}") from exc
+            topic = metadata.topics.get(self._topic)
+            if topic is not None and topic.error is None and topic.partitions:
+                return sorted(topic.partitions)
+            if time.monotonic() >= deadline:
+                raise BackendError(f"the flows topic {self._topic!r} does not exist: run `kestra-stream topics apply`")
+            await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         self._stop.set()
