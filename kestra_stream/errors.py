@@ -64,6 +64,10 @@ class InputError(KestraStreamError):
         super().__init__(f"Invalid input '{input_id}': {message}")
 
 
+class ExecutionBlockedError(KestraStreamError):
+    """A flow check with behavior BLOCK_EXECUTION refused the execution; the message is the check's."""
+
+
 class ExpressionError(KestraStreamError):
     def __init__(self, expression: str, message: str) -> None:
         self.expression = expression

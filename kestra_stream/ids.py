@@ -25,6 +25,11 @@ def derive_id(*parts: object) -> str:
     return _base62(int.from_bytes(digest, "big"))
 
 
+def id_of(number: int) -> str:
+    """The id a 128-bit number gives (what ``new_id`` does with a random one)."""
+    return _base62(number)
+
+
 def new_id() -> str:
     return _base62(uuid.uuid4().int)
 

@@ -3,6 +3,7 @@
     ApiError (raised by handlers)        its own status
     FlowValidationError                  422, every problem with its line and column
     InputError                           422, naming the input
+    ExecutionBlockedError                422, the blocking flow check's message
     ExpressionError                      422, quoting the expression
     NotFoundError, StorageFileNotFound   404
     ExecutionStateError, TriggerStateError 409
@@ -21,6 +22,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kestra_stream.errors import (
+    ExecutionBlockedError,
     ExecutionStateError,
     ExpressionError,
     FlowValidationError,
@@ -81,7 +83,7 @@ def _answer(exc: Exception) -> web.Response:
         details = [ErrorDetail(message=p.message, path=p.path or None, line=p.line, column=p.column)
                    for p in exc.problems]
         return error_response(422, f"the flow is invalid ({len(details)} problem(s))", details)
-    if isinstance(exc, InputError | ExpressionError | PluginError):
+    if isinstance(exc, InputError | ExpressionError | PluginError | ExecutionBlockedError):
         return error_response(422, str(exc))
     if isinstance(exc, NotFoundError | StorageFileNotFoundError):
         return error_response(404, str(exc))

@@ -17,7 +17,8 @@ from rich.table import Table
 from kestra_stream.backend import Backend
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
-from kestra_stream.errors import BackendError, FlowValidationError, InputError
+from kestra_stream.errors import BackendError, ExecutionBlockedError, FlowValidationError, InputError
+from kestra_stream.executor._flow_rules import retry_execution_id
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.flows import flow_files, load_flow_file
 from kestra_stream.kafka import KafkaSettings, KafkaStack
@@ -79,6 +80,10 @@ async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str
             backend.subscribe(show)
         execution_id = await backend.create_execution(flow.namespace, flow.id, inputs, from_text=True)
         execution = await backend.wait(execution_id)
+        while execution.state.current == StateType.RETRIED:
+            # A flow retry with CREATE_NEW_EXECUTION: the flow's outcome is that of the last try.
+            execution_id = retry_execution_id(execution.id)
+            execution = await backend.wait(execution_id)
         if live:
             display.update(_progress(execution))
     return execution, backend.logs(execution_id)
@@ -139,7 +144,7 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             execution, logs = asyncio.run(run_on(backend_name, settings, storage_for(config_file, root), root,
                                                  flow_file, flows_dir, inputs,
                                                  live=output == "text" and sys.stderr.isatty()))
-        except (FlowValidationError, InputError, FlowNotFoundError) as exc:
+        except (FlowValidationError, InputError, FlowNotFoundError, ExecutionBlockedError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INVALID)
         except BackendError as exc:

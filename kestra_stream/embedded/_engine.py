@@ -291,6 +291,11 @@ class EmbeddedEngine(AcceptsRequests):
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._timer_wakeup.wait(), delay)
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    # Python 3.11's wait_for loses a cancellation that lands as its timeout expires
+                    # (the engine stopping then would wait for this loop forever).
+                    raise asyncio.CancelledError
                 self._timer_wakeup.clear()
                 continue
             heapq.heappop(self._timers)

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kestra_stream.models.inputs import InputType
 from kestra_stream.models.task import FlowableTask, Task
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ class FlowIndex:
     handler_ids: frozenset[str]
     # afterExecution tasks (and their children) run once the execution has its final state.
     after_ids: frozenset[str]
+    # SECRET inputs, whose values workers mask.
+    secret_inputs: tuple[str, ...] = ()
 
     def task(self, task_id: str) -> Task:
         return self.tasks[task_id]
@@ -44,7 +47,8 @@ def _build(flow: Flow) -> FlowIndex:
     _walk(flow.finally_, tasks, handlers, True)
     before = set(tasks)
     _walk(flow.after_execution, tasks, handlers, True)
-    return FlowIndex(tasks, frozenset(handlers), frozenset(set(tasks) - before))
+    secrets = tuple(i.id for i in flow.inputs or () if i.type.canonical is InputType.SECRET)
+    return FlowIndex(tasks, frozenset(handlers), frozenset(set(tasks) - before), secrets)
 
 
 # Flows are immutable per revision; keep the flow itself so its id() cannot be reused while cached.

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kestra_stream.errors import ExecutionStateError
+from kestra_stream.executor.checks import failed_checks
 from kestra_stream.executor.effects import FlowLookup, input_renderer
 from kestra_stream.executor.events import (
     Event,
@@ -53,13 +54,16 @@ class ExecutionRequests:
                                labels: Mapping[str, str] | None = None, from_text: bool = False,
                                revision: int | None = None, trigger: dict[str, Any] | None = None,
                                execution_id: str | None = None, schedule_date: datetime | None = None) -> str:
-        """Validate the inputs (InputError before anything exists) and start an execution.
+        """Validate the inputs (InputError before anything exists), run the flow's checks (ExecutionBlockedError
+        when one blocks), and start an execution.
 
         A caller that may ask twice for the same execution (a trigger firing a date again after a
         crash) passes a derived ``execution_id``: the executor ignores a second creation of it.
         """
         flow, number = self._flows.get(namespace, flow_id, revision)
         coerced = coerce_inputs(flow.inputs or [], inputs or {}, from_text=from_text, render=input_renderer(_now()))
+        checked = failed_checks(flow, coerced, labels or {}, render=input_renderer(_now()), envs=self._envs,
+                                globals_=self._globals)
         execution_id = execution_id or new_id()
         if self._storage is not None:
             coerced = await store_file_inputs(flow.inputs or [], coerced, self._storage, namespace=namespace,
@@ -68,7 +72,7 @@ class ExecutionRequests:
             event_id=derive_id("created", execution_id), execution_id=execution_id, at=_now(), namespace=namespace,
             flow_id=flow_id, schedule_date=schedule_date,
             flow_revision=number, inputs=coerced, labels=dict(labels or {}), trigger=trigger, envs=self._envs,
-            globals=self._globals))
+            globals=self._globals, failed_checks=checked))
         return execution_id
 
     async def kill(self, execution_id: str) -> None:

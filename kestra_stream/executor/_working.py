@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic_core import to_jsonable_python
 
 from kestra_stream.errors import ExpressionError, InputError
-from kestra_stream.executor import _resolution
+from kestra_stream.executor import _flow_rules, _resolution
 from kestra_stream.executor._index import FlowIndex, index_of
 from kestra_stream.executor.commands import (
     CancelTimer,
@@ -29,7 +29,7 @@ from kestra_stream.executor.commands import (
     StartSubflow,
 )
 from kestra_stream.executor.flowables import ChildRun, Done, Resolution, Start
-from kestra_stream.executor.variables import execution_variables, outputs_map, taskrun_variables
+from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
 from kestra_stream.inputs import coerce_value
@@ -147,7 +147,7 @@ class Working:
             self._base_vars = execution_variables(
                 execution, self.flow, outputs=outputs_map(execution, self.runs), envs=self.envs,
                 globals_=self.globals)
-            self._base_vars["labels"] = dict(self.labels)
+            self._base_vars["labels"] = label_variables(self.labels)
         return self._base_vars
 
     def variables(self, tr: TaskRun, task: Task, attempts_count: int | None = None) -> dict[str, Any]:
@@ -214,7 +214,8 @@ class Working:
             self.commands.append(RunTask(
                 execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
                 variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
-                flow_id=self.execution.flow_id, min_log_level=task.log_level))
+                flow_id=self.execution.flow_id, min_log_level=task.log_level,
+                secret_inputs=self.index.secret_inputs))
         else:
             self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
             self.fail_attempt(tr, task)
@@ -253,6 +254,8 @@ class Working:
             return
         if task.inherit_labels:
             labels = {**self.labels, **labels}
+        if _flow_rules.CORRELATION_ID in self.labels:  # a child belongs to its root execution's correlation
+            labels[_flow_rules.CORRELATION_ID] = self.labels[_flow_rules.CORRELATION_ID]
         attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, self.at)))
         outputs = {"executionId": child_id}
         tr = self.set_state(tr, StateType.RUNNING, attempts=attempts, outputs=outputs)
@@ -268,20 +271,12 @@ class Working:
     # ----- ending attempts -----------------------------------------------------------------
     def fail_attempt(self, tr: TaskRun, task: Task) -> None:
         """The current attempt failed: retry it later if the policy allows, else fail the run."""
-        from kestra_stream.executor.retry import next_attempt_at
-
-        if task.retry is not None and tr.attempts:
-            fire_at = next_attempt_at(task.retry, tr.attempts, self.at, seed=tr.id)
-            if fire_at is not None:
-                tr = self.set_state(tr, StateType.RETRYING)
-                self.timer("retry", tr, len(tr.attempts) + 1, fire_at)
-                return
-        self.set_state(tr, allowed_state(task, StateType.FAILED))
+        if not _flow_rules.retry_failed(self, tr, task):
+            self.set_state(tr, allowed_state(task, StateType.FAILED))
 
     def succeed_attempt(self, tr: TaskRun, task: Task, state: StateType,
                         outputs: dict[str, Any] | None) -> None:
-        if (state == StateType.SUCCESS and len(tr.attempts) > 1 and task.retry is not None
-                and task.retry.warning_on_retry):
+        if state == StateType.SUCCESS and _flow_rules.warns_on_retry(self, tr, task):
             state = StateType.WARNING
         self.set_state(tr, allowed_state(task, state), outputs=outputs)
 
@@ -339,6 +334,8 @@ class Working:
             except (ExpressionError, InputError) as exc:
                 self.log(LogLevel.ERROR, f"flow outputs could not be rendered: {exc}")
                 state = StateType.FAILED
+        if self.flow.sla:
+            state = _flow_rules.assert_at_end(self, state)
         self.set_execution_state(state)
         if any(not t.disabled for t in self.flow.after_execution or []):
             self.dirty[ROOT] = None  # resolved again, now in its after-execution phase
@@ -364,6 +361,10 @@ class Working:
 
     # ----- kill ----------------------------------------------------------------------------
     def kill_all(self) -> None:
+        self.stop_all(StateType.KILLED)
+
+    def stop_all(self, state: StateType) -> None:
+        """End every task run still going in ``state``, stopping its worker job or child execution."""
         for tr in list(self.runs.values()):
             if tr.current.is_terminated:
                 continue
@@ -376,7 +377,7 @@ class Working:
                                                   attempt=len(attempts)))
                 elif isinstance(task, SubflowTask) and task.wait and tr.outputs:
                     self.commands.append(KillExecution(execution_id=str(tr.outputs["executionId"])))
-            self.set_state(tr, StateType.KILLED, attempts=attempts)
+            self.set_state(tr, state, attempts=attempts)
         self.dirty.clear()
 
 

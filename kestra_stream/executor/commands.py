@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from kestra_stream.executor.events import ExecutionCreated, TimerPurpose
 from kestra_stream.models.execution import Execution, ParentLink
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import AnyTask, LogLevel
@@ -29,6 +30,8 @@ class RunTask(_Command):
     namespace: str
     flow_id: str
     min_log_level: LogLevel | None = None
+    # Ids of the flow's SECRET inputs: the worker masks their values in every log line and output.
+    secret_inputs: tuple[str, ...] = ()
 
     @property
     def job_id(self) -> str:
@@ -45,9 +48,16 @@ class ScheduleTimer(_Command):
     kind: Literal["schedule_timer"] = "schedule_timer"
     timer_id: str
     fire_at: datetime
-    purpose: Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration"]
+    purpose: TimerPurpose
     taskrun_id: str
     attempt: int
+
+
+class CreateExecution(_Command):
+    """Start another execution of the flow (a flow retry with CREATE_NEW_EXECUTION): publish ``created``."""
+
+    kind: Literal["create_execution"] = "create_execution"
+    created: ExecutionCreated
 
 
 class CancelTimer(_Command):
@@ -109,8 +119,8 @@ class ExecutionEnded(_Command):
 
 
 Command = Annotated[
-    RunTask | KillTask | ScheduleTimer | CancelTimer | StartSubflow | KillExecution | RestartExecution | AcquireSlot
-    | EmitLog | ExecutionEnded,
+    RunTask | KillTask | ScheduleTimer | CancelTimer | CreateExecution | StartSubflow | KillExecution
+    | RestartExecution | AcquireSlot | EmitLog | ExecutionEnded,
     Field(discriminator="kind"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

@@ -12,8 +12,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from kestra_stream.models.execution import Execution, ParentLink
+from kestra_stream.models.execution import Execution, ExecutionMetadata, ParentLink
 from kestra_stream.models.state import StateType
+
+# "sla" and "execution_start" concern the whole execution: their TimerFired names no task run
+# (taskrun_id holds the SLA id, or is empty).
+TimerPurpose = Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration", "sla", "execution_start"]
 
 
 class _Event(BaseModel):
@@ -22,6 +26,14 @@ class _Event(BaseModel):
     event_id: str
     execution_id: str
     at: datetime
+
+
+class FailedCheck(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    message: str
+    style: str
+    fail: bool  # FAIL_EXECUTION: the execution is created FAILED and runs nothing
 
 
 class ExecutionCreated(_Event):
@@ -36,6 +48,12 @@ class ExecutionCreated(_Event):
     envs: dict[str, str] = Field(default_factory=dict)
     globals: dict[str, Any] = Field(default_factory=dict)
     schedule_date: datetime | None = None
+    # A flow retry (CREATE_NEW_EXECUTION): which try this is, of which first execution, and when it may start.
+    metadata: ExecutionMetadata | None = None
+    original_id: str | None = None
+    start_at: datetime | None = None
+    # Flow checks whose condition was false and whose behavior still creates the execution.
+    failed_checks: list[FailedCheck] = Field(default_factory=list)
 
 
 class ExecutionReplayed(_Event):
@@ -74,7 +92,7 @@ class TaskResult(_Event):
 class TimerFired(_Event):
     kind: Literal["timer"] = "timer"
     timer_id: str
-    purpose: Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration"]
+    purpose: TimerPurpose
     taskrun_id: str
     attempt: int
 

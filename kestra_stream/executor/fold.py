@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kestra_stream.executor import _flow_rules
+from kestra_stream.executor._flow_rules import CORRELATION_ID
 from kestra_stream.executor._working import ROOT, Working, allowed_state
-from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution
+from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution, ScheduleTimer
 from kestra_stream.executor.events import (
     Dequeued,
     Event,
@@ -29,7 +31,7 @@ from kestra_stream.executor.events import (
     TimerFired,
 )
 from kestra_stream.ids import derive_id
-from kestra_stream.models.execution import Attempt, Execution, TaskRun
+from kestra_stream.models.execution import Attempt, Execution, ExecutionMetadata, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import FlowableTask, LogLevel, PauseTask, RunnableTask, SubflowTask
 
@@ -75,25 +77,52 @@ def _create(event: ExecutionCreated | ExecutionReplayed, flow: Flow) -> tuple[Wo
     if isinstance(event, ExecutionReplayed):
         execution = _replayed(event, flow)
     else:
-        labels = {**flow.labels_dict, **event.labels}
+        # Every execution belongs to a correlation: its root's id, which children and retries inherit.
+        labels = {**flow.labels_dict, CORRELATION_ID: event.execution_id, **event.labels}
         execution = Execution(
             id=event.execution_id, namespace=event.namespace, flow_id=event.flow_id,
             flow_revision=event.flow_revision, inputs=event.inputs, labels=labels,
             state=State.new(StateType.CREATED, event.at), trigger=event.trigger, parent=event.parent,
-            schedule_date=event.schedule_date)
+            schedule_date=event.schedule_date, original_id=event.original_id,
+            metadata=event.metadata or ExecutionMetadata(original_created_date=event.at))
     working = Working(execution, flow, at=event.at, envs=event.envs, globals_=event.globals)
     working.changed = True
-    if isinstance(event, ExecutionCreated) and flow.concurrency is not None:
+    if isinstance(event, ExecutionCreated):
+        for check in event.failed_checks:
+            working.log(LogLevel.ERROR if check.fail else _CHECK_LEVELS.get(check.style, LogLevel.INFO),
+                        f"Flow check failed: {check.message}")
+        if any(check.fail for check in event.failed_checks):
+            working.set_execution_state(StateType.FAILED)
+            working.end()
+        elif event.start_at is not None and event.start_at > event.at:
+            # A flow retry's next execution waits, CREATED, for the retry interval.
+            working.commands.append(ScheduleTimer(
+                execution_id=execution.id, timer_id=f"start:{execution.id}", fire_at=event.start_at,
+                purpose="execution_start", taskrun_id="", attempt=0))
+        else:
+            _begin(working, queue=True)
+    else:
+        _begin(working, queue=False)
+    return working, dict(event.envs), dict(event.globals)
+
+
+_CHECK_LEVELS = {"ERROR": LogLevel.ERROR, "WARNING": LogLevel.WARN, "INFO": LogLevel.INFO, "SUCCESS": LogLevel.INFO}
+
+
+def _begin(working: Working, *, queue: bool) -> None:
+    """A new execution starts now: it queues for a concurrency slot (a replay does not), or runs."""
+    flow, execution = working.flow, working.execution
+    _flow_rules.schedule_slas(working)
+    if queue and flow.concurrency is not None:
         # The backend, which alone sees every execution of the flow, answers Dequeued or Rejected.
         working.set_execution_state(StateType.QUEUED)
         working.commands.append(AcquireSlot(
             execution_id=execution.id, namespace=flow.namespace, flow_id=flow.id,
-            limit=flow.concurrency.limit, behavior=flow.concurrency.behavior, created_at=event.at))
+            limit=flow.concurrency.limit, behavior=flow.concurrency.behavior, created_at=execution.state.start_date))
     else:
         working.set_execution_state(StateType.RUNNING)
         working.dirty[ROOT] = None
         _wake_running_flowables(working)
-    return working, dict(event.envs), dict(event.globals)
 
 
 def _replayed(event: ExecutionReplayed, flow: Flow) -> Execution:
@@ -172,13 +201,23 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
 
 
 def _on_timer(w: Working, event: TimerFired) -> None:
+    if event.purpose == "sla":
+        _flow_rules.on_sla_timer(w, event)
+        return
+    if event.purpose == "execution_start":
+        if w.state.current == StateType.CREATED:
+            _begin(w, queue=True)
+        return
     tr = w.runs.get(event.taskrun_id)
     if tr is None or tr.current.is_terminated:
         return
     task = w.index.task(tr.task_id)
     if event.purpose == "retry":
         if tr.current == StateType.RETRYING and len(tr.attempts) == event.attempt - 1 and w.can_progress(task):
-            w.dispatch(tr, task)
+            if isinstance(task, SubflowTask):
+                w.start_subflow(tr, task)
+            else:
+                w.dispatch(tr, task)
         return
     if isinstance(task, PauseTask):
         _on_pause_timer(w, tr, task, event)
@@ -311,8 +350,11 @@ def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     else:
         state = StateType.SUCCESS
     outputs = {"executionId": event.child_execution_id, "state": child.value, "outputs": event.outputs or {}}
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, state))
-    w.set_state(tr, allowed_state(task, state), outputs=outputs)
+    tr = w.update(tr, attempts=w.set_attempt_state(tr, state), outputs=outputs)
+    if state == StateType.FAILED:
+        w.fail_attempt(tr, task)  # a retry policy starts the child again
+    else:
+        w.set_state(tr, allowed_state(task, state))
 
 
 def _on_labels_set(w: Working, event: LabelsSet) -> None:

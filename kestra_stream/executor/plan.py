@@ -15,6 +15,7 @@ from kestra_stream.executor.commands import (
     AcquireSlot,
     CancelTimer,
     Command,
+    CreateExecution,
     EmitLog,
     ExecutionEnded,
     KillExecution,
@@ -65,6 +66,8 @@ def plan_effects(cause_id: str, state: ExecutionState | None, commands: Sequence
             plan.logs.append(log_entry(command, state))
         elif isinstance(command, StartSubflow):
             plan.events.append(child_creation(command, state, flows, at))
+        elif isinstance(command, CreateExecution):
+            plan.events.append(command.created)
         elif isinstance(command, KillExecution):
             plan.events.append(KillRequested(event_id=derive_id("kill", cause_id, command.execution_id),
                                              execution_id=command.execution_id, at=at))

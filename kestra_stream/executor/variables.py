@@ -56,7 +56,7 @@ def execution_variables(execution: Execution, flow: Flow, *, outputs: Mapping[st
         "inputs": execution.inputs or {},
         "outputs": outputs,
         "vars": flow.variables or {},
-        "labels": dict(execution.labels),
+        "labels": label_variables(execution.labels),
         "envs": dict(envs),
         "globals": dict(globals_),
     }
@@ -65,6 +65,20 @@ def execution_variables(execution: Execution, flow: Flow, *, outputs: Mapping[st
     if execution.schedule_date is not None:
         variables["execution"]["scheduleDate"] = _text(execution.schedule_date)
     return variables
+
+
+def label_variables(labels: Mapping[str, str]) -> dict[str, Any]:
+    """``labels``: Kestra's ``system.*`` labels read as a map, ``labels.system.correlationId``."""
+    out: dict[str, Any] = {}
+    system: dict[str, str] = {}
+    for key, value in labels.items():
+        if key.startswith("system."):
+            system[key.removeprefix("system.")] = value
+        else:
+            out[key] = value
+    if system:
+        out["system"] = system
+    return out
 
 
 def taskrun_variables(base: Mapping[str, Any], task: Task, taskrun: TaskRun,

@@ -18,7 +18,7 @@ from jinja2.lexer import Lexer
 from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kestra_stream.expressions import _filters, _functions
+from kestra_stream.expressions import _filters, _functions, _more_filters
 from kestra_stream.expressions._syntax import (
     CONTAINS_TEST,
     RANGE_FILTER,
@@ -99,6 +99,7 @@ _TESTS: dict[str, Callable[..., bool]] = {
     "iterable": lambda v: isinstance(require(v), list | tuple | Mapping | str),
     "map": lambda v: isinstance(require(v), Mapping),
     CONTAINS_TEST: _contains,
+    "json": _more_filters.is_json,
 }
 
 
@@ -118,7 +119,8 @@ class KestraEnvironment(ImmutableSandboxedEnvironment):
         )
         self._pebble_lexer = PebbleLexer(self)
         self.globals = dict(_functions.GLOBALS)
-        self.filters = {name: _strict(name, fn) for name, fn in _filters.FILTERS.items()}
+        self.filters = {name: _strict(name, fn)
+                        for name, fn in (*_filters.FILTERS.items(), *_more_filters.FILTERS.items())}
         self.filters["default"] = _filters.default
         self.filters[RANGE_FILTER] = _strict("..", _functions.kestra_range)
         self.tests = dict(_TESTS)

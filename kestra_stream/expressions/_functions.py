@@ -8,7 +8,9 @@ so nothing about them is reachable from inside a template.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from ruamel.yaml.error import YAMLError
 from kestra_stream.errors import ExpressionError
 from kestra_stream.expressions._javadate import zone
 from kestra_stream.expressions._values import Failure, ensure_aware, require
+from kestra_stream.ids import id_of
 
 # Ranges are materialised as lists; bound them so a template cannot exhaust memory.
 MAX_RANGE = 100_000
@@ -36,11 +39,15 @@ class Functions(Protocol):
 
     def secret(self, name: str) -> str: ...
 
-    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any: ...
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = False) -> Any: ...
 
     def read(self, uri: str) -> str: ...
 
     def file_size(self, uri: str) -> int: ...
+
+    def random_bits(self, bits: int) -> int:
+        """``bits`` random bits, for uuid(), id() and randomInt()."""
+        ...
 
 
 class FixedFunctions:
@@ -48,6 +55,14 @@ class FixedFunctions:
 
     def __init__(self, now: datetime) -> None:
         self._now = ensure_aware(now)
+        self._draws = 0
+
+    def random_bits(self, bits: int) -> int:
+        # The executor's renders are replayed: "random" values are derived from the event time, and
+        # differ between calls of one render.
+        self._draws += 1
+        digest = hashlib.blake2b(f"{self._now.isoformat()}|{self._draws}".encode(), digest_size=32).digest()
+        return int.from_bytes(digest, "big") >> (256 - bits)
 
     def now(self) -> datetime:
         return self._now
@@ -61,7 +76,7 @@ class FixedFunctions:
     def secret(self, name: str) -> str:
         raise self._unavailable("secret()")
 
-    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any:
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = False) -> Any:
         raise self._unavailable("kv()")
 
     def read(self, uri: str) -> str:
@@ -80,6 +95,10 @@ class _NoFunctions(FixedFunctions):
     def now(self) -> datetime:
         raise ExpressionError("", "now() needs a clock: pass functions=FixedFunctions(<event time>) "
                                   "or the worker's functions to the expression engine")
+
+    def random_bits(self, bits: int) -> int:
+        raise ExpressionError("", "uuid(), id() and randomInt() need a source of randomness: pass "
+                                  "functions=FixedFunctions(<event time>) or the worker's functions")
 
 
 NO_FUNCTIONS = _NoFunctions()
@@ -121,7 +140,8 @@ def secret(key: str) -> str:
     return _scope().functions.secret(_text_arg(key, "secret", "the secret name"))
 
 
-def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
+def kv(key: str, namespace: str | None = None, errorOnMissing: bool = False) -> Any:
+    # Kestra answers null for a missing key unless errorOnMissing is true.
     key = _text_arg(key, "kv", "the key")
     if namespace is not None:
         namespace = _text_arg(namespace, "kv", "the namespace")
@@ -197,6 +217,65 @@ def from_yaml(text: Any) -> Any:
         raise Failure(f"yaml() could not parse its argument as YAML: {exc}") from exc
 
 
+def kestra_uuid() -> str:
+    """A random UUID (version 4), as text."""
+    return str(uuid.UUID(int=_scope().functions.random_bits(128), version=4))
+
+
+def kestra_id() -> str:
+    """A random id shaped as Kestra's: 22 base62 characters."""
+    return id_of(_scope().functions.random_bits(128))
+
+
+def random_int(lower: int, upper: int) -> int:
+    """A random integer from ``lower`` (included) to ``upper`` (excluded; ``lower`` when they are equal)."""
+    for value in (lower, upper):
+        if not isinstance(require(value), int) or isinstance(value, bool):
+            raise Failure(f"randomInt() expects integers, got {value!r}")
+    if upper < lower:
+        raise Failure(f"randomInt() upper ({upper}) is less than lower ({lower})")
+    if upper == lower:
+        return lower
+    return lower + _scope().functions.random_bits(64) % (upper - lower)
+
+
+def file_uri(path: str) -> str:
+    """The ``kestra://`` URI of the namespace file ``path`` of the flow's namespace."""
+    from kestra_stream.storage._uris import namespace_files_uri
+
+    relative = _text_arg(path, "fileURI", "the namespace file path").removeprefix("/")
+    if "../" in relative:
+        raise Failure(f"fileURI() path must not contain '../', got {path!r}")
+    flow = _scope().variables.get("flow")
+    namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+    if not isinstance(namespace, str):
+        raise Failure("fileURI() needs the flow's namespace, which this expression does not see")
+    return f"{namespace_files_uri(namespace)}/{relative}"
+
+
+def print_context() -> str:
+    """Every variable the expression sees, as JSON text (for debugging a flow)."""
+    return json.dumps(_scope().variables, default=str, ensure_ascii=False)
+
+
+def current_each_output(outputs: Any) -> Any:
+    """The part of ``outputs.<taskId>`` (keyed by iteration values) that belongs to the current iteration."""
+    node = require(outputs)
+    if not isinstance(node, Mapping):
+        raise Failure(f"currentEachOutput() expects a map of outputs, got {type(node).__name__}")
+    variables = _scope().variables
+    parents = variables.get("parents") or []
+    path = [p.get("taskrun", {}).get("value") for p in reversed(parents)]
+    path.append((variables.get("taskrun") or {}).get("value"))
+    for value in path:
+        if value is None:
+            continue  # a parent that is not an iteration adds no level
+        if not isinstance(node, Mapping) or value not in node:
+            raise Failure(f"currentEachOutput(): no outputs for the iteration value {value!r}")
+        node = node[value]
+    return node
+
+
 def _extreme(pick: Callable[..., Any], name: str) -> Callable[..., Any]:
     def extreme(*values: Any) -> Any:
         if len(values) == 1 and isinstance(values[0], list | tuple):
@@ -220,6 +299,12 @@ GLOBALS: dict[str, Any] = {
     "fromJson": from_json,
     "json": from_json,
     "yaml": from_yaml,
+    "uuid": kestra_uuid,
+    "id": kestra_id,
+    "randomInt": random_int,
+    "printContext": print_context,
+    "fileURI": file_uri,
+    "currentEachOutput": current_each_output,
     "max": _extreme(max, "max"),
     "min": _extreme(min, "min"),
 }

@@ -46,13 +46,24 @@ _COALESCE_NULL = "__kestra_coalesce_null"
 _COALESCE_UNDEFINED = "__kestra_coalesce_undefined"
 
 
+def _verbatim_as_raw(rule: Any) -> Any:
+    """Pebble's ``{% verbatim %}...{% endverbatim %}`` is jinja's raw block: both spellings open and close it."""
+    pattern = rule.pattern.pattern
+    if r"\s*raw\s*" not in pattern and r"\s*endraw\s*" not in pattern:
+        return rule
+    pattern = pattern.replace(r"\s*endraw\s*", r"\s*(?:endraw|endverbatim)\s*")
+    pattern = pattern.replace(r"\s*raw\s*", r"\s*(?:raw|verbatim)\s*")
+    return rule._replace(pattern=re.compile(pattern, rule.pattern.flags))
+
+
 class PebbleLexer(Lexer):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         # Swap jinja's operator rule for ours in every lexer state; the jinja module stays untouched.
         for state, rules in self.rules.items():
             self.rules[state] = [
-                rule._replace(pattern=_OPERATOR_RE) if rule.pattern is operator_re else rule for rule in rules
+                rule._replace(pattern=_OPERATOR_RE) if rule.pattern is operator_re else _verbatim_as_raw(rule)
+                for rule in rules
             ]
 
     def wrap(self, stream: Iterable[tuple[int, str, str]], name: str | None = None,

@@ -58,6 +58,15 @@ class ParentLink(BaseModel):
     transmit_failed: bool = True
 
 
+class ExecutionMetadata(BaseModel):
+    """Which try of a flow this execution is: a flow retry with CREATE_NEW_EXECUTION starts the next one."""
+
+    model_config = _CONFIG
+
+    attempt_number: int = 1
+    original_created_date: datetime | None = None
+
+
 def execution_trigger(trigger_id: str, trigger_type: str, variables: dict[str, Any]) -> dict[str, Any]:
     """``Execution.trigger`` in Kestra's shape; a flow reads ``variables`` as ``{{ trigger.* }}``."""
     return {"id": trigger_id, "type": trigger_type, "variables": variables}
@@ -79,6 +88,7 @@ class Execution(BaseModel):
     parent: ParentLink | None = None
     original_id: str | None = None
     schedule_date: datetime | None = None
+    metadata: ExecutionMetadata = Field(default_factory=ExecutionMetadata)
 
     @field_serializer("labels")
     def _labels_as_list(self, labels: dict[str, str]) -> list[dict[str, str]]:

@@ -31,7 +31,15 @@ from kestra_stream.durations import Duration
 from kestra_stream.models.inputs import AnyInput, Output
 from kestra_stream.models.plugin import PluginDefault
 from kestra_stream.models.retry import Retry
-from kestra_stream.models.task import AnyTask, AnyTrigger, FlowableTask, Task, Trigger, WorkerGroup
+from kestra_stream.models.task import (
+    AnyTask,
+    AnyTrigger,
+    FlowableTask,
+    Task,
+    Trigger,
+    WorkerGroup,
+    not_implemented,
+)
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -106,12 +114,19 @@ class CheckBehavior(StrEnum):
     CREATE_EXECUTION = "CREATE_EXECUTION"
 
 
+class CheckStyle(StrEnum):
+    ERROR = "ERROR"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
 class Check(_Part):
     """A condition checked before an execution is created (Kestra 1.2+; ``when`` is its 2.0 name)."""
 
     condition: str = Field(validation_alias=AliasChoices("condition", "when"))
     message: str
-    style: str | None = None
+    style: CheckStyle = CheckStyle.INFO
     behavior: CheckBehavior = CheckBehavior.BLOCK_EXECUTION
 
 
@@ -177,6 +192,21 @@ class Flow(BaseModel):
             return value
         raise ValueError("labels must be a map (team: data) or a list of {key, value}, "
                          f"got {type(value).__name__}")
+
+    @field_validator("worker_group")
+    @classmethod
+    def _no_worker_group(cls, value: WorkerGroup | None) -> WorkerGroup | None:
+        if value is not None:
+            raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
+        return value
+
+    @field_validator("tenant_id")
+    @classmethod
+    def _no_tenant(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(not_implemented("tenantId", "there is one tenant, whose API paths are /api/v1/... "
+                                                         "and /api/v1/main/...; remove it"))
+        return value
 
     @property
     def source(self) -> str | None:

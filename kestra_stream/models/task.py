@@ -31,6 +31,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -67,6 +68,11 @@ class LogLevel(StrEnum):
     @property
     def rank(self) -> int:
         return list(LogLevel).index(self)
+
+
+def not_implemented(what: str, instead: str) -> str:
+    """The message of a Kestra property this project refuses rather than accept and ignore."""
+    return f"{what} is not implemented by kestra-stream: {instead}"
 
 
 class _Sub(BaseModel):
@@ -119,6 +125,21 @@ class Task(PluginModel):
     # An expression; the task is SKIPPED when it renders falsy.
     run_if: str = "true"
     worker_group: WorkerGroup | None = None
+
+    @field_validator("worker_group")
+    @classmethod
+    def _no_worker_group(cls, value: WorkerGroup | None) -> WorkerGroup | None:
+        if value is not None:
+            raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
+        return value
+
+    @field_validator("log_to_file")
+    @classmethod
+    def _no_log_to_file(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(not_implemented("logToFile", "task logs always go to the log store, where the "
+                                                          "API and the UI read them; remove it"))
+        return value
 
     @field_validator("run_if", mode="before")
     @classmethod
@@ -223,6 +244,15 @@ class SubflowTask(Task):
     # On restart of the parent: restart the failed child execution itself, or start a new one.
     restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = "RETRY_FAILED"
 
+    @field_validator("schedule_date")
+    @classmethod
+    def _no_schedule_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(not_implemented("scheduleDate on a Subflow", "the child execution starts at once; "
+                                                                          "put a Pause with a delay at the start of "
+                                                                          "the child flow instead"))
+        return value
+
 
 @dataclass(frozen=True)
 class ConditionContext:
@@ -267,6 +297,16 @@ class Trigger(PluginModel):
     log_level: LogLevel | None = None
     min_log_level: LogLevel | None = None
     fail_on_trigger_error: bool = False
+
+    @model_validator(mode="after")
+    def _unsupported(self) -> Trigger:
+        if self.log_level is not None or self.min_log_level is not None:
+            raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
+                                             "trigger log lines are always kept; remove the property"))
+        if self.fail_on_trigger_error:
+            raise ValueError(not_implemented("failOnTriggerError", "a trigger's errors are logged and it tries "
+                                                                   "again at its next evaluation; remove it"))
+        return self
 
 
 class TriggerContext(Protocol):

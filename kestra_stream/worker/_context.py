@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Coroutine, Mapping
@@ -76,7 +77,7 @@ class WorkerFunctions:
         self._on_secret(value)
         return value
 
-    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = True) -> Any:
+    def kv(self, key: str, namespace: str | None = None, error_on_missing: bool = False) -> Any:
         call = f"kv('{key}')"
         target = namespace or self._namespace
         if self._storage is None or not target:
@@ -84,6 +85,9 @@ class WorkerFunctions:
                                   "only be used in the properties of a task run by a worker")
         store = KVStore(self._storage, target)
         return _blocking(call, lambda: store.value(key, error_on_missing=error_on_missing))
+
+    def random_bits(self, bits: int) -> int:
+        return secrets.randbits(bits)
 
     def read(self, uri: str) -> str:
         call = f"read('{uri}')"
@@ -139,6 +143,18 @@ def _blocking(call: str, action: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise ExpressionError(call, str(exc)) from exc
 
 
+def _input_value(variables: Mapping[str, Any], input_id: str) -> Any:
+    """``inputs.<id>``, where a dotted id is nested (``inputs.db.password``)."""
+    node: Any = variables.get("inputs") or {}
+    if input_id in node:
+        return node[input_id]
+    for part in input_id.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 class TaskRunContext:
     def __init__(self, job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
                  workdir_root: Path, environ: Mapping[str, str] | None = None) -> None:
@@ -147,7 +163,8 @@ class TaskRunContext:
         self._storage = storage
         self._workdir_root = workdir_root
         self._workdir: Path | None = None
-        self._secrets: set[str] = set()
+        self._secrets: set[str] = {value for input_id in job.secret_inputs
+                                   if isinstance(value := _input_value(job.variables, input_id), str)}
         self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add,
                                           storage=storage, namespace=job.namespace, flow_id=job.flow_id)
         self.labels: dict[str, str] = {}

@@ -60,7 +60,8 @@ async def test_create_with_json_inputs_and_labels_waits_for_the_end_and_answers_
     assert execution["state"]["current"] == "SUCCESS"
     assert execution["outputs"]["greeting"] == "Hello Ada"
     assert execution["inputs"]["count"] == 3
-    assert labels_of(execution) == {"team": "api", "env": "test", "tier": "gold"}
+    assert labels_of(execution) == {"team": "api", "env": "test", "tier": "gold",
+                                    "system.correlationId": execution["id"]}
 
 
 async def test_create_without_wait_answers_the_new_execution_at_once(api: ApiHarness) -> None:
@@ -99,6 +100,14 @@ async def test_invalid_inputs_answer_422_naming_the_input_and_create_nothing(api
     answer = await api.client.post(f"{BASE}/{NS}/exec_inputs", json={"count": "many"})
     assert answer.status == 422
     assert "count" in (await answer.json())["message"]
+
+
+async def test_a_blocking_flow_check_answers_422_with_its_message_and_creates_nothing(api: ApiHarness) -> None:
+    refused = await api.client.post(f"{BASE}/{NS}/exec_checked", json={"amount": -3})
+    assert refused.status == 422
+    assert (await refused.json())["message"] == "the amount must be positive"
+    accepted = await create(api, "exec_checked", wait=True, json_inputs={"amount": 3})
+    assert accepted["state"]["current"] == "SUCCESS"
 
 
 async def test_a_local_file_uri_given_as_text_is_refused(api: ApiHarness) -> None:
@@ -211,7 +220,8 @@ async def test_set_labels_merges_them_on_an_ended_execution_only(api: ApiHarness
     answer = await api.client.post(f"{BASE}/{ended['id']}/labels",
                                    json=[{"key": "env", "value": "new"}, {"key": "added", "value": "1"}])
     assert answer.status == 200, await answer.text()
-    assert labels_of(await answer.json()) == {"team": "api", "keep": "me", "env": "new", "added": "1"}
+    assert labels_of(await answer.json()) == {"team": "api", "keep": "me", "env": "new", "added": "1",
+                                              "system.correlationId": ended["id"]}
 
     async def relabelled() -> dict[str, str] | None:
         state = api.backend.state(ended["id"])

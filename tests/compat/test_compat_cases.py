@@ -75,6 +75,8 @@ def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict
     execution = json.loads(stdout)
     assert execution["state"]["current"] == expect["state"], json.dumps(execution, indent=1)
     assert exit_code == (0 if expect["state"] in ("SUCCESS", "WARNING") else 1)
+    if "attempt_number" in expect:  # the try of the flow (a flow retry with CREATE_NEW_EXECUTION)
+        assert execution["metadata"]["attemptNumber"] == expect["attempt_number"]
     if "outputs" in expect:
         assert execution["outputs"] == expect["outputs"]
     labels = {label["key"]: label["value"] for label in execution["labels"]}
@@ -100,3 +102,5 @@ def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict
                     and want["contains"] in line["message"]
                     and ("level" not in want or line["level"] == want["level"])]
         assert matching, (want, execution["logs"])
+    for text in expect.get("absent_from_logs") or []:  # a secret's value, say
+        assert not [line for line in execution["logs"] if text in line["message"]], text

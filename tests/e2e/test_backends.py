@@ -468,7 +468,8 @@ async def test_labels_come_from_the_flow_the_request_and_a_labels_task(backend: 
     execution = await backend.wait(execution_id, timeout=5)
 
     assert execution.state.current == StateType.SUCCESS
-    assert execution.labels == {"owner": "flow", "team": "data", "stage": "done"}
+    assert execution.labels == {"owner": "flow", "team": "data", "stage": "done",
+                                "system.correlationId": execution_id}
     assert run_of(execution, "seen").outputs == {"value": "data"}
 
 

@@ -176,7 +176,8 @@ async def test_a_backfill_runs_its_dates_in_order_is_visible_and_ends(run: Run, 
     await pause_backfill(run.scheduler.store, UID, False)
     await run.scheduler.tick()
     assert run.dates() == ["2025-01-01T06:00:00+00:00", "2025-01-01T07:00:00+00:00", "2025-01-01T08:00:00+00:00"]
-    assert all(s.execution.labels == {"reason": "gap", BACKFILL_LABEL: "true"} for s in run.created.values())
+    assert all(s.execution.labels == {"reason": "gap", BACKFILL_LABEL: "true", "system.correlationId": s.execution.id}
+               for s in run.created.values())
     record = run.scheduler.store.get(UID)
     assert record is not None and record.backfill is None
 

@@ -241,7 +241,7 @@ def test_filter_misuse_names_the_filter(engine: ExpressionEngine) -> None:
     ("fromJson('{\"a\": {\"b\": 5}}').a.b", 5),
     ("yaml('a: 1\\nb: [x, y]')", {"a": 1, "b": ["x", "y"]}),
     ("secret('GITHUB_TOKEN')", "s3cr3t-GITHUB_TOKEN"),
-    ("kv('my_key')", {"key": "my_key", "namespace": None, "error_on_missing": True}),
+    ("kv('my_key')", {"key": "my_key", "namespace": None, "error_on_missing": False}),
     ("kv('k', namespace='other.ns', errorOnMissing=false)",
      {"key": "k", "namespace": "other.ns", "error_on_missing": False}),
     ("read('kestra:///a.txt')", "content of kestra:///a.txt"),

@@ -95,7 +95,8 @@ def test_creation_dispatches_the_first_task_and_nothing_else() -> None:
         flow_id="f", variables={
             "flow": {"id": "f", "namespace": "tests.fold", "revision": 1},
             "execution": {"id": EXECUTION_ID, "startDate": T0_TEXT, "originalId": EXECUTION_ID, "state": "RUNNING"},
-            "inputs": {}, "outputs": {}, "vars": {}, "labels": {}, "envs": {}, "globals": {},
+            "inputs": {}, "outputs": {}, "vars": {}, "labels": {"system": {"correlationId": EXECUTION_ID}},
+                "envs": {}, "globals": {},
             "task": {"id": "a", "type": LOG},
             "taskrun": {"id": a.id, "startDate": T0_TEXT, "attemptsCount": 0, "parentId": None, "value": None,
                         "iteration": None},
@@ -663,8 +664,8 @@ def test_a_subflow_task_starts_the_child_and_ends_with_its_outputs() -> None:
     child_id = derive_id(EXECUTION_ID, call.id, 1)
     assert commands == [StartSubflow(
         execution_id=EXECUTION_ID, child_execution_id=child_id, namespace="tests.fold", flow_id="child",
-        inputs={"n": 21}, parent=ParentLink(execution_id=EXECUTION_ID, taskrun_id=call.id,
-                                            namespace="tests.fold", flow_id="f"))]
+        inputs={"n": 21}, labels={"system.correlationId": EXECUTION_ID},
+        parent=ParentLink(execution_id=EXECUTION_ID, taskrun_id=call.id, namespace="tests.fold", flow_id="f"))]
     assert brief(d, d.subflow_ended(child_id, OK, outputs={"x": 1})) == [("ended", OK)]
     assert d.taskrun("call").outputs == {"executionId": child_id, "state": "SUCCESS", "outputs": {"x": 1}}
 

@@ -124,15 +124,18 @@ async def test_kv_function_reads_the_flow_namespace_and_others(storage: LocalSto
     assert ctx.render("{{ kv('answer') }}") == 42
     assert ctx.render("{{ kv('answer', 'other.ns') }}") == "elsewhere"
     assert ctx.render("{{ kv(inputs.key, namespace=inputs.ns) }}") == "elsewhere"
+    # As in Kestra, a missing key is null unless the caller asks for an error.
+    assert ctx.render("{{ kv('missing') }}") is None
     assert ctx.render("{{ kv('missing', errorOnMissing=false) }}") is None
+    assert ctx.render("{{ kv('missing') ?? 'fallback' }}") == "fallback"
     with pytest.raises(ExpressionError, match="the key 'missing' does not exist"):
-        ctx.render("{{ kv('missing') }}")
+        ctx.render("{{ kv('missing', errorOnMissing=true) }}")
 
 
 def test_kv_function_works_outside_an_event_loop_too(storage: LocalStorage, tmp_path: Path) -> None:
     ctx = _ctx(storage, tmp_path)
     with pytest.raises(ExpressionError, match="does not exist"):
-        ctx.render("{{ kv('missing') }}")
+        ctx.render("{{ kv('missing', errorOnMissing=true) }}")
 
 
 async def test_read_and_file_size_reach_files_of_the_flow_and_namespace_files(

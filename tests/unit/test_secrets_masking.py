@@ -122,3 +122,29 @@ async def test_missing_and_malformed_secrets_say_how_to_set_them(tmp_path: Path)
         ctx.render("{{ secret('NOPE') }}")
     with pytest.raises(ExpressionError, match="SECRET_BROKEN is not valid base64"):
         ctx.render("{{ secret('BROKEN') }}")
+
+
+async def test_the_value_of_a_secret_input_is_masked_in_logs_and_outputs(tmp_path: Path) -> None:
+    job = _job(core.Log, message="connecting with {{ inputs.db.password }} as {{ inputs.user }}")
+    job = job.model_copy(update={"secret_inputs": ("db.password",), "variables": {
+        **job.variables, "inputs": {"db": {"password": PASSWORD}, "user": "admin"}}})
+    state, _, logs = await _attempt(tmp_path, job)
+    assert state is StateType.SUCCESS
+    assert [entry.message for entry in logs] == [f"connecting with {MASK} as admin"]
+    outputs_job = _job(core.OutputValues, values={"dsn": "pg://admin:{{ inputs.pw }}@db"})
+    outputs_job = outputs_job.model_copy(update={"secret_inputs": ("pw",), "variables": {
+        **outputs_job.variables, "inputs": {"pw": PASSWORD}}})
+    _, outputs, _ = await _attempt(tmp_path, outputs_job)
+    assert outputs == {"values": {"dsn": f"pg://admin:{MASK}@db"}}
+
+
+def test_jobs_name_the_flows_secret_inputs() -> None:
+    from fold_driver import Driver
+
+    from kestra_stream.flows import load_flow
+
+    d = Driver(load_flow("id: f\nnamespace: tests.secrets\ninputs:\n  - {id: token, type: SECRET}\n"
+                         "  - {id: name, type: STRING}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+                         "    message: hi\n"))
+    (job,) = [c for c in d.create(inputs={"token": PASSWORD, "name": "x"}) if isinstance(c, RunTask)]
+    assert job.secret_inputs == ("token",)

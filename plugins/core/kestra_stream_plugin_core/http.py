@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
+from kestra_stream.models.task import LogLevel, RunContext, RunnableTask, not_implemented
 from kestra_stream.storage import PREFIX, StorageError
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core._base import Props, as_text
@@ -219,7 +219,15 @@ tasks:
 """,),
     )
 
-    encrypt_body: bool = Field(default=False, description="Accepted for compatibility; the body is never encrypted.")
+    encrypt_body: bool = Field(default=False, description="Must stay false: the body is never encrypted here.")
+
+    @field_validator("encrypt_body")
+    @classmethod
+    def _no_encryption(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(not_implemented("encryptBody", "outputs are not encrypted here; remove it and keep "
+                                                            "secrets out of the response body"))
+        return value
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
         url = self._url(ctx)

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from kestra_stream.durations import Duration
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.state import StateType
-from kestra_stream.models.task import AnyCondition, Trigger
+from kestra_stream.models.task import AnyCondition, Trigger, not_implemented
 from kestra_stream_plugin_core._base import ID_PATTERN, Props, check_cron, check_timezone
 from kestra_stream_plugin_core._windows import TimeWindow
 from kestra_stream_plugin_core.conditions import MultipleCondition
@@ -300,6 +300,13 @@ triggers:
     wait: bool = Field(default=False, description="Answer the call only once the execution has ended.")
     return_outputs: bool = Field(default=False, description="With `wait`, answer with the flow's outputs.")
     response_content_type: str | None = Field(default=None, description="Content type of the answer.")
+
+    @field_validator("response_content_type")
+    @classmethod
+    def _json_answers(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(not_implemented("responseContentType", "webhook answers are JSON; remove it"))
+        return value
 
     @model_validator(mode="after")
     def _no_multiple_condition(self) -> Webhook:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.models.plugin import PluginModel
+from kestra_stream.models.task import not_implemented
 from kestra_stream_plugin_kafka._serdes import SerdeError, SerdeType, deserialize, parse_serde
 
 log = structlog.get_logger(__name__)
@@ -54,6 +55,14 @@ class OnSerdeError(BaseModel):
 
     type: Literal["SKIPPED"] = Field(default="SKIPPED", description="SKIPPED: log the record and go on.")
     topic: str | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _no_dead_letter_topic(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError(not_implemented("onSerdeError.topic", "records that cannot be read are logged and "
+                                                                   "skipped, not sent to another topic; remove it"))
+        return value
 
     @field_validator("type", mode="before")
     @classmethod

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo, PluginModel
-from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner
+from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner, not_implemented
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
@@ -97,7 +97,9 @@ class AbstractExecScript(RunnableTask):
     warning_on_std_err: bool = True
     container_image: str | None = None
     task_runner: AnyTaskRunner | None = None
-    target_os: Literal["LINUX", "WINDOWS", "AUTO"] = "AUTO"
+    # `targetOS` is the spelling of Kestra before 0.20, which it still accepts.
+    target_os: Literal["LINUX", "WINDOWS", "AUTO"] = Field(
+        default="AUTO", validation_alias=AliasChoices("targetOs", "targetOS"))
     fail_fast: bool = True
     output_directory: bool | None = None
     # Deprecated by Kestra in favour of taskRunner; still accepted.
@@ -109,6 +111,22 @@ class AbstractExecScript(RunnableTask):
     def _env_values(cls, value: Any) -> Any:
         # YAML gives numbers and booleans; an environment holds text.
         return _stringify(value)
+
+    @field_validator("target_os")
+    @classmethod
+    def _linux_only(cls, value: str) -> str:
+        if value == "WINDOWS":
+            raise ValueError(not_implemented("targetOs: WINDOWS", "scripts run on this Linux worker; use AUTO or "
+                                                                  "LINUX"))
+        return value
+
+    @field_validator("docker")
+    @classmethod
+    def _no_docker_options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            raise ValueError(not_implemented("docker options", "scripts run with the Process runner; remove "
+                                                               "'docker'"))
+        return value
 
     @abstractmethod
     async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
+
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import LogLevel, RunContext
+from kestra_stream.models.task import LogLevel, RunContext, not_implemented
 from kestra_stream_plugin_scripts._base import AbstractExecScript, Launch
 from kestra_stream_plugin_scripts._deps import ensure_dependencies
 from kestra_stream_plugin_scripts._warm import preload_for
@@ -33,6 +35,14 @@ class _PythonExec(AbstractExecScript):
     dependency_cache_enabled: bool = True
     python_version: str | None = None
     package_manager: Literal["PIP", "UV"] | None = None
+
+    @field_validator("package_manager")
+    @classmethod
+    def _pip_only(cls, value: str | None) -> str | None:
+        if value == "UV":
+            raise ValueError(not_implemented("packageManager: UV", "dependencies are installed with pip; use PIP "
+                                                                   "or remove the property"))
+        return value
 
     async def python_env(self, ctx: RunContext) -> dict[str, str]:
         bin_dir = str(Path(sys.executable).parent)
