@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from kestra_stream.executor._flow_rules import CORRELATION_ID
 from kestra_stream.executor.commands import Command, EmitLog, ExecutionEnded, KillTask
 from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.models.execution import Attempt, Execution
+from kestra_stream.models.execution import Attempt, Execution, ExecutionMetadata
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import LogLevel
 
@@ -59,10 +60,13 @@ def fail_execution(state: ExecutionState | None, event: Event, message: str, at:
 def _unstarted(event: Event) -> ExecutionState | None:
     """The execution a creation event would have made, before any task run started."""
     if isinstance(event, ExecutionCreated):
+        # As the fold creates it (its flow's labels aside: the flow may be what is missing).
         execution = Execution(id=event.execution_id, namespace=event.namespace, flow_id=event.flow_id,
-                              flow_revision=event.flow_revision, inputs=event.inputs, labels=event.labels,
+                              flow_revision=event.flow_revision, inputs=event.inputs,
+                              labels={CORRELATION_ID: event.execution_id, **event.labels},
                               state=State.new(StateType.CREATED, event.at), trigger=event.trigger,
-                              parent=event.parent, schedule_date=event.schedule_date)
+                              parent=event.parent, schedule_date=event.schedule_date, original_id=event.original_id,
+                              metadata=event.metadata or ExecutionMetadata(original_created_date=event.at))
         return ExecutionState(execution=execution, envs=event.envs, globals=event.globals)
     if isinstance(event, ExecutionReplayed):
         source = event.source
