@@ -38,8 +38,24 @@ services: install
 	rm -rf $(KESTRA_STREAM_HOME)/kafka/data
 	$(BIN)/kestra-stream services up
 
-test: lint typecheck services
-	$(BIN)/pytest -q
+# `make test` leaves the services as it found them: those it started are stopped when it ends, pass
+# or fail (a newcomer's machine keeps no servers it did not ask for); those already running stay.
+# KEEP_SERVICES=1 leaves them all running, for faster reruns.
+RUNNING_SERVICES = $(BIN)/kestra-stream services status --json | $(BIN)/python -c \
+	'import json, sys; print(*[name for name, s in json.load(sys.stdin).items() if s["running"]])'
+
+test: lint typecheck
+	@before="$$($(RUNNING_SERVICES))"; \
+	code=0; $(MAKE) --no-print-directory services && $(BIN)/pytest -q || code=$$?; \
+	started=""; for name in $$($(RUNNING_SERVICES)); do \
+	  case " $$before " in *" $$name "*) ;; *) started="$$started $$name";; esac; done; \
+	if [ -n "$(KEEP_SERVICES)" ] || [ -z "$$started" ]; then \
+	  echo "make test: services left running under $(KESTRA_STREAM_HOME): $$($(RUNNING_SERVICES))" \
+	       "(stop them with: KESTRA_STREAM_HOME=$(KESTRA_STREAM_HOME) $(BIN)/kestra-stream services down)"; \
+	else \
+	  echo "make test: stopping what it started under $(KESTRA_STREAM_HOME):$$started (KEEP_SERVICES=1 keeps them)"; \
+	  $(BIN)/kestra-stream services down $$started; \
+	fi; exit $$code
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
