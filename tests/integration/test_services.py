@@ -391,3 +391,15 @@ def test_kafka_launcher_starts_once_reports_already_running_and_stops_keeping_da
     assert outcome == {"kafka": "stopped"}
     assert not status(["kafka"], settings=settings)["kafka"].running
     assert (tmp_path / "kafka" / "data" / "meta.properties").exists()
+
+
+def test_minio_builds_with_go_caches_under_the_home_unless_the_user_chose_others(tmp_path: Path) -> None:
+    from kestra_stream.services._minio import MinIO
+
+    minio = MinIO(ServicesSettings.load(tmp_path, environ={}))
+    env = minio.go_env(tmp_path / "bin", environ={"PATH": "/usr/bin"})
+    assert (env["GOMODCACHE"], env["GOCACHE"]) == (str(tmp_path / "minio/go/mod"), str(tmp_path / "minio/go/cache"))
+    assert (env["CGO_ENABLED"], env["GOTOOLCHAIN"], env["GOBIN"]) == ("0", "local", str(tmp_path / "bin"))
+    chosen = minio.go_env(tmp_path / "bin", environ={"GOMODCACHE": "/srv/gomod", "GOCACHE": "/srv/gocache"})
+    assert (chosen["GOMODCACHE"], chosen["GOCACHE"]) == ("/srv/gomod", "/srv/gocache")
+    assert minio.binary == tmp_path / "minio" / "dist" / minio.settings.minio_version / "minio"
