@@ -128,8 +128,19 @@ test('the flows list, the plugins page and an unknown address render without err
   await expect(page.getByTestId('namespace-tree')).toContainText('ui')
   await shot('flows-list')
 
+  // The theme follows the system until the person picks one; the pick survives a reload.
+  const theme = await page.locator('html').getAttribute('data-theme')
+  await page.getByTestId('theme-toggle').click()
+  const other = theme === 'dark' ? 'light' : 'dark'
+  await expect(page.locator('html')).toHaveAttribute('data-theme', other)
+  await page.reload()
+  await expect(page.locator('html')).toHaveAttribute('data-theme', other)
+  await expect(row).toBeVisible()
+  await shot(`flows-list-${other}`)
+
   await page.goto('plugins/io.kestra.plugin.core.flow.ForEach')
   await expect(page.getByTestId('plugin-detail')).toContainText('io.kestra.plugin.core.flow.ForEach')
+  await expect(page.getByTestId('plugin-properties').locator('tr').filter({ hasText: 'concurrencyLimit' })).toHaveCount(1)
   await shot('plugins')
 
   await page.goto('no/such/page')

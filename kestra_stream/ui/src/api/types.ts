@@ -47,7 +47,6 @@ export interface Flow {
   disabled: boolean
   deleted: boolean
   source?: string
-  updated?: string | null
 }
 
 export interface PagedResults<T> {
