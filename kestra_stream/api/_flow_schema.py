@@ -34,7 +34,7 @@ from kestra_stream.api._http import json_response, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.flow import Flow, Label
 from kestra_stream.models.inputs import Input
-from kestra_stream.models.plugin import PluginModel
+from kestra_stream.models.plugin import PluginDefault, PluginModel
 from kestra_stream.models.task import Condition, Task, TaskRunner, Trigger
 from kestra_stream.plugins import PluginKind, PluginRegistry
 from kestra_stream.plugins.registry import kind_of
@@ -45,7 +45,8 @@ DRAFT = "http://json-schema.org/draft-07/schema#"
 _BASES: dict[PluginKind, type[PluginModel]] = {
     PluginKind.TASK: Task, PluginKind.TRIGGER: Trigger, PluginKind.CONDITION: Condition,
     PluginKind.TASK_RUNNER: TaskRunner}
-# What the models say in comments, said to the editor's user.
+# What the models say in comments, said to the editor's user; for the properties of these models.
+_DOCUMENTED: tuple[type[BaseModel], ...] = (Flow, Task, Trigger, Input)
 _DOCS: dict[str, str] = {
     "id": "The identifier, unique among its kind in the flow (a flow's id: unique in its namespace).",
     "namespace": "The flow's namespace, dot-separated like company.team; flows, files and keys are shared in it.",
@@ -110,9 +111,10 @@ class _Generator(GenerateJsonSchema):
         for model, name in _SCALARS_AS_TEXT:
             if issubclass(cls, model) and name in properties:
                 _scalars_as_text(properties[name])
-        for name, prop in properties.items():
-            if name in _DOCS and "description" not in prop:
-                prop["description"] = _DOCS[name]
+        if issubclass(cls, _DOCUMENTED):
+            for name, prop in properties.items():
+                if name in _DOCS and "description" not in prop:
+                    prop["description"] = _DOCS[name]
         if issubclass(cls, PluginModel) and cls.plugin is not None:
             _document_plugin(cls, json_schema, properties)
         return json_schema
@@ -205,6 +207,15 @@ def flow_json_schema(registry: PluginRegistry) -> dict[str, Any]:
             "type": "object", "required": ["type"],
             # anyOf may not be empty: with no plugin of this kind installed, nothing is one.
             "anyOf": [{"$ref": f"#/$defs/{name(cls)}"} for cls in members] or [{"not": {}}]}
+    for definition in defs.values():
+        if definition.get("title") == PluginDefault.__name__:
+            # Any type or type prefix applies; the plugins' names are offered to complete it.
+            definition["properties"]["type"].update(
+                description="The plugin type (or a prefix of types, such as io.kestra.plugin.core) these values "
+                            "apply to.",
+                examples=sorted({c.plugin.type for c in plugins if c.plugin is not None}))
+            definition["properties"]["values"]["description"] = "Property values, as the plugins take them."
+            definition["properties"]["forced"]["description"] = "Override the values the tasks set themselves."
     root: dict[str, Any] = defs.pop(name(Flow))
     root.update({"$schema": DRAFT, "title": "Kestra flow",
                  "description": "A flow: its id and namespace, inputs, tasks, triggers and the rest.", "$defs": defs})

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kestra_stream.api._http import json_response, query, read_json, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.execution import Execution
+from kestra_stream.search import MAX_PAGE_SIZE
 
 routes = ApiRoutes("Stats")
 
@@ -39,7 +40,8 @@ class LatestRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    flows: list[FlowRef] | None = None
+    flows: list[FlowRef] | None = Field(default=None, max_length=MAX_PAGE_SIZE,
+                                        description="At most a page of flows (1000)")
 
 
 @routes.route("GET", _LATEST, summary="The latest execution of each flow", query=LatestQuery,

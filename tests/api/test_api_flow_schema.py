@@ -141,5 +141,14 @@ def test_older_property_names_are_accepted_and_marked_deprecated(validator: Draf
     assert not validator.is_valid({**flow, "inputs": [{"type": "STRING"}]})
 
 
+def test_plugin_defaults_offer_every_plugin_type_and_take_prefixes(validator: Draft7Validator,
+                                                                  schema: dict[str, Any]) -> None:
+    plugin_default = next(d for d in schema["$defs"].values() if d.get("title") == "PluginDefault")
+    assert LOG in plugin_default["properties"]["type"]["examples"]
+    flow = {"id": "f", "namespace": "a.b", "pluginDefaults": [{"type": "io.kestra.plugin.core", "values": {}}],
+            "tasks": [{"id": "t", "type": LOG, "message": "m"}]}
+    assert validator.is_valid(flow)
+
+
 def test_every_kind_of_plugin_has_a_branch() -> None:
     assert {kind_of(c) for c in default_registry().classes()} == set(PluginKind)

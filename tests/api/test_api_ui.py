@@ -8,11 +8,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from kestra_stream.api import ApiSettings, create_app
+from kestra_stream.api import ApiSettings, create_app, serving
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.search import SqliteRepository
 from tests.api.conftest import build_services
@@ -118,6 +119,24 @@ async def test_the_ui_is_behind_the_api_authentication_with_a_basic_challenge(se
         assert page.status == 200 and await page.text() == INDEX
         bearer = await client.get("/ui/assets/index-3f2a1b.js", headers={"Authorization": "Bearer tok"})
         assert bearer.status == 200
+
+
+async def test_the_server_every_component_runs_serves_the_ui_beside_the_api(tmp_path: Path) -> None:
+    """`server local`, `server standalone` and `webserver` all listen through `serving`."""
+    search = SqliteRepository(tmp_path / "search.db")
+    async with EmbeddedEngine(tmp_path / "home", environ=E2E_ENVIRON) as engine:
+        settings = ApiSettings(host="127.0.0.1", port=0)
+        services = build_services(engine, engine.flows, search, engine.storage, "embedded", settings)
+        try:
+            async with serving(services) as runner, aiohttp.ClientSession() as session:
+                host, port = runner.addresses[0][:2]
+                async with session.get(f"http://{host}:{port}/", allow_redirects=False) as answer:
+                    assert answer.status == 302 and answer.headers["Location"] == "/ui/"
+                async with session.get(f"http://{host}:{port}/ui/flows") as answer:
+                    assert answer.status in (200, 503)  # 503 until `make install` has built the UI
+                    assert answer.headers["Content-Type"].startswith("text/html")
+        finally:
+            search.close()
 
 
 def test_the_package_data_ships_the_ui_build() -> None:
