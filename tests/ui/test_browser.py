@@ -109,8 +109,8 @@ def test_ui_journeys_on_server_local(tmp_path: Path) -> None:
     npx = _require_browser_tools()
     with _server(["server", "local", "--home", str(tmp_path / "home")], tmp_path / "server.log") as url:
         _playwright(npx, url, ARTIFACTS / "local")
-    for page in ("flow-new", "editor-error-marker", "flow-editor", "flow-revisions", "flow-overview",
-                 "run-dialog", "execution", "flows-list", "plugins"):
+    for page in ("flow-new", "editor-error-marker", "editor-completion", "flow-editor", "flow-revisions",
+                 "flow-overview", "run-dialog", "execution", "flows-list", "plugins"):
         assert (ARTIFACTS / "local" / "chromium" / f"{page}.png").is_file(), page
 
 

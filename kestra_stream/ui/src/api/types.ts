@@ -117,15 +117,6 @@ export interface PluginDetail extends PluginSummary {
   schema: Record<string, unknown>
 }
 
-export interface Trigger {
-  namespace: string
-  flowId: string
-  triggerId: string
-  disabled?: boolean
-  nextExecutionDate?: string | null
-  [key: string]: unknown
-}
-
 export interface GraphNode {
   uid: string
   type: string

@@ -71,7 +71,3 @@ export function validationMarkers(
   }
   return markers
 }
-
-export function problemCount(results: ValidateResult[]): number {
-  return results.reduce((n, r) => n + (r.violations?.length || (r.constraints ? 1 : 0)), 0)
-}

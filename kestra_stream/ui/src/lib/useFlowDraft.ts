@@ -113,9 +113,5 @@ export function useFlowDraft(source: Ref<string>, severities: Severities) {
     }
   }
 
-  function markSaved(text: string): void {
-    saved.value = text
-  }
-
-  return { problems, markers, graph, graphError, graphStale, checking, dirty, save, saving, saveError, markSaved }
+  return { problems, markers, graph, graphError, graphStale, checking, dirty, save, saving, saveError }
 }
