@@ -9,7 +9,8 @@ loaded, and every problem comes back at once, each pointing at its line.
 - expression syntax in every string of tasks, triggers, outputs and variables;
 - inputs' ``dependsOn`` naming an unknown input, and cycles among them;
 - Dag tasks' ``dependsOn`` naming a task outside the Dag, and cycles among them;
-- a flowable task with an empty task list.
+- a flowable task with an empty task list;
+- Kestra's deprecated ``listeners``, which are not implemented (the message says what to use instead).
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def run_checks(source: Source, registry: PluginRegistry) -> CheckResult:
     problems: list[FlowProblem] = []
     superseded: set[str] = set()
     problems += _aliases_twice(source)
+    if "listeners" in data:
+        # Kestra's deprecated listeners: a message saying what to use instead of "unknown property".
+        problems.append(source.problem(
+            "listeners (deprecated by Kestra) is not implemented by kestra-stream: run those tasks in the flow's "
+            "'afterExecution' or 'finally' tasks, or in another flow with a Flow trigger", ("listeners",), key=True))
+        superseded.add("listeners")
     problems += _duplicate_task_ids(source, tasks)
     problems += _duplicate_ids(source, "triggers", "trigger")
     problems += _duplicate_ids(source, "inputs", "input")

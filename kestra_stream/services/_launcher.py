@@ -13,6 +13,7 @@ from kestra_stream.services._base import LocalService
 from kestra_stream.services._elasticsearch import Elasticsearch
 from kestra_stream.services._kafka import Kafka
 from kestra_stream.services._minio import MinIO
+from kestra_stream.services._ports import port_holder, ports_taken_message
 from kestra_stream.services._process import (
     ServiceError,
     group_members,
@@ -159,10 +160,8 @@ def _group_matches(pgid: int, marker: str) -> bool:
 def _check_ports_free(svc: LocalService) -> None:
     taken = {role: port for role, port in svc.settings.ports(svc.name).items() if port_open(port)}
     if taken:
-        which = ", ".join(f"{role} port {port}" for role, port in taken.items())
-        raise ServiceError(svc.name, f"{which} on 127.0.0.1 already in use by a process this launcher did "
-                                     f"not start (home {svc.settings.home}); stop it, or choose other "
-                                     f"ports (`kestra-stream services up --help`)")
+        holders = {port: port_holder(port) for port in taken.values()}
+        raise ServiceError(svc.name, ports_taken_message(svc.name, taken, holders, svc.settings.home))
 
 
 def group_rss(pgid: int) -> int:

@@ -241,9 +241,32 @@ def test_up_refuses_a_port_another_program_holds_before_installing_anything(tmp_
         port = int(squatter.getsockname()[1])
         settings = ServicesSettings.load(tmp_path, overrides={"minio_port": port,
                                                               "minio_console_port": free_port()})
-        with pytest.raises(ServiceError, match=f"s3 port {port} on 127.0.0.1 already in use"):
+        with pytest.raises(ServiceError, match=f"s3 port {port} is in use by pid {os.getpid()}, which") as caught:
             up(["minio"], settings=settings)
+    assert f"did not start under {tmp_path}" in str(caught.value) and sys.executable in str(caught.value)
     assert not (tmp_path / "minio" / "dist").exists()
+
+
+def test_a_port_held_by_the_service_of_another_home_names_that_home_and_how_to_stop_it(
+        tmp_path: Path, spawned: list[int]) -> None:
+    other = tmp_path / "other-home"
+    port, log = free_port(), tmp_path / "holder.log"
+    # What a server of another home looks like: its command line runs from <home>/kafka/dist/.
+    code = (f"import socket, sys, time; s = socket.socket(); s.bind(('127.0.0.1', {port})); s.listen(); "
+            "print('listening', flush=True); time.sleep(60)")
+    pid = spawn(LaunchSpec(argv=[sys.executable, "-c", code, str(other / "kafka" / "dist" / "3.9.2")],
+                           cwd=tmp_path, log_file=log))
+    spawned.append(pid)
+    _wait_for_text(log, "listening")
+    settings = ServicesSettings.load(tmp_path / "mine", overrides={"kafka_port": port,
+                                                                   "kafka_controller_port": free_port()})
+    with pytest.raises(ServiceError) as caught:
+        up(["kafka"], settings=settings)
+    message = str(caught.value)
+    assert f"broker port {port} is in use by pid {pid}, started by `kestra-stream services` with another home, " \
+           f"{other}" in message
+    assert f"kestra-stream services down kafka --home {other}" in message
+    assert not (tmp_path / "mine" / "kafka" / "dist").exists()
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -368,3 +391,15 @@ def test_kafka_launcher_starts_once_reports_already_running_and_stops_keeping_da
     assert outcome == {"kafka": "stopped"}
     assert not status(["kafka"], settings=settings)["kafka"].running
     assert (tmp_path / "kafka" / "data" / "meta.properties").exists()
+
+
+def test_minio_builds_with_go_caches_under_the_home_unless_the_user_chose_others(tmp_path: Path) -> None:
+    from kestra_stream.services._minio import MinIO
+
+    minio = MinIO(ServicesSettings.load(tmp_path, environ={}))
+    env = minio.go_env(tmp_path / "bin", environ={"PATH": "/usr/bin"})
+    assert (env["GOMODCACHE"], env["GOCACHE"]) == (str(tmp_path / "minio/go/mod"), str(tmp_path / "minio/go/cache"))
+    assert (env["CGO_ENABLED"], env["GOTOOLCHAIN"], env["GOBIN"]) == ("0", "local", str(tmp_path / "bin"))
+    chosen = minio.go_env(tmp_path / "bin", environ={"GOMODCACHE": "/srv/gomod", "GOCACHE": "/srv/gocache"})
+    assert (chosen["GOMODCACHE"], chosen["GOCACHE"]) == ("/srv/gomod", "/srv/gocache")
+    assert minio.binary == tmp_path / "minio" / "dist" / minio.settings.minio_version / "minio"
