@@ -81,8 +81,6 @@ class MinIO(LocalService):
         env["CGO_ENABLED"] = "0"
         env.setdefault("GOMODCACHE", str(self.go_dir / "mod"))
         env.setdefault("GOCACHE", str(self.go_dir / "cache"))
-        # The proxy serves each module as one zip (no VCS clone); keep it unless told otherwise.
-        env.setdefault("GOPROXY", "https://proxy.golang.org,direct")
         # MinIO's go.mod names a toolchain; any Go >= its `go` line builds it, so do not let the
         # go command go and download another toolchain.
         env.setdefault("GOTOOLCHAIN", "local")
