@@ -39,6 +39,7 @@ from kestra_stream.models.task import (
     Trigger,
     WorkerGroup,
     not_implemented,
+    refuse_worker_group,
 )
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
@@ -193,12 +194,7 @@ class Flow(BaseModel):
         raise ValueError("labels must be a map (team: data) or a list of {key, value}, "
                          f"got {type(value).__name__}")
 
-    @field_validator("worker_group")
-    @classmethod
-    def _no_worker_group(cls, value: WorkerGroup | None) -> WorkerGroup | None:
-        if value is not None:
-            raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
-        return value
+    _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
     @field_validator("tenant_id")
     @classmethod

@@ -75,6 +75,13 @@ def not_implemented(what: str, instead: str) -> str:
     return f"{what} is not implemented by kestra-stream: {instead}"
 
 
+def refuse_worker_group(value: WorkerGroup | None) -> WorkerGroup | None:
+    """``workerGroup`` (a flow's or a task's) until worker groups exist here."""
+    if value is not None:
+        raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
+    return value
+
+
 class _Sub(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
                               validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
@@ -126,12 +133,7 @@ class Task(PluginModel):
     run_if: str = "true"
     worker_group: WorkerGroup | None = None
 
-    @field_validator("worker_group")
-    @classmethod
-    def _no_worker_group(cls, value: WorkerGroup | None) -> WorkerGroup | None:
-        if value is not None:
-            raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
-        return value
+    _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
     @field_validator("log_to_file")
     @classmethod
