@@ -185,11 +185,12 @@ def rate_rows(run: RateReport) -> list[Row]:
     return rows
 
 
-def cpu_rows(cpu: dict[str, float], seconds: float, load: tuple[float, float]) -> list[Row]:
+def cpu_rows(cpu: dict[str, float], seconds: float, load: tuple[float, float], of: str) -> list[Row]:
+    """The CPU each process used while ``of`` was measured (named, so that several measurements stay apart)."""
     total = sum(cpu.values())
-    rows = [Row(f"CPU {name}", used, "s", "" if seconds <= 0 else f"{used / seconds:.2f} cores") for name, used in
-            cpu.items()]
-    rows.append(Row("CPU of the processes above", total, "s",
+    rows = [Row(f"{of}: CPU {name}", used, "s", "" if seconds <= 0 else f"{used / seconds:.2f} cores")
+            for name, used in cpu.items()]
+    rows.append(Row(f"{of}: CPU of the processes above", total, "s",
                     f"over {seconds:.1f} s; load average {load[0]:.2f} → {load[1]:.2f}",
                     {"cpu_seconds": cpu, "seconds": seconds, "load": load}))
     return rows
@@ -421,10 +422,10 @@ def cpu_snapshot() -> tuple[dict[int, ProcStat], float, float]:
     return proc_table(), time.perf_counter(), os.getloadavg()[0]
 
 
-def cpu_since(target: Target, before: tuple[dict[int, ProcStat], float, float]) -> list[Row]:
+def cpu_since(target: Target, before: tuple[dict[int, ProcStat], float, float], of: str) -> list[Row]:
     table, started, load = before
     return cpu_rows(cpu_used(table, proc_table(), target.roots()), time.perf_counter() - started,
-                    (load, os.getloadavg()[0]))
+                    (load, os.getloadavg()[0]), of)
 
 
 async def measure_rate(session: aiohttp.ClientSession, target: Target, args: argparse.Namespace) -> Measured:
@@ -444,7 +445,7 @@ async def measure_rate(session: aiohttp.ClientSession, target: Target, args: arg
     unsuccessful = run.ended - run.final_states.get(StateType.SUCCESS.value, 0)
     if unsuccessful:
         failures.append(f"{unsuccessful} executions did not end in SUCCESS: {run.final_states}")
-    return Measured(rate_rows(run) + cpu_since(target, before), failures, run)
+    return Measured(rate_rows(run) + cpu_since(target, before, RATE_FLOW), failures, run)
 
 
 async def measure_flow(session: aiohttp.ClientSession, target: Target, name: str, runs: int,
@@ -475,7 +476,7 @@ async def measure_flow(session: aiohttp.ClientSession, target: Target, name: str
                 f"max {max(history):.3f} s", {"history_seconds": history}),
             Row(f"{name} wall p50", median(wall), "s", "the create call with ?wait=true, over HTTP",
                 {"wall_seconds": wall})]
-    return Measured(rows + cpu_since(target, before), failures)
+    return Measured(rows + cpu_since(target, before, name), failures)
 
 
 async def measure(args: argparse.Namespace) -> list[Measured]:

@@ -114,4 +114,4 @@ def test_a_few_seconds_at_a_low_rate_against_server_local_end_every_execution() 
     assert measured.rate.accepted == measured.rate.sent == 6
     assert measured.rate.not_ended == 0
     assert measured.rate.final_states == {StateType.SUCCESS.value: 6}
-    assert any(row.name == "CPU server" for row in measured.rows)
+    assert any(row.name == "benchmark01: CPU server" for row in measured.rows)
