@@ -49,7 +49,8 @@ import aiohttp
 from _harness import ProcStat, Row, cpu_used, document, flow_source, median, percentile, proc_table, report
 
 from kestra_stream.models.state import StateType
-from kestra_stream.services._settings import ServicesSettings
+from kestra_stream.services import ServicesSettings
+from kestra_stream.services import status as services_status
 
 NAMESPACE = "benchmarks"
 RATE_FLOW = "benchmark01"
@@ -218,15 +219,13 @@ def free_port() -> int:
 
 
 def service_pids(settings: ServicesSettings) -> dict[str, int]:
-    """The Kafka broker's and Elasticsearch's pids, from the pid files the services launcher writes."""
+    """The Kafka broker's and Elasticsearch's pids, as the services launcher knows them (its pid files)."""
     pids: dict[str, int] = {}
-    for name, label in (("kafka", "kafka broker"), ("elasticsearch", "elasticsearch")):
-        pid_file = settings.service_dir(name) / "run" / f"{name}.pid"
-        text = pid_file.read_text().strip() if pid_file.is_file() else ""
-        if not text.isdigit() or not Path(f"/proc/{text}").exists():
-            raise SystemExit(f"{name} is not running ({pid_file} names no live process): start the shared services "
+    for name, known in services_status(["kafka", "elasticsearch"], settings=settings).items():
+        if known.pid is None or not known.ready:
+            raise SystemExit(f"{name} is not running and ready under {settings.home}: start the shared services "
                              "with `kestra-stream services up`, or set KESTRA_STREAM_HOME to where they run")
-        pids[label] = int(text)
+        pids["kafka broker" if name == "kafka" else name] = known.pid
     return pids
 
 
@@ -298,13 +297,13 @@ async def running_server(args: argparse.Namespace, session: aiohttp.ClientSessio
         yield target
         return
     services = ServicesSettings.load()
+    shared = service_pids(services) if args.server == "standalone" else {}
     run_id = uuid.uuid4().hex[:12]
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         home, port = Path(tmp), free_port()
         log_file = home / "server.log"
         child = start_process(server_command(args.server, home, port, run_id, services), log_file)
-        target = Target(f"http://127.0.0.1:{port}", child.pid,
-                        service_pids(services) if args.server == "standalone" else {})
+        target = Target(f"http://127.0.0.1:{port}", child.pid, shared)
         try:
             await wait_ready(session, target, child, log_file)
             yield target
