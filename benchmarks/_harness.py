@@ -94,12 +94,15 @@ def format_value(value: float) -> str:
     return f"{value:.3g}"
 
 
+def document(title: str, rows: Sequence[Row], settings: dict[str, Any]) -> dict[str, Any]:
+    """What ``--json`` prints and ``results/*.json`` hold: the machine, the settings and every row."""
+    return {"benchmark": title, "machine": machine(), "settings": settings, "results": [asdict(row) for row in rows]}
+
+
 def report(title: str, rows: Sequence[Row], settings: dict[str, Any], *, as_json: bool) -> None:
     """Print the rows as a small aligned table, or as one JSON document with the machine and settings."""
     if as_json:
-        document = {"benchmark": title, "machine": machine(), "settings": settings,
-                    "results": [asdict(row) for row in rows]}
-        json.dump(document, sys.stdout, indent=2)
+        json.dump(document(title, rows, settings), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return
     info = machine()
@@ -110,3 +113,76 @@ def report(title: str, rows: Sequence[Row], settings: dict[str, Any], *, as_json
     for row in rows:
         value = f"{format_value(row.value)} {row.unit}"
         print(f"  {row.name:<{width}}  {value:>18}  {row.detail}")
+
+
+# ----- CPU per process, from /proc ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProcStat:
+    """One line of ``/proc/<pid>/stat``, the part a CPU account needs."""
+
+    pid: int
+    ppid: int
+    name: str
+    cpu_seconds: float  # utime + stime: the process's own threads, not its reaped children
+
+
+def parse_proc_stat(text: str, ticks_per_second: float) -> ProcStat:
+    """Parse ``/proc/<pid>/stat``; the command name is in parentheses and may itself hold spaces or ')'."""
+    head, tail = text.split(" (", 1)
+    name, rest = tail.rsplit(")", 1)
+    fields = rest.split()
+    # After the name: state(0) ppid(1) ... utime(11) stime(12), per proc(5).
+    return ProcStat(pid=int(head), ppid=int(fields[1]), name=name,
+                    cpu_seconds=(int(fields[11]) + int(fields[12])) / ticks_per_second)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (a child's rusage is only known after it exits)."""
+    return parse_proc_stat(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK")).cpu_seconds
+
+
+def proc_table() -> dict[int, ProcStat]:
+    """Every process of the machine now; one that exits while being read is left out."""
+    ticks = float(os.sysconf("SC_CLK_TCK"))
+    table: dict[int, ProcStat] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                table[int(entry.name)] = parse_proc_stat((entry / "stat").read_text(), ticks)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    return table
+
+
+def process_tree(table: dict[int, ProcStat], root: int) -> list[int]:
+    """``root`` and all its descendants in ``table``, root first (empty when root is not there)."""
+    if root not in table:
+        return []
+    children: dict[int, list[int]] = {}
+    for stat in table.values():
+        children.setdefault(stat.ppid, []).append(stat.pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        tree.append(pid)
+        todo.extend(sorted(children.get(pid, [])))
+    return tree
+
+
+def cpu_used(before: dict[int, ProcStat], after: dict[int, ProcStat], roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each named process tree used between two snapshots, one entry per process.
+
+    The root is reported under its name, a descendant as ``<name> / <command> <pid>``. A process
+    started between the snapshots counts from zero; one that exited before ``after`` is not seen
+    (its time went to its parent's children counters, which are not read).
+    """
+    used: dict[str, float] = {}
+    for name, root in roots.items():
+        for pid in process_tree(after, root):
+            stat = after[pid]
+            earlier = before.get(pid)
+            # A recycled pid (another command now) starts from zero like a new process.
+            base = earlier.cpu_seconds if earlier is not None and earlier.name == stat.name else 0.0
+            label = name if pid == root else f"{name} / {stat.name} {pid}"
+            used[label] = round(stat.cpu_seconds - base, 2)
+    return used

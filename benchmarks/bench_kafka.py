@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, flow_source, median, percentile, report
+from _harness import Row, flow_source, median, percentile, process_cpu_seconds, report
 
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings, KafkaStack
@@ -84,13 +84,6 @@ def component_command(component: str, settings: KafkaSettings, home: Path, profi
     return command
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process, from /proc (the children's rusage is only known after exit)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    return ticks / float(os.sysconf("SC_CLK_TCK"))
-
-
 class Components:
     """Executor and worker child processes; their output goes to ``<home>/<component>.log``."""
 
@@ -115,7 +108,7 @@ class Components:
                 raise SystemExit(f"the {component} process exited with code {child.returncode}:\n{tail}")
 
     def cpu_seconds(self) -> dict[str, float]:
-        return {name: _cpu_seconds(child.pid) for name, child in self.children.items() if child.poll() is None}
+        return {name: process_cpu_seconds(child.pid) for name, child in self.children.items() if child.poll() is None}
 
     def stop(self) -> None:
         for child in self.children.values():
@@ -147,7 +140,7 @@ class Backend:
             seconds.update(self.components.cpu_seconds())
         if self.broker_pid is not None:
             # Shared: the broker also serves whatever else uses it meanwhile.
-            seconds["broker (shared)"] = _cpu_seconds(self.broker_pid)
+            seconds["broker (shared)"] = process_cpu_seconds(self.broker_pid)
         return seconds
 
 
