@@ -32,6 +32,7 @@ from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler, TriggerSt
 from kestra_stream.search import ElasticsearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
 from kestra_stream.triggers import FlowTriggers, RealtimeTriggers
+from kestra_stream.waiting import wait_set
 
 log = structlog.get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,8 +78,7 @@ async def serve(backend: Backend, flows: Path | None, poll_seconds: float = 2.0,
     while not stop.is_set():
         if watcher and watcher.scan() and on_deploy is not None:
             on_deploy()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), poll_seconds)
+        await wait_set(stop, poll_seconds)
 
 
 @contextlib.asynccontextmanager

@@ -36,6 +36,7 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
 
 log = structlog.get_logger(__name__)
@@ -297,13 +298,7 @@ class EmbeddedEngine(AcceptsRequests):
             fire_at, timer_id, timer = self._timers[0]
             delay = (fire_at - _now()).total_seconds()
             if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._timer_wakeup.wait(), delay)
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    # Python 3.11's wait_for loses a cancellation that lands as its timeout expires
-                    # (the engine stopping then would wait for this loop forever).
-                    raise asyncio.CancelledError
+                await wait_set(self._timer_wakeup, delay)
                 self._timer_wakeup.clear()
                 continue
             heapq.heappop(self._timers)

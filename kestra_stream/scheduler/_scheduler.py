@@ -46,6 +46,7 @@ from kestra_stream.triggers import (
     trigger_labels,
     trigger_uid,
 )
+from kestra_stream.waiting import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +138,7 @@ class Scheduler:
             if earliest is not None:
                 delay = min(delay, max(0.0, (earliest - self._now()).total_seconds()))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+            await wait_set(self._wake, delay)
 
     # ----- one pass ------------------------------------------------------------------------------
     async def tick(self) -> datetime | None:

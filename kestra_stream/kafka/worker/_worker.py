@@ -45,6 +45,7 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 from kestra_stream.storage import Storage
+from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
 
 log = structlog.get_logger(__name__)
@@ -204,8 +205,7 @@ class KafkaWorker:
             if len(self._running) >= self.concurrency:
                 self._slot_freed.clear()
                 if len(self._running) >= self.concurrency:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._slot_freed.wait(), 1.0)
+                    await wait_set(self._slot_freed, 1.0)
                 if len(self._running) < self.concurrency:
                     continue
                 # Still full: pause, so polling (rebalances, max.poll.interval) hands out nothing. Only
