@@ -82,7 +82,7 @@ def new_cluster_id() -> str:
 
 class Kafka(LocalService):
     name: ServiceName = "kafka"
-    ready_timeout = 90.0
+    ready_timeout = 180.0  # the JVM start under load: see Elasticsearch.ready_timeout
 
     @property
     def version_dir(self) -> Path:

@@ -39,7 +39,7 @@ GO_BUILD_FLAGS = ("-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-modcacherw
 
 class MinIO(LocalService):
     name: ServiceName = "minio"
-    ready_timeout = 60.0
+    ready_timeout = 120.0
 
     @property
     def version_dir(self) -> Path:
