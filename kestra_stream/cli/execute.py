@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -27,12 +27,14 @@ from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, ExecutionBlockedError, FlowValidationError, InputError
 from kestra_stream.executor._flow_rules import retry_execution_id
 from kestra_stream.flows import flow_files, load_flow_file
-from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage
+
+if TYPE_CHECKING:
+    from kestra_stream.kafka import KafkaSettings
 
 # PAUSED: the execution paused and nothing here can resume it (the embedded engine off a terminal).
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
@@ -140,6 +142,8 @@ async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Sto
                  resume_command: Callable[[str], str] | None) -> tuple[Execution, list[LogEntry]]:
     if backend_name == "kafka":
         assert settings is not None
+        from kestra_stream.kafka import KafkaStack  # the Kafka client only on the Kafka backend
+
         async with KafkaStack(settings, home=home, storage=storage) as stack:
             return await run_one(flow_path, flows_dir, inputs, backend=stack, view=view,
                                  resume_command=resume_command)

@@ -5,10 +5,13 @@ in a MinIO / S3 bucket; ``ScopedStorage`` limits any storage to some prefixes (w
 handed). The URI helpers build the layout of Kestra's StorageContext.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from kestra_stream.storage._errors import StorageError, StorageFileNotFoundError, StorageUriError
 from kestra_stream.storage._inputs import store_file_inputs
 from kestra_stream.storage._local import LocalStorage
-from kestra_stream.storage._minio import MinioStorage
 from kestra_stream.storage._protocol import Storage
 from kestra_stream.storage._scoped import ScopedStorage
 from kestra_stream.storage._settings import StorageSettings
@@ -31,6 +34,19 @@ from kestra_stream.storage._uris import (
     task_uri,
     trigger_uri,
 )
+
+if TYPE_CHECKING:
+    from kestra_stream.storage._minio import MinioStorage
+
+
+def __getattr__(name: str) -> Any:
+    # The MinIO client's import is paid only by what uses MinIO.
+    if name == "MinioStorage":
+        from kestra_stream.storage._minio import MinioStorage
+
+        return MinioStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PREFIX",

@@ -12,7 +12,6 @@ from ruamel.yaml import YAML
 
 from kestra_stream.errors import BackendError
 from kestra_stream.storage._local import LocalStorage
-from kestra_stream.storage._minio import MinioStorage
 from kestra_stream.storage._protocol import Storage
 
 ENV_PREFIX = "KESTRA_STREAM_STORAGE_"
@@ -32,6 +31,8 @@ class StorageSettings(BaseModel):
 
     def build(self, home: Path) -> Storage:
         if self.type == "minio":
+            from kestra_stream.storage._minio import MinioStorage  # the MinIO client only when used
+
             return MinioStorage(self.endpoint, self.access_key, self.secret_key, self.bucket)
         return LocalStorage(self.path or home / "storage")
 

@@ -157,3 +157,18 @@ def test_on_a_terminal_enter_resumes_a_paused_execution_with_the_on_resume_input
         os.close(terminal)
     assert any(line.endswith("after: resumed because all good") for line in command.stdout)
     assert command.stdout[-1].startswith("SUCCESS in ")
+
+
+SERVICE_CLIENTS = ("confluent_kafka", "elasticsearch", "elastic_transport", "minio", "faust")
+
+
+def test_execute_on_the_embedded_engine_imports_no_kafka_elasticsearch_or_minio_client(tmp_path: Path) -> None:
+    # -X importtime lists every module the process imports, on stderr.
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "kestra_stream", "execute",
+                           "deploy/flows/hello.yaml", "--input", "name=Kestra", "--home", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "kestra_stream.embedded" in imported  # the listing is real: the engine it ran is in it
+    assert sorted(m for m in imported if m.split(".")[0] in SERVICE_CLIENTS) == []

@@ -15,9 +15,8 @@ import secrets
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from confluent_kafka import KafkaException, Producer
 from pydantic import Field, field_validator
 
 from kestra_stream.durations import Duration
@@ -30,13 +29,13 @@ from kestra_stream_plugin_kafka._consumer import (
     ConnectionOptions,
     ConsumerOptions,
     ConsumerSpec,
-    OpenConsumer,
-    consume_batch,
-    missing_topics_message,
     resolve,
     string_map,
 )
 from kestra_stream_plugin_kafka._serdes import SerdeError, SerdeType, parse_serde, serialize
+
+if TYPE_CHECKING:
+    from kestra_stream_plugin_kafka._client import OpenConsumer
 
 FLUSH_TIMEOUT = 60.0
 
@@ -103,6 +102,8 @@ class Produce(ConnectionOptions, RunnableTask):
         return value
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        from confluent_kafka import KafkaException
+
         records = await self._records(ctx)
         default_topic = ctx.render_string(self.topic) if self.topic is not None else None
         prepared = [self._prepare(ctx, record, default_topic, i) for i, record in enumerate(records)]
@@ -169,6 +170,8 @@ class Produce(ConnectionOptions, RunnableTask):
 
 
 def _send(config: dict[str, Any], records: list[dict[str, Any]], transactional: bool) -> None:
+    from confluent_kafka import KafkaException, Producer
+
     failures: list[str] = []
 
     def delivered(err: Any, _msg: Any) -> None:
@@ -235,6 +238,10 @@ class Consume(ConsumerOptions, RunnableTask):
     max_duration: Duration | None = Field(default=None, description="Stop after this long.")
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        from confluent_kafka import KafkaException
+
+        from kestra_stream_plugin_kafka._client import consume_batch, missing_topics_message
+
         try:
             spec = resolve(self, ctx.render)
         except ValueError as exc:
@@ -263,6 +270,10 @@ class Consume(ConsumerOptions, RunnableTask):
 
 
 def _open(spec: ConsumerSpec, task_id: str) -> OpenConsumer:
+    from confluent_kafka import KafkaException
+
+    from kestra_stream_plugin_kafka._client import OpenConsumer
+
     try:
         return OpenConsumer(spec)
     except KafkaException as exc:

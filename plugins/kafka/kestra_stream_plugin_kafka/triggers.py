@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import structlog
-from confluent_kafka import KafkaException, Message
 from pydantic import Field, PrivateAttr
 
 from kestra_stream.durations import Duration
@@ -28,15 +27,14 @@ from kestra_stream.models.task import RealtimeTrigger as RealtimeTriggerBase
 from kestra_stream_plugin_kafka._consumer import (
     ConsumerOptions,
     ConsumerSpec,
-    OpenConsumer,
-    consume_batch,
-    missing_topics_message,
-    position,
-    record_error,
     resolve,
-    to_message,
 )
 from kestra_stream_plugin_kafka._serdes import SerdeError
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from kestra_stream_plugin_kafka._client import OpenConsumer
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -105,6 +103,8 @@ class Trigger(ConsumerOptions, PollingTrigger):
     _reported_missing: frozenset[str] = PrivateAttr(default=frozenset())
 
     async def evaluate(self, ctx: TriggerContext) -> Mapping[str, Any] | None:
+        from kestra_stream_plugin_kafka._client import OpenConsumer, consume_batch, missing_topics_message
+
         spec = resolve(self, ctx.render)
         opened = await asyncio.to_thread(partial(OpenConsumer, spec, late_topics=frozenset(self._late_topics)))
         missing = frozenset(opened.missing)
@@ -146,6 +146,10 @@ class RealtimeTrigger(ConsumerOptions, RealtimeTriggerBase):
     group_id: str = Field(description="Consumer group: offsets are committed once each execution is created.")
 
     async def listen(self, ctx: TriggerContext) -> None:
+        from confluent_kafka import KafkaException
+
+        from kestra_stream_plugin_kafka._client import OpenConsumer, missing_topics_message
+
         spec = resolve(self, ctx.render, realtime=True)
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kafka-trigger-{self.id}")
         loop = asyncio.get_running_loop()
@@ -170,6 +174,8 @@ class RealtimeTrigger(ConsumerOptions, RealtimeTriggerBase):
 
     async def _emit_all(self, ctx: TriggerContext, opened: OpenConsumer, spec: ConsumerSpec,
                         records: list[Message]) -> None:
+        from kestra_stream_plugin_kafka._client import position, record_error, to_message
+
         emits: list[Any] = []
         next_offsets: dict[tuple[str, int], int] = {}
         for msg in records:
