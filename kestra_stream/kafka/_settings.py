@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from kestra_stream.errors import BackendError
+from kestra_stream.services._settings import LAUNCHER_VARIABLES
 
 ENV_PREFIX = "KESTRA_STREAM_KAFKA_"
 
@@ -101,7 +102,8 @@ class KafkaSettings(BaseModel):
             data = dict(loaded.get("kafka", loaded))
         env = os.environ if environ is None else environ
         for key, value in env.items():
-            if key.startswith(ENV_PREFIX):
+            # KESTRA_STREAM_KAFKA_PORT & co. set the local broker's ports for `kestra-stream services`.
+            if key.startswith(ENV_PREFIX) and key not in LAUNCHER_VARIABLES:
                 data[key[len(ENV_PREFIX):].lower()] = value
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:

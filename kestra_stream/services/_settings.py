@@ -59,6 +59,9 @@ _ENV: dict[str, str] = {
     "minio_access_key": "MINIO_ROOT_USER",
     "minio_secret_key": "MINIO_ROOT_PASSWORD",
 }
+# Read by the launcher only: other settings that share a prefix (the Kafka backend's
+# KESTRA_STREAM_KAFKA_*) leave these to it.
+LAUNCHER_VARIABLES = frozenset(_ENV.values())
 
 
 class ServicesConfigError(KestraStreamError):
