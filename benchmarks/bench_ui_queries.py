@@ -351,20 +351,23 @@ async def run(args: argparse.Namespace) -> list[Row]:
     services = ServicesSettings.load()
     service_pids(services)  # both shared services running, or a clear exit
     es_url = services.endpoint("elasticsearch")
-    run_id = uuid.uuid4().hex[:12]
+    run_id = args.reuse or uuid.uuid4().hex[:12]
     prefix = f"bench_{run_id}"  # the index prefix ``server_command`` gives the server
     now = datetime.now(UTC)
     rows: list[Row] = []
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         try:
-            rows.append(await asyncio.to_thread(load, es_url, prefix, args.count, now, args.seed))
+            if not args.reuse:
+                rows.append(await asyncio.to_thread(load, es_url, prefix, args.count, now, args.seed))
             async with standalone_server(session, services, run_id) as target:
                 await sanity(session, target, args.count)
                 times = await measure_calls(session, target, args.repeat, args.warmup)
             rows += [call_row(call, times[call.name]) for call in CALLS]
         finally:
-            if not args.keep:
+            if args.keep:
+                print(f"kept run {run_id}: --reuse {run_id} times the calls on its executions again", file=sys.stderr)
+            else:
                 await cleanup_standalone(session, services, run_id)
                 await asyncio.to_thread(drop, es_url, prefix)
     return rows
@@ -377,7 +380,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="untimed rounds of every call first")
     parser.add_argument("--seed", type=int, default=17, help="the executions drawn are the same for a seed")
     parser.add_argument("--output", type=Path, help="the JSON result file (default benchmarks/results/...)")
-    parser.add_argument("--keep", action="store_true", help="leave the run's topics and indices")
+    parser.add_argument("--keep", action="store_true", help="leave the run's topics and indices (and say its id)")
+    parser.add_argument("--reuse", metavar="RUN_ID",
+                        help="time the calls on the executions a --keep run loaded (its start dates age with it)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
     args = parser.parse_args(argv)
     if args.count < 1 or args.repeat < 1 or args.warmup < 0:
@@ -389,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rows = asyncio.run(run(args))
     settings = {"server": "standalone", "count": args.count, "repeat": args.repeat, "warmup": args.warmup,
-                "seed": args.seed}
+                "seed": args.seed, "reused_load": args.reuse}
     title = "bench_ui_queries (standalone, Elasticsearch)"
     output = args.output or RESULTS_DIR / f"bench_ui_queries-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
