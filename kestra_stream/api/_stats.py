@@ -41,8 +41,8 @@ from kestra_stream.search import (
     Interval,
     fill,
     interval_for,
+    intervals,
 )
-from kestra_stream.search._intervals import intervals
 
 routes = ApiRoutes("Stats")
 

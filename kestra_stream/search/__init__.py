@@ -1,7 +1,7 @@
 """Searching executions, logs, flows and triggers: one interface, on Elasticsearch or SQLite FTS5."""
 
 from kestra_stream.search._elasticsearch import ElasticsearchRepository
-from kestra_stream.search._intervals import Interval, fill, interval_for
+from kestra_stream.search._intervals import Interval, fill, interval_for, intervals
 from kestra_stream.search._models import (
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
@@ -44,4 +44,5 @@ __all__ = [
     "TriggerRecord",
     "fill",
     "interval_for",
+    "intervals",
 ]

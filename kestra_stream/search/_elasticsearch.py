@@ -196,23 +196,20 @@ class ElasticsearchRepository:
                     page=query.paging.page, size=query.paging.size)
 
     def count_by_state(self, query: ExecutionQuery) -> dict[StateType, int]:
-        aggs = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
-        return _state_counts(self._aggregate("executions", _execution_filter(query), aggs))
+        return _state_counts(self._aggregate("executions", _execution_filter(query), _STATES))
 
     def histogram(self, query: ExecutionQuery, interval: Interval) -> list[HistogramBucket]:
         aggs = {"intervals": {
             "date_histogram": {"field": "startDate", "calendar_interval": _CALENDAR_INTERVALS[interval],
                                "min_doc_count": 1},
-            "aggs": {"states": {"terms": {"field": "state", "size": len(StateType)}},
-                     "duration": {"stats": {"field": "duration"}}}}}
+            "aggs": {**_STATES, "duration": {"stats": {"field": "duration"}}}}}
         result = self._aggregate("executions", _execution_filter(query), aggs)
         return [_bucket(b) for b in result["intervals"]["buckets"]]
 
     def count_by_flow(self, query: ExecutionQuery) -> list[FlowCount]:
         sources = [{"namespace": {"terms": {"field": "namespace"}}}, {"flowId": {"terms": {"field": "flowId"}}}]
-        states = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
         return [FlowCount(namespace=b["key"]["namespace"], flow_id=b["key"]["flowId"], counts=_state_counts(b))
-                for b in self._composite("executions", _execution_filter(query), sources, states)]
+                for b in self._composite("executions", _execution_filter(query), sources, _STATES)]
 
     def search_logs(self, query: LogQuery) -> Page[LogEntry]:
         filters: list[dict[str, Any]] = []
@@ -348,6 +345,7 @@ def trigger_document(trigger: TriggerRecord) -> dict[str, Any]:
 
 
 # ----- aggregations ------------------------------------------------------------------------------
+_STATES = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
 _CALENDAR_INTERVALS = {Interval.MINUTE: "1m", Interval.HOUR: "1h", Interval.DAY: "1d", Interval.WEEK: "1w",
                        Interval.MONTH: "1M"}
 
