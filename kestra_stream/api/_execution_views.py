@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 
 from kestra_stream.api._executions import find_execution
 from kestra_stream.api._flows import FlowOut, flow_out
-from kestra_stream.api._http import json_response, services
+from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import NotFoundError
 from kestra_stream.flows import FlowGraph, execution_graph
@@ -36,7 +37,24 @@ async def executed_flow(request: web.Request, execution: Execution) -> Flow:
               "its YAML source", response=FlowOut)
 async def flow_of_execution(request: web.Request) -> web.StreamResponse:
     execution = await find_execution(request, request.match_info["executionId"])
-    flow = await executed_flow(request, execution)
+    return _flow_answer(await executed_flow(request, execution))
+
+
+class RevisionQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    revision: int | None = Field(default=None, ge=1, description="A revision of the flow; the latest by default")
+
+
+@routes.route("GET", "/executions/flows/{namespace}/{flowId}", summary="A flow as an execution of it would run it, "
+              "with its YAML source", query=RevisionQuery, response=FlowOut)
+async def flow_for_execution(request: web.Request) -> web.StreamResponse:
+    revision = query(request, RevisionQuery).revision
+    flow = services(request).flows.get(request.match_info["namespace"], request.match_info["flowId"], revision)[0]
+    return _flow_answer(flow)
+
+
+def _flow_answer(flow: Flow) -> web.Response:
     return json_response(flow_out(flow, source=True).model_dump(mode="json", by_alias=True, exclude_none=True))
 
 

@@ -136,3 +136,8 @@ async def test_the_flow_of_an_execution_is_the_revision_it_ran(api: ApiHarness) 
     assert flow["tasks"][0]["message"] == "first"
     assert "message: first" in flow["source"]
 
+    latest = await api.client.get(f"{BASE}/flows/{NS}/exec_revised")
+    assert (await latest.json())["tasks"][0]["message"] == "second"
+    first = await api.client.get(f"{BASE}/flows/{NS}/exec_revised", params={"revision": str(flow["revision"])})
+    assert (await first.json())["tasks"][0]["message"] == "first"
+
