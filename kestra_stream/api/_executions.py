@@ -17,7 +17,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class SearchExecutionsQuery(BaseModel):
     labels: list[str] = Field(default_factory=list, description="Labels as repeated `key:value`.")
     start_date: datetime | None = Field(default=None, alias="startDate")
     end_date: datetime | None = Field(default=None, alias="endDate")
+    time_range: timedelta | None = Field(default=None, alias="timeRange", description="Started within this ISO-8601 "
+                                         "duration before now (P1D, PT1H); instead of `startDate`.")
     sort: list[str] = Field(default_factory=list, description="`field:asc|desc`, e.g. `state.startDate:desc`.")
     page: int = Field(default=1, ge=1)
     size: int = Field(default=25, ge=1, le=1000)
@@ -134,6 +136,15 @@ async def _settled(backend: Backend, execution_id: str, within: float) -> Execut
         if asyncio.get_running_loop().time() >= deadline:
             return None
         await asyncio.sleep(0.02)
+
+
+def since(start_date: datetime | None, time_range: timedelta | None) -> datetime | None:
+    """The start of a search's time window: ``startDate``, or ``timeRange`` before now (Kestra's two ways)."""
+    if time_range is None:
+        return start_date
+    if start_date is not None:
+        raise ApiError(400, "`startDate` and `timeRange` are mutually exclusive: give one of them")
+    return datetime.now(UTC) - abs(time_range)
 
 
 def parse_labels(pairs: list[str], *, where: str = "labels") -> dict[str, str]:
@@ -245,7 +256,8 @@ async def search_executions(request: web.Request) -> web.StreamResponse:
     sort, descending = _sort(params.sort)
     search_query = ExecutionQuery(
         namespace=params.namespace, flow_id=params.flow_id, states=tuple(params.state),
-        labels=parse_labels(params.labels), start_date=params.start_date, end_date=params.end_date, text=params.q,
+        labels=parse_labels(params.labels), start_date=since(params.start_date, params.time_range),
+        end_date=params.end_date, text=params.q,
         sort=sort, descending=descending, paging=Paging(page=params.page, size=params.size))
     page = await asyncio.to_thread(services(request).search.search_executions, search_query)
     return json_response(ExecutionPage(results=page.items, total=page.total))

@@ -155,6 +155,12 @@ async def test_search_filters_by_flow_state_and_labels(api: ApiHarness) -> None:
     assert ids == sorted(ids)
     assert (await api.client.get(f"{BASE}/search", params={"sort": "colour:asc"})).status == 400
     assert (await api.client.get(f"{BASE}/search", params={"state": "ASLEEP"})).status == 400
+    recent = await api.eventually(lambda: found([("timeRange", "PT1H"), ("flowId", "exec_fail")], failed["id"]))
+    assert recent["total"] >= 1
+    future = await api.client.get(f"{BASE}/search", params={"startDate": "2999-01-01T00:00:00Z"})
+    assert (await future.json())["total"] == 0
+    both = await api.client.get(f"{BASE}/search", params={"timeRange": "PT1H", "startDate": "2024-01-01T00:00:00Z"})
+    assert both.status == 400
 
 
 async def test_kill_a_running_execution_then_killing_again_is_a_conflict(api: ApiHarness) -> None:
