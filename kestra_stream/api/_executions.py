@@ -1,6 +1,10 @@
 """The Executions endpoints: create (inputs as multipart form data or JSON), get, search, delete,
 kill, pause, resume, restart, replay, set labels, and follow as server-sent events.
 
+Each command on one execution is served at two paths: Kestra's older ``/executions/{id}/kill``
+(``pause``, ``resume``, ...) and Kestra 2.x's ``/executions/{id}/actions/kill``, by one handler
+that answers the execution as the backend holds it once the command is sent.
+
 An execution is read live from the backend (``Backend.state``) and, when the backend does not
 hold it (an execution older than this process on Kafka), from the search index. Searches read
 the index only, so what they answer trails the live state by the indexer's delay.

@@ -18,6 +18,9 @@ flowable's pure ``resolve`` asks the executor to run it (in sequence, in paralle
 a DAG), learnt by calling it with a context that only records the request. A flowable whose
 ``resolve`` cannot run without an execution is drawn as a sequence.
 
+``execution_graph`` is the same topology for one execution of the flow: each task's node also
+carries its latest task run and the state that stands for all its runs (what the UI colours).
+
 Pure: no I/O, no clock.
 """
 

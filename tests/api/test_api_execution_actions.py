@@ -3,9 +3,14 @@ execution's flow and coloured graph, on both backends."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from kestra_stream.models.state import StateType
+import pytest
+
+from kestra_stream.flows._graph import summed_state
+from kestra_stream.models.execution import TaskRun
+from kestra_stream.models.state import State, StateType
 from tests.api.conftest import ApiHarness
 from tests.api.test_api_executions import BASE, NS, WAIT, create, state_of
 
@@ -141,3 +146,22 @@ async def test_the_flow_of_an_execution_is_the_revision_it_ran(api: ApiHarness) 
     first = await api.client.get(f"{BASE}/flows/{NS}/exec_revised", params={"revision": str(flow["revision"])})
     assert (await first.json())["tasks"][0]["message"] == "first"
 
+
+
+def _runs(*states: StateType) -> list[TaskRun]:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    return [TaskRun(id=f"r{i}", execution_id="e", namespace="n", flow_id="f", task_id="t", state=State.new(s, at))
+            for i, s in enumerate(states)]
+
+
+@pytest.mark.parametrize(("states", "summed"), [
+    ((StateType.SUCCESS,), StateType.SUCCESS),
+    ((StateType.RETRIED, StateType.SUCCESS), StateType.SUCCESS),  # a retry that worked is green
+    ((StateType.SUCCESS, StateType.FAILED, StateType.SUCCESS), StateType.FAILED),  # one failed iteration is red
+    ((StateType.FAILED, StateType.RUNNING), StateType.RUNNING),  # still going wins over what ended
+    ((StateType.SUCCESS, StateType.WARNING), StateType.WARNING),
+    ((StateType.SKIPPED,), StateType.SKIPPED),
+])
+def test_a_task_run_several_times_is_coloured_by_its_most_telling_run(states: tuple[StateType, ...],
+                                                                       summed: StateType) -> None:
+    assert summed_state(_runs(*states)) == summed
