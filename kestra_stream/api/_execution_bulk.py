@@ -24,7 +24,6 @@ from kestra_stream.api._executions import (
     check_killable,
     delete_ended,
     find_execution,
-    replay_of,
 )
 from kestra_stream.api._http import json_response, read_json, services
 from kestra_stream.api._routes import ApiRoutes
@@ -82,7 +81,7 @@ async def _restart(request: web.Request, execution: Execution) -> None:
 
 
 async def _replay(request: web.Request, execution: Execution) -> None:
-    await replay_of(request, execution, None)
+    await services(request).backend.replay(execution.id, None)
 
 
 def _check_replay(execution: Execution) -> None:
