@@ -162,17 +162,29 @@ def plain_loop(n: int, times: int) -> tuple[float, float]:
     return float(out.strip()), time.perf_counter() - started
 
 
-async def warm_starts(script: Path, samples: int) -> list[float]:
-    """The warm path's wall times for the same script: hand-over to a spare, output read, exit code known."""
+async def warm_starts(script: Path, samples: int, requirements: list[str] | None = None) -> list[float]:
+    """The warm path's wall times for the same script: hand-over to a spare, output read, exit code known.
+
+    With ``requirements``, as a task declaring them runs: its cached environment looked up (built before
+    the first, unmeasured, run), then the script forked from a zygote of that environment's interpreter.
+    Without, on the worker's own interpreter, as before environments of their own.
+    """
+    from kestra_stream_plugin_scripts import INTERPRETERS, cached_environment, machine_path
     from kestra_stream_plugin_scripts._warm import WarmPool, run_warm
 
     pool = WarmPool()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    path = machine_path(os.environ.get("PATH", os.defpath))
     times = []
     try:
         for i in range(samples + 1):
             started = time.perf_counter()
-            await run_warm(script, cwd=script.parent, env=env, on_line=lambda _line, _err: None, pool=pool, preload="")
+            python = None
+            if requirements is not None:
+                interpreter = INTERPRETERS.cached(path, None) or INTERPRETERS.default(path)
+                python = (await cached_environment(lambda _level, _line: None, interpreter, requirements)).python
+            await run_warm(script, cwd=script.parent, env=env, on_line=lambda _line, _err: None, pool=pool, preload="",
+                           python=python)
             if i:  # the first one also starts the zygote
                 times.append(time.perf_counter() - started)
             # Scripts of a flow come a Kafka round trip apart: the next spare is forked meanwhile.
@@ -201,7 +213,12 @@ def interpreter_start(samples: int) -> dict[str, list[float]]:
                 subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
                 times[name].append(time.perf_counter() - started)
         script.write_text(FIBO_SOURCE.replace("int(sys.argv[1])", "10").replace("int(sys.argv[2])", "1"))
-        times["warm path: run_warm of fibo.py (spare)"] = asyncio.run(warm_starts(script, samples))
+        times["warm path: run_warm of fibo.py (spare), the worker's own interpreter"] = asyncio.run(
+            warm_starts(script, samples))
+        for requirements in ([], ["requests==2.32.3"]):
+            label = f"dependencies {requirements}" if requirements else "no dependencies (Kestra's helper only)"
+            times[f"warm path, cached environment with {label}: lookup + run_warm"] = asyncio.run(
+                warm_starts(script, samples, requirements))
     return times
 
 

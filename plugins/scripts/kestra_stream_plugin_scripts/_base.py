@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import re
 import secrets
+import shutil
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,13 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner, not_implemented
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
+from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
 from kestra_stream_plugin_scripts._warm import (
@@ -34,6 +36,7 @@ from kestra_stream_plugin_scripts._warm import (
 log = structlog.get_logger(__name__)
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 DEFAULT_INTERPRETER = ("/bin/sh", "-c")
 
 # The variables a task runner adds to its task's expressions; the run context cannot take extra
@@ -59,7 +62,7 @@ class DockerRunner(TaskRunner):
 
     model_config = ConfigDict(**{**PluginModel.model_config, "extra": "allow"})
     plugin = PluginInfo(
-        type="io.kestra.plugin.scripts.runner.docker.Docker",
+        type=DOCKER_RUNNER,
         short="runner.Docker",
         title="Docker task runner (not available: tasks fail at run time; use the Process runner)",
     )
@@ -72,10 +75,13 @@ class Launch:
     commands: list[str]
     env: dict[str, str] = field(default_factory=dict)
     before: list[str] = field(default_factory=list)
-    # A Python file the commands run with the worker's python: the warm path may run it instead.
+    # A Python file the commands run with ``warm_python``: the warm path may run it instead.
     warm_script: Path | None = None
+    warm_python: Path | None = None
     # The modules its zygote preloads (``preload_for``), unless the task's environment names them.
     warm_preload: str = DEFAULT_PRELOAD
+    # A folder of this attempt only (a private Python environment), removed when it ends.
+    scratch: Path | None = None
 
 
 def _stringify(value: Any) -> Any:
@@ -128,23 +134,40 @@ class AbstractExecScript(RunnableTask):
                                                                "'docker'"))
         return value
 
+    @model_validator(mode="after")
+    def _no_container_properties_on_process(self) -> AbstractExecScript:
+        # Kestra runs these in a container by default; here they would run on the Process runner,
+        # which has no use for an image: saying so beats running the script somewhere else.
+        if self.runner == "DOCKER":
+            raise ValueError("runner: DOCKER needs a container engine, which this worker does not have; "
+                             f"remove 'runner' to run on the Process runner ({PROCESS_RUNNER})")
+        if self.container_image is not None and self.runs_on_process():
+            where = ("taskRunner is the Process runner" if self.task_runner is not None
+                     else "no taskRunner is set, and the default here is the Process runner")
+            raise ValueError(f"containerImage {self.container_image!r} is only used by a container task runner, "
+                             f"and {where}: remove containerImage to run with the machine's interpreter "
+                             "(declare Python packages in 'dependencies'), or set taskRunner type "
+                             f"{DOCKER_RUNNER} to run in that image")
+        return self
+
+    def runs_on_process(self) -> bool:
+        """Whether the task runs on the Process runner: no task runner set, or that one."""
+        if self.task_runner is None:
+            return True
+        info = type(self.task_runner).plugin
+        names = info.names if info else (self.task_runner.type,)
+        return self.task_runner.type == PROCESS_RUNNER or PROCESS_RUNNER in names
+
     @abstractmethod
     async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:
         """The commands to run once the working directory holds the input files."""
 
     def check_runner(self) -> None:
         """Only the Process runner exists here: any other one is an error that says so."""
-        if self.runner == "DOCKER":
-            raise TaskFailure("runner: DOCKER is not available on this worker; only the Process runner "
-                              f"is (remove 'runner' or set taskRunner type {PROCESS_RUNNER})",
-                              task_id=self.id)
-        if self.task_runner is not None and self.task_runner.type != PROCESS_RUNNER:
-            info = type(self.task_runner).plugin
-            names = info.names if info else (self.task_runner.type,)
-            if PROCESS_RUNNER not in names:
-                raise TaskFailure(
-                    f"task runner {self.task_runner.type!r} is not available on this worker; only the "
-                    f"Process runner is: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+        if self.task_runner is not None and not self.runs_on_process():
+            raise TaskFailure(
+                f"task runner {self.task_runner.type!r} is not available on this worker; only the "
+                f"Process runner is: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
 
     def runner_text(self, value: Any, runner_vars: Mapping[str, str]) -> Any:
         """``value`` with ``{{ workingDir }}`` / ``{{ outputDir }}`` replaced by their paths."""
@@ -182,10 +205,11 @@ class AbstractExecScript(RunnableTask):
 
     async def _execute(self, args: list[str], launch: Launch | None, workdir: Path, env: dict[str, str],
                        collector: ScriptOutputCollector) -> int:
-        if launch is not None and launch.warm_script is not None:
+        if launch is not None and launch.warm_script is not None and launch.warm_python is not None:
             preload = None if PRELOAD_ENV in env else launch.warm_preload
             try:
-                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload)
+                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload,
+                                      python=launch.warm_python)
             except WarmUnavailable as exc:
                 log.info("python_warm_path_unavailable", task_id=self.id, reason=str(exc))
             except ZygoteLost as exc:
@@ -209,6 +233,14 @@ class AbstractExecScript(RunnableTask):
         if self.input_files is not None:
             await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
         launch = await self.launch(ctx, workdir, runner_vars)
+        try:
+            return await self._run_launched(ctx, launch, workdir, runner_vars, output_dir)
+        finally:
+            if launch.scratch is not None:
+                await asyncio.shield(asyncio.to_thread(shutil.rmtree, launch.scratch, True))
+
+    async def _run_launched(self, ctx: RunContext, launch: Launch, workdir: Path, runner_vars: dict[str, str],
+                            output_dir: Path | None) -> Mapping[str, Any]:
         user_before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
         before = ["set -e", *user_before] if self.fail_fast else user_before
         interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
@@ -216,7 +248,7 @@ class AbstractExecScript(RunnableTask):
             raise TaskFailure("interpreter must not be empty, e.g. ['/bin/sh', '-c']", task_id=self.id)
         args = [*interpreter, "\n".join([*before, *launch.before, *launch.commands])]
 
-        env = dict(os.environ)
+        env = machine_environ()
         env.update(launch.env)
         env["WORKING_DIR"] = str(workdir)
         if output_dir is not None:
@@ -226,8 +258,8 @@ class AbstractExecScript(RunnableTask):
             env.update({str(k): str(v) for k, v in rendered_env.items()})
 
         collector = ScriptOutputCollector(ctx)
-        warm = (launch.warm_script is not None and not user_before and not launch.before
-                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env))
+        warm = (launch.warm_python is not None and not user_before and not launch.before
+                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env, launch.warm_python))
         exit_code = await self._execute(args, launch if warm else None, workdir, env, collector)
         if exit_code != 0:
             raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
