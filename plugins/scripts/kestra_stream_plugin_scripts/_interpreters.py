@@ -11,6 +11,7 @@ pyenv's versions (``$PYENV_ROOT/versions/*``). Each is asked for its version onc
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -53,8 +54,9 @@ def orchestrator_bin() -> Path | None:
     return Path(sys.executable).parent
 
 
+@functools.lru_cache(maxsize=64)
 def machine_path(path: str) -> str:
-    """``path`` without the orchestrator's virtual environment ``bin`` folder."""
+    """``path`` without the orchestrator's virtual environment ``bin`` folder (every task asks: cached)."""
     own = orchestrator_bin()
     if own is None:
         return path
