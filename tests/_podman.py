@@ -126,7 +126,7 @@ def podman_host() -> str:
 
 
 @pytest.fixture(scope="session")
-def test_image(podman_host: str) -> str:
+def container_image(podman_host: str) -> str:
     """The local image with Python 3, imported once into the engine."""
     return ensure_test_image(podman_host)
 

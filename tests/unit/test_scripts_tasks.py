@@ -294,13 +294,15 @@ async def test_each_attempt_gets_a_fresh_working_directory(build: Build) -> None
     assert [m.strip() for m in ctx.messages()] == ["0", "0"]
 
 
-async def test_docker_runner_is_a_clear_error_at_run_time(build: Build) -> None:
+async def test_a_worker_without_a_container_engine_refuses_docker_tasks_naming_the_setting(
+        build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KESTRA_STREAM_DOCKER_HOST", raising=False)
     task, ctx = build({"id": "t", "type": "shell.Commands", "commands": ["true"], "containerImage": "ubuntu",
                        "taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker", "pullPolicy": "NEVER"}})
-    with pytest.raises(TaskFailure, match="only the Process runner"):
+    with pytest.raises(TaskFailure, match="no container engine: set KESTRA_STREAM_DOCKER_HOST"):
         await task.run(ctx)
     task, ctx = build({"id": "t", "type": "shell.Commands", "commands": ["true"], "runner": "DOCKER"})
-    with pytest.raises(TaskFailure, match="only the Process runner"):
+    with pytest.raises(TaskFailure, match="no container engine: set KESTRA_STREAM_DOCKER_HOST"):
         await task.run(ctx)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 from kestra_stream.models.plugin import PluginModel
 from kestra_stream_plugin_scripts import _python as python
 from kestra_stream_plugin_scripts import _shell as shell
-from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, DockerRunner, Launch
+from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, Launch
 from kestra_stream_plugin_scripts._deps import ensure_dependencies, requirements_key
+from kestra_stream_plugin_scripts._docker import HOST_SETTING, VOLUMES_SETTING, DockerRunner, run_container
+from kestra_stream_plugin_scripts._docker_run import Run
 from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import group_members, run_process
@@ -30,18 +32,21 @@ from kestra_stream_plugin_scripts._warm import (
 
 
 def plugins() -> list[type[PluginModel]]:
-    return [python.Script, python.Commands, shell.Script, shell.Commands, DockerRunner]
+    return [python.Script, python.Commands, shell.Script, shell.Commands, DockerRunner, Run]
 
 
 __all__ = [
+    "HOST_SETTING",
     "PRELOAD_ENV",
     "PROCESS_RUNNER",
     "PROTOCOL_LINE",
+    "VOLUMES_SETTING",
     "WARM_ENV",
     "WARM_POOL",
     "AbstractExecScript",
     "DockerRunner",
     "Launch",
+    "Run",
     "ScriptOutputCollector",
     "WarmPool",
     "WarmUnavailable",
@@ -54,6 +59,7 @@ __all__ = [
     "preload_for",
     "python",
     "requirements_key",
+    "run_container",
     "run_process",
     "run_warm",
     "shell",

@@ -9,7 +9,7 @@ import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import field_validator
 
@@ -31,6 +31,8 @@ def python_command() -> str:
 
 
 class _PythonExec(AbstractExecScript):
+    default_container_image: ClassVar[str] = "python:3.13-slim"
+
     dependencies: list[str] | None = None
     dependency_cache_enabled: bool = True
     python_version: str | None = None
