@@ -192,6 +192,8 @@ def test_container_image_on_the_process_runner_is_refused_at_validation_with_the
         build(raw)
     # A container runner is what the image is for: validation lets it through.
     build({**raw, "taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker"}})
+    if runner is None:
+        build({**raw, "runner": "DOCKER"})
 
 
 def test_package_manager_pip_is_refused_since_uv_installs_dependencies(build: Build) -> None:

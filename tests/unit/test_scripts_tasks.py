@@ -25,7 +25,6 @@ from kestra_stream_plugin_scripts import (
     plugins,
 )
 from kestra_stream_plugin_scripts._env import cache_root
-from pydantic import ValidationError
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
@@ -306,16 +305,16 @@ async def test_each_attempt_gets_a_fresh_working_directory(build: Build) -> None
     assert [m.strip() for m in ctx.messages()] == ["0", "0"]
 
 
-async def test_docker_runner_is_a_clear_error_at_run_time(build: Build) -> None:
+async def test_a_worker_without_a_container_engine_refuses_docker_tasks_naming_the_setting(
+        build: Build, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KESTRA_STREAM_DOCKER_HOST", raising=False)
     task, ctx = build({"id": "t", "type": "shell.Commands", "commands": ["true"], "containerImage": "ubuntu",
                        "taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker", "pullPolicy": "NEVER"}})
-    with pytest.raises(TaskFailure, match="only the Process runner"):
+    with pytest.raises(TaskFailure, match="no container engine: set KESTRA_STREAM_DOCKER_HOST"):
         await task.run(ctx)
-
-
-def test_deprecated_docker_runner_property_is_refused_at_validation(build: Build) -> None:
-    with pytest.raises(ValidationError, match="runner: DOCKER needs a container engine"):
-        build({"id": "t", "type": "shell.Commands", "commands": ["true"], "runner": "DOCKER"})
+    task, ctx = build({"id": "t", "type": "shell.Commands", "commands": ["true"], "runner": "DOCKER"})
+    with pytest.raises(TaskFailure, match="no container engine: set KESTRA_STREAM_DOCKER_HOST"):
+        await task.run(ctx)
 
 
 async def test_enabled_namespace_files_say_they_are_not_supported_yet(build: Build) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from kestra_stream.models.plugin import PluginModel
 from kestra_stream_plugin_scripts import _python as python
 from kestra_stream_plugin_scripts import _shell as shell
-from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, DockerRunner, Launch
+from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, Launch
+from kestra_stream_plugin_scripts._docker import HOST_SETTING, VOLUMES_SETTING, DockerRunner, run_container
+from kestra_stream_plugin_scripts._docker_run import Run
 from kestra_stream_plugin_scripts._env import (
     CACHE_ENV,
     HELPER,
@@ -40,16 +42,18 @@ from kestra_stream_plugin_scripts._warm import (
 
 
 def plugins() -> list[type[PluginModel]]:
-    return [python.Script, python.Commands, shell.Script, shell.Commands, DockerRunner]
+    return [python.Script, python.Commands, shell.Script, shell.Commands, DockerRunner, Run]
 
 
 __all__ = [
     "CACHE_ENV",
     "HELPER",
+    "HOST_SETTING",
     "INTERPRETERS",
     "PRELOAD_ENV",
     "PROCESS_RUNNER",
     "PROTOCOL_LINE",
+    "VOLUMES_SETTING",
     "WARM_ENV",
     "WARM_POOL",
     "AbstractExecScript",
@@ -57,6 +61,7 @@ __all__ = [
     "Interpreter",
     "Launch",
     "PythonEnvironment",
+    "Run",
     "ScriptOutputCollector",
     "WarmPool",
     "WarmUnavailable",
@@ -72,6 +77,7 @@ __all__ = [
     "preload_for",
     "python",
     "requirement_set",
+    "run_container",
     "run_process",
     "run_warm",
     "shell",

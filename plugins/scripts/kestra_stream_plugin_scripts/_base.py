@@ -11,15 +11,15 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import structlog
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo, PluginModel
-from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner, not_implemented
+from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, not_implemented
+from kestra_stream_plugin_scripts._docker import ContainerRun, DockerRunner, run_container
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
@@ -54,18 +54,6 @@ class NamespaceFiles(BaseModel):
     namespaces: list[str] | None = None
     if_exists: Literal["OVERWRITE", "FAIL", "WARN", "IGNORE"] | None = None
     folder_per_namespace: bool | None = None
-
-
-class DockerRunner(TaskRunner):
-    """Kestra's Docker task runner: accepted so that flows written for Kestra load; running a task
-    on it fails, since this worker has no container engine."""
-
-    model_config = ConfigDict(**{**PluginModel.model_config, "extra": "allow"})
-    plugin = PluginInfo(
-        type=DOCKER_RUNNER,
-        short="runner.Docker",
-        title="Docker task runner (not available: tasks fail at run time; use the Process runner)",
-    )
 
 
 @dataclass
@@ -111,6 +99,8 @@ class AbstractExecScript(RunnableTask):
     # Deprecated by Kestra in favour of taskRunner; still accepted.
     runner: Literal["PROCESS", "DOCKER"] | None = None
     docker: dict[str, Any] | None = None
+    # Kestra's image when the Docker runner has no containerImage.
+    default_container_image: ClassVar[str] = "ubuntu"
 
     @field_validator("env", mode="before")
     @classmethod
@@ -138,9 +128,6 @@ class AbstractExecScript(RunnableTask):
     def _no_container_properties_on_process(self) -> AbstractExecScript:
         # Kestra runs these in a container by default; here they would run on the Process runner,
         # which has no use for an image: saying so beats running the script somewhere else.
-        if self.runner == "DOCKER":
-            raise ValueError("runner: DOCKER needs a container engine, which this worker does not have; "
-                             f"remove 'runner' to run on the Process runner ({PROCESS_RUNNER})")
         if self.container_image is not None and self.runs_on_process():
             where = ("taskRunner is the Process runner" if self.task_runner is not None
                      else "no taskRunner is set, and the default here is the Process runner")
@@ -151,9 +138,9 @@ class AbstractExecScript(RunnableTask):
         return self
 
     def runs_on_process(self) -> bool:
-        """Whether the task runs on the Process runner: no task runner set, or that one."""
+        """Whether the task runs on the Process runner: that one, or none (and not ``runner: DOCKER``)."""
         if self.task_runner is None:
-            return True
+            return self.runner != "DOCKER"
         info = type(self.task_runner).plugin
         names = info.names if info else (self.task_runner.type,)
         return self.task_runner.type == PROCESS_RUNNER or PROCESS_RUNNER in names
@@ -162,12 +149,20 @@ class AbstractExecScript(RunnableTask):
     async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:
         """The commands to run once the working directory holds the input files."""
 
-    def check_runner(self) -> None:
-        """Only the Process runner exists here: any other one is an error that says so."""
-        if self.task_runner is not None and not self.runs_on_process():
-            raise TaskFailure(
-                f"task runner {self.task_runner.type!r} is not available on this worker; only the "
-                f"Process runner is: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+    def check_runner(self) -> DockerRunner | None:
+        """The Docker runner the task asks for, None for the Process runner; any other one is an error."""
+        if isinstance(self.task_runner, DockerRunner):
+            return self.task_runner
+        if self.runner == "DOCKER" and self.task_runner is None:
+            return DockerRunner(type=DockerRunner.plugin.type if DockerRunner.plugin else "")
+        if self.task_runner is not None and self.task_runner.type != PROCESS_RUNNER:
+            info = type(self.task_runner).plugin
+            names = info.names if info else (self.task_runner.type,)
+            if PROCESS_RUNNER not in names:
+                raise TaskFailure(
+                    f"task runner {self.task_runner.type!r} is not available on this worker; the Process "
+                    f"and Docker runners are: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+        return None
 
     def runner_text(self, value: Any, runner_vars: Mapping[str, str]) -> Any:
         """``value`` with ``{{ workingDir }}`` / ``{{ outputDir }}`` replaced by their paths."""
@@ -217,7 +212,11 @@ class AbstractExecScript(RunnableTask):
         return await run_process(args, cwd=workdir, env=env, on_line=collector)
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any]:
-        self.check_runner()
+        docker = self.check_runner()
+        if docker is not None and getattr(self, "dependencies", None):
+            raise TaskFailure("dependencies are not installed in containers by this worker: install them with "
+                              "beforeCommands (e.g. pip install ...) or use an image that holds them",
+                              task_id=self.id)
         if self.namespace_files is not None and self.namespace_files.enabled:
             raise TaskFailure("namespaceFiles is not supported yet on this worker: namespace files come "
                               "with the namespace files API; pass the files with inputFiles instead, or set "
@@ -234,13 +233,13 @@ class AbstractExecScript(RunnableTask):
             await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
         launch = await self.launch(ctx, workdir, runner_vars)
         try:
-            return await self._run_launched(ctx, launch, workdir, runner_vars, output_dir)
+            return await self._run_launched(ctx, launch, workdir, runner_vars, output_dir, docker)
         finally:
             if launch.scratch is not None:
                 await asyncio.shield(asyncio.to_thread(shutil.rmtree, launch.scratch, True))
 
     async def _run_launched(self, ctx: RunContext, launch: Launch, workdir: Path, runner_vars: dict[str, str],
-                            output_dir: Path | None) -> Mapping[str, Any]:
+                            output_dir: Path | None, docker: DockerRunner | None) -> Mapping[str, Any]:
         user_before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
         before = ["set -e", *user_before] if self.fail_fast else user_before
         interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
@@ -248,19 +247,30 @@ class AbstractExecScript(RunnableTask):
             raise TaskFailure("interpreter must not be empty, e.g. ['/bin/sh', '-c']", task_id=self.id)
         args = [*interpreter, "\n".join([*before, *launch.before, *launch.commands])]
 
-        env = machine_environ()
-        env.update(launch.env)
-        env["WORKING_DIR"] = str(workdir)
+        task_env = {"WORKING_DIR": str(workdir)}
         if output_dir is not None:
-            env["OUTPUT_DIR"] = str(output_dir)
+            task_env["OUTPUT_DIR"] = str(output_dir)
         if self.env:
             rendered_env = ctx.render(self.runner_text(self.env, runner_vars))
-            env.update({str(k): str(v) for k, v in rendered_env.items()})
+            task_env.update({str(k): str(v) for k, v in rendered_env.items()})
+        env = {**machine_environ(), **launch.env, **task_env}
 
         collector = ScriptOutputCollector(ctx)
+        if docker is not None:
+            # The container has its image's environment and the task's, never the worker's (nor
+            # ``launch.env``, the worker's interpreter paths).
+            exit_code = await run_container(ContainerRun(
+                image=ctx.render_string(self.container_image or self.default_container_image),
+                command=args, workdir=workdir, env=task_env, options=docker),
+                collector, task_id=self.id)
+            return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
         warm = (launch.warm_python is not None and not user_before and not launch.before
                 and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env, launch.warm_python))
         exit_code = await self._execute(args, launch if warm else None, workdir, env, collector)
+        return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
+
+    async def _finish(self, ctx: RunContext, exit_code: int, collector: ScriptOutputCollector,
+                      runner_vars: Mapping[str, str], workdir: Path, output_dir: Path | None) -> Mapping[str, Any]:
         if exit_code != 0:
             raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
 

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import field_validator
 
@@ -36,6 +36,8 @@ _NAMES_PIP = re.compile(r"\bpip3?\b")
 
 
 class _PythonExec(AbstractExecScript):
+    default_container_image: ClassVar[str] = "python:3.13-slim"
+
     dependencies: list[str] | None = None
     dependency_cache_enabled: bool = True
     python_version: str | None = None
@@ -55,7 +57,9 @@ class _PythonExec(AbstractExecScript):
         return known if known is not None else await asyncio.to_thread(INTERPRETERS.select, path, wanted)
 
     def _may_install(self) -> bool:
-        return bool(_NAMES_PIP.search(json.dumps([self.before_commands, getattr(self, "commands", None)])))
+        # In a container, pip installs into the container: nothing to layer on this machine.
+        commands = json.dumps([self.before_commands, getattr(self, "commands", None)])
+        return self.runs_on_process() and bool(_NAMES_PIP.search(commands))
 
     async def environment(self, ctx: RunContext) -> tuple[PythonEnvironment, dict[str, str], Path | None]:
         """The environment the task runs in, the variables that put it first, and a scratch folder
