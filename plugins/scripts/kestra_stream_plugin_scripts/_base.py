@@ -155,13 +155,10 @@ class AbstractExecScript(RunnableTask):
             return self.task_runner
         if self.runner == "DOCKER" and self.task_runner is None:
             return DockerRunner(type=DockerRunner.plugin.type if DockerRunner.plugin else "")
-        if self.task_runner is not None and self.task_runner.type != PROCESS_RUNNER:
-            info = type(self.task_runner).plugin
-            names = info.names if info else (self.task_runner.type,)
-            if PROCESS_RUNNER not in names:
-                raise TaskFailure(
-                    f"task runner {self.task_runner.type!r} is not available on this worker; the Process "
-                    f"and Docker runners are: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+        if self.task_runner is not None and not self.runs_on_process():
+            raise TaskFailure(
+                f"task runner {self.task_runner.type!r} is not available on this worker; the Process "
+                f"and Docker runners are: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
         return None
 
     def runner_text(self, value: Any, runner_vars: Mapping[str, str]) -> Any:
