@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Services live outside /root so that Elasticsearch, which refuses to run as root, can reach its files.
 export KESTRA_STREAM_HOME ?= /var/tmp/kestra-stream/services
 
-.PHONY: install demo test lint typecheck unit services clean ui ui-test chromium
+.PHONY: install demo test lint typecheck unit services clean ui ui-test chromium podman podman-packages
 
 # The web UI (kestra_stream/ui): npm ci and the Vite build, redone only when its sources change.
 # Playwright drives the machine's Chromium: it never downloads a browser.
@@ -52,7 +52,7 @@ unit: install
 
 # The test broker starts empty each run: every test makes topics of its own, and thousands of
 # leftover partitions would exhaust its small heap. (Only this test home is reset, never a user's.)
-services: install
+services: install podman-packages
 	$(BIN)/kestra-stream services down kafka
 	rm -rf $(KESTRA_STREAM_HOME)/kafka/data
 	$(BIN)/kestra-stream services up
@@ -60,6 +60,17 @@ services: install
 # Debian's Chromium for the browser tests (as root, the way CI runs).
 chromium:
 	test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+
+# Debian's Podman (with runc, which runs on cgroups v1 + v2 hybrid hosts) for the container tests,
+# as root, the way CI runs; `services up` serves its Docker API under the home.
+podman-packages:
+	command -v podman >/dev/null && command -v runc >/dev/null || (apt-get update && apt-get install -y podman runc)
+
+# Podman's API running, and the tests' image (this machine's Python 3, no registry needed) imported
+# into it once; both are kept under $(KESTRA_STREAM_HOME)/podman.
+podman: install podman-packages
+	$(BIN)/kestra-stream services up podman
+	$(BIN)/python tests/_podman.py
 
 # The UI's type check and component tests; its browser journeys run in pytest (tests/ui).
 ui-test: ui chromium
@@ -73,7 +84,7 @@ RUNNING_SERVICES = $(BIN)/kestra-stream services status --json | $(BIN)/python -
 
 test: lint typecheck ui-test
 	@before="$$($(RUNNING_SERVICES))"; \
-	code=0; $(MAKE) --no-print-directory services && $(BIN)/pytest -q || code=$$?; \
+	code=0; $(MAKE) --no-print-directory services && $(BIN)/python tests/_podman.py && $(BIN)/pytest -q || code=$$?; \
 	started=""; for name in $$($(RUNNING_SERVICES)); do \
 	  case " $$before " in *" $$name "*) ;; *) started="$$started $$name";; esac; done; \
 	if [ -n "$(KEEP_SERVICES)" ] || [ -z "$$started" ]; then \

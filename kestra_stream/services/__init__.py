@@ -1,4 +1,4 @@
-"""Real Kafka, Elasticsearch and MinIO on this machine, without Docker.
+"""Real Kafka, Elasticsearch and MinIO on this machine, without Docker, and Podman's Docker API.
 
 ``up`` fetches each server the way its ecosystem does (Maven Central for Kafka and
 Elasticsearch, the Go module proxy for MinIO), caches it under a home directory, starts
@@ -10,6 +10,7 @@ from kestra_stream.services._elasticsearch import elasticsearch_ready
 from kestra_stream.services._kafka import kafka_ready
 from kestra_stream.services._launcher import ServiceStatus, down, status, up
 from kestra_stream.services._minio import minio_ready
+from kestra_stream.services._podman import podman_ready
 from kestra_stream.services._process import ServiceError
 from kestra_stream.services._settings import (
     DEFAULT_ELASTICSEARCH_URL,
@@ -46,6 +47,7 @@ __all__ = [
     "elasticsearch_ready",
     "kafka_ready",
     "minio_ready",
+    "podman_ready",
     "resolve_home",
     "status",
     "up",

@@ -13,6 +13,7 @@ from kestra_stream.services._base import LocalService
 from kestra_stream.services._elasticsearch import Elasticsearch
 from kestra_stream.services._kafka import Kafka
 from kestra_stream.services._minio import MinIO
+from kestra_stream.services._podman import Podman
 from kestra_stream.services._ports import port_holder, ports_taken_message
 from kestra_stream.services._process import (
     ServiceError,
@@ -33,7 +34,7 @@ Reporter = Callable[[str, str], None]
 """Receives (service name, message) as things happen: downloads, builds, starts, readiness."""
 
 _CLASSES: dict[ServiceName, type[LocalService]] = {
-    "kafka": Kafka, "elasticsearch": Elasticsearch, "minio": MinIO,
+    "kafka": Kafka, "elasticsearch": Elasticsearch, "minio": MinIO, "podman": Podman,
 }
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kestra_stream.errors import KestraStreamError
 
-ServiceName = Literal["kafka", "elasticsearch", "minio"]
+ServiceName = Literal["kafka", "elasticsearch", "minio", "podman"]
 SERVICE_NAMES: tuple[ServiceName, ...] = get_args(ServiceName)
 
 # Pinned versions. Kafka: latest 3.9 patch on Maven Central. Elasticsearch: latest 8.x
@@ -124,6 +124,9 @@ class ServicesSettings(BaseModel):
             return f"{DEFAULT_HOST}:{self.kafka_port}"
         if name == "elasticsearch":
             return f"http://{DEFAULT_HOST}:{self.elasticsearch_port}"
+        if name == "podman":
+            # Docker's spelling of an engine's address (DOCKER_HOST), a socket rather than a port.
+            return f"unix://{self.service_dir(name) / 'run' / 'podman.sock'}"
         return f"http://{DEFAULT_HOST}:{self.minio_port}"
 
     def ports(self, name: ServiceName) -> dict[str, int]:
@@ -132,6 +135,8 @@ class ServicesSettings(BaseModel):
             return {"broker": self.kafka_port, "controller": self.kafka_controller_port}
         if name == "elasticsearch":
             return {"http": self.elasticsearch_port, "transport": self.elasticsearch_transport_port}
+        if name == "podman":
+            return {}
         return {"s3": self.minio_port, "console": self.minio_console_port}
 
 

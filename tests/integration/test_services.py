@@ -216,14 +216,14 @@ def test_wait_ready_returns_as_soon_as_the_probe_answers() -> None:
 
 def test_status_of_a_fresh_home_says_nothing_is_installed_or_running(tmp_path: Path) -> None:
     states = status(home=tmp_path)
-    assert list(states) == ["kafka", "elasticsearch", "minio"]
+    assert list(states) == ["kafka", "elasticsearch", "minio", "podman"]
     assert not any(s.installed or s.running or s.ready for s in states.values())
     assert states["kafka"].directory == tmp_path / "kafka"
 
 
 def test_down_of_services_that_are_not_running_says_so(tmp_path: Path) -> None:
     assert down(home=tmp_path) == {"kafka": "not running", "elasticsearch": "not running",
-                                   "minio": "not running"}
+                                   "minio": "not running", "podman": "not running"}
 
 
 def test_a_stale_pid_file_is_ignored_and_removed(tmp_path: Path) -> None:

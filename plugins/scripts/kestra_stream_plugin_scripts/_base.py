@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import re
 import secrets
+import shutil
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import structlog
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo, PluginModel
-from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner, not_implemented
+from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, not_implemented
+from kestra_stream_plugin_scripts._docker import ContainerRun, DockerRunner, run_container
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
+from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
 from kestra_stream_plugin_scripts._warm import (
@@ -34,6 +36,7 @@ from kestra_stream_plugin_scripts._warm import (
 log = structlog.get_logger(__name__)
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
+DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 DEFAULT_INTERPRETER = ("/bin/sh", "-c")
 
 # The variables a task runner adds to its task's expressions; the run context cannot take extra
@@ -53,18 +56,6 @@ class NamespaceFiles(BaseModel):
     folder_per_namespace: bool | None = None
 
 
-class DockerRunner(TaskRunner):
-    """Kestra's Docker task runner: accepted so that flows written for Kestra load; running a task
-    on it fails, since this worker has no container engine."""
-
-    model_config = ConfigDict(**{**PluginModel.model_config, "extra": "allow"})
-    plugin = PluginInfo(
-        type="io.kestra.plugin.scripts.runner.docker.Docker",
-        short="runner.Docker",
-        title="Docker task runner (not available: tasks fail at run time; use the Process runner)",
-    )
-
-
 @dataclass
 class Launch:
     """What a script task runs: its main commands, and environment it adds."""
@@ -72,10 +63,13 @@ class Launch:
     commands: list[str]
     env: dict[str, str] = field(default_factory=dict)
     before: list[str] = field(default_factory=list)
-    # A Python file the commands run with the worker's python: the warm path may run it instead.
+    # A Python file the commands run with ``warm_python``: the warm path may run it instead.
     warm_script: Path | None = None
+    warm_python: Path | None = None
     # The modules its zygote preloads (``preload_for``), unless the task's environment names them.
     warm_preload: str = DEFAULT_PRELOAD
+    # A folder of this attempt only (a private Python environment), removed when it ends.
+    scratch: Path | None = None
 
 
 def _stringify(value: Any) -> Any:
@@ -105,6 +99,8 @@ class AbstractExecScript(RunnableTask):
     # Deprecated by Kestra in favour of taskRunner; still accepted.
     runner: Literal["PROCESS", "DOCKER"] | None = None
     docker: dict[str, Any] | None = None
+    # Kestra's image when the Docker runner has no containerImage.
+    default_container_image: ClassVar[str] = "ubuntu"
 
     @field_validator("env", mode="before")
     @classmethod
@@ -128,23 +124,42 @@ class AbstractExecScript(RunnableTask):
                                                                "'docker'"))
         return value
 
+    @model_validator(mode="after")
+    def _no_container_properties_on_process(self) -> AbstractExecScript:
+        # Kestra runs these in a container by default; here they would run on the Process runner,
+        # which has no use for an image: saying so beats running the script somewhere else.
+        if self.container_image is not None and self.runs_on_process():
+            where = ("taskRunner is the Process runner" if self.task_runner is not None
+                     else "no taskRunner is set, and the default here is the Process runner")
+            raise ValueError(f"containerImage {self.container_image!r} is only used by a container task runner, "
+                             f"and {where}: remove containerImage to run with the machine's interpreter "
+                             "(declare Python packages in 'dependencies'), or set taskRunner type "
+                             f"{DOCKER_RUNNER} to run in that image")
+        return self
+
+    def runs_on_process(self) -> bool:
+        """Whether the task runs on the Process runner: that one, or none (and not ``runner: DOCKER``)."""
+        if self.task_runner is None:
+            return self.runner != "DOCKER"
+        info = type(self.task_runner).plugin
+        names = info.names if info else (self.task_runner.type,)
+        return self.task_runner.type == PROCESS_RUNNER or PROCESS_RUNNER in names
+
     @abstractmethod
     async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:
         """The commands to run once the working directory holds the input files."""
 
-    def check_runner(self) -> None:
-        """Only the Process runner exists here: any other one is an error that says so."""
-        if self.runner == "DOCKER":
-            raise TaskFailure("runner: DOCKER is not available on this worker; only the Process runner "
-                              f"is (remove 'runner' or set taskRunner type {PROCESS_RUNNER})",
-                              task_id=self.id)
-        if self.task_runner is not None and self.task_runner.type != PROCESS_RUNNER:
-            info = type(self.task_runner).plugin
-            names = info.names if info else (self.task_runner.type,)
-            if PROCESS_RUNNER not in names:
-                raise TaskFailure(
-                    f"task runner {self.task_runner.type!r} is not available on this worker; only the "
-                    f"Process runner is: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+    def check_runner(self) -> DockerRunner | None:
+        """The Docker runner the task asks for, None for the Process runner; any other one is an error."""
+        if isinstance(self.task_runner, DockerRunner):
+            return self.task_runner
+        if self.runner == "DOCKER" and self.task_runner is None:
+            return DockerRunner(type=DockerRunner.plugin.type if DockerRunner.plugin else "")
+        if self.task_runner is not None and not self.runs_on_process():
+            raise TaskFailure(
+                f"task runner {self.task_runner.type!r} is not available on this worker; the Process "
+                f"and Docker runners are: set taskRunner type to {PROCESS_RUNNER}", task_id=self.id)
+        return None
 
     def runner_text(self, value: Any, runner_vars: Mapping[str, str]) -> Any:
         """``value`` with ``{{ workingDir }}`` / ``{{ outputDir }}`` replaced by their paths."""
@@ -182,10 +197,11 @@ class AbstractExecScript(RunnableTask):
 
     async def _execute(self, args: list[str], launch: Launch | None, workdir: Path, env: dict[str, str],
                        collector: ScriptOutputCollector) -> int:
-        if launch is not None and launch.warm_script is not None:
+        if launch is not None and launch.warm_script is not None and launch.warm_python is not None:
             preload = None if PRELOAD_ENV in env else launch.warm_preload
             try:
-                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload)
+                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload,
+                                      python=launch.warm_python)
             except WarmUnavailable as exc:
                 log.info("python_warm_path_unavailable", task_id=self.id, reason=str(exc))
             except ZygoteLost as exc:
@@ -193,7 +209,11 @@ class AbstractExecScript(RunnableTask):
         return await run_process(args, cwd=workdir, env=env, on_line=collector)
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any]:
-        self.check_runner()
+        docker = self.check_runner()
+        if docker is not None and getattr(self, "dependencies", None):
+            raise TaskFailure("dependencies are not installed in containers by this worker: install them with "
+                              "beforeCommands (e.g. pip install ...) or use an image that holds them",
+                              task_id=self.id)
         if self.namespace_files is not None and self.namespace_files.enabled:
             raise TaskFailure("namespaceFiles is not supported yet on this worker: namespace files come "
                               "with the namespace files API; pass the files with inputFiles instead, or set "
@@ -209,6 +229,14 @@ class AbstractExecScript(RunnableTask):
         if self.input_files is not None:
             await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
         launch = await self.launch(ctx, workdir, runner_vars)
+        try:
+            return await self._run_launched(ctx, launch, workdir, runner_vars, output_dir, docker)
+        finally:
+            if launch.scratch is not None:
+                await asyncio.shield(asyncio.to_thread(shutil.rmtree, launch.scratch, True))
+
+    async def _run_launched(self, ctx: RunContext, launch: Launch, workdir: Path, runner_vars: dict[str, str],
+                            output_dir: Path | None, docker: DockerRunner | None) -> Mapping[str, Any]:
         user_before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
         before = ["set -e", *user_before] if self.fail_fast else user_before
         interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
@@ -216,19 +244,30 @@ class AbstractExecScript(RunnableTask):
             raise TaskFailure("interpreter must not be empty, e.g. ['/bin/sh', '-c']", task_id=self.id)
         args = [*interpreter, "\n".join([*before, *launch.before, *launch.commands])]
 
-        env = dict(os.environ)
-        env.update(launch.env)
-        env["WORKING_DIR"] = str(workdir)
+        task_env = {"WORKING_DIR": str(workdir)}
         if output_dir is not None:
-            env["OUTPUT_DIR"] = str(output_dir)
+            task_env["OUTPUT_DIR"] = str(output_dir)
         if self.env:
             rendered_env = ctx.render(self.runner_text(self.env, runner_vars))
-            env.update({str(k): str(v) for k, v in rendered_env.items()})
+            task_env.update({str(k): str(v) for k, v in rendered_env.items()})
+        env = {**machine_environ(), **launch.env, **task_env}
 
         collector = ScriptOutputCollector(ctx)
-        warm = (launch.warm_script is not None and not user_before and not launch.before
-                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env))
+        if docker is not None:
+            # The container has its image's environment and the task's, never the worker's (nor
+            # ``launch.env``, the worker's interpreter paths).
+            exit_code = await run_container(ContainerRun(
+                image=ctx.render_string(self.container_image or self.default_container_image),
+                command=args, workdir=workdir, env=task_env, options=docker),
+                collector, task_id=self.id)
+            return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
+        warm = (launch.warm_python is not None and not user_before and not launch.before
+                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env, launch.warm_python))
         exit_code = await self._execute(args, launch if warm else None, workdir, env, collector)
+        return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
+
+    async def _finish(self, ctx: RunContext, exit_code: int, collector: ScriptOutputCollector,
+                      runner_vars: Mapping[str, str], workdir: Path, output_dir: Path | None) -> Mapping[str, Any]:
         if exit_code != 0:
             raise TaskFailure(f"Command failed with exit code {exit_code}", task_id=self.id)
 
