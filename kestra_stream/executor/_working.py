@@ -28,7 +28,7 @@ from kestra_stream.executor.commands import (
     ScheduleTimer,
     StartSubflow,
 )
-from kestra_stream.executor.flowables import ChildRun, Done, Resolution, Start
+from kestra_stream.executor.flowables import ChildRun, Done, Later, LoopLimits, Resolution, Start
 from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
@@ -40,9 +40,11 @@ from kestra_stream.models.task import (
     LogLevel,
     PauseTask,
     RunnableTask,
+    SharedDirectory,
     SleepTask,
     SubflowTask,
     Task,
+    WorkingDirectoryTask,
 )
 
 if TYPE_CHECKING:
@@ -215,13 +217,32 @@ class Working:
                 execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
                 variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
                 flow_id=self.execution.flow_id, min_log_level=task.log_level,
-                secret_inputs=self.index.secret_inputs))
+                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr)))
         else:
             self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
             self.fail_attempt(tr, task)
             return
         if task.timeout is not None:
             self.timer("timeout", tr, attempt, self.at + task.timeout)
+
+    def directory_owner(self, tr: TaskRun) -> tuple[TaskRun, WorkingDirectoryTask] | None:
+        """The nearest WorkingDirectory around ``tr``: its children share one working directory."""
+        parent_id = tr.parent_task_run_id
+        while parent_id is not None:
+            parent = self.runs[parent_id]
+            task = self.index.task(parent.task_id)
+            if isinstance(task, WorkingDirectoryTask):
+                return parent, task
+            parent_id = parent.parent_task_run_id
+        return None
+
+    def shared_directory(self, tr: TaskRun) -> SharedDirectory | None:
+        owner = self.directory_owner(tr)
+        if owner is None:
+            return None
+        owner_tr, task = owner
+        return SharedDirectory(owner_task_id=task.id, owner_taskrun_id=owner_tr.id, input_files=task.input_files,
+                               output_files=task.output_files, namespace_files=task.namespace_files)
 
     def timer(self, purpose: Any, tr: TaskRun, attempt: int, fire_at: datetime) -> None:
         self.commands.append(ScheduleTimer(
@@ -285,6 +306,9 @@ class Working:
         if isinstance(resolution, Start):
             for child in resolution.children:
                 self.create_child(parent, child)
+            return None
+        if isinstance(resolution, Later) and parent is not None:
+            self.timer("flowable", parent, resolution.key, resolution.at)
             return None
         return resolution if isinstance(resolution, Done) else None
 
@@ -418,3 +442,19 @@ class FlowableRun:
     def dag(self, nodes: Sequence[tuple[Task, Sequence[str]]], concurrent: int = 0) -> Resolution:
         return _resolution.dag(nodes, self._runs(), self._task.errors or [], self._task.finally_ or [],
                                concurrent)
+
+    def until(self, tasks: Sequence[Task], condition: Any, limits: LoopLimits) -> Resolution:
+        def holds(count: int) -> bool:
+            self._keep("iterationCount", count)
+            return is_truthy(self.render(condition))
+
+        count, resolution = _resolution.loop(
+            tasks, self._runs(), self._task.errors or [], self._task.finally_ or [], condition=holds,
+            limits=limits, started=self._tr.state.histories[0].date, now=self._w.at)
+        self._keep("iterationCount", count)
+        return resolution
+
+    def _keep(self, key: str, value: Any) -> None:
+        outputs = self._tr.outputs or {}
+        if outputs.get(key) != value:
+            self._tr = self._w.update(self._tr, outputs={**outputs, key: value})

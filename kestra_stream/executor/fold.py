@@ -187,6 +187,9 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
     if event.labels:
         w.labels.update(event.labels)
         w.changed = True
+    if event.directory_outputs and (owner := w.directory_owner(tr)) is not None:
+        owner_tr = w.runs[owner[0].id]
+        w.update(owner_tr, outputs={**(owner_tr.outputs or {}), **event.directory_outputs})
     if event.message:  # why a worker ended the attempt itself (a result too large, a job it cannot read)
         w.log(LogLevel.ERROR, event.message, tr)
     attempt_state = event.state if event.state in (StateType.SUCCESS, StateType.WARNING, StateType.KILLED) \
@@ -212,6 +215,10 @@ def _on_timer(w: Working, event: TimerFired) -> None:
     if tr is None or tr.current.is_terminated:
         return
     task = w.index.task(tr.task_id)
+    if event.purpose == "flowable":  # a flowable asked to be resolved again now (a loop's interval)
+        if tr.current == StateType.RUNNING:
+            w.dirty[tr.id] = None
+        return
     if event.purpose == "retry":
         if tr.current == StateType.RETRYING and len(tr.attempts) == event.attempt - 1 and w.can_progress(task):
             if isinstance(task, SubflowTask):

@@ -212,6 +212,40 @@ class FlowableTask(Task):
         """Decide which children to start next, or the state this task ended in."""
 
 
+class NamespaceFiles(_Sub):
+    """Which files of the namespace's file store are copied into a working directory."""
+
+    enabled: bool = True
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+
+
+class WorkingDirectoryTask(FlowableTask):
+    """Runs its runnable children one after another in one working directory.
+
+    The executor resolves the children as a sequence and names this task run on each child's
+    worker job (``RunTask.directory``); the worker restores the directory a previous child left
+    (kept in internal storage), or seeds it with ``namespaceFiles`` and ``inputFiles``, runs the
+    child in it, then keeps it again and uploads ``outputFiles`` (this task run's outputs).
+    """
+
+    input_files: dict[str, Any] | str | None = None
+    output_files: list[str] | None = None
+    namespace_files: NamespaceFiles | None = None
+
+
+class SharedDirectory(BaseModel):
+    """On a worker job: the working directory its task shares with the other children of its owner."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner_task_id: str
+    owner_taskrun_id: str
+    input_files: dict[str, Any] | str | None = None
+    output_files: list[str] | None = None
+    namespace_files: NamespaceFiles | None = None
+
+
 class SleepTask(Task):
     """Waits, on a persisted timer of the executor, then succeeds."""
 
