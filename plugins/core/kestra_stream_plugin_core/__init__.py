@@ -49,9 +49,11 @@ from kestra_stream_plugin_core.flow import (
 )
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
+from kestra_stream_plugin_core.local_files import LocalFiles
 from kestra_stream_plugin_core.log import Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
+from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
     ExecutionFilterItem,
@@ -65,12 +67,15 @@ from kestra_stream_plugin_core.triggers import (
     UpstreamFlow,
     Webhook,
 )
+from kestra_stream_plugin_core.wait_for import CheckFrequency, WaitFor
+from kestra_stream_plugin_core.working_directory import WorkingDirectory
 
 TASKS: tuple[type[PluginModel], ...] = (
     Log, Echo, Return, OutputValues, Fail, Labels,
     Sleep, Pause, Subflow,
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
+    WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -91,6 +96,7 @@ __all__ = [
     "TASK_RUNNERS",
     "TRIGGERS",
     "AllowFailure",
+    "CheckFrequency",
     "Dag",
     "DagTask",
     "DateTimeBetween",
@@ -123,6 +129,7 @@ __all__ = [
     "KVSet",
     "Label",
     "Labels",
+    "LocalFiles",
     "Log",
     "MultipleCondition",
     "NamespaceComparison",
@@ -140,14 +147,19 @@ __all__ = [
     "ScheduleOnDates",
     "Sequential",
     "Sleep",
+    "StateDelete",
+    "StateGet",
+    "StateSet",
     "Subflow",
     "Switch",
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",
     "UpstreamFlow",
+    "WaitFor",
     "Webhook",
     "Weekend",
+    "WorkingDirectory",
     "as_text",
     "check_cron",
     "check_timezone",

@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 from kestra_stream.models.plugin import PluginModel
+from kestra_stream.worker import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts import _python as python
 from kestra_stream_plugin_scripts import _shell as shell
 from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, DockerRunner, Launch
 from kestra_stream_plugin_scripts._deps import ensure_dependencies, requirements_key
-from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import group_members, run_process
 from kestra_stream_plugin_scripts._warm import (

@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, TaskRunner, not_implemented
-from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
+from kestra_stream.worker import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
 from kestra_stream_plugin_scripts._warm import (
