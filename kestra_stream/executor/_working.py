@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
+from kestra_stream.durations import parse_duration
 from kestra_stream.errors import ExpressionError, InputError
 from kestra_stream.executor import _flow_rules, _resolution
 from kestra_stream.executor._index import FlowIndex, index_of
@@ -195,11 +196,11 @@ class Working:
             if not run:
                 self.set_state(tr, StateType.SKIPPED)
                 return
-        if isinstance(task, FlowableTask):
+        if isinstance(task, PauseTask):  # before flowables: a Pause with tasks pauses first
+            self.start_pause(tr, task)
+        elif isinstance(task, FlowableTask):
             self.set_state(tr, StateType.RUNNING)
             self.dirty[tr.id] = None
-        elif isinstance(task, PauseTask):
-            self.start_pause(tr, task)
         elif isinstance(task, SubflowTask):
             self.start_subflow(tr, task)
         else:
@@ -253,14 +254,35 @@ class Working:
         self.commands.append(CancelTimer(execution_id=self.execution.id, timer_id=f"{purpose}:{tr.id}:{attempt}"))
 
     def start_pause(self, tr: TaskRun, task: PauseTask) -> None:
+        try:
+            delay = self.duration(task.delay, tr, task)
+            pause_duration = self.duration(task.pause_duration, tr, task)
+        except (ExpressionError, ValueError) as exc:
+            self.log(LogLevel.ERROR, f"Pause '{task.id}': {exc}", tr)
+            self.set_state(tr, allowed_state(task, StateType.FAILED))
+            return
         tr = self.set_state(tr, StateType.PAUSED)
         self.set_execution_state(StateType.PAUSED)
-        if task.delay is not None:
-            self.timer("pause_delay", tr, 0, self.at + task.delay)
-        if task.pause_duration is not None:
-            self.timer("pause_duration", tr, 0, self.at + task.pause_duration)
+        if delay is not None:
+            self.timer("pause_delay", tr, 0, self.at + delay)
+        if pause_duration is not None:
+            self.timer("pause_duration", tr, 0, self.at + pause_duration)
         if task.timeout is not None:
             self.timer("timeout", tr, 0, self.at + task.timeout)
+
+    def duration(self, value: timedelta | str | None, tr: TaskRun, task: Task) -> timedelta | None:
+        """A dynamic duration property: an expression is rendered with the task run's variables."""
+        if value is None or isinstance(value, timedelta):
+            return value
+        return parse_duration(self.render(value, self.variables(tr, task)))
+
+    def end_pause(self, tr: TaskRun, task: PauseTask, state: StateType, outputs: Any = None) -> None:
+        """A pause ended in ``state``; a resumed Pause with tasks runs them now (it is their flowable)."""
+        if state == StateType.SUCCESS and isinstance(task, FlowableTask) and task.child_tasks():
+            self.set_state(tr, StateType.RUNNING, outputs=outputs)
+            self.dirty[tr.id] = None
+            return
+        self.set_state(tr, allowed_state(task, state), outputs=outputs)
 
     def start_subflow(self, tr: TaskRun, task: SubflowTask) -> None:
         attempt = len(tr.attempts) + 1
@@ -285,7 +307,7 @@ class Working:
             flow_id=task.flow_id, revision=task.revision, inputs=inputs, labels=labels,
             parent=ParentLink(execution_id=self.execution.id, taskrun_id=tr.id,
                               namespace=self.execution.namespace, flow_id=self.execution.flow_id,
-                              wait=task.wait, transmit_failed=task.transmit_failed)))
+                              wait=task.wait, transmit_failed=task.transmit_failed, outputs=task.outputs)))
         if not task.wait:
             self.set_state(tr, StateType.SUCCESS, attempts=self.set_attempt_state(tr, StateType.SUCCESS))
 
@@ -347,13 +369,15 @@ class Working:
 
     def finalize(self, state: StateType) -> None:
         """The flow's tasks ended: render its outputs, set its final state, then run afterExecution."""
-        if state in (StateType.SUCCESS, StateType.WARNING) and self.flow.outputs:
+        parent = self.execution.parent
+        extracted = parent.outputs if parent is not None and not self.flow.outputs else None
+        if state in (StateType.SUCCESS, StateType.WARNING) and (self.flow.outputs or extracted):
             try:
                 variables = self.base_variables()
                 self.outputs = {
                     o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
-                    for o in self.flow.outputs
-                }
+                    for o in self.flow.outputs or ()
+                } if self.flow.outputs else dict(self.render(extracted, variables))
                 self.changed = True
             except (ExpressionError, InputError) as exc:
                 self.log(LogLevel.ERROR, f"flow outputs could not be rendered: {exc}")

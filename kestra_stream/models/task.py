@@ -36,7 +36,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from kestra_stream.durations import Duration
+from kestra_stream.durations import Duration, DynamicDuration
 from kestra_stream.errors import PluginError
 from kestra_stream.models.inputs import AnyInput
 from kestra_stream.models.plugin import PluginModel
@@ -256,11 +256,13 @@ class PauseTask(Task):
     """Pauses the execution until it is resumed.
 
     ``delay`` (older) resumes it after a while; ``pauseDuration`` ends the pause after a while
-    with ``behavior``; the task's ``timeout`` fails it when nobody resumed it in time.
+    with ``behavior``; the task's ``timeout`` fails it when nobody resumed it in time. Both may be
+    expressions, rendered when the pause starts. A pause that is also a ``FlowableTask`` (Kestra's
+    deprecated ``tasks`` under Pause) runs its children once resumed.
     """
 
-    delay: Duration | None = None
-    pause_duration: Duration | None = None
+    delay: DynamicDuration | None = None
+    pause_duration: DynamicDuration | None = None
     on_resume: list[AnyInput] | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
 
@@ -276,6 +278,8 @@ class SubflowTask(Task):
     wait: bool = True
     transmit_failed: bool = True
     inherit_labels: bool = False
+    # Deprecated in Kestra (use the child flow's outputs): rendered by the child execution at its end.
+    outputs: dict[str, Any] | None = None
     schedule_date: str | None = None
     # On restart of the parent: restart the failed child execution itself, or start a new one.
     restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = "RETRY_FAILED"
