@@ -54,6 +54,7 @@ from kestra_stream_plugin_core.log import Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
+from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
     ExecutionFilterItem,
@@ -76,6 +77,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
+    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -97,6 +99,7 @@ __all__ = [
     "TRIGGERS",
     "AllowFailure",
     "CheckFrequency",
+    "Concat",
     "Dag",
     "DagTask",
     "DateTimeBetween",
@@ -104,6 +107,7 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "Delete",
     "Download",
     "EachParallel",
     "EachSequential",
@@ -140,13 +144,17 @@ __all__ = [
     "Pause",
     "Preconditions",
     "Process",
+    "PurgeCurrentExecutionFiles",
     "Request",
     "Return",
+    "Reverse",
     "Schedule",
     "ScheduleBackfill",
     "ScheduleOnDates",
     "Sequential",
+    "Size",
     "Sleep",
+    "Split",
     "StateDelete",
     "StateGet",
     "StateSet",
