@@ -454,3 +454,10 @@ def test_working_directory_refuses_cache_rather_than_ignore_it() -> None:
         core.WorkingDirectory.model_validate({
             "type": "flow.WorkingDirectory", "id": "wd", "cache": {"patterns": ["*.txt"]},
             "tasks": [{"id": "l", "type": "log.Log", "message": "m"}]})
+
+
+def test_working_directory_refuses_children_that_do_not_run_on_a_worker() -> None:
+    with pytest.raises(ValidationError, match="Only runnable tasks are allowed as children of a WorkingDirectory"):
+        core.WorkingDirectory.model_validate({
+            "type": "flow.WorkingDirectory", "id": "wd",
+            "tasks": [{"id": "p", "type": "flow.Pause", "delay": "PT1S"}]})

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.executor.flowables import FlowableContext, Resolution
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import AnyTask, Task, WorkingDirectoryTask, not_implemented
+from kestra_stream.models.task import AnyTask, RunnableTask, Task, WorkingDirectoryTask, not_implemented
 
 
 class WorkingDirectory(WorkingDirectoryTask):
@@ -66,6 +66,15 @@ tasks:
                                                "keep reusable files in namespace files or the KV store and remove "
                                                "`cache`"))
         return value
+
+    @model_validator(mode="after")
+    def _runnable_children(self) -> WorkingDirectory:
+        # Only a worker's tasks run in a directory: a flowable or a pause has none to share.
+        others = [f"'{t.id}' ({t.type})" for t in self.tasks if not isinstance(t, RunnableTask)]
+        if others:
+            raise ValueError(f"Only runnable tasks are allowed as children of a WorkingDirectory task; "
+                             f"'{self.id}' has {', '.join(others)}: move them out of it")
+        return self
 
     def branches(self) -> Mapping[str, list[Task]]:
         return {"tasks": list(self.tasks)}
