@@ -374,10 +374,11 @@ class Working:
         if state in (StateType.SUCCESS, StateType.WARNING) and (self.flow.outputs or extracted):
             try:
                 variables = self.base_variables()
-                self.outputs = {
-                    o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
-                    for o in self.flow.outputs or ()
-                } if self.flow.outputs else dict(self.render(extracted, variables))
+                if self.flow.outputs:
+                    self.outputs = {o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
+                                    for o in self.flow.outputs}
+                else:  # the Subflow task's deprecated outputs, rendered here in the child
+                    self.outputs = dict(self.render(extracted, variables))
                 self.changed = True
             except (ExpressionError, InputError) as exc:
                 self.log(LogLevel.ERROR, f"flow outputs could not be rendered: {exc}")
