@@ -89,6 +89,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     },
     core.Webhook: {"id": "wh", "key": "4wjtkzwVGBM9yKnjm3yv8r", "wait": True, "returnOutputs": True},
     core.ExecutionStatus: {"in": ["SUCCESS"], "notIn": ["FAILED"]},
+    core.HasRetryAttempt: {"in": ["FAILED"], "notIn": ["KILLED"]},
     core.ExecutionFlow: {"namespace": "company.team", "flowId": "extract"},
     core.ExecutionNamespace: {"namespace": "company", "comparison": "PREFIX"},
     core.ExecutionLabels: {"labels": [{"key": "team", "value": "data"}]},

@@ -23,6 +23,7 @@ from kestra_stream_plugin_core.conditions import (
     ExecutionOutputs,
     ExecutionStatus,
     Expression,
+    HasRetryAttempt,
     MultipleCondition,
     NamespaceComparison,
     Not,
@@ -81,7 +82,7 @@ TASKS: tuple[type[PluginModel], ...] = (
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
-    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression,
+    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
     DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or, MultipleCondition,
 )
 TASK_RUNNERS: tuple[type[PluginModel], ...] = (Process,)
@@ -125,6 +126,7 @@ __all__ = [
     "FilterType",
     "Flow",
     "ForEach",
+    "HasRetryAttempt",
     "HttpOptions",
     "If",
     "KVDelete",
