@@ -42,3 +42,19 @@ def format_duration(value: timedelta) -> str:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+
+
+def _duration_or_expression(value: Any) -> timedelta | str:
+    # An expression is kept as text, rendered and parsed when the task runs (Kestra's dynamic durations).
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return value
+    return parse_duration(value)
+
+
+def _format_dynamic(value: timedelta | str) -> str:
+    return value if isinstance(value, str) else format_duration(value)
+
+
+# A duration property that may also be an expression (``delay: "{{ inputs.delay }}"``).
+DynamicDuration = Annotated[timedelta | str, BeforeValidator(_duration_or_expression),
+                            PlainSerializer(_format_dynamic, return_type=str)]

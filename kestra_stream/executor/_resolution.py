@@ -10,11 +10,12 @@ Pure functions of a flowable's child task runs. Kestra's rules:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from kestra_stream.executor.flowables import WAIT, ChildRun, Done, Resolution, Start
+from kestra_stream.executor.flowables import WAIT, ChildRun, Done, Later, LoopLimits, Resolution, Start
 from kestra_stream.models.execution import TaskRun
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import Task
@@ -194,3 +195,39 @@ def dag(nodes: Sequence[tuple[Task, Sequence[str]]], runs: Sequence[TaskRun], er
     if running:
         return WAIT
     return _tail(failed, runs, errors, finally_)
+
+
+def loop(tasks: Sequence[Task], runs: Sequence[TaskRun], errors: Sequence[Task], finally_: Sequence[Task], *,
+         condition: Callable[[int], bool], limits: LoopLimits, started: datetime,
+         now: datetime) -> tuple[int, Resolution]:
+    """One step of a loop-until (WaitFor): the iteration count to keep, and what to do.
+
+    Iteration ``i`` (0-based) is the child runs with ``iteration == i``. ``condition(count)`` renders the
+    loop's condition once ``count`` (the number of the next iteration) is kept in the outputs.
+    """
+    enabled = _enabled(tasks)
+    ids = {t.id for t in enabled}
+    current = max((tr.iteration for tr in runs if tr.task_id in ids and tr.iteration is not None), default=None)
+    if current is None:
+        return 1, Start((ChildRun(enabled[0], None, 0),)) if enabled else _tail(False, runs, errors, finally_)
+    group = [tr for tr in runs if tr.task_id in ids and tr.iteration == current]
+    status, task = _sequence_status(enabled, _by_task(group))
+    if status is _Status.NEXT and task is not None:
+        return current + 1, Start((ChildRun(task, None, current),))
+    if status is _Status.RUNNING:
+        return current + 1, WAIT
+    if status is _Status.FAILED:
+        return current + 1, _tail(True, runs, errors, finally_)
+    count = current + 2  # this iteration is done: the count Kestra keeps is the next one's number
+    if condition(count):
+        return count, _tail(False, runs, errors, finally_)
+    reached = (limits.max_iterations is not None and count > limits.max_iterations) or (
+        limits.max_duration is not None and started + limits.max_duration < now)
+    if reached:
+        if limits.fail_on_max:
+            return count, Done(StateType.FAILED)
+        return count, _tail(False, runs, errors, finally_)
+    ended = max((h.date for tr in group for h in tr.state.histories), default=now)
+    if now < ended + limits.interval:
+        return count, Later(ended + limits.interval, count)
+    return count, Start((ChildRun(enabled[0], None, current + 1),))

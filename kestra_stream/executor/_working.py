@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import to_jsonable_python
 
+from kestra_stream.durations import parse_duration
 from kestra_stream.errors import ExpressionError, InputError
 from kestra_stream.executor import _flow_rules, _resolution
 from kestra_stream.executor._index import FlowIndex, index_of
@@ -28,7 +29,7 @@ from kestra_stream.executor.commands import (
     ScheduleTimer,
     StartSubflow,
 )
-from kestra_stream.executor.flowables import ChildRun, Done, Resolution, Start
+from kestra_stream.executor.flowables import ChildRun, Done, Later, LoopLimits, Resolution, Start
 from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
@@ -40,9 +41,11 @@ from kestra_stream.models.task import (
     LogLevel,
     PauseTask,
     RunnableTask,
+    SharedDirectory,
     SleepTask,
     SubflowTask,
     Task,
+    WorkingDirectoryTask,
 )
 
 if TYPE_CHECKING:
@@ -193,11 +196,11 @@ class Working:
             if not run:
                 self.set_state(tr, StateType.SKIPPED)
                 return
-        if isinstance(task, FlowableTask):
+        if isinstance(task, PauseTask):  # before flowables: a Pause with tasks pauses first
+            self.start_pause(tr, task)
+        elif isinstance(task, FlowableTask):
             self.set_state(tr, StateType.RUNNING)
             self.dirty[tr.id] = None
-        elif isinstance(task, PauseTask):
-            self.start_pause(tr, task)
         elif isinstance(task, SubflowTask):
             self.start_subflow(tr, task)
         else:
@@ -215,13 +218,32 @@ class Working:
                 execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
                 variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
                 flow_id=self.execution.flow_id, min_log_level=task.log_level,
-                secret_inputs=self.index.secret_inputs))
+                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr)))
         else:
             self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
             self.fail_attempt(tr, task)
             return
         if task.timeout is not None:
             self.timer("timeout", tr, attempt, self.at + task.timeout)
+
+    def directory_owner(self, tr: TaskRun) -> tuple[TaskRun, WorkingDirectoryTask] | None:
+        """The nearest WorkingDirectory around ``tr``: its children share one working directory."""
+        parent_id = tr.parent_task_run_id
+        while parent_id is not None:
+            parent = self.runs[parent_id]
+            task = self.index.task(parent.task_id)
+            if isinstance(task, WorkingDirectoryTask):
+                return parent, task
+            parent_id = parent.parent_task_run_id
+        return None
+
+    def shared_directory(self, tr: TaskRun) -> SharedDirectory | None:
+        owner = self.directory_owner(tr)
+        if owner is None:
+            return None
+        owner_tr, task = owner
+        return SharedDirectory(owner_task_id=task.id, owner_taskrun_id=owner_tr.id, input_files=task.input_files,
+                               output_files=task.output_files, namespace_files=task.namespace_files)
 
     def timer(self, purpose: Any, tr: TaskRun, attempt: int, fire_at: datetime) -> None:
         self.commands.append(ScheduleTimer(
@@ -232,14 +254,35 @@ class Working:
         self.commands.append(CancelTimer(execution_id=self.execution.id, timer_id=f"{purpose}:{tr.id}:{attempt}"))
 
     def start_pause(self, tr: TaskRun, task: PauseTask) -> None:
+        try:
+            delay = self.duration(task.delay, tr, task)
+            pause_duration = self.duration(task.pause_duration, tr, task)
+        except (ExpressionError, ValueError) as exc:
+            self.log(LogLevel.ERROR, f"Pause '{task.id}': {exc}", tr)
+            self.set_state(tr, allowed_state(task, StateType.FAILED))
+            return
         tr = self.set_state(tr, StateType.PAUSED)
         self.set_execution_state(StateType.PAUSED)
-        if task.delay is not None:
-            self.timer("pause_delay", tr, 0, self.at + task.delay)
-        if task.pause_duration is not None:
-            self.timer("pause_duration", tr, 0, self.at + task.pause_duration)
+        if delay is not None:
+            self.timer("pause_delay", tr, 0, self.at + delay)
+        if pause_duration is not None:
+            self.timer("pause_duration", tr, 0, self.at + pause_duration)
         if task.timeout is not None:
             self.timer("timeout", tr, 0, self.at + task.timeout)
+
+    def duration(self, value: timedelta | str | None, tr: TaskRun, task: Task) -> timedelta | None:
+        """A dynamic duration property: an expression is rendered with the task run's variables."""
+        if value is None or isinstance(value, timedelta):
+            return value
+        return parse_duration(self.render(value, self.variables(tr, task)))
+
+    def end_pause(self, tr: TaskRun, task: PauseTask, state: StateType, outputs: Any = None) -> None:
+        """A pause ended in ``state``; a resumed Pause with tasks runs them now (it is their flowable)."""
+        if state == StateType.SUCCESS and isinstance(task, FlowableTask) and task.child_tasks():
+            self.set_state(tr, StateType.RUNNING, outputs=outputs)
+            self.dirty[tr.id] = None
+            return
+        self.set_state(tr, allowed_state(task, state), outputs=outputs)
 
     def start_subflow(self, tr: TaskRun, task: SubflowTask) -> None:
         attempt = len(tr.attempts) + 1
@@ -264,7 +307,7 @@ class Working:
             flow_id=task.flow_id, revision=task.revision, inputs=inputs, labels=labels,
             parent=ParentLink(execution_id=self.execution.id, taskrun_id=tr.id,
                               namespace=self.execution.namespace, flow_id=self.execution.flow_id,
-                              wait=task.wait, transmit_failed=task.transmit_failed)))
+                              wait=task.wait, transmit_failed=task.transmit_failed, outputs=task.outputs)))
         if not task.wait:
             self.set_state(tr, StateType.SUCCESS, attempts=self.set_attempt_state(tr, StateType.SUCCESS))
 
@@ -285,6 +328,9 @@ class Working:
         if isinstance(resolution, Start):
             for child in resolution.children:
                 self.create_child(parent, child)
+            return None
+        if isinstance(resolution, Later) and parent is not None:
+            self.timer("flowable", parent, resolution.key, resolution.at)
             return None
         return resolution if isinstance(resolution, Done) else None
 
@@ -323,13 +369,16 @@ class Working:
 
     def finalize(self, state: StateType) -> None:
         """The flow's tasks ended: render its outputs, set its final state, then run afterExecution."""
-        if state in (StateType.SUCCESS, StateType.WARNING) and self.flow.outputs:
+        parent = self.execution.parent
+        extracted = parent.outputs if parent is not None and not self.flow.outputs else None
+        if state in (StateType.SUCCESS, StateType.WARNING) and (self.flow.outputs or extracted):
             try:
                 variables = self.base_variables()
-                self.outputs = {
-                    o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
-                    for o in self.flow.outputs
-                }
+                if self.flow.outputs:
+                    self.outputs = {o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
+                                    for o in self.flow.outputs}
+                else:  # the Subflow task's deprecated outputs, rendered here in the child
+                    self.outputs = dict(self.render(extracted, variables))
                 self.changed = True
             except (ExpressionError, InputError) as exc:
                 self.log(LogLevel.ERROR, f"flow outputs could not be rendered: {exc}")
@@ -418,3 +467,19 @@ class FlowableRun:
     def dag(self, nodes: Sequence[tuple[Task, Sequence[str]]], concurrent: int = 0) -> Resolution:
         return _resolution.dag(nodes, self._runs(), self._task.errors or [], self._task.finally_ or [],
                                concurrent)
+
+    def until(self, tasks: Sequence[Task], condition: Any, limits: LoopLimits) -> Resolution:
+        def holds(count: int) -> bool:
+            self._keep("iterationCount", count)
+            return is_truthy(self.render(condition))
+
+        count, resolution = _resolution.loop(
+            tasks, self._runs(), self._task.errors or [], self._task.finally_ or [], condition=holds,
+            limits=limits, started=self._tr.state.histories[0].date, now=self._w.at)
+        self._keep("iterationCount", count)
+        return resolution
+
+    def _keep(self, key: str, value: Any) -> None:
+        outputs = self._tr.outputs or {}
+        if outputs.get(key) != value:
+            self._tr = self._w.update(self._tr, outputs={**outputs, key: value})

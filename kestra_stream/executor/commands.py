@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from kestra_stream.executor.events import ExecutionCreated, TimerPurpose
 from kestra_stream.models.execution import Execution, ParentLink
 from kestra_stream.models.state import StateType
-from kestra_stream.models.task import AnyTask, LogLevel
+from kestra_stream.models.task import AnyTask, LogLevel, SharedDirectory
 
 
 class _Command(BaseModel):
@@ -32,6 +32,8 @@ class RunTask(_Command):
     min_log_level: LogLevel | None = None
     # Ids of the flow's SECRET inputs: the worker masks their values in every log line and output.
     secret_inputs: tuple[str, ...] = ()
+    # Set when the task runs inside a WorkingDirectory: the directory it shares with its siblings.
+    directory: SharedDirectory | None = None
 
     @property
     def job_id(self) -> str:

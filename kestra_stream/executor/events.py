@@ -17,7 +17,8 @@ from kestra_stream.models.state import StateType
 
 # "sla" and "execution_start" concern the whole execution: their TimerFired names no task run
 # (taskrun_id holds the SLA id, or is empty).
-TimerPurpose = Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration", "sla", "execution_start"]
+TimerPurpose = Literal["retry", "timeout", "sleep", "pause_delay", "pause_duration", "sla", "execution_start",
+                       "flowable"]
 
 
 class _Event(BaseModel):
@@ -87,6 +88,8 @@ class TaskResult(_Event):
     outputs: dict[str, Any] | None = None
     labels: dict[str, str] | None = None
     message: str | None = None
+    # Outputs of the WorkingDirectory the task ran in (its outputFiles), merged into that task run's.
+    directory_outputs: dict[str, Any] | None = None
 
 
 class TimerFired(_Event):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from kestra_stream.models.state import StateType
@@ -42,8 +43,26 @@ class Done:
     outputs: Mapping[str, Any] | None = None
 
 
-Resolution = Start | Wait | Done
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Nothing to start before ``at``: resolve this task run again then (a timer of the executor)."""
+
+    at: datetime
+    key: int  # names the timer: asking twice for the same key and time schedules it once
+
+
+Resolution = Start | Wait | Done | Later
 WAIT = Wait()
+
+
+@dataclass(frozen=True, slots=True)
+class LoopLimits:
+    """When a loop stops although its condition is still false."""
+
+    max_iterations: int | None
+    max_duration: timedelta | None
+    interval: timedelta
+    fail_on_max: bool
 
 
 class FlowableContext(Protocol):
@@ -71,6 +90,11 @@ class FlowableContext(Protocol):
 
     def dag(self, nodes: Sequence[tuple[Task, Sequence[str]]], concurrent: int = 0) -> Resolution:
         """Run each task once every task it depends on has ended successfully."""
+
+    def until(self, tasks: Sequence[Task], condition: Any, limits: LoopLimits) -> Resolution:
+        """Run ``tasks`` in sequence, again and again, ``limits.interval`` apart, until ``condition``
+        renders true after an iteration or a limit is reached (FAILED with ``fail_on_max``, else the
+        children's state). ``iterationCount`` in this task run's outputs is the current iteration (1 first)."""
 
 
 def allow_failure(resolution: Resolution) -> Resolution:

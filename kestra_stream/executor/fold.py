@@ -187,6 +187,9 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
     if event.labels:
         w.labels.update(event.labels)
         w.changed = True
+    if event.directory_outputs and (owner := w.directory_owner(tr)) is not None:
+        owner_tr = w.runs[owner[0].id]
+        w.update(owner_tr, outputs={**(owner_tr.outputs or {}), **event.directory_outputs})
     if event.message:  # why a worker ended the attempt itself (a result too large, a job it cannot read)
         w.log(LogLevel.ERROR, event.message, tr)
     attempt_state = event.state if event.state in (StateType.SUCCESS, StateType.WARNING, StateType.KILLED) \
@@ -212,6 +215,10 @@ def _on_timer(w: Working, event: TimerFired) -> None:
     if tr is None or tr.current.is_terminated:
         return
     task = w.index.task(tr.task_id)
+    if event.purpose == "flowable":  # a flowable asked to be resolved again now (a loop's interval)
+        if tr.current == StateType.RUNNING:
+            w.dirty[tr.id] = None
+        return
     if event.purpose == "retry":
         if tr.current == StateType.RETRYING and len(tr.attempts) == event.attempt - 1 and w.can_progress(task):
             if isinstance(task, SubflowTask):
@@ -253,7 +260,7 @@ def _on_pause_timer(w: Working, tr: TaskRun, task: PauseTask, event: TimerFired)
     else:
         w.log(LogLevel.ERROR, f"Pause '{task.id}' was not resumed in time", tr)
         state = StateType.FAILED
-    w.set_state(tr, allowed_state(task, state))
+    w.end_pause(tr, task, state)
     _resume_if_unpaused(w)
 
 
@@ -284,7 +291,11 @@ def _on_resume(w: Working, event: ResumeRequested) -> None:
     for tr in list(w.runs.values()):
         if tr.current == StateType.PAUSED:
             outputs = {"onResume": event.inputs} if event.inputs else tr.outputs
-            w.set_state(tr, StateType.SUCCESS, outputs=outputs)
+            task = w.index.task(tr.task_id)
+            if isinstance(task, PauseTask):
+                w.end_pause(tr, task, StateType.SUCCESS, outputs)
+            else:
+                w.set_state(tr, StateType.SUCCESS, outputs=outputs)
     w.set_execution_state(StateType.RUNNING)
     w.dirty[ROOT] = None
     _wake_running_flowables(w)
@@ -300,7 +311,7 @@ def _on_restart(w: Working, event: RestartRequested) -> None:
             dropped.add(tr.id)
     failed_leaves = [tr for tr in w.runs.values() if tr.id not in dropped
                      and tr.current in (StateType.FAILED, StateType.KILLED)
-                     and not isinstance(w.index.task(tr.task_id), FlowableTask)]
+                     and _restarts_itself(w, tr)]
     reopen: set[str] = set()
     for leaf in failed_leaves:
         parent_id = leaf.parent_task_run_id
@@ -329,6 +340,15 @@ def _on_restart(w: Working, event: RestartRequested) -> None:
             w.set_state(w.runs[leaf.id], StateType.RESTARTED)  # started again (new attempt) just below
     w.dirty[ROOT] = None
     _wake_running_flowables(w)
+
+
+def _restarts_itself(w: Working, tr: TaskRun) -> bool:
+    """A failed task run restarted as a leaf: not a flowable (its failed children are), unless it is a
+    Pause that failed before running any of its tasks (it pauses again)."""
+    task = w.index.task(tr.task_id)
+    if isinstance(task, PauseTask):
+        return not w.children_of(tr.id)
+    return not isinstance(task, FlowableTask)
 
 
 def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:

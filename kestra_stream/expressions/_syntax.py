@@ -1,7 +1,7 @@
 """Pebble syntax on top of jinja2: extra operators in the lexer, parser and code generator.
 
 Kestra users write Pebble, which is close to jinja but adds ``??``/``???`` (null and undefined
-coalescing), ``contains``, the ``cond ? a : b`` ternary, ``a..b`` ranges, ``null`` and ``elseif``.
+coalescing), ``contains``, ``equals``, the ``cond ? a : b`` ternary, ``a..b`` ranges, ``null`` and ``elseif``.
 They are added as real tokens and grammar rules, so string literals that happen to contain
 ``??`` or ``contains`` are never touched.
 
@@ -104,6 +104,8 @@ class PebbleParser(Parser):
                 node = nodes.Test(node, CONTAINS_TEST, [self.parse_compare()], [], None, None, lineno=lineno)
             elif self.stream.skip_if("dotdot"):
                 node = nodes.Filter(node, RANGE_FILTER, [self.parse_compare()], [], None, None, lineno=lineno)
+            elif self.stream.skip_if("name:equals"):  # Pebble's word for ==
+                node = nodes.Compare(node, [nodes.Operand("eq", self.parse_compare())], lineno=lineno)
             else:
                 return node
 

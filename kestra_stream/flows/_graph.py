@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from kestra_stream.executor.flowables import WAIT, Resolution
+from kestra_stream.executor.flowables import WAIT, LoopLimits, Resolution
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
@@ -161,6 +161,9 @@ class _Recorder:
 
     def dag(self, nodes: Sequence[tuple[Task, Sequence[str]]], concurrent: int = 0) -> Resolution:
         return self._keep(_Shape(RelationType.PARALLEL, [task for task, _ in nodes], nodes))
+
+    def until(self, tasks: Sequence[Task], condition: Any, limits: LoopLimits) -> Resolution:
+        return self._keep(_Shape(RelationType.SEQUENTIAL, tasks))
 
 
 def _shape(task: FlowableTask, tasks: Sequence[Task]) -> _Shape:

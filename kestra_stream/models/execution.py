@@ -56,6 +56,9 @@ class ParentLink(BaseModel):
     flow_id: str
     wait: bool = True
     transmit_failed: bool = True
+    # Kestra's deprecated Subflow `outputs`: expressions the child renders at its end, when its flow
+    # declares no outputs of its own, as its outputs.
+    outputs: dict[str, Any] | None = None
 
 
 class ExecutionMetadata(BaseModel):

@@ -36,7 +36,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from kestra_stream.durations import Duration
+from kestra_stream.durations import Duration, DynamicDuration
 from kestra_stream.errors import PluginError
 from kestra_stream.models.inputs import AnyInput
 from kestra_stream.models.plugin import PluginModel
@@ -212,6 +212,40 @@ class FlowableTask(Task):
         """Decide which children to start next, or the state this task ended in."""
 
 
+class NamespaceFiles(_Sub):
+    """Which files of the namespace's file store are copied into a working directory."""
+
+    enabled: bool = True
+    include: list[str] | None = None
+    exclude: list[str] | None = None
+
+
+class WorkingDirectoryTask(FlowableTask):
+    """Runs its runnable children one after another in one working directory.
+
+    The executor resolves the children as a sequence and names this task run on each child's
+    worker job (``RunTask.directory``); the worker restores the directory a previous child left
+    (kept in internal storage), or seeds it with ``namespaceFiles`` and ``inputFiles``, runs the
+    child in it, then keeps it again and uploads ``outputFiles`` (this task run's outputs).
+    """
+
+    input_files: dict[str, Any] | str | None = None
+    output_files: list[str] | None = None
+    namespace_files: NamespaceFiles | None = None
+
+
+class SharedDirectory(BaseModel):
+    """On a worker job: the working directory its task shares with the other children of its owner."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    owner_task_id: str
+    owner_taskrun_id: str
+    input_files: dict[str, Any] | str | None = None
+    output_files: list[str] | None = None
+    namespace_files: NamespaceFiles | None = None
+
+
 class SleepTask(Task):
     """Waits, on a persisted timer of the executor, then succeeds."""
 
@@ -222,11 +256,13 @@ class PauseTask(Task):
     """Pauses the execution until it is resumed.
 
     ``delay`` (older) resumes it after a while; ``pauseDuration`` ends the pause after a while
-    with ``behavior``; the task's ``timeout`` fails it when nobody resumed it in time.
+    with ``behavior``; the task's ``timeout`` fails it when nobody resumed it in time. Both may be
+    expressions, rendered when the pause starts. A pause that is also a ``FlowableTask`` (Kestra's
+    deprecated ``tasks`` under Pause) runs its children once resumed.
     """
 
-    delay: Duration | None = None
-    pause_duration: Duration | None = None
+    delay: DynamicDuration | None = None
+    pause_duration: DynamicDuration | None = None
     on_resume: list[AnyInput] | None = None
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
 
@@ -242,6 +278,8 @@ class SubflowTask(Task):
     wait: bool = True
     transmit_failed: bool = True
     inherit_labels: bool = False
+    # Deprecated in Kestra (use the child flow's outputs): rendered by the child execution at its end.
+    outputs: dict[str, Any] | None = None
     schedule_date: str | None = None
     # On restart of the parent: restart the failed child execution itself, or start a new one.
     restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = "RETRY_FAILED"

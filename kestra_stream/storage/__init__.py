@@ -31,6 +31,7 @@ from kestra_stream.storage._uris import (
     normalize_uri,
     parse_uri,
     slugify,
+    states_uri,
     task_uri,
     trigger_uri,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "normalize_uri",
     "parse_uri",
     "slugify",
+    "states_uri",
     "store_file_inputs",
     "task_uri",
     "trigger_uri",

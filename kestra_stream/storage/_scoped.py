@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kestra_stream.storage._errors import StorageUriError
 from kestra_stream.storage._protocol import Storage
-from kestra_stream.storage._uris import flow_uri, is_within, namespace_files_uri, parse_uri
+from kestra_stream.storage._uris import flow_uri, is_within, namespace_files_uri, parse_uri, states_uri
 
 
 class ScopedStorage:
@@ -23,8 +23,8 @@ class ScopedStorage:
 
     @classmethod
     def for_flow(cls, inner: Storage, namespace: str, flow_id: str) -> ScopedStorage:
-        """What a task of a flow may reach: its flow's files and its namespace's files."""
-        return cls(inner, [flow_uri(namespace, flow_id), namespace_files_uri(namespace)])
+        """What a task of a flow may reach: its flow's files, its namespace's files and shared states."""
+        return cls(inner, [flow_uri(namespace, flow_id), namespace_files_uri(namespace), states_uri(namespace)])
 
     def _check(self, uri: str) -> str:
         if not any(is_within(uri, prefix) for prefix in self.prefixes):

@@ -150,6 +150,13 @@ def namespace_files_uri(namespace: str) -> str:
     return build_uri([*namespace_segments(namespace), "_files"])
 
 
+def states_uri(namespace: str, flow_id: str | None = None) -> str:
+    """Where the state tasks keep their states: the flow's, or the namespace's (shared by its flows)."""
+    base = [*namespace_segments(namespace), slugify(flow_id)] if flow_id is not None else [
+        *namespace_segments(namespace)]
+    return build_uri([*base, "_states"])
+
+
 def kv_uri(namespace: str) -> str:
     return build_uri([*namespace_segments(namespace), "_kv"])
 

@@ -19,6 +19,7 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel, RunnableTask
 from kestra_stream.storage import Storage
+from kestra_stream.worker import _shared
 from kestra_stream.worker._context import TaskRunContext
 
 log = structlog.get_logger(__name__)
@@ -32,11 +33,19 @@ async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], sto
     ctx = TaskRunContext(job, emit_log=emit_log, storage=storage, workdir_root=workdir_root)
     task = job.task
     outputs: dict[str, Any] | None = None
+    directory_outputs: dict[str, Any] | None = None
     state = StateType.SUCCESS
     try:
         if not isinstance(task, RunnableTask):
             raise TaskFailure(f"task '{task.id}' of type {task.type} is not runnable by a worker")
-        result = await task.run(ctx)
+        if job.directory is not None:
+            await _shared.enter(ctx, job, job.directory)
+        try:
+            result = await task.run(ctx)
+        finally:
+            if job.directory is not None:  # the next child starts from what this one left, even failed
+                kept = await _shared.leave(ctx, job, job.directory)
+                directory_outputs = _json_safe(kept) if kept is not None else None
         outputs = _json_safe(ctx.mask_outputs(result)) if result is not None else None
         if ctx.warning is not None:
             ctx.log(LogLevel.WARN, ctx.warning)
@@ -53,7 +62,7 @@ async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], sto
     bound.debug("attempt_ended", state=state.value)
     return TaskResult(event_id=derive_id("result", job.job_id), execution_id=job.execution_id,
                       at=datetime.now(UTC), taskrun_id=job.taskrun_id, attempt=job.attempt, state=state,
-                      outputs=outputs, labels=ctx.labels or None)
+                      outputs=outputs, labels=ctx.labels or None, directory_outputs=directory_outputs)
 
 
 def attempt_failed(job: RunTask, message: str) -> TaskResult:

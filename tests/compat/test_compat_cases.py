@@ -25,8 +25,11 @@ def _runs() -> list[Any]:
     params = []
     for case in sorted(p for p in CASES.iterdir() if (p / "case.yaml").exists()):
         spec = YAML(typ="safe").load((case / "case.yaml").read_text())
+        backends = spec.get("backends", BACKENDS)
+        unknown = set(backends) - set(BACKENDS)
+        assert not unknown, f"{case.name}/case.yaml names unknown backends {sorted(unknown)}"
         for index, run in enumerate(spec["runs"]):
-            for backend in BACKENDS:
+            for backend in backends:
                 marks = [pytest.mark.kafka] if backend == "kafka" else []
                 params.append(pytest.param(backend, case, spec.get("flows", []), run, marks=marks,
                                            id=f"{backend}-{case.name}[{index}]"))

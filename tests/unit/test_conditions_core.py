@@ -10,7 +10,7 @@ import pytest
 
 from kestra_stream.errors import ExpressionError, PluginError
 from kestra_stream.flows import load_flow
-from kestra_stream.models.execution import Execution
+from kestra_stream.models.execution import Attempt, Execution, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import Condition, ConditionContext
 
@@ -238,3 +238,21 @@ def test_multiple_condition_is_not_evaluated_on_its_own() -> None:
         "a": {"type": "condition.ExecutionFlow", "namespace": "n", "flowId": "a"}}})
     with pytest.raises(PluginError, match="preconditions"):
         cond.test(at_date(MONDAY))
+
+
+def test_has_retry_attempt_looks_only_at_task_runs_that_were_retried() -> None:
+    def run(task_id: str, *states: StateType) -> TaskRun:
+        return TaskRun(id=task_id, execution_id="up1", namespace="company.team", flow_id="extract", task_id=task_id,
+                       state=State.new(states[-1], MONDAY),
+                       attempts=tuple(Attempt(state=State.new(s, MONDAY)) for s in states))
+
+    once_failed = upstream(StateType.FAILED).model_copy(update={"task_run_list": (run("a", StateType.FAILED),)})
+    retried = upstream().model_copy(update={"task_run_list": (run("b", StateType.FAILED, StateType.SUCCESS),)})
+    assert not condition({"type": "HasRetryAttempt"}).test(at_date(execution=once_failed))
+    assert condition({"type": "HasRetryAttempt"}).test(at_date(execution=retried))
+    assert condition({"type": "HasRetryAttempt", "in": ["FAILED"]}).test(at_date(execution=retried))
+    assert not condition({"type": "HasRetryAttempt", "in": ["KILLED"]}).test(at_date(execution=retried))
+    assert not condition({"type": "HasRetryAttempt", "notIn": ["FAILED", "SUCCESS"]}).test(
+        at_date(execution=retried))
+    with pytest.raises(PluginError, match="Flow trigger"):
+        condition({"type": "HasRetryAttempt"}).test(at_date(MONDAY))

@@ -24,6 +24,22 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.KVGet: {"id": "kvg", "key": "k", "errorOnMissing": True},
     core.KVDelete: {"id": "kvd", "key": "k"},
     core.KVGetKeys: {"id": "kvk", "prefix": "my_"},
+    core.WorkingDirectory: {"id": "wd", "inputFiles": {"a.txt": "x"}, "outputFiles": ["*.txt"],
+                            "namespaceFiles": {"include": ["/data/**"]},
+                            "tasks": [{"id": "lf", "type": "storage.LocalFiles", "outputs": ["a.txt"]}]},
+    core.LocalFiles: {"id": "lf", "inputs": {"a.txt": "x"}, "outputs": ["*.txt"]},
+    core.StateGet: {"id": "sg", "name": "s", "errorOnMissing": True},
+    core.StateSet: {"id": "ss", "name": "s", "data": {"k": "v"}, "namespace": True, "taskrunValue": False},
+    core.StateDelete: {"id": "sd", "name": "s"},
+    core.Size: {"id": "sz", "uri": "kestra:///a/b.txt"},
+    core.Delete: {"id": "del", "uri": "kestra:///a/b.txt", "errorOnMissing": True},
+    core.Concat: {"id": "cat", "files": ["kestra:///a/b.txt"], "separator": "\n", "extension": ".csv"},
+    core.Reverse: {"id": "rev", "from": "kestra:///a/b.txt", "separator": ";", "charset": "UTF-8"},
+    core.Split: {"id": "sp", "from": "kestra:///a/b.txt", "bytes": "10KB"},
+    core.PurgeCurrentExecutionFiles: {"id": "purge"},
+    core.WaitFor: {"id": "wf", "condition": "{{ true }}", "failOnMaxReached": True,
+                   "checkFrequency": {"maxIterations": 3, "maxDuration": "PT1M", "interval": "PT1S"},
+                   "tasks": [{"id": "l", "type": "log.Log", "message": "m"}]},
     core.Request: {"id": "req", "uri": "https://example.com", "method": "POST", "body": "{}",
                    "options": {"readTimeout": "PT5S"}},
     core.Download: {"id": "dl", "uri": "https://example.com/a.csv"},
@@ -73,6 +89,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     },
     core.Webhook: {"id": "wh", "key": "4wjtkzwVGBM9yKnjm3yv8r", "wait": True, "returnOutputs": True},
     core.ExecutionStatus: {"in": ["SUCCESS"], "notIn": ["FAILED"]},
+    core.HasRetryAttempt: {"in": ["FAILED"], "notIn": ["KILLED"]},
     core.ExecutionFlow: {"namespace": "company.team", "flowId": "extract"},
     core.ExecutionNamespace: {"namespace": "company", "comparison": "PREFIX"},
     core.ExecutionLabels: {"labels": [{"key": "team", "value": "data"}]},
@@ -424,3 +441,24 @@ def test_package_exports_exactly_its_public_names() -> None:
     assert all(hasattr(core, name) for name in core.__all__)
     assert len(set(core.__all__)) == len(core.__all__)
     assert {c.__name__ for c in core.plugins()} <= set(core.__all__)
+
+
+def test_split_needs_exactly_one_way_of_splitting() -> None:
+    for raw in ({"id": "sp", "from": "kestra:///a/b.txt"},
+                {"id": "sp", "from": "kestra:///a/b.txt", "rows": 2, "partitions": 3}):
+        with pytest.raises(ValidationError, match="exactly one of bytes, partitions or rows"):
+            core.Split.model_validate({"type": "storage.Split", **raw})
+
+
+def test_working_directory_refuses_cache_rather_than_ignore_it() -> None:
+    with pytest.raises(ValidationError, match="cache on a WorkingDirectory is not implemented"):
+        core.WorkingDirectory.model_validate({
+            "type": "flow.WorkingDirectory", "id": "wd", "cache": {"patterns": ["*.txt"]},
+            "tasks": [{"id": "l", "type": "log.Log", "message": "m"}]})
+
+
+def test_working_directory_refuses_children_that_do_not_run_on_a_worker() -> None:
+    with pytest.raises(ValidationError, match="Only runnable tasks are allowed as children of a WorkingDirectory"):
+        core.WorkingDirectory.model_validate({
+            "type": "flow.WorkingDirectory", "id": "wd",
+            "tasks": [{"id": "p", "type": "flow.Pause", "delay": "PT1S"}]})

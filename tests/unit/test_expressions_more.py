@@ -118,3 +118,15 @@ def test_file_uri_names_a_namespace_file_of_the_flow(engine: ExpressionEngine) -
     assert typed(engine, "{{ fileURI('/scripts/run.py') }}", flow) == "kestra:///company/team/_files/scripts/run.py"
     with pytest.raises(ExpressionError, match=r"\.\./"):
         typed(engine, "{{ fileURI('../other/x') }}", flow)
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{ taskrun.value equals 'value 2' }}", True),
+    ("{{ taskrun.value equals 'value 1' }}", False),
+    ("{{ 1 + 1 equals 2 and 3 equals 4 }}", False),
+    ("{{ not (2 equals 3) }}", True),
+    ("{{ equals }}", "a variable named equals"),
+])
+def test_equals_is_pebbles_word_for_double_equals(engine: ExpressionEngine, template: str, expected: Any) -> None:
+    variables = {"taskrun": {"value": "value 2"}, "equals": "a variable named equals"}
+    assert typed(engine, template, variables) == expected

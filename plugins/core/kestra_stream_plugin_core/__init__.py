@@ -23,6 +23,7 @@ from kestra_stream_plugin_core.conditions import (
     ExecutionOutputs,
     ExecutionStatus,
     Expression,
+    HasRetryAttempt,
     MultipleCondition,
     NamespaceComparison,
     Not,
@@ -49,9 +50,12 @@ from kestra_stream_plugin_core.flow import (
 )
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
+from kestra_stream_plugin_core.local_files import LocalFiles
 from kestra_stream_plugin_core.log import Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
+from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
+from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
     ExecutionFilterItem,
@@ -65,16 +69,20 @@ from kestra_stream_plugin_core.triggers import (
     UpstreamFlow,
     Webhook,
 )
+from kestra_stream_plugin_core.wait_for import CheckFrequency, WaitFor
+from kestra_stream_plugin_core.working_directory import WorkingDirectory
 
 TASKS: tuple[type[PluginModel], ...] = (
     Log, Echo, Return, OutputValues, Fail, Labels,
     Sleep, Pause, Subflow,
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
+    WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
+    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
-    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression,
+    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
     DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or, MultipleCondition,
 )
 TASK_RUNNERS: tuple[type[PluginModel], ...] = (Process,)
@@ -91,6 +99,8 @@ __all__ = [
     "TASK_RUNNERS",
     "TRIGGERS",
     "AllowFailure",
+    "CheckFrequency",
+    "Concat",
     "Dag",
     "DagTask",
     "DateTimeBetween",
@@ -98,6 +108,7 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "Delete",
     "Download",
     "EachParallel",
     "EachSequential",
@@ -115,6 +126,7 @@ __all__ = [
     "FilterType",
     "Flow",
     "ForEach",
+    "HasRetryAttempt",
     "HttpOptions",
     "If",
     "KVDelete",
@@ -123,6 +135,7 @@ __all__ = [
     "KVSet",
     "Label",
     "Labels",
+    "LocalFiles",
     "Log",
     "MultipleCondition",
     "NamespaceComparison",
@@ -133,21 +146,30 @@ __all__ = [
     "Pause",
     "Preconditions",
     "Process",
+    "PurgeCurrentExecutionFiles",
     "Request",
     "Return",
+    "Reverse",
     "Schedule",
     "ScheduleBackfill",
     "ScheduleOnDates",
     "Sequential",
+    "Size",
     "Sleep",
+    "Split",
+    "StateDelete",
+    "StateGet",
+    "StateSet",
     "Subflow",
     "Switch",
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",
     "UpstreamFlow",
+    "WaitFor",
     "Webhook",
     "Weekend",
+    "WorkingDirectory",
     "as_text",
     "check_cron",
     "check_timezone",

@@ -205,6 +205,26 @@ class ExecutionStatus(Condition):
         return not (self.not_in is not None and current in self.not_in)
 
 
+class HasRetryAttempt(Condition):
+    """The upstream execution has a retried task run with an attempt in one of ``in`` and none of ``notIn``."""
+
+    plugin: ClassVar[PluginInfo] = _info("HasRetryAttempt", "The upstream execution retried a task.",
+                                         _flow_trigger_example("""
+- type: io.kestra.plugin.core.condition.HasRetryAttempt
+  in: [FAILED]
+"""))
+
+    in_: list[StateType] | None = Field(default=None, alias="in", description="Attempt states that match.")
+    not_in: list[StateType] | None = Field(default=None, description="Attempt states that do not match.")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        return any(
+            (self.in_ is None or attempt.state.current in self.in_)
+            and not (self.not_in is not None and attempt.state.current in self.not_in)
+            for tr in _upstream(self, ctx).task_run_list if len(tr.attempts) > 1
+            for attempt in tr.attempts)
+
+
 class ExecutionFlow(Condition):
     """The upstream execution is of a given flow."""
 

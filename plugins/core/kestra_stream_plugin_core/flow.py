@@ -61,8 +61,8 @@ tasks:
     )
 
 
-class Pause(PauseTask):
-    """Pause the execution until it is resumed, or for a while."""
+class Pause(PauseTask, FlowableTask):
+    """Pause the execution until it is resumed, or for a while; then run ``tasks`` if any (deprecated)."""
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
         type="io.kestra.plugin.core.flow.Pause",
@@ -95,6 +95,15 @@ tasks:
 """,
         ),
     )
+
+    tasks: list[AnyTask] | None = Field(
+        default=None, description="Deprecated: tasks run once the pause ends (put them after the Pause).")
+
+    def branches(self) -> Mapping[str, list[Task]]:
+        return {"tasks": list(self.tasks or ())}
+
+    def resolve(self, ctx: FlowableContext) -> Resolution:
+        return ctx.sequence(self.tasks or [])
 
 
 class Subflow(SubflowTask):

@@ -8,6 +8,7 @@ Python scripts run in environments of their own (``_env``), on the machine's int
 from __future__ import annotations
 
 from kestra_stream.models.plugin import PluginModel
+from kestra_stream.worker import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts import _python as python
 from kestra_stream_plugin_scripts import _shell as shell
 from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, Launch
@@ -21,7 +22,6 @@ from kestra_stream_plugin_scripts._env import (
     environment_key,
     requirement_set,
 )
-from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
 from kestra_stream_plugin_scripts._interpreters import INTERPRETERS, Interpreter, machine_environ, machine_path
 from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import group_members, run_process

@@ -19,8 +19,8 @@ from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, not_implemented
+from kestra_stream.worker import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._docker import ContainerRun, DockerRunner, run_container
-from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process

@@ -10,9 +10,9 @@ from pydantic import field_validator
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import RunContext, RunnableTask
+from kestra_stream.worker import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._base import _stringify
 from kestra_stream_plugin_scripts._docker import ContainerOptions, ContainerRun, run_container
-from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 
 

@@ -1,4 +1,7 @@
-"""Files in and out of a script's working directory: ``inputFiles``, ``outputFiles`` and the output folder."""
+"""Files in and out of a task's working directory: ``inputFiles``, ``outputFiles`` and the output folder.
+
+Shared by every task that works in a directory (scripts, LocalFiles) and by the worker itself
+(a WorkingDirectory's seed and output files)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Any
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import RunContext
 from kestra_stream.storage import PREFIX
-from kestra_stream.worker import task_file_uri
+from kestra_stream.worker._files import task_file_uri
 
 
 def safe_join(root: Path, relative: str, *, what: str) -> Path:

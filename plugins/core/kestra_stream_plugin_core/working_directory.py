@@ -1,0 +1,83 @@
+"""``flow.WorkingDirectory``: run tasks one after another in one working directory.
+
+The executor runs the children as a sequence (errors / finally as any flowable); the worker carries
+the directory from one child to the next (see ``kestra_stream.worker._shared``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator, model_validator
+
+from kestra_stream.executor.flowables import FlowableContext, Resolution
+from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.task import AnyTask, RunnableTask, Task, WorkingDirectoryTask, not_implemented
+
+
+class WorkingDirectory(WorkingDirectoryTask):
+    """Run tasks one after another in one working directory, seeded with input and namespace files."""
+
+    plugin: ClassVar[PluginInfo] = PluginInfo(
+        type="io.kestra.plugin.core.flow.WorkingDirectory",
+        short="flow.WorkingDirectory",
+        aliases=("io.kestra.core.tasks.flows.WorkingDirectory",),
+        title="Run tasks one after another in one working directory, seeded with input and namespace files.",
+        examples=(
+            """\
+id: working_directory
+namespace: company.team
+tasks:
+  - id: wdir
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      data.csv: "a,b\\n1,2\\n"
+    outputFiles:
+      - report.txt
+    tasks:
+      - id: write
+        type: io.kestra.plugin.core.storage.LocalFiles
+        inputs:
+          report.txt: "rows counted"
+      - id: collect
+        type: io.kestra.plugin.core.storage.LocalFiles
+        outputs:
+          - "*.csv"
+""",
+        ),
+    )
+
+    tasks: list[AnyTask] = Field(min_length=1, description="The tasks run in order, in the same directory.")
+    input_files: dict[str, Any] | str | None = Field(
+        default=None, description="Files written in the directory before the first task: a map of file name "
+                                  "to content or kestra:// URI (or an expression giving one).")
+    output_files: list[str] | None = Field(
+        default=None, description="Globs of files uploaded to internal storage after each task; "
+                                  "`outputs.<id>.outputFiles` maps their names to their URIs.")
+    cache: Any = Field(default=None, description="Not implemented: refused at validation.")
+
+    @field_validator("cache")
+    @classmethod
+    def _no_cache(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError(not_implemented(
+                "cache on a WorkingDirectory", "the directory always starts from inputFiles and namespaceFiles; "
+                                               "keep reusable files in namespace files or the KV store and remove "
+                                               "`cache`"))
+        return value
+
+    @model_validator(mode="after")
+    def _runnable_children(self) -> WorkingDirectory:
+        # Only a worker's tasks run in a directory: a flowable or a pause has none to share.
+        others = [f"'{t.id}' ({t.type})" for t in self.tasks if not isinstance(t, RunnableTask)]
+        if others:
+            raise ValueError(f"Only runnable tasks are allowed as children of a WorkingDirectory task; "
+                             f"'{self.id}' has {', '.join(others)}: move them out of it")
+        return self
+
+    def branches(self) -> Mapping[str, list[Task]]:
+        return {"tasks": list(self.tasks)}
+
+    def resolve(self, ctx: FlowableContext) -> Resolution:
+        return ctx.sequence(self.tasks)
