@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime
+from typing import Literal
 from urllib.parse import quote
 
 from aiohttp import web
@@ -46,6 +47,8 @@ class SearchLogsQuery(BaseModel):
 class LogPage(BaseModel):
     results: list[LogEntry]
     total: int
+    # Kestra 2.x pages logs by offset or by cursor; this server pages by offset (``page``, ``size``).
+    type: Literal["OFFSET"] = "OFFSET"
 
 
 class ExecutionLogsQuery(BaseModel):

@@ -171,7 +171,7 @@ async def test_kill_a_running_execution_then_killing_again_is_a_conflict(api: Ap
 async def test_pause_a_running_execution_and_a_second_pause_is_a_conflict(api: ApiHarness) -> None:
     created = await create(api, "exec_sleep")
     await state_of(api, created["id"], StateType.RUNNING)
-    assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 204
+    assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 200
     await state_of(api, created["id"], StateType.PAUSED)
     assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 409
     assert (await api.client.delete(f"{BASE}/{created['id']}/kill")).status == 202
@@ -185,7 +185,7 @@ async def test_resume_takes_the_pause_tasks_inputs_validated(api: ApiHarness) ->
     assert invalid.status == 422 and "approved" in (await invalid.json())["message"]
     form = aiohttp.FormData()
     form.add_field("approved", "true")
-    assert (await api.client.post(f"{BASE}/{created['id']}/resume", data=form)).status == 204
+    assert (await api.client.post(f"{BASE}/{created['id']}/resume", data=form)).status == 200
     ended = await api.backend.wait(created["id"], WAIT)
     assert ended.outputs == {"decision": "approved=true"}
     again = await api.client.post(f"{BASE}/{created['id']}/resume")
@@ -264,7 +264,7 @@ async def test_follow_streams_each_change_until_the_end(api: ApiHarness) -> None
         assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
         reader = asyncio.create_task(read_events(stream))
         await state_of(api, created["id"], StateType.PAUSED)
-        assert (await api.client.post(f"{BASE}/{created['id']}/resume", json={"approved": True})).status == 204
+        assert (await api.client.post(f"{BASE}/{created['id']}/resume", json={"approved": True})).status == 200
         events = await asyncio.wait_for(reader, WAIT)
     assert events[-1][0] == "end" and events[-1][1]["state"]["current"] == "SUCCESS"
     assert all(event_id == "progress" for event_id, _ in events[:-1])
