@@ -17,7 +17,7 @@ from tests.ui.test_browser import ARTIFACTS, _playwright, _require_browser_tools
 
 CONFIG = ("--config", "playwright.executions.config.ts")
 SHOTS = ("execution-gantt-paused", "execution-logs-live", "execution-gantt", "execution-topology",
-         "execution-overview", "executions-list", "executions-killed")
+         "execution-overview", "execution-outputs", "executions-list", "executions-killed")
 
 
 def _assert_shots(folder: Path) -> None:

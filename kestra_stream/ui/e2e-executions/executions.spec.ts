@@ -8,6 +8,9 @@ const NAMESPACE = `ui.exec.r${Date.now().toString(36)}`
 // asserted while the execution deterministically waits), then a task failing on each of its attempts.
 const LIVE = `id: live
 namespace: ${NAMESPACE}
+inputs:
+  - id: data
+    type: FILE
 tasks:
   - id: both
     type: io.kestra.plugin.core.flow.Parallel
@@ -18,6 +21,9 @@ tasks:
       - id: right
         type: io.kestra.plugin.core.log.Log
         message: right branch ran
+  - id: keep
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.data }}"
   - id: gate
     type: io.kestra.plugin.core.flow.Pause
     onResume:
@@ -47,8 +53,9 @@ async function deploy(request: APIRequestContext, source: string, id: string): P
   await expect.poll(async () => (await request.get(`/api/v1/flows/${NAMESPACE}/${id}`)).status()).toBe(200)
 }
 
-async function run(request: APIRequestContext, id: string): Promise<string> {
-  const response = await request.post(`/api/v1/executions/${NAMESPACE}/${id}`)
+async function run(request: APIRequestContext, id: string, file?: string): Promise<string> {
+  const multipart = file ? { data: { name: 'data.txt', mimeType: 'text/plain', buffer: Buffer.from(file) } } : undefined
+  const response = await request.post(`/api/v1/executions/${NAMESPACE}/${id}`, multipart ? { multipart } : {})
   expect(response.status(), await response.text()).toBe(200)
   return ((await response.json()) as { id: string }).id
 }
@@ -62,7 +69,7 @@ let liveId = ''
 
 test('the execution page follows a run live: Gantt and logs before the end, the failure red in the topology, a restart', async ({ page, shot }) => {
   await deploy(page.request, LIVE, 'live')
-  liveId = await run(page.request, 'live')
+  liveId = await run(page.request, 'live', 'first line of the file\nsecond line')
   await page.goto(`executions/${liveId}?tab=gantt`)
 
   // Paused at the gate: nothing has ended, and the branches already show, with their logs.
@@ -121,6 +128,14 @@ test('the execution page follows a run live: Gantt and logs before the end, the 
   await page.getByTestId('tab-gantt').click()
   await expect(flaky.getByTestId('gantt-attempt')).toHaveCount(4, { timeout: 90_000 })
   await expect(state(page)).toHaveText('FAILED', { timeout: 90_000 })
+  // The file the flow returned: previewed in the page, downloadable.
+  await page.getByTestId('tab-outputs').click()
+  const output = page.getByTestId('output-source').filter({ hasText: 'keep' })
+  await output.getByTestId('output-preview').click()
+  await expect(page.getByTestId('file-preview')).toContainText('first line of the file')
+  await expect(output.getByTestId('output-download')).toHaveAttribute('href', /\/file\?path=kestra/)
+  await shot('execution-outputs')
+
   await page.getByTestId('tab-flow').click()
   await expect(page.getByTestId('execution-flow')).toContainText('type: io.kestra.plugin.core.flow.Parallel')
   await page.getByTestId('tab-overview').click()
@@ -147,6 +162,13 @@ test('the executions list: filters, then a bulk kill of long runs', async ({ pag
   await page.getByTestId('filter-state-RUNNING').click()
   await expect(page).toHaveURL(/state=RUNNING/)
   await expect(rows).toHaveCount(2)
+  // The counts and the histogram read the same filters from the stats endpoints.
+  await expect(async () => {
+    await page.getByTestId('refresh').click()
+    await expect(page.getByTestId('count-RUNNING')).toContainText('2', { timeout: 2_000 })
+  }).toPass({ timeout: 90_000 })
+  await expect(page.getByTestId('state-counts').locator('[data-testid^="count-"]')).toHaveCount(1)
+  await expect(page.getByTestId('histogram')).toHaveAttribute('data-total', '2')
   await shot('executions-list')
 
   for (const id of ids) await row(id).getByTestId('select').check()

@@ -50,12 +50,17 @@ export const executionApi = {
   search: (queryString: string) => getJson<PagedResults<Execution>>(`${API}/executions/search?${queryString}`),
   get: (id: string) => getJson<Execution>(one(id)),
   bulk,
-  daily: async (params: { namespace?: string; flowId?: string; startDate?: string; endDate?: string }) => {
+  daily: async (filters: URLSearchParams) => {
     if (!(await serves('GET', '/stats/executions/daily'))) {
       throw new ApiError('This server does not serve GET /api/v1/stats/executions/daily: the histogram cannot be drawn', 404)
     }
-    return getJson<DailyBucket[]>(`${API}/stats/executions/daily${query(params)}`)
+    return getJson<DailyBucket[]>(`${API}/stats/executions/daily?${filters.toString()}`)
   },
+  // Executions per state for the same filters; null from a server without the endpoint.
+  countByState: async (filters: URLSearchParams) =>
+    (await serves('GET', '/stats/executions/count-by-state'))
+      ? getJson<{ counts: Record<string, number>; total: number }>(`${API}/stats/executions/count-by-state?${filters.toString()}`)
+      : null,
   // The topology and the flow as they were at the execution's revision: the execution's own endpoints
   // when served, else the flow's at that revision (the same for an execution without subflows).
   graph: async (execution: Execution) =>

@@ -102,18 +102,24 @@ export function dateBounds(filters: ExecutionFilters, now: number): { startDate?
   }
 }
 
-/** The query string of GET /api/v1/executions/search (repeated keys for lists, as Kestra reads them). */
-export function searchQuery(filters: ExecutionFilters, now: number): string {
+/** The filters every executions endpoint reads (the search, the stats): lists as repeated keys, as Kestra reads them. */
+export function filterParams(filters: ExecutionFilters, now: number): URLSearchParams {
   const params = new URLSearchParams()
   if (filters.q.trim()) params.set('q', filters.q.trim())
   if (filters.namespace) params.set('namespace', filters.namespace)
   if (filters.flowId) params.set('flowId', filters.flowId)
   for (const state of filters.states) params.append('state', state)
   for (const label of filters.labels) params.append('labels', label)
-  for (const kind of filters.triggeredBy) params.append('triggerType', kind)
   const { startDate, endDate } = dateBounds(filters, now)
   if (startDate) params.set('startDate', startDate)
   if (endDate) params.set('endDate', endDate)
+  return params
+}
+
+/** The query string of GET /api/v1/executions/search: the filters, the trigger kinds, the sort and the page. */
+export function searchQuery(filters: ExecutionFilters, now: number): string {
+  const params = filterParams(filters, now)
+  for (const kind of filters.triggeredBy) params.append('triggerType', kind)
   params.set('sort', `${filters.sort}:${filters.desc ? 'desc' : 'asc'}`)
   params.set('page', String(filters.page))
   params.set('size', String(filters.size))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultFilters, filtersFromRoute, filtersToRoute, parseLabel, searchQuery } from '../../src/lib/executionFilters'
+import { defaultFilters, filterParams, filtersFromRoute, filtersToRoute, parseLabel, searchQuery } from '../../src/lib/executionFilters'
 import { histogramOf } from '../../src/lib/dailyStats'
 
 const NOW = Date.parse('2026-03-10T12:00:00Z')
@@ -27,6 +27,15 @@ describe('searchQuery', () => {
     expect([...query.keys()].sort()).toEqual(['endDate', 'page', 'size', 'sort', 'startDate'])
     expect(query.get('startDate')).toBe('2026-03-01T00:00:00.000Z')
     expect(query.get('sort')).toBe('state.startDate:desc')
+  })
+})
+
+describe('filterParams', () => {
+  it('gives the stats endpoints the same filters as the search, without its sort, page or trigger kinds', () => {
+    const filters = { ...defaultFilters(), namespace: 'a', states: ['FAILED'], labels: ['k:v'], timeRange: 'PT24H', triggeredBy: ['flow' as const], page: 4 }
+    const params = filterParams(filters, NOW)
+    expect([...params.keys()].sort()).toEqual(['labels', 'namespace', 'startDate', 'state'])
+    expect(params.get('startDate')).toBe('2026-03-09T12:00:00.000Z')
   })
 })
 
