@@ -138,8 +138,23 @@ test('the execution page follows a run live: Gantt and logs before the end, the 
 
   await page.getByTestId('tab-flow').click()
   await expect(page.getByTestId('execution-flow')).toContainText('type: io.kestra.plugin.core.flow.Parallel')
+  // Labels of the ended execution, edited in place.
   await page.getByTestId('tab-overview').click()
+  await page.getByTestId('labels-edit').click()
+  await page.getByTestId('label-add').click()
+  await page.getByTestId('label-key').last().fill('reviewed')
+  await page.getByTestId('label-value').last().fill('yes')
+  await page.getByTestId('labels-save').click()
+  await expect(page.getByTestId('execution-labels').getByTestId('label')).toContainText(['reviewed: yes'])
   await shot('execution-overview')
+
+  // Replay from the failed task run: a new execution, which names the one it replays.
+  await page.getByTestId('replay-from').selectOption({ label: 'from flaky' })
+  await page.getByTestId('action-replay').click()
+  await expect(page).not.toHaveURL(new RegExp(`/executions/${liveId}`))
+  await expect(page).toHaveURL(/\/executions\/[A-Za-z0-9]+$/)
+  await expect(page.getByRole('link', { name: liveId })).toBeVisible()
+  await expect(state(page)).toHaveText('FAILED', { timeout: 90_000 })
 })
 
 test('the executions list: filters, then a bulk kill of long runs', async ({ page, shot }) => {
