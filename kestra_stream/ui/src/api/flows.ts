@@ -51,9 +51,6 @@ export function withDisabled(source: string, disabled: boolean): string {
 }
 
 export const executionsApi = {
-  get: (id: string) => getJson<Execution>(`${API}/executions/${enc(id)}`),
-  ofFlow: (namespace: string, flowId: string) =>
-    getJson<PagedResults<Execution>>(`${API}/executions/search${query({ namespace, flowId, size: 50 })}`),
   create: async (namespace: string, flowId: string, form: FormData) => {
     const response = await request(`${API}/executions/${enc(namespace)}/${enc(flowId)}`, { method: 'POST', body: form })
     return (await response.json()) as Execution
