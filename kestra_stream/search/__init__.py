@@ -1,13 +1,15 @@
 """Searching executions, logs, flows and triggers: one interface, on Elasticsearch or SQLite FTS5."""
 
 from kestra_stream.search._elasticsearch import ElasticsearchRepository
+from kestra_stream.search._intervals import Interval, fill, interval_for
 from kestra_stream.search._models import (
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
-    DayCount,
     ExecutionQuery,
     ExecutionSort,
+    FlowCount,
     FlowQuery,
+    HistogramBucket,
     IndexBatch,
     IndexedLog,
     LogQuery,
@@ -23,13 +25,15 @@ from kestra_stream.search._sqlite import SqliteRepository
 __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_RESULT_WINDOW",
-    "DayCount",
     "ElasticsearchRepository",
     "ExecutionQuery",
     "ExecutionSort",
+    "FlowCount",
     "FlowQuery",
+    "HistogramBucket",
     "IndexBatch",
     "IndexedLog",
+    "Interval",
     "LogQuery",
     "Page",
     "Paging",
@@ -38,4 +42,6 @@ __all__ = [
     "TriggerBackfill",
     "TriggerQuery",
     "TriggerRecord",
+    "fill",
+    "interval_for",
 ]

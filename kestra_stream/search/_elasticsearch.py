@@ -29,11 +29,13 @@ from kestra_stream.search._documents import (
     start_date,
     words,
 )
+from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
-    DayCount,
     ExecutionQuery,
     ExecutionSort,
+    FlowCount,
     FlowQuery,
+    HistogramBucket,
     IndexBatch,
     LogQuery,
     Page,
@@ -190,16 +192,22 @@ class ElasticsearchRepository:
 
     def count_by_state(self, query: ExecutionQuery) -> dict[StateType, int]:
         aggs = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
-        result = self._aggregate("executions", _execution_filter(query), aggs)
-        return {StateType(b["key"]): int(b["doc_count"]) for b in result["states"]["buckets"]}
+        return _state_counts(self._aggregate("executions", _execution_filter(query), aggs))
 
-    def count_by_day(self, query: ExecutionQuery) -> list[DayCount]:
-        aggs = {"days": {"date_histogram": {"field": "startDate", "calendar_interval": "1d", "min_doc_count": 1},
-                         "aggs": {"states": {"terms": {"field": "state", "size": len(StateType)}}}}}
+    def histogram(self, query: ExecutionQuery, interval: Interval) -> list[HistogramBucket]:
+        aggs = {"intervals": {
+            "date_histogram": {"field": "startDate", "calendar_interval": _CALENDAR_INTERVALS[interval],
+                               "min_doc_count": 1},
+            "aggs": {"states": {"terms": {"field": "state", "size": len(StateType)}},
+                     "duration": {"stats": {"field": "duration"}}}}}
         result = self._aggregate("executions", _execution_filter(query), aggs)
-        return [DayCount(day=datetime.fromtimestamp(b["key"] / 1000, UTC).date(),
-                         counts={StateType(s["key"]): int(s["doc_count"]) for s in b["states"]["buckets"]})
-                for b in result["days"]["buckets"]]
+        return [_bucket(b) for b in result["intervals"]["buckets"]]
+
+    def count_by_flow(self, query: ExecutionQuery) -> list[FlowCount]:
+        sources = [{"namespace": {"terms": {"field": "namespace"}}}, {"flowId": {"terms": {"field": "flowId"}}}]
+        states = {"states": {"terms": {"field": "state", "size": len(StateType)}}}
+        return [FlowCount(namespace=b["key"]["namespace"], flow_id=b["key"]["flowId"], counts=_state_counts(b))
+                for b in self._composite("executions", _execution_filter(query), sources, states)]
 
     def search_logs(self, query: LogQuery) -> Page[LogEntry]:
         filters: list[dict[str, Any]] = []
@@ -332,6 +340,23 @@ def trigger_document(trigger: TriggerRecord) -> dict[str, Any]:
             "executionId": trigger.execution_id, "date": iso(trigger.date) if trigger.date else None,
             "nextExecutionDate": iso(trigger.next_execution_date) if trigger.next_execution_date else None,
             "disabled": trigger.disabled, "body": trigger.model_dump(mode="json")}
+
+
+# ----- aggregations ------------------------------------------------------------------------------
+_CALENDAR_INTERVALS = {Interval.MINUTE: "1m", Interval.HOUR: "1h", Interval.DAY: "1d", Interval.WEEK: "1w",
+                       Interval.MONTH: "1M"}
+
+
+def _state_counts(aggregations: Mapping[str, Any]) -> dict[StateType, int]:
+    """The ``states`` terms aggregation below ``aggregations`` as counts per state."""
+    return {StateType(b["key"]): int(b["doc_count"]) for b in aggregations["states"]["buckets"]}
+
+
+def _bucket(bucket: Mapping[str, Any]) -> HistogramBucket:
+    duration = bucket["duration"]
+    return HistogramBucket(start=datetime.fromtimestamp(bucket["key"] / 1000, UTC), counts=_state_counts(bucket),
+                           ended=int(duration["count"]), duration_min=duration["min"], duration_max=duration["max"],
+                           duration_sum=float(duration["sum"] or 0.0))
 
 
 # ----- queries -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ repositories read them as plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -166,12 +166,30 @@ class Page(BaseModel, Generic[T]):
     size: int
 
 
-class DayCount(BaseModel):
-    """Executions started on one UTC day, by state."""
+class HistogramBucket(BaseModel):
+    """Executions started in one interval (from ``start``), by state, with the durations of the ended ones."""
 
     model_config = ConfigDict(frozen=True)
 
-    day: date
+    start: datetime
+    counts: dict[StateType, int] = Field(default_factory=dict)
+    ended: int = 0  # executions with a duration: those the sums below are over
+    duration_min: float | None = None  # seconds
+    duration_max: float | None = None
+    duration_sum: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+class FlowCount(BaseModel):
+    """Executions of one flow, by state."""
+
+    model_config = ConfigDict(frozen=True)
+
+    namespace: str
+    flow_id: str
     counts: dict[StateType, int]
 
     @property

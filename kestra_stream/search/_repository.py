@@ -14,10 +14,12 @@ from kestra_stream.kafka import FlowRecord
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
+from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
-    DayCount,
     ExecutionQuery,
+    FlowCount,
     FlowQuery,
+    HistogramBucket,
     IndexBatch,
     LogQuery,
     Page,
@@ -50,8 +52,15 @@ class SearchRepository(Protocol):
         """Executions matching ``query`` (its sort and paging ignored) per current state."""
         ...
 
-    def count_by_day(self, query: ExecutionQuery) -> list[DayCount]:
-        """Executions matching ``query`` per UTC day of their start, oldest day first; empty days left out."""
+    def histogram(self, query: ExecutionQuery, interval: Interval) -> list[HistogramBucket]:
+        """Executions matching ``query`` per ``interval`` of their start (UTC), by state, with their durations.
+
+        Oldest interval first; intervals without an execution are left out (``fill`` adds them).
+        """
+        ...
+
+    def count_by_flow(self, query: ExecutionQuery) -> list[FlowCount]:
+        """Executions matching ``query`` per flow, by state, by namespace then flow id; flows without one left out."""
         ...
 
     def search_logs(self, query: LogQuery) -> Page[LogEntry]: ...

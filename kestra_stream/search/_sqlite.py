@@ -7,11 +7,12 @@ ones Elasticsearch gets (``words``), cut the same way, so a text query finds the
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ from kestra_stream.search._documents import (
     start_date,
     words,
 )
+from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
-    DayCount,
     ExecutionQuery,
     ExecutionSort,
+    FlowCount,
     FlowQuery,
+    HistogramBucket,
     IndexBatch,
     IndexedLog,
     LogQuery,
@@ -67,6 +70,14 @@ CREATE TABLE IF NOT EXISTS triggers (
     uid TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL,
     version INTEGER NOT NULL, body TEXT NOT NULL);
 """
+# The start of an execution's interval, as ISO text, from its start date ("2026-03-01T08:05:09.000000Z").
+_INTERVAL_STARTS = {
+    Interval.MINUTE: "substr(start_date, 1, 16)", Interval.HOUR: "substr(start_date, 1, 13) || ':00'",
+    Interval.DAY: "substr(start_date, 1, 10)",
+    # Back to Monday: SQLite's 'weekday 0' moves forward to a Sunday (or stays on one).
+    Interval.WEEK: "date(substr(start_date, 1, 10), 'weekday 0', '-6 days')",
+    Interval.MONTH: "substr(start_date, 1, 7) || '-01'",
+}
 _SORT_COLUMNS = {
     ExecutionSort.START_DATE: "start_date", ExecutionSort.END_DATE: "end_date",
     ExecutionSort.DURATION: "duration", ExecutionSort.ID: "id", ExecutionSort.NAMESPACE: "namespace",
@@ -176,15 +187,31 @@ class SqliteRepository:
         rows = self._rows(f"SELECT state, count(*) FROM executions{where.sql()} GROUP BY state", where.params)
         return {StateType(state): count for state, count in rows}
 
-    def count_by_day(self, query: ExecutionQuery) -> list[DayCount]:
+    def histogram(self, query: ExecutionQuery, interval: Interval) -> list[HistogramBucket]:
         where = _execution_where(query)
         where.add("start_date IS NOT NULL")
-        rows = self._rows(f"SELECT substr(start_date, 1, 10) AS day, state, count(*) FROM executions{where.sql()} "
-                          "GROUP BY day, state ORDER BY day", where.params)
-        days: dict[str, dict[StateType, int]] = {}
-        for day, state, count in rows:
-            days.setdefault(day, {})[StateType(state)] = count
-        return [DayCount(day=date.fromisoformat(day), counts=counts) for day, counts in days.items()]
+        rows = self._rows(
+            f"SELECT {_INTERVAL_STARTS[interval]} AS bucket, state, count(*), count(duration), min(duration), "
+            f"max(duration), total(duration) FROM executions{where.sql()} GROUP BY bucket, state ORDER BY bucket",
+            where.params)
+        buckets: list[HistogramBucket] = []
+        for bucket, group in itertools.groupby(rows, key=lambda row: row[0]):
+            parts = list(group)
+            minimums = [p[4] for p in parts if p[4] is not None]
+            maximums = [p[5] for p in parts if p[5] is not None]
+            buckets.append(HistogramBucket(
+                start=datetime.fromisoformat(bucket).replace(tzinfo=UTC),
+                counts={StateType(p[1]): p[2] for p in parts}, ended=sum(p[3] for p in parts),
+                duration_min=min(minimums, default=None), duration_max=max(maximums, default=None),
+                duration_sum=sum(p[6] for p in parts)))
+        return buckets
+
+    def count_by_flow(self, query: ExecutionQuery) -> list[FlowCount]:
+        where = _execution_where(query)
+        rows = self._rows(f"SELECT namespace, flow_id, state, count(*) FROM executions{where.sql()} "
+                          "GROUP BY namespace, flow_id, state ORDER BY namespace, flow_id", where.params)
+        return [FlowCount(namespace=namespace, flow_id=flow_id, counts={StateType(r[2]): r[3] for r in group})
+                for (namespace, flow_id), group in itertools.groupby(rows, key=lambda row: (row[0], row[1]))]
 
     def search_logs(self, query: LogQuery) -> Page[LogEntry]:
         where = _Where()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from kestra_stream.search import (
     ExecutionSort,
     FlowQuery,
     IndexBatch,
+    Interval,
     LogQuery,
     Paging,
     SearchRepository,
@@ -130,13 +131,43 @@ def test_counts_per_state_follow_the_filters(indexed: SearchRepository) -> None:
     assert indexed.count_by_state(ExecutionQuery(namespace="other")) == {StateType.SUCCESS: 1, StateType.KILLED: 1}
 
 
-def test_counts_per_day_by_state(indexed: SearchRepository) -> None:
-    days = indexed.count_by_day(ExecutionQuery(namespace="company"))
-    assert [(d.day, d.counts) for d in days] == [
-        (date(2026, 3, 1), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
-        (date(2026, 3, 2), {StateType.SUCCESS: 1, StateType.RUNNING: 1}),
-        (date(2026, 3, 3), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
+def test_histogram_per_day_counts_states_and_durations_of_the_ended(indexed: SearchRepository) -> None:
+    days = indexed.histogram(ExecutionQuery(namespace="company"), Interval.DAY)
+    assert [(d.start, d.counts) for d in days] == [
+        (datetime(2026, 3, 1, tzinfo=UTC), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
+        (datetime(2026, 3, 2, tzinfo=UTC), {StateType.SUCCESS: 1, StateType.RUNNING: 1}),
+        (datetime(2026, 3, 3, tzinfo=UTC), {StateType.SUCCESS: 1, StateType.FAILED: 1}),
     ]
+    # ex1 5 s and ex2 50 s on the first day; ex4 is still running on the second, so only ex3 (20 s) counts.
+    assert [(d.ended, d.duration_min, d.duration_max, d.duration_sum) for d in days] == [
+        (2, 5.0, 50.0, 55.0), (1, 20.0, 20.0, 20.0), (2, 1.0, 7.0, 8.0)]
+
+
+def test_histogram_intervals_start_on_the_hour_the_monday_and_the_first_of_the_month(
+        indexed: SearchRepository) -> None:
+    def starts(interval: Interval) -> list[tuple[datetime, int]]:
+        return [(b.start, b.total) for b in indexed.histogram(ExecutionQuery(namespace="other"), interval)]
+
+    # ex6 at T0 + 2 days 1 h and ex7 at T0 + 2 days 3 h: Tuesday 3 March 2026, 09:00 and 11:00.
+    assert starts(Interval.HOUR) == [(datetime(2026, 3, 3, 9, tzinfo=UTC), 1),
+                                     (datetime(2026, 3, 3, 11, tzinfo=UTC), 1)]
+    assert starts(Interval.MINUTE)[0] == (datetime(2026, 3, 3, 9, 0, tzinfo=UTC), 1)
+    assert starts(Interval.WEEK) == [(datetime(2026, 3, 2, tzinfo=UTC), 2)]
+    assert starts(Interval.MONTH) == [(datetime(2026, 3, 1, tzinfo=UTC), 2)]
+
+
+def test_counts_per_flow_by_state_follow_the_filters(indexed: SearchRepository) -> None:
+    flows = indexed.count_by_flow(ExecutionQuery())
+    assert [(f.namespace, f.flow_id, f.counts) for f in flows] == [
+        ("company", "cleanup", {StateType.FAILED: 1}),
+        ("company.team", "etl", {StateType.SUCCESS: 1, StateType.FAILED: 1}),
+        ("company.team.sub", "report", {StateType.SUCCESS: 1, StateType.RUNNING: 1}),
+        ("company.teamwork", "etl", {StateType.SUCCESS: 1}),
+        ("other", "ingest", {StateType.KILLED: 1, StateType.SUCCESS: 1}),
+    ]
+    assert [(f.flow_id, f.total) for f in indexed.count_by_flow(ExecutionQuery(namespace="company.team",
+                                                                               states=(StateType.SUCCESS,)))] == [
+        ("etl", 1), ("report", 1)]
 
 
 def test_an_older_snapshot_never_replaces_a_newer_one(repository: SearchRepository) -> None:
