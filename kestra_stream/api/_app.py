@@ -10,7 +10,9 @@ from pathlib import Path
 from aiohttp import web
 
 from kestra_stream.api import (
+    _execution_bulk,
     _execution_files,
+    _execution_views,
     _executions,
     _flow_schema,
     _flows,
@@ -34,7 +36,8 @@ from kestra_stream.api._services import ApiServices
 from kestra_stream.api._ui import UI_DIST, install_ui
 
 ROUTE_TABLES: tuple[ApiRoutes, ...] = (
-    _flows.routes, _executions.routes, _execution_files.routes, _webhooks.routes, _logs.routes,
+    _flows.routes, _executions.routes, _execution_bulk.routes, _execution_files.routes, _execution_views.routes,
+    _webhooks.routes, _logs.routes,
     _triggers.routes, _kv.routes, _namespaces.routes, _plugins.routes, _system.routes, _namespace_lists.flow_routes,
     _namespace_lists.execution_routes, _stats.routes, _graph.routes,
     _flow_schema.routes)

@@ -17,7 +17,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,8 @@ class SearchExecutionsQuery(BaseModel):
     labels: list[str] = Field(default_factory=list, description="Labels as repeated `key:value`.")
     start_date: datetime | None = Field(default=None, alias="startDate")
     end_date: datetime | None = Field(default=None, alias="endDate")
+    time_range: timedelta | None = Field(default=None, alias="timeRange", description="Started within this ISO-8601 "
+                                         "duration before now (P1D, PT1H); instead of `startDate`.")
     sort: list[str] = Field(default_factory=list, description="`field:asc|desc`, e.g. `state.startDate:desc`.")
     page: int = Field(default=1, ge=1)
     size: int = Field(default=25, ge=1, le=1000)
@@ -134,6 +136,15 @@ async def _settled(backend: Backend, execution_id: str, within: float) -> Execut
         if asyncio.get_running_loop().time() >= deadline:
             return None
         await asyncio.sleep(0.02)
+
+
+def since(start_date: datetime | None, time_range: timedelta | None) -> datetime | None:
+    """The start of a search's time window: ``startDate``, or ``timeRange`` before now (Kestra's two ways)."""
+    if time_range is None:
+        return start_date
+    if start_date is not None:
+        raise ApiError(400, "`startDate` and `timeRange` are mutually exclusive: give one of them")
+    return datetime.now(UTC) - abs(time_range)
 
 
 def parse_labels(pairs: list[str], *, where: str = "labels") -> dict[str, str]:
@@ -245,7 +256,8 @@ async def search_executions(request: web.Request) -> web.StreamResponse:
     sort, descending = _sort(params.sort)
     search_query = ExecutionQuery(
         namespace=params.namespace, flow_id=params.flow_id, states=tuple(params.state),
-        labels=parse_labels(params.labels), start_date=params.start_date, end_date=params.end_date, text=params.q,
+        labels=parse_labels(params.labels), start_date=since(params.start_date, params.time_range),
+        end_date=params.end_date, text=params.q,
         sort=sort, descending=descending, paging=Paging(page=params.page, size=params.size))
     page = await asyncio.to_thread(services(request).search.search_executions, search_query)
     return json_response(ExecutionPage(results=page.items, total=page.total))
@@ -274,37 +286,61 @@ async def get_execution(request: web.Request) -> web.StreamResponse:
     return json_response(await find_execution(request, request.match_info["executionId"]))
 
 
+def _actions(command: str) -> tuple[str]:
+    """Kestra 2.x's path of a command on one execution (the older path stays served too)."""
+    return (f"/executions/{{executionId}}/actions/{command}",)
+
+
+def check_deletable(execution: Execution) -> None:
+    if not execution.state.current.is_terminated:
+        raise ExecutionStateError(f"execution '{execution.id}' is {execution.state.current.value}: kill it "
+                                  "(DELETE /api/v1/executions/{id}/kill) before deleting it", execution_id=execution.id)
+
+
+async def delete_ended(request: web.Request, execution: Execution) -> None:
+    """Forget ``execution`` (checked by ``check_deletable``): backend, search index and its files."""
+    svc = services(request)
+    await svc.backend.delete_execution(execution.id)
+    await asyncio.to_thread(svc.search.delete_execution, execution.id)
+    prefix = execution_uri(execution.namespace, execution.flow_id, execution.id)
+    for uri in await svc.storage.list(prefix):
+        await svc.storage.delete(uri)
+
+
+def check_killable(execution: Execution) -> None:
+    if execution.state.current.is_terminated:
+        raise ExecutionStateError(f"execution '{execution.id}' already ended ({execution.state.current.value}): "
+                                  "there is nothing to kill", execution_id=execution.id)
+
+
+async def _as_now(request: web.Request, execution_id: str) -> web.Response:
+    """The execution after a command, as far as the backend has applied it (Kestra 2.x answers it)."""
+    return json_response(await find_execution(request, execution_id))
+
+
 @routes.route("DELETE", "/executions/{executionId}", summary="Delete an ended execution", status=204,
               errors=(409,))
 async def delete_execution(request: web.Request) -> web.StreamResponse:
-    execution_id = request.match_info["executionId"]
-    execution = await find_execution(request, execution_id)
-    if not execution.state.current.is_terminated:
-        raise ExecutionStateError(f"execution '{execution_id}' is {execution.state.current.value}: kill it "
-                                  "(DELETE /api/v1/executions/{id}/kill) before deleting it", execution_id=execution_id)
-    svc = services(request)
-    await svc.backend.delete_execution(execution_id)
-    await asyncio.to_thread(svc.search.delete_execution, execution_id)
-    prefix = execution_uri(execution.namespace, execution.flow_id, execution_id)
-    for uri in await svc.storage.list(prefix):
-        await svc.storage.delete(uri)
+    execution = await find_execution(request, request.match_info["executionId"])
+    check_deletable(execution)
+    await delete_ended(request, execution)
     return web.Response(status=204)
 
 
 # ----- commands ----------------------------------------------------------------------------------
-@routes.route("DELETE", "/executions/{executionId}/kill", summary="Kill an execution", status=202, errors=(409,))
+@routes.route("DELETE", "/executions/{executionId}/kill", summary="Kill an execution", status=202,
+              response=Execution, errors=(409,), aliases=_actions("kill"))
 async def kill_execution(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["executionId"]
-    execution = await find_execution(request, execution_id)
-    if execution.state.current.is_terminated:
-        raise ExecutionStateError(f"execution '{execution_id}' already ended ({execution.state.current.value}): "
-                                  "there is nothing to kill", execution_id=execution_id)
+    check_killable(await find_execution(request, execution_id))
     await services(request).backend.kill(execution_id)
-    return web.Response(status=202)
+    response = await _as_now(request, execution_id)
+    response.set_status(202)
+    return response
 
 
-@routes.route("POST", "/executions/{executionId}/pause", summary="Pause a running execution", status=204,
-              errors=(409,))
+@routes.route("POST", "/executions/{executionId}/pause", summary="Pause a running execution", response=Execution,
+              errors=(409,), aliases=_actions("pause"))
 async def pause_execution(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["executionId"]
     execution = await find_execution(request, execution_id)
@@ -312,12 +348,13 @@ async def pause_execution(request: web.Request) -> web.StreamResponse:
         raise ExecutionStateError(f"execution '{execution_id}' is {execution.state.current.value}: only a RUNNING "
                                   "execution can be paused", execution_id=execution_id)
     await services(request).backend.pause(execution_id)
-    return web.Response(status=204)
+    return await _as_now(request, execution_id)
 
 
-@routes.route("POST", "/executions/{executionId}/resume", summary="Resume a paused execution",
-              body_content="multipart/form-data", body_schema=_INPUTS_SCHEMA, body_required=False, status=204,
-              errors=(409,))
+@routes.route("POST", "/executions/{executionId}/resume", summary="Resume a paused execution (its Pause tasks' "
+              "onResume inputs as form fields or a JSON object)", body_content="multipart/form-data",
+              body_schema=_INPUTS_SCHEMA, body_required=False, response=Execution, errors=(409,),
+              aliases=_actions("resume"))
 async def resume_execution(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["executionId"]
     execution = await find_execution(request, execution_id)
@@ -330,37 +367,40 @@ async def resume_execution(request: web.Request) -> web.StreamResponse:
             raise InputError(sorted(inputs.uploads)[0], "files cannot be uploaded when resuming; give the value "
                                                         "as text")
         await services(request).backend.resume(execution_id, inputs.values, from_text=inputs.from_text)
-    return web.Response(status=204)
+    return await _as_now(request, execution_id)
 
 
 @routes.route("POST", "/executions/{executionId}/restart", summary="Restart a failed or killed execution",
-              response=Execution, errors=(409,))
+              response=Execution, errors=(409,), aliases=_actions("restart"))
 async def restart_execution(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["executionId"]
     await find_execution(request, execution_id)
-    backend = services(request).backend
-    await backend.restart(execution_id)
-    return json_response(await find_execution(request, execution_id))
+    await services(request).backend.restart(execution_id)
+    return await _as_now(request, execution_id)
 
 
-@routes.route("POST", "/executions/{executionId}/replay", summary="Replay an execution from a task run",
-              query=ReplayQuery, response=Execution, errors=(409,))
-async def replay_execution(request: web.Request) -> web.StreamResponse:
-    execution_id = request.match_info["executionId"]
-    params = query(request, ReplayQuery)
-    source = await find_execution(request, execution_id)
+async def replay_of(request: web.Request, source: Execution, task_run_id: str | None) -> Execution:
+    """Replay ``source`` (from ``task_run_id``, else from the start): the new execution."""
     backend = services(request).backend
-    replayed = await backend.replay(execution_id, params.task_run_id)
+    replayed = await backend.replay(source.id, task_run_id)
     execution = await _settled(backend, replayed, within=5.0)
     if execution is None:
         execution = source.model_copy(update={
             "id": replayed, "original_id": source.original_id or source.id, "outputs": None, "task_run_list": (),
             "state": State.new(StateType.CREATED, datetime.now(UTC))})
-    return json_response(execution)
+    return execution
+
+
+@routes.route("POST", "/executions/{executionId}/replay", summary="Replay an execution from a task run",
+              query=ReplayQuery, response=Execution, errors=(409,), aliases=_actions("replay"))
+async def replay_execution(request: web.Request) -> web.StreamResponse:
+    params = query(request, ReplayQuery)
+    source = await find_execution(request, request.match_info["executionId"])
+    return json_response(await replay_of(request, source, params.task_run_id))
 
 
 @routes.route("POST", "/executions/{executionId}/labels", summary="Add or change labels of an ended execution",
-              body=list[Label], response=Execution, errors=(409,))
+              body=list[Label], response=Execution, errors=(409,), aliases=_actions("labels"))
 async def set_labels(request: web.Request) -> web.StreamResponse:
     execution_id = request.match_info["executionId"]
     labels: list[Label] = await read_json(request, list[Label])

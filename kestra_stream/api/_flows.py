@@ -70,7 +70,7 @@ class FlowOut(BaseModel):
     verbatim, comments included. Labels are always the list form. Tasks, triggers, inputs, plugin
     defaults and the like are plugin-specific: they are described here as free-form objects (each
     has at least ``id`` or ``type``); ``GET /plugins/{type}`` gives the schema of each type.
-    Properties a flow does not set are left out, except ``disabled`` and ``deleted``.
+    Properties a flow does not set are left out, except ``disabled``, ``deleted`` and ``draft``.
     """
 
     model_config = ConfigDict(**_OUT, extra="ignore")
@@ -94,6 +94,8 @@ class FlowOut(BaseModel):
     sla: list[dict[str, Any]] | None = None
     disabled: bool = False
     deleted: bool = False
+    # Kestra 2.x's draft revisions (skipped when an execution starts without a revision): none here.
+    draft: bool = False
     checks: list[dict[str, Any]] | None = None
     worker_group: dict[str, Any] | None = None
     tenant_id: str | None = None

@@ -4,6 +4,7 @@
     GET    /namespaces/{namespace}/kv/{key}    ``{"type": "STRING", "value": ...}``; 404 when missing or expired
     DELETE /namespaces/{namespace}/kv/{key}    ``true`` when a live entry was removed, else ``false``
     GET    /namespaces/{namespace}/kv          every live entry with its update and expiration dates
+    GET    /namespaces/{namespace}/kv/inheritance  the entries of its parent namespaces
     DELETE /namespaces/{namespace}/kv          ``{"keys": [...]}``: removes those keys, answers the ones removed
 
 The value is read as Kestra reads it (an Ion text, of which JSON is a part): a JSON string,
@@ -41,14 +42,15 @@ class KVEntryOut(BaseModel):
 
     model_config = _OUT
 
+    namespace: str
     key: str
     description: str | None = None
     update_date: datetime
     expiration_date: datetime | None = None
 
     @classmethod
-    def of(cls, entry: KVEntry) -> KVEntryOut:
-        return cls(key=entry.key, description=entry.description, update_date=entry.update_date,
+    def of(cls, namespace: str, entry: KVEntry) -> KVEntryOut:
+        return cls(namespace=namespace, key=entry.key, description=entry.description, update_date=entry.update_date,
                    expiration_date=entry.expiration_date)
 
 
@@ -139,7 +141,7 @@ async def put_kv(request: web.Request) -> web.StreamResponse:
         entry = await store.set(key, value, kv_type=kv_type, ttl=ttl)
     except KVStoreError as exc:
         raise ApiError(422, str(exc)) from None
-    return json_response(KVEntryOut.of(entry))
+    return json_response(KVEntryOut.of(store.namespace, entry))
 
 
 @routes.route("GET", "/namespaces/{namespace}/kv/{key}", summary="Get the typed value of a key",
@@ -175,11 +177,28 @@ async def delete_kv(request: web.Request) -> web.StreamResponse:
               response=list[KVEntryOut], errors=(409,))
 async def list_kv(request: web.Request) -> web.StreamResponse:
     store = _store(request)
+    return json_response(await _entries(store))
+
+
+async def _entries(store: KVStore) -> list[KVEntryOut]:
     try:
         entries = await store.list()
     except KVStoreError as exc:
         raise ApiError(409, str(exc)) from None
-    return json_response([KVEntryOut.of(entry) for entry in entries])
+    return [KVEntryOut.of(store.namespace, entry) for entry in entries]
+
+
+# Routed before /kv/{key} (a fixed segment sorts first): as in Kestra, no key named "inheritance" can be read.
+@routes.route("GET", "/namespaces/{namespace}/kv/inheritance", summary="The keys the parent namespaces hand down, "
+              "the nearest parent first", response=list[KVEntryOut], errors=(409,))
+async def list_inherited_kv(request: web.Request) -> web.StreamResponse:
+    namespace = checked_namespace(request)
+    parts = namespace.split(".")
+    storage = services(request).storage
+    inherited: list[KVEntryOut] = []
+    for depth in range(len(parts) - 1, 0, -1):
+        inherited += await _entries(KVStore(storage, ".".join(parts[:depth])))
+    return json_response(inherited)
 
 
 @routes.route("DELETE", "/namespaces/{namespace}/kv", summary="Delete several keys of a namespace",

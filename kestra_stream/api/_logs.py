@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from kestra_stream.api._executions import FOLLOW_FIND_SECONDS, find_execution
+from kestra_stream.api._executions import FOLLOW_FIND_SECONDS, find_execution, since
 from kestra_stream.api._feed import open_event_stream, send_event, send_keepalive
 from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
@@ -38,7 +39,12 @@ class SearchLogsQuery(BaseModel):
 
     q: str | None = Field(default=None, description="Words of the message.")
     namespace: str | None = Field(default=None, description="The namespace, or a parent of it.")
+    flow_id: str | None = Field(default=None, alias="flowId")
     min_level: LogLevel | None = Field(default=None, alias="minLevel")
+    start_date: datetime | None = Field(default=None, alias="startDate", description="Lines written at or after.")
+    end_date: datetime | None = Field(default=None, alias="endDate", description="Lines written before.")
+    time_range: timedelta | None = Field(default=None, alias="timeRange", description="Lines written within this "
+                                         "ISO-8601 duration before now (PT1H); instead of `startDate`.")
     page: int = Field(default=1, ge=1)
     size: int = Field(default=10, ge=1, le=MAX_PAGE_SIZE)
 
@@ -46,6 +52,8 @@ class SearchLogsQuery(BaseModel):
 class LogPage(BaseModel):
     results: list[LogEntry]
     total: int
+    # Kestra 2.x pages logs by offset or by cursor; this server pages by offset (``page``, ``size``).
+    type: Literal["OFFSET"] = "OFFSET"
 
 
 class ExecutionLogsQuery(BaseModel):
@@ -101,7 +109,9 @@ def _iso(moment: datetime) -> str:
 @routes.route("GET", "/logs/search", summary="Search log lines", query=SearchLogsQuery, response=LogPage)
 async def search_logs(request: web.Request) -> web.StreamResponse:
     params = query(request, SearchLogsQuery)
-    log_query = LogQuery(namespace=params.namespace, min_level=params.min_level, text=params.q,
+    log_query = LogQuery(namespace=params.namespace, flow_id=params.flow_id, min_level=params.min_level,
+                         text=params.q, start_date=since(params.start_date, params.time_range),
+                         end_date=params.end_date,
                          paging=Paging(page=params.page, size=params.size))
     page = await asyncio.to_thread(services(request).search.search_logs, log_query)
     return json_response(LogPage(results=page.items, total=page.total))

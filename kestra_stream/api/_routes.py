@@ -45,10 +45,12 @@ class Endpoint:
     errors: tuple[int, ...] = ()  # every other status it may answer (a 204 too)
     public: bool = False  # no authentication: health checks, webhooks
     root: bool = False  # served at ``path`` itself, not below /api/v1
+    # 0 for the endpoint's own path; n for its n-th other path (Kestra 2.x's ``/actions/...``), same handler.
+    alias: int = 0
 
     @property
     def operation_id(self) -> str:
-        return self.handler.__name__
+        return self.handler.__name__ if not self.alias else f"{self.handler.__name__}_{self.alias + 1}"
 
     @property
     def openapi_path(self) -> str:
@@ -70,13 +72,16 @@ class ApiRoutes:
               body: Any = None, body_content: str = "application/json", body_schema: dict[str, Any] | None = None,
               body_required: bool = True, response: Any = None, response_content: str = "application/json",
               status: int = 200, errors: Sequence[int] = (), public: bool = False,
-              root: bool = False) -> Callable[[Handler], Handler]:
+              root: bool = False, aliases: Sequence[str] = ()) -> Callable[[Handler], Handler]:
+        """Declare ``handler`` at ``path``, and at each of ``aliases`` (the same endpoint under another path:
+        Kestra 2.x moved execution commands below ``/executions/{executionId}/actions/``)."""
         def register(handler: Handler) -> Handler:
-            self.endpoints.append(Endpoint(
-                method=method, path=path, handler=handler, summary=summary, tag=self.tag, query=query, body=body,
-                body_content=body_content, body_schema=body_schema, body_required=body_required,
-                response=response, response_content=response_content, status=status, errors=tuple(errors),
-                public=public, root=root))
+            for alias, where in enumerate((path, *aliases)):
+                self.endpoints.append(Endpoint(
+                    method=method, path=where, handler=handler, summary=summary, tag=self.tag, query=query,
+                    body=body, body_content=body_content, body_schema=body_schema, body_required=body_required,
+                    response=response, response_content=response_content, status=status, errors=tuple(errors),
+                    public=public, root=root, alias=alias))
             return handler
 
         return register

@@ -172,7 +172,8 @@ async def unlock_trigger(request: web.Request) -> web.StreamResponse:
 
 
 @routes.route("PUT", "/triggers", summary="Enable or disable a trigger, or start a backfill", body=TriggerUpdate,
-              response=TriggerRecord, errors=(404, 409))
+              response=TriggerRecord, errors=(404, 409),
+              aliases=("/triggers/set-disabled", "/triggers/backfill/create"))  # Kestra 2.x's paths
 async def update_trigger(request: web.Request) -> web.StreamResponse:
     update: TriggerUpdate = await read_json(request, TriggerUpdate)
     _defined(request, update)

@@ -1,6 +1,6 @@
 """Flows as files: loading YAML with positions, load-time checks, plugin defaults; a flow's topology."""
 
-from kestra_stream.flows._graph import FlowGraph, flow_graph
+from kestra_stream.flows._graph import FlowGraph, execution_graph, flow_graph
 from kestra_stream.flows._loader import flow_files, load_flow, load_flow_file, load_flows
 from kestra_stream.flows._source import Source, format_path, parse_source
 from kestra_stream.flows.defaults import PluginDefault, apply_plugin_defaults
@@ -10,6 +10,7 @@ __all__ = [
     "PluginDefault",
     "Source",
     "apply_plugin_defaults",
+    "execution_graph",
     "flow_files",
     "flow_graph",
     "format_path",

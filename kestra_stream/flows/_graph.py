@@ -32,7 +32,9 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.executor.flowables import WAIT, Resolution
+from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.flow import Flow
+from kestra_stream.models.state import StateType
 from kestra_stream.models.task import FlowableTask, SubflowTask, Task, Trigger
 
 _HIERARCHIES = "io.kestra.core.models.hierarchies"
@@ -85,6 +87,10 @@ class GraphNode(BaseModel):
     trigger_declaration: dict[str, Any] | None = None
     # A flowable's cluster: the node of the flowable task itself, inside the cluster.
     task_node: GraphNode | None = None
+    # In an execution's graph (``execution_graph``), a task's node: its latest task run, and the state
+    # that colours it, summed up over all its runs (iterations, restarts).
+    task_run: dict[str, Any] | None = None
+    state: StateType | None = None
 
 
 class GraphEdge(BaseModel):
@@ -326,3 +332,34 @@ def flow_graph(flow: Flow) -> FlowGraph:
     builder.body(root, root.start, _Shape(RelationType.SEQUENTIAL, flow.tasks), error=False, errors=flow.errors,
                  finally_=flow.finally_, after=flow.after_execution)
     return FlowGraph(nodes=builder.nodes, edges=builder.edges, clusters=[c for c in builder.clusters if c is not None])
+
+
+# A task run several times (iterations, restarts) is coloured by the first of these that one of its runs is in.
+_STATE_PRECEDENCE = (StateType.RUNNING, StateType.KILLING, StateType.PAUSED, StateType.RETRYING, StateType.QUEUED,
+                     StateType.CREATED, StateType.RESTARTED, StateType.FAILED, StateType.KILLED, StateType.WARNING,
+                     StateType.CANCELLED)
+
+
+def summed_state(runs: Sequence[TaskRun]) -> StateType:
+    """The state that stands for every run of one task: one still going, else the worst ending, else the last."""
+    states = {run.state.current for run in runs}
+    return next((state for state in _STATE_PRECEDENCE if state in states), runs[-1].state.current)
+
+
+def _with_runs(node: GraphNode, runs: dict[str, list[TaskRun]]) -> GraphNode:
+    task_node = _with_runs(node.task_node, runs) if node.task_node is not None else None
+    mine = runs.get(str(node.task.get("id"))) if node.task is not None else None
+    if not mine:
+        return node.model_copy(update={"task_node": task_node})
+    return node.model_copy(update={"task_node": task_node, "task_run": _dump(mine[-1]),
+                                   "state": summed_state(mine)})
+
+
+def execution_graph(flow: Flow, execution: Execution) -> FlowGraph:
+    """The topology of ``flow`` (the revision ``execution`` ran) with each task node's runs in ``execution``."""
+    runs: dict[str, list[TaskRun]] = {}
+    for run in execution.task_run_list:
+        runs.setdefault(run.task_id, []).append(run)
+    graph = flow_graph(flow)
+    return FlowGraph(nodes=[_with_runs(node, runs) for node in graph.nodes], edges=graph.edges,
+                     clusters=[c.model_copy(update={"cluster": _with_runs(c.cluster, runs)}) for c in graph.clusters])

@@ -217,8 +217,11 @@ class ElasticsearchRepository:
             filters.append({"term": {"taskRunId": query.taskrun_id}})
         if query.namespace is not None:
             filters.append(_namespace_filter(query.namespace))
+        if query.flow_id is not None:
+            filters.append({"term": {"flowId": query.flow_id}})
         if query.min_level is not None:
             filters.append({"terms": {"level": levels_at_least(query.min_level)}})
+        filters += _range("timestamp", query.start_date, query.end_date)
         filters += _text_filter(query.text)
         sort = [{"timestamp": {"order": "asc"}}, {"seq": {"order": "asc"}}]
         hits, total = self._search("logs", filters, sort, query.paging)
@@ -386,15 +389,15 @@ def _execution_filter(query: ExecutionQuery) -> list[dict[str, Any]]:
     for key, value in query.labels.items():
         filters.append({"nested": {"path": "labels", "query": {"bool": {"filter": [
             {"term": {"labels.key": key}}, {"term": {"labels.value": value}}]}}}})
-    if query.start_date is not None or query.end_date is not None:
-        bounds = {}
-        if query.start_date is not None:
-            bounds["gte"] = iso(query.start_date)
-        if query.end_date is not None:
-            bounds["lt"] = iso(query.end_date)
-        filters.append({"range": {"startDate": bounds}})
+    filters += _range("startDate", query.start_date, query.end_date)
     filters += _text_filter(query.text)
     return filters
+
+
+def _range(name: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    """``start <= name < end``, either bound optional; no filter without a bound."""
+    bounds = {op: iso(moment) for op, moment in (("gte", start), ("lt", end)) if moment is not None}
+    return [{"range": {name: bounds}}] if bounds else []
 
 
 def _error_items(errors: object) -> list[dict[str, Any]]:

@@ -88,9 +88,18 @@ class LogQuery(BaseModel):
     execution_id: str | None = None
     taskrun_id: str | None = None
     namespace: str | None = None
+    flow_id: str | None = None
     min_level: LogLevel | None = None
     text: str | None = None
+    # On the line's timestamp: start_date <= timestamp < end_date.
+    start_date: datetime | None = None
+    end_date: datetime | None = None
     paging: Paging = Paging(size=MAX_PAGE_SIZE)
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return as_utc(value) if value is not None else None
 
 
 class FlowQuery(BaseModel):

@@ -220,9 +220,15 @@ class SqliteRepository:
         if query.taskrun_id is not None:
             where.add("taskrun_id = ?", query.taskrun_id)
         where.namespace(query.namespace)
+        if query.flow_id is not None:
+            where.add("json_extract(body, '$.flowId') = ?", query.flow_id)
         if query.min_level is not None:
             levels = levels_at_least(query.min_level)
             where.add(f"level IN ({', '.join('?' * len(levels))})", *levels)
+        if query.start_date is not None:
+            where.add("timestamp >= ?", iso(query.start_date))
+        if query.end_date is not None:
+            where.add("timestamp < ?", iso(query.end_date))
         where.text(query.text, "log_text")
         rows = self._rows(f"SELECT body FROM logs{where.sql()} ORDER BY timestamp, seq LIMIT ? OFFSET ?",
                           [*where.params, query.paging.size, query.paging.offset])

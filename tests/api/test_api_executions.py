@@ -155,6 +155,12 @@ async def test_search_filters_by_flow_state_and_labels(api: ApiHarness) -> None:
     assert ids == sorted(ids)
     assert (await api.client.get(f"{BASE}/search", params={"sort": "colour:asc"})).status == 400
     assert (await api.client.get(f"{BASE}/search", params={"state": "ASLEEP"})).status == 400
+    recent = await api.eventually(lambda: found([("timeRange", "PT1H"), ("flowId", "exec_fail")], failed["id"]))
+    assert recent["total"] >= 1
+    future = await api.client.get(f"{BASE}/search", params={"startDate": "2999-01-01T00:00:00Z"})
+    assert (await future.json())["total"] == 0
+    both = await api.client.get(f"{BASE}/search", params={"timeRange": "PT1H", "startDate": "2024-01-01T00:00:00Z"})
+    assert both.status == 400
 
 
 async def test_kill_a_running_execution_then_killing_again_is_a_conflict(api: ApiHarness) -> None:
@@ -171,7 +177,7 @@ async def test_kill_a_running_execution_then_killing_again_is_a_conflict(api: Ap
 async def test_pause_a_running_execution_and_a_second_pause_is_a_conflict(api: ApiHarness) -> None:
     created = await create(api, "exec_sleep")
     await state_of(api, created["id"], StateType.RUNNING)
-    assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 204
+    assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 200
     await state_of(api, created["id"], StateType.PAUSED)
     assert (await api.client.post(f"{BASE}/{created['id']}/pause")).status == 409
     assert (await api.client.delete(f"{BASE}/{created['id']}/kill")).status == 202
@@ -185,7 +191,7 @@ async def test_resume_takes_the_pause_tasks_inputs_validated(api: ApiHarness) ->
     assert invalid.status == 422 and "approved" in (await invalid.json())["message"]
     form = aiohttp.FormData()
     form.add_field("approved", "true")
-    assert (await api.client.post(f"{BASE}/{created['id']}/resume", data=form)).status == 204
+    assert (await api.client.post(f"{BASE}/{created['id']}/resume", data=form)).status == 200
     ended = await api.backend.wait(created["id"], WAIT)
     assert ended.outputs == {"decision": "approved=true"}
     again = await api.client.post(f"{BASE}/{created['id']}/resume")
@@ -264,7 +270,7 @@ async def test_follow_streams_each_change_until_the_end(api: ApiHarness) -> None
         assert stream.status == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
         reader = asyncio.create_task(read_events(stream))
         await state_of(api, created["id"], StateType.PAUSED)
-        assert (await api.client.post(f"{BASE}/{created['id']}/resume", json={"approved": True})).status == 204
+        assert (await api.client.post(f"{BASE}/{created['id']}/resume", json={"approved": True})).status == 200
         events = await asyncio.wait_for(reader, WAIT)
     assert events[-1][0] == "end" and events[-1][1]["state"]["current"] == "SUCCESS"
     assert all(event_id == "progress" for event_id, _ in events[:-1])

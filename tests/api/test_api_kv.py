@@ -86,6 +86,16 @@ async def test_bulk_delete_answers_the_keys_it_removed(api: ApiHarness) -> None:
     assert [e["key"] for e in await (await api.client.get(f"/api/v1/namespaces/{namespace}/kv")).json()] == ["b"]
 
 
+async def test_inheritance_lists_the_keys_of_the_parent_namespaces_nearest_first(api: ApiHarness) -> None:
+    parent = _namespace()
+    for namespace, key in ((parent, "top"), (f"{parent}.team", "middle"), (f"{parent}.team.app", "own")):
+        put = await api.client.put(f"/api/v1/namespaces/{namespace}/kv/{key}", data='"v"')
+        assert put.status == 200, await put.text()
+    answer = await api.client.get(f"/api/v1/main/namespaces/{parent}.team.app/kv/inheritance")
+    assert answer.status == 200, await answer.text()
+    assert [(e["namespace"], e["key"]) for e in await answer.json()] == [(f"{parent}.team", "middle"), (parent, "top")]
+
+
 async def test_an_empty_namespace_lists_no_keys(api: ApiHarness) -> None:
     answer = await api.client.get(f"/api/v1/namespaces/{_namespace()}/kv")
     assert answer.status == 200 and await answer.json() == []

@@ -91,6 +91,29 @@ async def test_search_finds_lines_by_words_namespace_and_level(api: ApiHarness) 
     assert (await api.client.get(f"{LOGS}/search", params={"size": "0"})).status == 400
 
 
+async def test_search_narrows_lines_to_a_flow_and_a_time_range(api: ApiHarness) -> None:
+    execution = await ended_with_logs(api, "Ranged")
+    line = next(entry for entry in await (await api.client.get(f"{LOGS}/{execution['id']}")).json()
+                if entry["message"] == "Hello Ranged")
+
+    async def search(**params: str) -> list[str]:
+        answer = await api.client.get(f"{LOGS}/search", params={"q": "Ranged", **params})
+        assert answer.status == 200, await answer.text()
+        return [entry["message"] for entry in (await answer.json())["results"]]
+
+    async def indexed() -> bool | None:
+        return True if await search(flowId="exec_inputs") else None
+
+    await api.eventually(indexed)
+    assert await search(flowId="exec_fail") == []
+    assert await search(startDate=line["timestamp"], endDate="2999-01-01T00:00:00Z") == ["Hello Ranged"]
+    assert await search(endDate=line["timestamp"]) == []  # the end is excluded
+    assert await search(startDate="2999-01-01T00:00:00Z") == []
+    assert await search(timeRange="PT1H") == ["Hello Ranged"]
+    refused = await api.client.get(f"{LOGS}/search", params={"timeRange": "PT1H", "startDate": line["timestamp"]})
+    assert refused.status == 400 and "mutually exclusive" in (await refused.json())["message"]
+
+
 def test_pretty_lines_and_filters_follow_kestra() -> None:
     from datetime import UTC, datetime
 
