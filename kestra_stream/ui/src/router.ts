@@ -16,6 +16,7 @@ const routes: RouteRecordRaw[] = [
       { path: 'executions', name: 'flow-executions', component: () => import('./views/FlowExecutions.vue') },
     ],
   },
+  { path: '/executions', name: 'executions', component: () => import('./views/ExecutionsList.vue') },
   { path: '/executions/:id', name: 'execution', component: () => import('./views/ExecutionPage.vue'), props: true },
   { path: '/plugins/:type?', name: 'plugins', component: () => import('./views/PluginsPage.vue'), props: true },
   { path: '/dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },

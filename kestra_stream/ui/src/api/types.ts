@@ -69,6 +69,8 @@ export interface TaskRun {
   taskId: string
   parentTaskRunId?: string | null
   value?: string | null
+  iteration?: number | null
+  attempts?: { state: State }[] | null
   state: State
   outputs?: Record<string, unknown> | null
 }
@@ -83,6 +85,10 @@ export interface Execution {
   labels?: Label[] | null
   state: State
   taskRunList?: TaskRun[] | null
+  trigger?: { id: string; type: string; variables?: Record<string, unknown> | null } | null
+  parent?: { executionId: string; taskrunId: string; namespace: string; flowId: string } | null
+  originalId?: string | null
+  scheduleDate?: string | null
 }
 
 export interface Violation {
