@@ -76,7 +76,7 @@ test('the dashboard shows the counts the stats API answers: total, failure ratio
   const states = page.getByTestId('state-counts')
   await expect(states.locator('[data-state="SUCCESS"]')).toContainText(String(api.counts.SUCCESS))
   await expect(states.locator('[data-state="FAILED"]')).toContainText(String(api.counts.FAILED))
-  await expect(page.getByTestId('daily-chart')).toHaveAttribute('data-total', String(api.total))
+  await expect(page.getByTestId('histogram')).toHaveAttribute('data-total', String(api.total))
   await expect(page.getByTestId('latest-failed')).toContainText(failed.id)
   await expect(page.getByTestId('most-run').locator(`[data-flow="${NAMESPACE}.ok"] [data-testid="flow-total"]`)).toHaveText('2')
   await expect(page.getByTestId('most-run').locator(`[data-flow="${NAMESPACE}.boom"] [data-testid="flow-total"]`)).toHaveText('1')
@@ -199,7 +199,7 @@ test('the triggers page disables and enables a schedule, and the API keeps each 
   await expect(page.getByTestId('no-triggers')).toContainText('matches this search')
 })
 
-test('the logs page finds a line by its words within a namespace, and not above its level', async ({ page, shot }) => {
+test('the logs page finds a line by its words within a namespace and flow, and not above its level', async ({ page, shot }) => {
   await page.goto(`logs?namespace=${NAMESPACE}&range=24h`)
   await page.getByTestId('logs-q').fill(MESSAGE)
   await page.getByTestId('logs-search').click()
@@ -212,6 +212,14 @@ test('the logs page finds a line by its words within a namespace, and not above 
   await expect(lines.first()).toContainText(MESSAGE)
   await expect(lines.first()).toContainText(`${NAMESPACE}.ok`)
   await shot('logs')
+
+  // By flow: the lines are ok's, none is boom's.
+  await page.getByTestId('logs-flow').selectOption('boom')
+  await page.getByTestId('logs-search').click()
+  await expect(page.getByTestId('logs-empty')).toBeVisible()
+  await page.getByTestId('logs-flow').selectOption('ok')
+  await page.getByTestId('logs-search').click()
+  await expect(lines).toHaveCount(2)
 
   await page.getByTestId('logs-level').selectOption('WARN')
   await page.getByTestId('logs-search').click()

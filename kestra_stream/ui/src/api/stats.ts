@@ -1,13 +1,7 @@
 // The dashboard's aggregations (`/stats/executions/*`): counts from the search index, never pages of executions.
 import { API, getJson, query } from './client'
+import type { DailyBucket } from '../lib/dailyStats'
 import type { Execution, PagedResults } from './types'
-
-export interface DailyStatistics {
-  startDate: string
-  groupBy?: string
-  executionCounts: Record<string, number>
-  duration?: { avg?: string | number | null; count?: number } | null
-}
 
 export interface CountByState {
   counts: Record<string, number>
@@ -29,7 +23,8 @@ export interface StatsFilter {
 }
 
 export const statsApi = {
-  daily: (filter: StatsFilter) => getJson<DailyStatistics[]>(`${API}/stats/executions/daily${query({ ...filter })}`),
+  daily: (filter: StatsFilter & { groupBy?: 'day' | 'hour' }) =>
+    getJson<DailyBucket[]>(`${API}/stats/executions/daily${query({ ...filter })}`),
   countByState: (filter: StatsFilter) =>
     getJson<CountByState>(`${API}/stats/executions/count-by-state${query({ ...filter })}`),
   mostRunFlows: (filter: StatsFilter, size = 5) =>
