@@ -51,7 +51,6 @@ export const filesApi = {
   move: (namespace: string, from: string, to: string) =>
     request(`${ns(namespace)}/files${query({ from, to })}`, { method: 'PUT' }),
   remove: (namespace: string, path: string) => request(`${ns(namespace)}/files${query({ path })}`, { method: 'DELETE' }),
-  search: (namespace: string, q: string) => getJson<string[]>(`${ns(namespace)}/files/search${query({ q })}`),
 }
 
 /** The latest executions of a namespace and those below it (the full list is the executions page's). */
