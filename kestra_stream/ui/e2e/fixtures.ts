@@ -35,10 +35,10 @@ export { expect }
 
 /** Replaces the whole text of the Monaco editor by pasting it: typed text would be re-indented
  * line by line by the editor, as it is for a person typing. */
-export async function setEditorText(page: Page, text: string): Promise<void> {
+export async function setEditorText(page: Page, text: string, testId = 'yaml-editor'): Promise<void> {
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'])
   await page.evaluate(async (value) => navigator.clipboard.writeText(value), text)
-  const editor = page.getByTestId('yaml-editor')
+  const editor = page.getByTestId(testId)
   await editor.locator('.view-lines').click()
   await page.keyboard.press('ControlOrMeta+A')
   await page.keyboard.press('ControlOrMeta+V')

@@ -1,7 +1,7 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
 
 const routes: RouteRecordRaw[] = [
-  { path: '/', redirect: '/flows' },
+  { path: '/', redirect: '/dashboard' },
   { path: '/flows', name: 'flows', component: () => import('./views/FlowsList.vue') },
   { path: '/flows/new', name: 'flow-new', component: () => import('./views/FlowCreate.vue') },
   {
@@ -19,6 +19,11 @@ const routes: RouteRecordRaw[] = [
   { path: '/executions', name: 'executions', component: () => import('./views/ExecutionsList.vue') },
   { path: '/executions/:id', name: 'execution', component: () => import('./views/ExecutionPage.vue'), props: true },
   { path: '/plugins/:type?', name: 'plugins', component: () => import('./views/PluginsPage.vue'), props: true },
+  { path: '/dashboard', name: 'dashboard', component: () => import('./views/Dashboard.vue') },
+  { path: '/triggers', name: 'triggers', component: () => import('./views/TriggersPage.vue') },
+  { path: '/namespaces', name: 'namespaces', component: () => import('./views/NamespacesList.vue') },
+  { path: '/namespaces/:namespace', name: 'namespace', component: () => import('./views/NamespacePage.vue'), props: true },
+  { path: '/logs', name: 'logs', component: () => import('./views/LogsPage.vue') },
   { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./views/NotFound.vue') },
 ]
 
