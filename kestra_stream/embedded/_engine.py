@@ -28,6 +28,7 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects, plan_effects
 from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
+from kestra_stream.executor.wire import JOBS
 from kestra_stream.flows import PluginDefault
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Execution
@@ -106,7 +107,7 @@ class EmbeddedEngine(AcceptsRequests):
                        asyncio.create_task(self._timer_loop(), name="timers")]
         # Jobs and commands decided before a crash are carried out again; both are idempotent.
         for body in self.store.jobs():
-            self._start_job(RunTask.model_validate_json(body))
+            self._start_job(JOBS.decode(body))
         await self._recover_outbox()
         log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
 

@@ -30,6 +30,7 @@ class TopicNames(BaseModel):
     flows: str = "flow"               # flow sources and revisions, compacted
     triggers: str = "trigger"
     heartbeats: str = "workerinstance"
+    dead_letters: str = "deadletter"  # records no version of the wire format reads, with the error
 
 
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")

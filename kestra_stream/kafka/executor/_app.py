@@ -39,16 +39,18 @@ from faust.types import EventT, StreamT
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import ScheduleTimer
 from kestra_stream.executor.effects import FlowLookup
-from kestra_stream.executor.events import Event, TimerFired
+from kestra_stream.executor.events import Event, RecordUnreadable, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import plan_effects
 from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
+from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.executor._credentials import faust_credentials
+from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, Plan, messages_of
 
@@ -56,6 +58,7 @@ log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
 _DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
+_TOPICS = (*_DESTINATIONS, "executions", "dead_letters")
 # A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
 _REFIRE_SECONDS = 30.0
 # How often the stall watchdog looks, and how long without a folded event counts as stalled.
@@ -109,6 +112,8 @@ class KafkaExecutor:
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
+        self._dead_letters = self._raw_topic(settings.topic("dead_letters"))
+        self.dead_lettered = DeadLetterLog("executor_record", self._runtime.clock)
         # A table picks its changelog serializers from its types: bytes are kept raw, the rest is JSON.
         self._states = self._app.Table("executions", key_type=str, value_type=bytes, partitions=settings.partitions)
         self._timers = self._app.Table("timers", key_type=str, partitions=settings.partitions)
@@ -151,8 +156,7 @@ class KafkaExecutor:
             raise BackendError(f"the Kafka broker at {settings.bootstrap_servers} did not answer within "
                                f"{settings.connect_timeout_seconds:g}s ({exc}); start it "
                                "(`kestra-stream services up kafka`) or fix bootstrap_servers") from exc
-        missing = sorted(name for name in (settings.topic(d) for d in (*_DESTINATIONS, "executions"))
-                         if name not in existing)
+        missing = sorted(name for name in map(settings.topic, _TOPICS) if name not in existing)
         if missing:
             raise BackendError(f"the executor's topics {', '.join(missing)} do not exist on "
                                f"{settings.bootstrap_servers}; create them with `kestra-stream topics apply`")
@@ -208,10 +212,9 @@ class KafkaExecutor:
         async for record in stream.events():
             try:
                 event = decode_event(record.value)
-            except ValueError as exc:
-                # Nothing can apply a record no version of the codec reads; kept on the topic for replay.
-                log.error("event_unreadable", execution_id=_key(record), offset=record.message.offset,
-                          error=str(exc))
+            except UnreadableRecord as exc:
+                await self._runtime.durably(partial(self._dead_letter, record, exc))
+                self._last_progress = time.monotonic()
                 continue
             self._handling = True
             try:
@@ -223,6 +226,21 @@ class KafkaExecutor:
                 log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
                           state=decision.state.execution.state.current.value, commands=len(decision.commands))
                 notify(self._listeners, decision.state)
+
+    async def _dead_letter(self, record: EventT[bytes], error: ValueError, *, inbox: bool = True) -> None:
+        """Keep ``record`` aside with why it was refused and, for an inbox record, tell its execution; the agent
+        then moves past it."""
+        message = record.message
+        refused = Refused(message.topic, message.partition, message.offset, _key(record), str(error))
+        pending = [await self._dead_letters.send(key=message.key, value=record.value, headers=refused.headers())]
+        if inbox and refused.key is not None:
+            told = RecordUnreadable(
+                event_id=derive_id("unreadable", message.topic, str(message.partition), str(message.offset)),
+                execution_id=refused.key, at=_now(), reason=f"{error} (dead-letter record of {message.topic} "
+                f"partition {message.partition} offset {message.offset})")
+            pending.append(await self._topics["executor"].send(key=refused.key, value=encode_event(told)))
+        await asyncio.gather(*pending)
+        self.dead_lettered.refused(refused, self.settings.topic("dead_letters"))
 
     async def _watchdog(self, _app: object) -> None:
         """Re-read the executor topic from the committed offsets when it stalls with work left.
@@ -364,8 +382,7 @@ class KafkaExecutor:
             try:
                 request = SlotRequest.model_validate_json(record.value)
             except ValueError as exc:
-                log.error("slot_request_unreadable", key=_key(record), offset=record.message.offset,
-                          error=str(exc))
+                await self._runtime.durably(partial(self._dead_letter, record, exc, inbox=False))
                 continue
             book = book_from_table(self._slots.get(request.key))
             new_book, events = apply_request(book, request, _now())
