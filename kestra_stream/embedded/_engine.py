@@ -168,6 +168,10 @@ class EmbeddedEngine(AcceptsRequests):
     def logs(self, execution_id: str) -> list[LogEntry]:
         return self.store.logs(execution_id)
 
+    def held(self) -> int:
+        """Executions in the engine's memory: only those in flight (an ended one is read from the file)."""
+        return len(self._states)
+
     def subscribe(self, listener: StateListener) -> None:
         self._listeners.append(listener)
 

@@ -142,9 +142,17 @@ class RecordUnreadable(_Event):
     reason: str
 
 
+class EvictionDue(_Event):
+    """An ended execution's grace period passed: the backend may drop it from the executor's tables. Its final
+    state stays where readers find it (the executions topic, the index); nothing about the execution changes."""
+
+    kind: Literal["evict"] = "evict"
+
+
 Event = Annotated[
     ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
-    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet | RecordUnreadable,
+    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet | RecordUnreadable
+    | EvictionDue,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

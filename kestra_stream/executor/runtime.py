@@ -33,11 +33,22 @@ from kestra_stream.errors import BackendError, KestraStreamError
 from kestra_stream.executor._failing import fail_execution
 from kestra_stream.executor.commands import Command
 from kestra_stream.executor.effects import FlowLookup
-from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed, RecordUnreadable
+from kestra_stream.executor.events import (
+    Event,
+    EvictionDue,
+    ExecutionCreated,
+    ExecutionReplayed,
+    LabelsSet,
+    RecordUnreadable,
+    RestartRequested,
+)
 from kestra_stream.executor.fold import ExecutionState, fold
 from kestra_stream.models.flow import Flow
 
 log = structlog.get_logger(__name__)
+
+# The events that change an ended execution: a backend that evicted it reads its last snapshot back first.
+REVIVING = (RestartRequested, LabelsSet)
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -203,6 +214,8 @@ class ExecutorRuntime:
         """The fold's answer to ``event``, or the execution ended FAILED when there can be none."""
         if isinstance(event, RecordUnreadable):
             return self._unreadable(event, state)
+        if isinstance(event, EvictionDue):  # the backend's bookkeeping: the execution itself does not change
+            return Decision(event, state, state, [], None, event.at)
         at = self.clock.now()
         found = await self._flow_for(event, state)
         if isinstance(found, str):
