@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 
-from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._flows import EmbeddedFlows
 from kestra_stream.embedded._store import Store
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -30,6 +29,7 @@ from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.executor.wire import JOBS
 from kestra_stream.flows import PluginDefault
+from kestra_stream.flows.catalog import FlowCatalog
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow

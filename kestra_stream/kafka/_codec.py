@@ -6,29 +6,15 @@ a record no version of the codec reads raises ``UnreadableRecord`` (a ``ValueErr
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.executor.events import Event
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.wire import EVENTS, JOBS, STATES
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.log import LogEntry
 
-
-class FlowRecord(BaseModel):
-    """A value of the flows topic (key ``namespace/id``): the newest revision and its source.
-
-    Every revision is also kept under ``namespace/id/revision`` so executions of older revisions
-    can still be folded after the flow changed.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    namespace: str
-    id: str
-    revision: int
-    source: str
-    deleted: bool = False
+__all__ = ["FlowRecord", "decode_event", "decode_job", "decode_log", "decode_state", "encode_event",
+           "encode_job", "encode_log", "encode_state", "flow_key"]
 
 
 def flow_key(namespace: str, flow_id: str, revision: int | None = None) -> bytes:

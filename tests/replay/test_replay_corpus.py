@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from kestra_stream.embedded import FlowCatalog
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.runtime import ExecutorRuntime, ManualClock
 from kestra_stream.executor.wire import EVENTS, STATES, WIRE_VERSION
 from kestra_stream.flows import load_flow
+from kestra_stream.flows.catalog import FlowCatalog
 from kestra_stream.plugins.registry import default_registry
 from tests.replay.cases import CASES
 
