@@ -48,7 +48,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/replay
 
 # The test broker starts empty each run: every test makes topics of its own, and thousands of
 # leftover partitions would exhaust its small heap. (Only this test home is reset, never a user's.)

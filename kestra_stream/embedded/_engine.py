@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 
-from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._flows import EmbeddedFlows
 from kestra_stream.embedded._store import Store
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -28,7 +27,9 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects, plan_effects
 from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
+from kestra_stream.executor.wire import JOBS
 from kestra_stream.flows import PluginDefault
+from kestra_stream.flows.catalog import FlowCatalog
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
@@ -106,7 +107,7 @@ class EmbeddedEngine(AcceptsRequests):
                        asyncio.create_task(self._timer_loop(), name="timers")]
         # Jobs and commands decided before a crash are carried out again; both are idempotent.
         for body in self.store.jobs():
-            self._start_job(RunTask.model_validate_json(body))
+            self._start_job(JOBS.decode(body))
         await self._recover_outbox()
         log.info("embedded_engine_started", home=str(self.home), recovered=len(self._states))
 
@@ -166,6 +167,10 @@ class EmbeddedEngine(AcceptsRequests):
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         return self.store.logs(execution_id)
+
+    def held(self) -> int:
+        """Executions in the engine's memory: only those in flight (an ended one is read from the file)."""
+        return len(self._states)
 
     def subscribe(self, listener: StateListener) -> None:
         self._listeners.append(listener)

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from kestra_stream.embedded._catalog import FlowCatalog
 from kestra_stream.embedded._store import Store
 from kestra_stream.errors import BackendError, FlowValidationError
 from kestra_stream.flows import PluginDefault, load_flow
+from kestra_stream.flows.catalog import FlowCatalog
 from kestra_stream.models.flow import Flow
 from kestra_stream.plugins import PluginRegistry
 

@@ -4,6 +4,7 @@ One connection, WAL journal. Everything the fold decides is written in the same 
 as the mark that its event was applied, so a process killed at any point restarts from a
 consistent file: unapplied events are folded again, pending jobs re-run, timers re-armed and
 commands left in the outbox by an earlier version carried out (each of them idempotent).
+Events, states and jobs are the versioned records of executor/wire.py, as on Kafka.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 
 from kestra_stream.executor.commands import COMMAND_ADAPTER, Command, ScheduleTimer
-from kestra_stream.executor.events import EVENT_ADAPTER, Event
+from kestra_stream.executor.events import Event
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects
+from kestra_stream.executor.wire import EVENTS, JOBS, STATES
 from kestra_stream.models.log import LogEntry
 
 _SCHEMA = """
@@ -75,17 +77,17 @@ class Store:
     def append_event(self, event: Event, *, conn: sqlite3.Connection | None = None) -> int:
         cursor = (conn or self._db).execute(
             "INSERT INTO events (execution_id, body) VALUES (?, ?)",
-            (event.execution_id, EVENT_ADAPTER.dump_json(event).decode()))
+            (event.execution_id, EVENTS.encode(event).decode()))
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
     def pending_events(self) -> list[tuple[int, Event]]:
         rows = self._db.execute("SELECT seq, body FROM events WHERE applied = 0 ORDER BY seq")
-        return [(seq, EVENT_ADAPTER.validate_json(body)) for seq, body in rows]
+        return [(seq, EVENTS.decode(body)) for seq, body in rows]
 
     def events_of(self, execution_id: str) -> list[Event]:
         rows = self._db.execute("SELECT body FROM events WHERE execution_id = ? ORDER BY seq", (execution_id,))
-        return [EVENT_ADAPTER.validate_json(body) for (body,) in rows]
+        return [EVENTS.decode(body) for (body,) in rows]
 
     # ----- applying a fold -------------------------------------------------------------------
     def apply(self, seq: int, state: ExecutionState | None, changed: bool, effects: Effects, done_job: str | None,
@@ -97,11 +99,11 @@ class Store:
                 ex = state.execution
                 db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
                            (ex.id, ex.namespace, ex.flow_id, ex.state.current.value, int(state.finished),
-                            ex.state.start_date.isoformat(), state.model_dump_json()))
+                            ex.state.start_date.isoformat(), STATES.encode(state).decode()))
             if done_job is not None:
                 db.execute("DELETE FROM jobs WHERE job_id = ?", (done_job,))
             db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
-                           [(job.job_id, job.execution_id, job.model_dump_json()) for job in effects.jobs])
+                           [(job.job_id, job.execution_id, JOBS.encode(job).decode()) for job in effects.jobs])
             db.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
                            [(t.timer_id, t.execution_id, t.fire_at.isoformat(), t.model_dump_json())
                             for t in effects.schedule])
@@ -134,7 +136,7 @@ class Store:
     # ----- executions ------------------------------------------------------------------------
     def load_state(self, execution_id: str) -> ExecutionState | None:
         row = self._db.execute("SELECT body FROM executions WHERE id = ?", (execution_id,)).fetchone()
-        return ExecutionState.model_validate_json(row[0]) if row else None
+        return STATES.decode(row[0]) if row else None
 
     def delete_execution(self, execution_id: str) -> bool:
         """Remove an execution with its events, logs, timers and jobs; False when there was none."""

@@ -21,6 +21,7 @@ from kestra_stream.errors import ExpressionError
 from kestra_stream.executor.commands import CreateExecution, ScheduleTimer
 from kestra_stream.executor.events import ExecutionCreated, TimerFired
 from kestra_stream.executor.retry import AnyRetry, next_attempt_at, next_execution_at
+from kestra_stream.expressions import is_truthy
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import ExecutionMetadata, TaskRun
 from kestra_stream.models.flow import SLA, SLABehavior, SLAType
@@ -141,8 +142,6 @@ def assert_at_end(w: Working, state: StateType) -> StateType:
 
 def assertion_violations(w: Working) -> list[tuple[SLA, str]]:
     """The EXECUTION_ASSERTION SLAs whose assertion is false (or cannot be rendered) as the execution ends."""
-    from kestra_stream.executor._working import is_truthy
-
     violated = []
     for sla in w.flow.sla or ():
         if sla.type != SLAType.EXECUTION_ASSERTION or sla.assert_ is None:

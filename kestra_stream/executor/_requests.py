@@ -41,11 +41,14 @@ class ExecutionRequests:
     def __init__(self, send: Callable[[Event], Awaitable[None]], flows: FlowLookup,
                  state: Callable[[str], ExecutionState | None], *, storage: Storage | None,
                  envs: Mapping[str, str], globals_: Mapping[str, Any],
-                 restarted: Callable[[str], None] | None = None) -> None:
+                 restarted: Callable[[str], None] | None = None,
+                 load: Callable[[str], Awaitable[ExecutionState | None]] | None = None) -> None:
         self._send = send
         self._restarted = restarted
         self._flows = flows
         self._state = state
+        # Where an execution no longer held in memory (ended long ago) is read back from, if anywhere.
+        self._load = load
         self._storage = storage
         self._envs = dict(envs)
         self._globals = dict(globals_)
@@ -84,19 +87,19 @@ class ExecutionRequests:
     async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *,
                      from_text: bool = False) -> None:
         """Resume a paused execution; its Pause tasks' onResume inputs are validated (and defaulted) first."""
-        state, flow = self._existing(execution_id)
+        state, flow = await self._existing(execution_id)
         coerced = resume_inputs(state.execution, flow, inputs or {}, from_text=from_text)
         await self._send(ResumeRequested(event_id=new_id(), execution_id=execution_id, at=_now(), inputs=coerced))
 
     async def restart(self, execution_id: str) -> None:
-        state, _ = self._existing(execution_id)
+        state, _ = await self._existing(execution_id)
         check_restart(state.execution)
         await self._send(RestartRequested(event_id=new_id(), execution_id=execution_id, at=_now()))
         if self._restarted is not None:
             self._restarted(execution_id)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
-        state, _ = self._existing(execution_id)
+        state, _ = await self._existing(execution_id)
         check_replay(state.execution, taskrun_id)
         replayed = new_id()
         await self._send(ExecutionReplayed(event_id=new_id(), execution_id=replayed, at=_now(),
@@ -106,13 +109,15 @@ class ExecutionRequests:
 
     async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
         """Add or change labels of an execution, keeping the others; returns the execution as it becomes."""
-        state, _ = self._existing(execution_id)
+        state, _ = await self._existing(execution_id)
         await self._send(LabelsSet(event_id=new_id(), execution_id=execution_id, at=_now(), labels=dict(labels)))
         execution = state.execution
         return execution.model_copy(update={"labels": {**execution.labels, **labels}})
 
-    def _existing(self, execution_id: str) -> tuple[ExecutionState, Flow]:
+    async def _existing(self, execution_id: str) -> tuple[ExecutionState, Flow]:
         state = self._state(execution_id)
+        if state is None and self._load is not None:
+            state = await self._load(execution_id)
         if state is None:
             raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
         ex = state.execution

@@ -31,7 +31,7 @@ from kestra_stream.executor.commands import (
 )
 from kestra_stream.executor.flowables import ChildRun, Done, Later, LoopLimits, Resolution, Start
 from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
-from kestra_stream.expressions import FixedFunctions, default_engine
+from kestra_stream.expressions import FixedFunctions, default_engine, is_truthy
 from kestra_stream.ids import derive_id
 from kestra_stream.inputs import coerce_value
 from kestra_stream.models.execution import Attempt, Execution, ParentLink, TaskRun
@@ -61,12 +61,6 @@ def allowed_state(task: Task, state: StateType) -> StateType:
     if state == StateType.WARNING and task.allow_warning:
         state = StateType.SUCCESS
     return state
-
-
-def is_truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "null", "none")
-    return bool(value)
 
 
 def labels_dict(labels: Any) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 from kestra_stream.errors import ExecutionBlockedError, ExpressionError
 from kestra_stream.executor.events import FailedCheck
 from kestra_stream.executor.variables import label_variables
+from kestra_stream.expressions import is_truthy
 from kestra_stream.inputs import Renderer
 from kestra_stream.models.flow import CheckBehavior, Flow
 
@@ -21,8 +22,6 @@ from kestra_stream.models.flow import CheckBehavior, Flow
 def failed_checks(flow: Flow, inputs: Mapping[str, Any], labels: Mapping[str, str], *, render: Renderer,
                   envs: Mapping[str, str], globals_: Mapping[str, Any]) -> list[FailedCheck]:
     """The checks whose condition is false; raises ExecutionBlockedError for the first blocking one."""
-    from kestra_stream.executor._working import is_truthy
-
     variables = {"flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
                  "inputs": dict(inputs), "labels": label_variables({**flow.labels_dict, **labels}),
                  "vars": flow.variables or {}, "envs": dict(envs), "globals": dict(globals_)}

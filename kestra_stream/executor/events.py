@@ -136,9 +136,26 @@ class SubflowEnded(_Event):
     message: str | None = None
 
 
+class RecordUnreadable(_Event):
+    """A record of this execution's inbox that no version of the wire format reads (a backend kept it aside,
+    on a dead-letter topic). Nobody can tell what it said, so rather than let the execution wait for it
+    forever, the runtime ends a running execution FAILED with ``reason``."""
+
+    kind: Literal["unreadable"] = "unreadable"
+    reason: str
+
+
+class EvictionDue(_Event):
+    """An ended execution's grace period passed: the backend may drop it from the executor's tables. Its final
+    state stays where readers find it (the executions topic, the index); nothing about the execution changes."""
+
+    kind: Literal["evict"] = "evict"
+
+
 Event = Annotated[
     ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
-    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet,
+    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet | RecordUnreadable
+    | EvictionDue,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

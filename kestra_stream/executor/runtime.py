@@ -33,11 +33,22 @@ from kestra_stream.errors import BackendError, KestraStreamError
 from kestra_stream.executor._failing import fail_execution
 from kestra_stream.executor.commands import Command
 from kestra_stream.executor.effects import FlowLookup
-from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed
+from kestra_stream.executor.events import (
+    Event,
+    EvictionDue,
+    ExecutionCreated,
+    ExecutionReplayed,
+    LabelsSet,
+    RecordUnreadable,
+    RestartRequested,
+)
 from kestra_stream.executor.fold import ExecutionState, fold
 from kestra_stream.models.flow import Flow
 
 log = structlog.get_logger(__name__)
+
+# The events that change an ended execution: a backend that evicted it reads its last snapshot back first.
+REVIVING = (RestartRequested, LabelsSet)
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -201,6 +212,10 @@ class ExecutorRuntime:
 
     async def decide(self, event: Event, state: ExecutionState | None) -> Decision:
         """The fold's answer to ``event``, or the execution ended FAILED when there can be none."""
+        if isinstance(event, RecordUnreadable):
+            return self._unreadable(event, state)
+        if isinstance(event, EvictionDue):  # the backend's bookkeeping: the execution itself does not change
+            return Decision(event, state, state, [], None, event.at)
         at = self.clock.now()
         found = await self._flow_for(event, state)
         if isinstance(found, str):
@@ -215,6 +230,16 @@ class ExecutorRuntime:
         except Exception as exc:
             return self._crashed(event, state, exc, "the executor failed on it")
         return Decision(event, state, new_state, commands, found, at)
+
+    def _unreadable(self, event: RecordUnreadable, state: ExecutionState | None) -> Decision:
+        """Fail a running execution one of whose events could not be read; its time is the event's, so a
+        replay decides the same. An ended or unknown execution has nothing left to wait for."""
+        if state is None or state.finished:
+            return Decision(event, state, state, [], None, event.at)
+        message = (f"Execution failed: one of its events could not be read by this version of the executor "
+                   f"({event.reason}); it was kept aside on the dead-letter topic.")
+        new_state, commands = fail_execution(state, event, message, event.at)
+        return Decision(event, state, new_state, commands, None, event.at)
 
     def _crashed(self, event: Event, state: ExecutionState | None, error: Exception, what: str, *,
                  keep_outputs: bool = True) -> Decision:

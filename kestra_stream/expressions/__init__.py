@@ -11,6 +11,7 @@ Every failure raises :class:`kestra_stream.errors.ExpressionError` quoting the e
 
 from kestra_stream.expressions._engine import CacheInfo, ExpressionEngine, default_engine
 from kestra_stream.expressions._functions import FixedFunctions, Functions
+from kestra_stream.expressions._truth import is_truthy
 
 __all__ = [
     "CacheInfo",
@@ -18,4 +19,5 @@ __all__ = [
     "FixedFunctions",
     "Functions",
     "default_engine",
+    "is_truthy",
 ]

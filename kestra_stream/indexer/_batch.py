@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import structlog
-from pydantic import ValidationError
 
 from kestra_stream.kafka import FlowRecord, KafkaSettings, decode_log, decode_state
 from kestra_stream.search import IndexBatch, IndexedLog, TriggerRecord
@@ -62,8 +61,9 @@ class PendingBatch:
                 self.batch.flows.append(FlowRecord.model_validate_json(record.value))
             elif kind == "triggers":
                 self.batch.triggers.append(TriggerRecord.model_validate_json(record.value))
-        except ValidationError as exc:
-            # A record no reader understands would stop the partition for good: count it and go on.
+        except ValueError as exc:  # pydantic's ValidationError and the wire format's UnreadableRecord
+            # A record no reader understands would stop the partition for good: count it and go on. The
+            # index is a copy: the record stays on its topic, where a newer indexer can read it again.
             self.skipped += 1
             log.error("indexer_record_unreadable", topic=record.topic, partition=record.partition,
                       offset=record.offset, error=str(exc).splitlines()[0])

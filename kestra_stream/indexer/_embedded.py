@@ -15,8 +15,8 @@ import structlog
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.ids import new_id
-from kestra_stream.kafka import FlowRecord
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.search import IndexBatch, IndexedLog, SearchRepository

@@ -1,29 +1,20 @@
-"""What travels on the topics, as JSON: events, worker jobs, state snapshots, log lines, flows."""
+"""What travels on the topics, as JSON: events, worker jobs, state snapshots, log lines, flows.
+
+Events (worker results among them), jobs and states are versioned records of executor/wire.py:
+a record no version of the codec reads raises ``UnreadableRecord`` (a ``ValueError``).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from kestra_stream.executor.commands import RunTask
-from kestra_stream.executor.events import EVENT_ADAPTER, Event
+from kestra_stream.executor.events import Event
 from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.wire import EVENTS, JOBS, STATES
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.log import LogEntry
 
-
-class FlowRecord(BaseModel):
-    """A value of the flows topic (key ``namespace/id``): the newest revision and its source.
-
-    Every revision is also kept under ``namespace/id/revision`` so executions of older revisions
-    can still be folded after the flow changed.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    namespace: str
-    id: str
-    revision: int
-    source: str
-    deleted: bool = False
+__all__ = ["FlowRecord", "decode_event", "decode_job", "decode_log", "decode_state", "encode_event",
+           "encode_job", "encode_log", "encode_state", "flow_key"]
 
 
 def flow_key(namespace: str, flow_id: str, revision: int | None = None) -> bytes:
@@ -31,27 +22,27 @@ def flow_key(namespace: str, flow_id: str, revision: int | None = None) -> bytes
 
 
 def encode_event(event: Event) -> bytes:
-    return EVENT_ADAPTER.dump_json(event)
+    return EVENTS.encode(event)
 
 
 def decode_event(data: bytes) -> Event:
-    return EVENT_ADAPTER.validate_json(data)
+    return EVENTS.decode(data)
 
 
 def encode_job(job: RunTask) -> bytes:
-    return job.model_dump_json().encode()
+    return JOBS.encode(job)
 
 
 def decode_job(data: bytes) -> RunTask:
-    return RunTask.model_validate_json(data)
+    return JOBS.decode(data)
 
 
 def encode_state(state: ExecutionState) -> bytes:
-    return state.model_dump_json().encode()
+    return STATES.encode(state)
 
 
 def decode_state(data: bytes) -> ExecutionState:
-    return ExecutionState.model_validate_json(data)
+    return STATES.decode(data)
 
 
 def encode_log(entry: LogEntry) -> bytes:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from kestra_stream.errors import BackendError
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -26,6 +26,7 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
 from kestra_stream.kafka._flows import KafkaFlowStore
 from kestra_stream.kafka._settings import KafkaSettings, watermarks
+from kestra_stream.kafka._snapshots import latest_snapshot
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.storage import Storage
@@ -54,9 +55,12 @@ class KafkaExecutions(AcceptsRequests):
         self._listeners: list[Callable[[ExecutionState], None]] = []
         self._log_listeners: list[Callable[[list[LogEntry]], None]] = []
         self._superseded: set[str] = set()  # ended, then restarted: that end is not the outcome any more
+        # Ended executions, oldest end first, with when they ended (monotonic): the client forgets them after
+        # the settings' grace, so it holds what is in flight, not history; ``load`` reads them back.
+        self._ended: dict[str, float] = {}
         # FILE inputs are uploaded to ``storage``; without one a local file is refused.
         self.requests = ExecutionRequests(self._send, flows, self.state, storage=storage, envs=envs or {},
-                                          globals_=globals_ or {}, restarted=self._supersede)
+                                          globals_=globals_ or {}, restarted=self._supersede, load=self.load)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -101,6 +105,8 @@ class KafkaExecutions(AcceptsRequests):
                 message = self._consumer.poll(0.1)
                 value = message.value() if message is not None and message.error() is None else None
                 if message is None or value is None:
+                    with self._lock:
+                        self._forget_ended()  # also when nothing arrives: memory follows what is in flight
                     continue
                 offset, topic_name, partition = message.offset(), message.topic(), message.partition()
                 if offset is not None and topic_name is not None and partition is not None:
@@ -130,11 +136,34 @@ class KafkaExecutions(AcceptsRequests):
                 self._superseded.discard(execution.id)
             done = state.finished and execution.id not in self._superseded
             waiters = self._waiters.pop(execution.id, []) if done else []
+            self._ended.pop(execution.id, None)
+            if state.finished:
+                self._ended[execution.id] = time.monotonic()
+            self._forget_ended()
         for listener in listeners:
             listener(state)
         if waiters and self._loop is not None:
             for waiter in waiters:
                 self._loop.call_soon_threadsafe(_resolve, waiter, execution)
+
+    def _forget_ended(self) -> None:
+        """Drop what ended more than the grace ago (the lock is held): states, their logs, their marks."""
+        horizon = time.monotonic() - self._settings.ended_grace_seconds
+        while self._ended:
+            execution_id, ended_at = next(iter(self._ended.items()))
+            if ended_at > horizon:
+                return
+            del self._ended[execution_id]
+            if execution_id in self._waiters:
+                continue  # someone still waits for its next end (restarted, not followed yet): keep it
+            self._states.pop(execution_id, None)
+            self._logs.pop(execution_id, None)
+            self._superseded.discard(execution_id)
+
+    def held(self) -> int:
+        """Executions this client holds in memory: in flight, or ended within the grace."""
+        with self._lock:
+            return len(self._states)
 
     # ----- requests --------------------------------------------------------------------------------
     async def _send(self, event: Event) -> None:
@@ -160,6 +189,7 @@ class KafkaExecutions(AcceptsRequests):
         with self._lock:
             known = self._states.pop(execution_id, None) is not None
             self._logs.pop(execution_id, None)
+            self._ended.pop(execution_id, None)
         errors: list[str] = []
 
         def delivered(err: object, _msg: object) -> None:
@@ -201,40 +231,11 @@ class KafkaExecutions(AcceptsRequests):
         """
         if (state := self.state(execution_id)) is not None:
             return state
-        found = await asyncio.to_thread(self._scan, execution_id)
+        found = await asyncio.to_thread(latest_snapshot, self._settings, execution_id)
         with self._lock:
             if found is not None and execution_id not in self._states:  # a snapshot followed meanwhile is newer
                 self._states[execution_id] = found
             return self._states.get(execution_id)
-
-    def _scan(self, execution_id: str) -> ExecutionState | None:
-        name, key = self._settings.topic("executions"), execution_id.encode()
-        timeout = self._settings.connect_timeout_seconds
-        consumer = Consumer(self._settings.client_config(**{
-            "group.id": f"kestra-stream-lookup-{uuid.uuid4().hex}", "enable.auto.commit": False}))
-        try:
-            topic = consumer.list_topics(name, timeout).topics.get(name)
-            if topic is None or topic.error is not None:
-                raise BackendError(f"topic {name!r} does not exist: run `kestra-stream topics apply`")
-            ends = {p: watermarks(consumer, TopicPartition(name, p), timeout)[1] for p in topic.partitions}
-            pending = {p for p, end in ends.items() if end > 0}
-            consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in pending])
-            latest: ExecutionState | None = None
-            deadline = time.monotonic() + max(timeout, 30.0)
-            while pending:
-                if time.monotonic() > deadline:
-                    raise BackendError(f"reading topic {name!r} from {self._settings.bootstrap_servers} timed out")
-                message = consumer.poll(0.5)
-                if message is not None and message.error() is None and message.key() == key:
-                    value = message.value()
-                    latest = decode_state(value) if value is not None else None  # a tombstone: deleted
-                positions = consumer.position([TopicPartition(name, p) for p in pending])
-                pending -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
-            return latest
-        except KafkaException as exc:
-            raise BackendError(f"Kafka at {self._settings.bootstrap_servers} is not reachable: {exc}") from exc
-        finally:
-            consumer.close()
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         """The execution once it has finished, with every log line written before its end read too."""

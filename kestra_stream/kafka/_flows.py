@@ -18,10 +18,11 @@ from collections.abc import Sequence
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from kestra_stream.embedded import FlowCatalog
 from kestra_stream.errors import BackendError, FlowValidationError
 from kestra_stream.flows import load_flow
-from kestra_stream.kafka._codec import FlowRecord, flow_key
+from kestra_stream.flows.catalog import FlowCatalog
+from kestra_stream.flows.record import FlowRecord
+from kestra_stream.kafka._codec import flow_key
 from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.plugin import PluginDefault

@@ -31,6 +31,7 @@ class TopicNames(BaseModel):
     flows: str = "flow"               # flow sources and revisions, compacted
     triggers: str = "trigger"
     heartbeats: str = "workerinstance"
+    dead_letters: str = "deadletter"  # records no version of the wire format reads, with the error
 
 
 _LIBRDKAFKA_LOG = logging.getLogger("librdkafka")
@@ -56,6 +57,11 @@ class KafkaSettings(BaseModel):
     # How long the executor waits for its flow store to read a flow revision an event names (a flow
     # deployed and executed at once through another process) before it fails the execution.
     flow_wait_seconds: float = Field(default=30.0, ge=0)
+    # How long an ended execution stays in the memory of long-running components (the executor's
+    # tables, the executions client behind the API): late events for it are folded against its state
+    # and a second creation of its id is ignored. After that its final snapshot lives on the compacted
+    # executions topic (and in the index), from where a restart or a label change reads it back.
+    ended_grace_seconds: float = Field(default=300.0, ge=0)
 
     @property
     def max_message_bytes(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -22,6 +22,9 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+
+if TYPE_CHECKING:
+    from kestra_stream.kafka.executor import KafkaExecutor
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +44,7 @@ class KafkaStack(AcceptsRequests):
                                           globals_=globals_)
         self.requests = self.executions.requests
         self._components: list[Any] = []
+        self.executor: KafkaExecutor | None = None
 
     async def start(self) -> None:
         # Imported here: faust is heavy, and only the components that run need it.
@@ -54,6 +58,7 @@ class KafkaStack(AcceptsRequests):
             executor = create_executor(self.settings, self.flows)
             await executor.start()
             self._components.append(executor)
+            self.executor = executor
         if self._with_worker:
             worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work")
             await worker.start()

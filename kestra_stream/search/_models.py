@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from kestra_stream.kafka import FlowRecord
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from kestra_stream.kafka import FlowRecord
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kestra_stream.errors import BackendError
-from kestra_stream.kafka import FlowRecord
+from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.wire import STATES
 from kestra_stream.models.state import StateType
 
 WORKER = Path(__file__).parent / "crash_worker.py"
@@ -150,7 +150,7 @@ def test_sigkill_between_events_loses_nothing_and_resumes_every_execution(tmp_pa
         stderr = second.finish(timeout=30)
         assert second.process.returncode == 0, f"resume did not finish every execution:\n{stderr[-3000:]}"
 
-    states = {str(i): ExecutionState.model_validate_json(str(body))
+    states = {str(i): STATES.decode(str(body))
               for i, body in store_rows(home, "SELECT id, body FROM executions")}
     assert sorted(states) == sorted(created)
     for state in states.values():

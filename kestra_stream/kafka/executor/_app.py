@@ -39,16 +39,19 @@ from faust.types import EventT, StreamT
 from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import ScheduleTimer
 from kestra_stream.executor.effects import FlowLookup
-from kestra_stream.executor.events import Event, TimerFired
+from kestra_stream.executor.events import Event, EvictionDue, RecordUnreadable, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import plan_effects
-from kestra_stream.executor.runtime import Decision, ExecutorRuntime, OutageLog, notify
+from kestra_stream.executor.runtime import REVIVING, Decision, ExecutorRuntime, OutageLog, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
+from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
+from kestra_stream.kafka._snapshots import latest_snapshot
 from kestra_stream.kafka.executor._credentials import faust_credentials
+from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, Plan, messages_of
 
@@ -56,6 +59,7 @@ log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
 _DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
+_TOPICS = (*_DESTINATIONS, "executions", "dead_letters")
 # A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
 _REFIRE_SECONDS = 30.0
 # How often the stall watchdog looks, and how long without a folded event counts as stalled.
@@ -109,13 +113,20 @@ class KafkaExecutor:
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
+        self._dead_letters = self._raw_topic(settings.topic("dead_letters"))
+        self.dead_lettered = DeadLetterLog("executor_record", self._runtime.clock)
         # A table picks its changelog serializers from its types: bytes are kept raw, the rest is JSON.
         self._states = self._app.Table("executions", key_type=str, value_type=bytes, partitions=settings.partitions)
         self._timers = self._app.Table("timers", key_type=str, partitions=settings.partitions)
         self._slots = self._app.Table("slots", key_type=str, partitions=settings.partitions)
+        # Ended executions still in the tables: execution id -> when they leave (epoch seconds).
+        self._ended = self._app.Table("ended", key_type=str, partitions=settings.partitions)
+        self._evicting: dict[str, float] = {}  # execution id -> monotonic time its EvictionDue was produced
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
+        evict_interval = min(max(settings.ended_grace_seconds / 4, 0.2), 10.0)
+        self._app.timer(evict_interval, name=f"{app_id}.evictions")(self._eviction_tick)
         self._last_progress = time.monotonic()
         self._app.timer(_WATCHDOG_SECONDS, name=f"{app_id}.watchdog")(self._watchdog)
         # mode types a handler's ``signal`` parameter by a name mypy cannot resolve: connected untyped.
@@ -151,8 +162,7 @@ class KafkaExecutor:
             raise BackendError(f"the Kafka broker at {settings.bootstrap_servers} did not answer within "
                                f"{settings.connect_timeout_seconds:g}s ({exc}); start it "
                                "(`kestra-stream services up kafka`) or fix bootstrap_servers") from exc
-        missing = sorted(name for name in (settings.topic(d) for d in (*_DESTINATIONS, "executions"))
-                         if name not in existing)
+        missing = sorted(name for name in map(settings.topic, _TOPICS) if name not in existing)
         if missing:
             raise BackendError(f"the executor's topics {', '.join(missing)} do not exist on "
                                f"{settings.bootstrap_servers}; create them with `kestra-stream topics apply`")
@@ -208,21 +218,53 @@ class KafkaExecutor:
         async for record in stream.events():
             try:
                 event = decode_event(record.value)
-            except ValueError as exc:
-                # Nothing can apply a record no version of the codec reads; kept on the topic for replay.
-                log.error("event_unreadable", execution_id=_key(record), offset=record.message.offset,
-                          error=str(exc))
+            except UnreadableRecord as exc:
+                await self._runtime.durably(partial(self._dead_letter, record, exc))
+                self._last_progress = time.monotonic()
                 continue
             self._handling = True
             try:
-                decision = await self._runtime.handle(event, self.state(event.execution_id), self)
+                if isinstance(event, EvictionDue):
+                    await self._runtime.durably(partial(self._evict, event.execution_id))
+                    continue
+                state = self.state(event.execution_id)
+                if state is None and isinstance(event, REVIVING):
+                    state = await self._archived(event.execution_id, record.message.partition)
+                decision = await self._runtime.handle(event, state, self)
             finally:
                 self._handling = False
-            self._last_progress = time.monotonic()
+                self._last_progress = time.monotonic()
             if decision.changed and decision.state is not None:
                 log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
                           state=decision.state.execution.state.current.value, commands=len(decision.commands))
                 notify(self._listeners, decision.state)
+
+    async def _archived(self, execution_id: str, partition: int) -> ExecutionState | None:
+        """An evicted execution's last snapshot, from the executions topic partition of its inbox partition."""
+        found: list[ExecutionState | None] = []
+
+        async def read() -> None:
+            found.append(await asyncio.to_thread(latest_snapshot, self.settings, execution_id, [partition]))
+
+        await self._runtime.durably(read)
+        if found[-1] is not None:
+            log.info("evicted_execution_read_back", execution_id=execution_id)
+        return found[-1]
+
+    async def _dead_letter(self, record: EventT[bytes], error: ValueError, *, inbox: bool = True) -> None:
+        """Keep ``record`` aside with why it was refused and, for an inbox record, tell its execution; the agent
+        then moves past it."""
+        message = record.message
+        refused = Refused(message.topic, message.partition, message.offset, _key(record), str(error))
+        pending = [await self._dead_letters.send(key=message.key, value=record.value, headers=refused.headers())]
+        if inbox and refused.key is not None:
+            told = RecordUnreadable(
+                event_id=derive_id("unreadable", message.topic, str(message.partition), str(message.offset)),
+                execution_id=refused.key, at=_now(), reason=f"{error} (dead-letter record of {message.topic} "
+                f"partition {message.partition} offset {message.offset})")
+            pending.append(await self._topics["executor"].send(key=refused.key, value=encode_event(told)))
+        await asyncio.gather(*pending)
+        self.dead_lettered.refused(refused, self.settings.topic("dead_letters"))
 
     async def _watchdog(self, _app: object) -> None:
         """Re-read the executor topic from the committed offsets when it stalls with work left.
@@ -305,6 +347,10 @@ class KafkaExecutor:
                     self._fired.pop(timer_id, None)
             self._states[execution_id] = prepared.encoded
             self._remember(prepared.encoded, new_state)
+            if new_state.finished:
+                self._ended[execution_id] = decision.at.timestamp() + self.settings.ended_grace_seconds
+            elif self._ended.get(execution_id) is not None:
+                del self._ended[execution_id]  # restarted: it is in flight again
             await self._executions.send(key=execution_id, value=prepared.encoded)
         await self._durable()
 
@@ -358,14 +404,50 @@ class KafkaExecutor:
             self._fired[timer.timer_id] = clock
             log.debug("timer_fired", execution_id=timer.execution_id, timer_id=timer.timer_id, purpose=timer.purpose)
 
+    # ----- bounded state: ended executions leave the tables after their grace --------------------
+    async def _eviction_tick(self, _app: object) -> None:
+        now, clock = _now().timestamp(), time.monotonic()
+        ended = dict(self._ended.items())
+        for gone in [i for i in self._evicting if i not in ended]:  # evicted, or its partition moved away
+            del self._evicting[gone]
+        try:
+            for execution_id, leaves_at in ended.items():
+                asked = self._evicting.get(execution_id)
+                if leaves_at > now or (asked is not None and clock - asked < _REFIRE_SECONDS):
+                    continue
+                event = EvictionDue(event_id=derive_id("evict", execution_id, leaves_at), execution_id=execution_id,
+                                    at=_now())
+                await self._topics["executor"].send(key=execution_id, value=encode_event(event))
+                self._evicting[execution_id] = clock
+        except Exception as exc:
+            self._timer_outage.failed(exc)  # asked again on the next tick
+
+    async def _evict(self, execution_id: str) -> None:
+        """Tombstones for an ended execution in the tables; its final snapshot stays on the executions topic."""
+        self._evicting.pop(execution_id, None)
+        leaves_at = self._ended.get(execution_id)
+        state = self.state(execution_id)
+        if leaves_at is None or leaves_at > _now().timestamp() or state is None or not state.finished:
+            return  # restarted, or changed again (labels) since it was asked: a later tick asks again
+        del self._states[execution_id]
+        del self._ended[execution_id]
+        if self._timers.get(execution_id) is not None:
+            del self._timers[execution_id]
+        self._decoded.pop(execution_id, None)
+        await self._durable()
+        log.debug("execution_evicted", execution_id=execution_id)
+
+    def held(self) -> int:
+        """Executions in this instance's state table: in flight, or ended within the grace."""
+        return len(self._states)
+
     # ----- the concurrency agent -------------------------------------------------------------
     async def _slot_agent(self, stream: StreamT[bytes]) -> None:
         async for record in stream.events():
             try:
                 request = SlotRequest.model_validate_json(record.value)
             except ValueError as exc:
-                log.error("slot_request_unreadable", key=_key(record), offset=record.message.offset,
-                          error=str(exc))
+                await self._runtime.durably(partial(self._dead_letter, record, exc, inbox=False))
                 continue
             book = book_from_table(self._slots.get(request.key))
             new_book, events = apply_request(book, request, _now())

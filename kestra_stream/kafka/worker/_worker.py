@@ -33,6 +33,7 @@ from kestra_stream.errors import BackendError
 from kestra_stream.executor.commands import KillTask, RunTask
 from kestra_stream.executor.events import TaskResult
 from kestra_stream.executor.runtime import OutageLog, SystemClock
+from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
 from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, fits, too_large
@@ -253,7 +254,7 @@ class KafkaWorker:
         value = message.value() or b""
         try:
             job = decode_job(value)
-        except ValidationError as exc:
+        except UnreadableRecord as exc:
             self._unreadable(position, value, exc)
             return
         if self._kills is not None and self._kills.was_killed(job.job_id):
@@ -268,7 +269,7 @@ class KafkaWorker:
         self._running[job.job_id] = running
         running.task = asyncio.create_task(self._run(running), name=job.job_id)
 
-    def _unreadable(self, position: Position, value: bytes, exc: ValidationError) -> None:
+    def _unreadable(self, position: Position, value: bytes, exc: UnreadableRecord) -> None:
         """A job this worker cannot read still ends its attempt, FAILED, so the execution goes on."""
         try:
             raw = json.loads(value)

@@ -14,8 +14,6 @@ from pydantic.alias_generators import to_camel
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
 
 # Kestra's TruthUtils: these texts are false, every other text is true.
-_FALSE_TEXTS = frozenset({"false", "0", "-0", ""})
-
 _CRON_NICKNAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
 
 
@@ -31,26 +29,6 @@ class Label(Props):
 
     key: str
     value: str
-
-
-def is_truthy(value: Any) -> bool:
-    """Kestra's truthiness of a rendered condition.
-
-    Booleans are themselves, numbers are true when non-zero, texts are true unless they are
-    ``false``, ``0``, ``-0`` or empty (case-insensitive, so a Python ``False`` rendered into
-    text is false too), collections are true when non-empty and ``None`` is false.
-    """
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value != 0
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE_TEXTS
-    if isinstance(value, Mapping | list | tuple | set):
-        return len(value) > 0
-    return True
 
 
 def as_text(value: Any) -> str:

@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from kestra_stream.errors import TaskFailure
+from kestra_stream.expressions import is_truthy
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import RunContext, RunnableTask
-from kestra_stream_plugin_core._base import Label, as_text, condition_text, is_truthy
+from kestra_stream_plugin_core._base import Label, as_text, condition_text
 
 # Kestra reserves these for labels it sets itself; a flow may not set them at run time.
 SYSTEM_LABEL_PREFIX = "system."

@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.executor.flowables import Done, FlowableContext, Resolution, allow_failure
+from kestra_stream.expressions import is_truthy
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import AnyTask, FlowableTask, PauseTask, SleepTask, SubflowTask, Task
-from kestra_stream_plugin_core._base import Props, as_text, condition_text, has_expression, is_truthy
+from kestra_stream_plugin_core._base import Props, as_text, condition_text, has_expression
 
 
 def _with_outputs(resolution: Resolution, outputs: Mapping[str, Any]) -> Resolution:
