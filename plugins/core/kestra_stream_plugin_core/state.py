@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from kestra_stream.errors import TaskFailure
+from kestra_stream.expressions import is_truthy
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.storage import StorageFileNotFoundError, child_uri, slugify, states_uri
-from kestra_stream_plugin_core._base import is_truthy
 
 
 def _info(name: str, title: str, body: str) -> PluginInfo:
