@@ -285,7 +285,7 @@ def test_public_face_exports_exactly_the_engine_api() -> None:
     import kestra_stream.expressions as expressions
 
     assert sorted(expressions.__all__) == [
-        "CacheInfo", "ExpressionEngine", "FixedFunctions", "Functions", "default_engine",
+        "CacheInfo", "ExpressionEngine", "FixedFunctions", "Functions", "default_engine", "is_truthy",
     ]
     for name in expressions.__all__:
         assert getattr(expressions, name) is not None
