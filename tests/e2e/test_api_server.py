@@ -107,7 +107,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     running = Server(process, f"http://127.0.0.1:{port}")
     try:
-        running.wait_until(lambda: _ready(running), "the server to be ready")
+        # A loaded CI machine (load 28 on 2 cores, seen) needs more than 30 s to start a server.
+        running.wait_until(lambda: _ready(running), "the server to be ready", within=120)
         yield running
     finally:
         if process.poll() is None:
