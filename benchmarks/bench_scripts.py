@@ -16,7 +16,10 @@ run, ``--topology inprocess`` or ``processes``):
   The raw pairs are reported too.
 * interpreter start — what each task pays before its first line runs: ``python -c pass``, and the
   task's own command shape, ``/bin/sh -c "set -e\\npython <file>.py"`` running the fibo(10) script,
-  both timed as child processes outside the worker.
+  both timed as child processes outside the worker; then the warm path on that script, on the
+  worker's own interpreter (how it ran before script tasks had environments of their own) and as a
+  task runs it now: its cached environment looked up, then forked from that environment's zygote
+  (no dependencies, and ``requests==2.32.3``).
 
 Each task prints its compute time (``::{"outputs": {"seconds": ...}}::``), so a task run's
 duration splits into the computation and the rest (process start, output parsing, the worker), and
@@ -162,23 +165,43 @@ def plain_loop(n: int, times: int) -> tuple[float, float]:
     return float(out.strip()), time.perf_counter() - started
 
 
-async def warm_starts(script: Path, samples: int) -> list[float]:
-    """The warm path's wall times for the same script: hand-over to a spare, output read, exit code known."""
+async def warm_starts(script: Path, samples: int, variants: dict[str, list[str] | None]) -> dict[str, list[float]]:
+    """The warm path's wall times for the same script: hand-over to a spare, output read, exit code known.
+
+    Per variant: None runs on the worker's own interpreter (how scripts ran before environments of
+    their own); a requirement list runs as a task declaring it does: its cached environment looked up
+    (built before the first, unmeasured, run), then the script forked from a zygote of that
+    environment's interpreter. The variants alternate sample by sample, so a drift of this shared
+    machine's speed hits them alike.
+    """
+    from kestra_stream_plugin_scripts import INTERPRETERS, cached_environment, machine_path
     from kestra_stream_plugin_scripts._warm import WarmPool, run_warm
 
-    pool = WarmPool()
+    pools = {name: WarmPool() for name in variants}
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    times = []
+    path = machine_path(os.environ.get("PATH", os.defpath))
+    times: dict[str, list[float]] = {name: [] for name in variants}
     try:
+        names = list(variants)
         for i in range(samples + 1):
-            started = time.perf_counter()
-            await run_warm(script, cwd=script.parent, env=env, on_line=lambda _line, _err: None, pool=pool, preload="")
-            if i:  # the first one also starts the zygote
-                times.append(time.perf_counter() - started)
-            # Scripts of a flow come a Kafka round trip apart: the next spare is forked meanwhile.
-            await asyncio.sleep(0.01)
+            # Which goes first rotates too: each follows each other one as often.
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                requirements = variants[name]
+                started = time.perf_counter()
+                python = None
+                if requirements is not None:
+                    interpreter = INTERPRETERS.cached(path, None) or INTERPRETERS.default(path)
+                    found = await cached_environment(lambda _level, _line: None, interpreter, requirements)
+                    python = found.python
+                await run_warm(script, cwd=script.parent, env=env, on_line=lambda _line, _err: None,
+                               pool=pools[name], preload="", python=python)
+                if i:  # the first one also starts the zygote (and builds the environment)
+                    times[name].append(time.perf_counter() - started)
+                # Scripts of a flow come a Kafka round trip apart: the next spare is forked meanwhile.
+                await asyncio.sleep(0.01)
     finally:
-        pool.close()
+        for pool in pools.values():
+            pool.close()
     return times
 
 
@@ -201,7 +224,12 @@ def interpreter_start(samples: int) -> dict[str, list[float]]:
                 subprocess.run(command, check=True, capture_output=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
                 times[name].append(time.perf_counter() - started)
         script.write_text(FIBO_SOURCE.replace("int(sys.argv[1])", "10").replace("int(sys.argv[2])", "1"))
-        times["warm path: run_warm of fibo.py (spare)"] = asyncio.run(warm_starts(script, samples))
+        times.update(asyncio.run(warm_starts(script, samples, {
+            "warm path: run_warm of fibo.py (spare), the worker's own interpreter": None,
+            "warm path, cached environment, no dependencies (Kestra's helper only): lookup + run_warm": [],
+            "warm path, cached environment with dependencies ['requests==2.32.3']: lookup + run_warm":
+                ["requests==2.32.3"],
+        })))
     return times
 
 

@@ -1,7 +1,11 @@
-"""Test-wide settings: the Hypothesis profile, and plugins discovered before any test."""
+"""Test-wide settings: the Hypothesis profile, plugins discovered before any test, the Python environment cache."""
 
+import asyncio
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from kestra_stream.plugins import default_registry
@@ -15,3 +19,18 @@ if os.environ.get("CI") == "true":
 # Plugins are discovered on first use, which imports libraries that touch the global `random` at
 # import time (rich does); inside a Hypothesis strategy that is reported as a flaky strategy.
 default_registry()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def python_env_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Python script tasks' environment cache for this session, the base environment (Kestra's helper
+    on the machine's interpreter) built once here: tests then see the warm state, and a task's own
+    logs are not preceded by a build. Set in os.environ, so worker processes started by tests share it."""
+    from kestra_stream_plugin_scripts import CACHE_ENV, INTERPRETERS, cached_environment, machine_path
+
+    cache = tmp_path_factory.mktemp("python-envs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_ENV, str(cache))
+        interpreter = INTERPRETERS.default(machine_path(os.environ.get("PATH", os.defpath)))
+        asyncio.run(cached_environment(lambda level, message: None, interpreter, []))
+        yield cache

@@ -16,7 +16,15 @@ from typing import Any
 
 import jinja2
 import pytest
-from kestra_stream_plugin_scripts import PROCESS_RUNNER, group_members, plugins
+from kestra_stream_plugin_scripts import (
+    INTERPRETERS,
+    PROCESS_RUNNER,
+    environment_key,
+    group_members,
+    machine_path,
+    plugins,
+)
+from kestra_stream_plugin_scripts._env import cache_root
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.plugin import PluginInfo
@@ -204,13 +212,16 @@ async def test_env_and_before_commands(build: Build) -> None:
     assert ctx.messages()[1] == str(ctx.workdirs[0])
 
 
-async def test_python_env_is_unbuffered_and_runs_the_worker_python(build: Build) -> None:
+async def test_python_env_is_unbuffered_and_runs_in_the_cached_environment_not_the_workers(
+        build: Build, python_env_cache: Path) -> None:
     task, ctx = build({"id": "t", "type": "python.Commands",
                        "commands": ['python -c "import os, sys; print(os.environ[\'PYTHONUNBUFFERED\']); '
                                     'print(sys.prefix)"']})
     await task.run(ctx)
     import sys
-    assert ctx.messages() == ["1", sys.prefix]
+    unbuffered, prefix = ctx.messages()
+    assert unbuffered == "1"
+    assert Path(prefix).parent == python_env_cache and prefix != sys.prefix
 
 
 async def test_stderr_lines_are_errors_and_make_a_warning_by_default(build: Build) -> None:
@@ -372,9 +383,8 @@ def _tiny_wheel(folder: Path) -> Path:
     return path
 
 
-async def test_dependencies_are_installed_once_and_put_on_pythonpath(
-        build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KESTRA_STREAM_PYTHON_DEPS_CACHE", str(tmp_path / "deps"))
+async def test_dependencies_are_installed_once_into_a_cached_environment(
+        build: Build, tmp_path: Path, python_env_cache: Path) -> None:
     wheel = _tiny_wheel(tmp_path)
     raw = {"id": "t", "type": "python.Script", "dependencies": [str(wheel)],
            "script": "import tinydep\nprint(tinydep.VALUE)\n"}
@@ -383,15 +393,21 @@ async def test_dependencies_are_installed_once_and_put_on_pythonpath(
     assert "42" in ctx.messages(LogLevel.INFO)
     task, ctx = build(raw)
     await task.run(ctx)
-    assert any("found in cache" in m for m in ctx.messages(LogLevel.DEBUG))
-    assert len([p for p in (tmp_path / "deps").iterdir() if not p.name.startswith(".")]) == 1
+    reused = [m for m in ctx.messages(LogLevel.DEBUG) if "reused from cache" in m]
+    assert len(reused) == 1 and reused[0].endswith(str(_environment_of(wheel)))
+    assert not any(m.startswith("Building") for m in ctx.messages(LogLevel.INFO))
 
 
-async def test_uninstallable_dependency_fails_with_pip_output(
-        build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KESTRA_STREAM_PYTHON_DEPS_CACHE", str(tmp_path / "deps"))
-    task, ctx = build({"id": "t", "type": "python.Script", "dependencies": [str(tmp_path / "missing.whl")],
-                       "script": "print(1)"})
-    with pytest.raises(TaskFailure, match="pip could not install"):
+def _environment_of(*requirements: str | Path) -> Path:
+    interpreter = INTERPRETERS.default(machine_path(os.environ["PATH"]))
+    return cache_root() / environment_key(interpreter, [str(r) for r in requirements])
+
+
+async def test_uninstallable_dependency_fails_with_uv_output_and_leaves_nothing_in_the_cache(
+        build: Build, tmp_path: Path, python_env_cache: Path) -> None:
+    missing = tmp_path / "missing.whl"
+    task, ctx = build({"id": "t", "type": "python.Script", "dependencies": [str(missing)], "script": "print(1)"})
+    with pytest.raises(TaskFailure, match="uv could not install the dependencies"):
         await task.run(ctx)
-    assert os.listdir(tmp_path / "deps") == []
+    assert not _environment_of(missing).exists()
+    assert not [p for p in python_env_cache.iterdir() if p.name.startswith(".staging")]

@@ -267,14 +267,15 @@ async def test_a_task_setting_interpreter_start_variables_gets_a_zygote_of_its_o
 
 
 def test_the_warm_path_is_off_when_disabled_or_another_python_comes_first(tmp_path: Path) -> None:
-    own_path = f"{Path(sys.executable).parent}{os.pathsep}/usr/bin"
-    assert warm_enabled({"PATH": own_path})
+    python = Path(sys.executable).parent / "python"
+    own_path = f"{python.parent}{os.pathsep}/usr/bin"
+    assert warm_enabled({"PATH": own_path}, python)
     for off in ("0", "false", "OFF", "no"):
-        assert not warm_enabled({"PATH": own_path, WARM_ENV: off})
+        assert not warm_enabled({"PATH": own_path, WARM_ENV: off}, python)
     other = tmp_path / "python"
     other.write_text("#!/bin/sh\n")
     other.chmod(0o755)
-    assert not warm_enabled({"PATH": f"{tmp_path}{os.pathsep}{own_path}"})
+    assert not warm_enabled({"PATH": f"{tmp_path}{os.pathsep}{own_path}"}, python)
 
 
 def test_startup_key_holds_only_what_an_interpreter_reads_at_start() -> None:

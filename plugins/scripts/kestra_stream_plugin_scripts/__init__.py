@@ -1,5 +1,7 @@
 """Script tasks for kestra-stream: Python and shell, run on the Process task runner.
 
+Python scripts run in environments of their own (``_env``), on the machine's interpreters (``_interpreters``).
+
 ``plugins()`` is the entry point (group ``kestra_stream.plugins``) returning every plugin class.
 """
 
@@ -9,10 +11,18 @@ from kestra_stream.models.plugin import PluginModel
 from kestra_stream_plugin_scripts import _python as python
 from kestra_stream_plugin_scripts import _shell as shell
 from kestra_stream_plugin_scripts._base import PROCESS_RUNNER, AbstractExecScript, Launch
-from kestra_stream_plugin_scripts._deps import ensure_dependencies, requirements_key
 from kestra_stream_plugin_scripts._docker import HOST_SETTING, VOLUMES_SETTING, DockerRunner, run_container
 from kestra_stream_plugin_scripts._docker_run import Run
+from kestra_stream_plugin_scripts._env import (
+    CACHE_ENV,
+    HELPER,
+    PythonEnvironment,
+    cached_environment,
+    environment_key,
+    requirement_set,
+)
 from kestra_stream_plugin_scripts._files import glob_to_regex, match_output_files
+from kestra_stream_plugin_scripts._interpreters import INTERPRETERS, Interpreter, machine_environ, machine_path
 from kestra_stream_plugin_scripts._output import PROTOCOL_LINE, ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import group_members, run_process
 from kestra_stream_plugin_scripts._warm import (
@@ -36,7 +46,10 @@ def plugins() -> list[type[PluginModel]]:
 
 
 __all__ = [
+    "CACHE_ENV",
+    "HELPER",
     "HOST_SETTING",
+    "INTERPRETERS",
     "PRELOAD_ENV",
     "PROCESS_RUNNER",
     "PROTOCOL_LINE",
@@ -45,20 +58,25 @@ __all__ = [
     "WARM_POOL",
     "AbstractExecScript",
     "DockerRunner",
+    "Interpreter",
     "Launch",
+    "PythonEnvironment",
     "Run",
     "ScriptOutputCollector",
     "WarmPool",
     "WarmUnavailable",
     "ZygoteLost",
-    "ensure_dependencies",
+    "cached_environment",
+    "environment_key",
     "glob_to_regex",
     "group_members",
+    "machine_environ",
+    "machine_path",
     "match_output_files",
     "plugins",
     "preload_for",
     "python",
-    "requirements_key",
+    "requirement_set",
     "run_container",
     "run_process",
     "run_warm",

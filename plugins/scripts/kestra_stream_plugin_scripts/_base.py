@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import re
 import secrets
+import shutil
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,13 +14,14 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import structlog
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, not_implemented
 from kestra_stream_plugin_scripts._docker import DOCKER_RUNNER, ContainerRun, DockerRunner, run_container
 from kestra_stream_plugin_scripts._files import upload_output_files, write_input_files
+from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
 from kestra_stream_plugin_scripts._warm import (
@@ -60,10 +62,13 @@ class Launch:
     commands: list[str]
     env: dict[str, str] = field(default_factory=dict)
     before: list[str] = field(default_factory=list)
-    # A Python file the commands run with the worker's python: the warm path may run it instead.
+    # A Python file the commands run with ``warm_python``: the warm path may run it instead.
     warm_script: Path | None = None
+    warm_python: Path | None = None
     # The modules its zygote preloads (``preload_for``), unless the task's environment names them.
     warm_preload: str = DEFAULT_PRELOAD
+    # A folder of this attempt only (a private Python environment), removed when it ends.
+    scratch: Path | None = None
 
 
 def _stringify(value: Any) -> Any:
@@ -118,6 +123,27 @@ class AbstractExecScript(RunnableTask):
                                                                f"{DOCKER_RUNNER} (which takes pullPolicy, cpu, "
                                                                "memory ...) instead of 'docker'"))
         return value
+
+    @model_validator(mode="after")
+    def _no_container_properties_on_process(self) -> AbstractExecScript:
+        # Kestra runs these in a container by default; here they would run on the Process runner,
+        # which has no use for an image: saying so beats running the script somewhere else.
+        if self.container_image is not None and self.runs_on_process():
+            where = ("taskRunner is the Process runner" if self.task_runner is not None
+                     else "no taskRunner is set, and the default here is the Process runner")
+            raise ValueError(f"containerImage {self.container_image!r} is only used by a container task runner, "
+                             f"and {where}: remove containerImage to run with the machine's interpreter "
+                             "(declare Python packages in 'dependencies'), or set taskRunner type "
+                             f"{DOCKER_RUNNER} to run in that image")
+        return self
+
+    def runs_on_process(self) -> bool:
+        """Whether the task runs on the Process runner: that one, or none (and not ``runner: DOCKER``)."""
+        if self.task_runner is None:
+            return self.runner != "DOCKER"
+        info = type(self.task_runner).plugin
+        names = info.names if info else (self.task_runner.type,)
+        return self.task_runner.type == PROCESS_RUNNER or PROCESS_RUNNER in names
 
     @abstractmethod
     async def launch(self, ctx: RunContext, workdir: Path, runner_vars: Mapping[str, str]) -> Launch:
@@ -174,10 +200,11 @@ class AbstractExecScript(RunnableTask):
 
     async def _execute(self, args: list[str], launch: Launch | None, workdir: Path, env: dict[str, str],
                        collector: ScriptOutputCollector) -> int:
-        if launch is not None and launch.warm_script is not None:
+        if launch is not None and launch.warm_script is not None and launch.warm_python is not None:
             preload = None if PRELOAD_ENV in env else launch.warm_preload
             try:
-                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload)
+                return await run_warm(launch.warm_script, cwd=workdir, env=env, on_line=collector, preload=preload,
+                                      python=launch.warm_python)
             except WarmUnavailable as exc:
                 log.info("python_warm_path_unavailable", task_id=self.id, reason=str(exc))
             except ZygoteLost as exc:
@@ -205,6 +232,14 @@ class AbstractExecScript(RunnableTask):
         if self.input_files is not None:
             await write_input_files(ctx, workdir, self.runner_text(self.input_files, runner_vars))
         launch = await self.launch(ctx, workdir, runner_vars)
+        try:
+            return await self._run_launched(ctx, launch, workdir, runner_vars, output_dir, docker)
+        finally:
+            if launch.scratch is not None:
+                await asyncio.shield(asyncio.to_thread(shutil.rmtree, launch.scratch, True))
+
+    async def _run_launched(self, ctx: RunContext, launch: Launch, workdir: Path, runner_vars: dict[str, str],
+                            output_dir: Path | None, docker: DockerRunner | None) -> Mapping[str, Any]:
         user_before = self.render_list(ctx, self.before_commands, runner_vars, "beforeCommands")
         before = ["set -e", *user_before] if self.fail_fast else user_before
         interpreter = self.render_list(ctx, self.interpreter, runner_vars, "interpreter")
@@ -218,7 +253,7 @@ class AbstractExecScript(RunnableTask):
         if self.env:
             rendered_env = ctx.render(self.runner_text(self.env, runner_vars))
             task_env.update({str(k): str(v) for k, v in rendered_env.items()})
-        env = {**os.environ, **launch.env, **task_env}
+        env = {**machine_environ(), **launch.env, **task_env}
 
         collector = ScriptOutputCollector(ctx)
         if docker is not None:
@@ -229,8 +264,8 @@ class AbstractExecScript(RunnableTask):
                 command=args, workdir=workdir, env=task_env, options=docker),
                 collector, task_id=self.id)
             return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
-        warm = (launch.warm_script is not None and not user_before and not launch.before
-                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env))
+        warm = (launch.warm_python is not None and not user_before and not launch.before
+                and tuple(interpreter) == DEFAULT_INTERPRETER and warm_enabled(env, launch.warm_python))
         exit_code = await self._execute(args, launch if warm else None, workdir, env, collector)
         return await self._finish(ctx, exit_code, collector, runner_vars, workdir, output_dir)
 

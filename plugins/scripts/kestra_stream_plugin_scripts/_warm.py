@@ -80,20 +80,17 @@ def startup_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
                         if k.startswith(("PYTHON", "LC_")) or k in ("LANG", "HOME", PRELOAD_ENV)))
 
 
-def warm_enabled(env: Mapping[str, str]) -> bool:
-    """Whether a script the cold path would start under ``env`` may run warm instead: not switched off,
-    and the ``python`` the cold path would find is this worker's (a task may put another first on PATH)."""
+def warm_enabled(env: Mapping[str, str], python: Path) -> bool:
+    """Whether a script the cold path would start under ``env`` may run warm on ``python`` instead: not
+    switched off, and ``python`` is what the cold path would find (a task may put another first on PATH)."""
     if env.get(WARM_ENV, "").strip().lower() in _OFF:
         return False
-    own = Path(sys.executable).parent / "python"
-    if not own.exists():
-        return True  # the cold path then names sys.executable itself
     found = shutil.which("python", path=env.get("PATH"))
-    return found is not None and Path(found) == own
+    return found is not None and Path(found) == python
 
 
-# A zygote serves the scripts with the same start-up variables and the same preloaded modules.
-ZygoteKey = tuple[tuple[tuple[str, str], ...], str]
+# A zygote serves the scripts with the same interpreter, start-up variables and preloaded modules.
+ZygoteKey = tuple[str, tuple[tuple[str, str], ...], str]
 
 
 @dataclass(frozen=True)
@@ -130,13 +127,13 @@ class Zygote:
         loop.add_reader(sock.fileno(), self._on_readable)
 
     @classmethod
-    async def start(cls, key: ZygoteKey, env: Mapping[str, str], preload: str) -> Zygote:
+    async def start(cls, key: ZygoteKey, env: Mapping[str, str], preload: str, python: Path) -> Zygote:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             # Once per worker and start-up variables: a thread hop would only risk orphaning it on cancel.
             process = subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, str(_ZYGOTE_FILE), str(theirs.fileno()), preload],
+                [str(python), str(_ZYGOTE_FILE), str(theirs.fileno()), preload],
                 env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), start_new_session=True,
             )
@@ -323,10 +320,13 @@ class WarmPool:
         self._zygotes: dict[ZygoteKey, Zygote] = {}
         self._starting: dict[ZygoteKey, asyncio.Future[Zygote]] = {}
 
-    async def zygote(self, env: Mapping[str, str], preload: str | None = None) -> Zygote:
-        """The zygote for ``env``'s start-up variables and ``preload`` (default: as ``PRELOAD_ENV`` says)."""
+    async def zygote(self, env: Mapping[str, str], preload: str | None = None,
+                     python: Path | None = None) -> Zygote:
+        """The zygote of ``python`` (default: the worker's own) for ``env``'s start-up variables and
+        ``preload`` (default: as ``PRELOAD_ENV`` says)."""
         modules = env.get(PRELOAD_ENV, DEFAULT_PRELOAD) if preload is None else preload
-        key = (startup_key({k: v for k, v in env.items() if k != PRELOAD_ENV}), modules)
+        interpreter = python or Path(sys.executable)
+        key = (str(interpreter), startup_key({k: v for k, v in env.items() if k != PRELOAD_ENV}), modules)
         loop = asyncio.get_running_loop()
         current = self._zygotes.get(key)
         if current is not None and current.alive and current.loop is loop:
@@ -337,7 +337,7 @@ class WarmPool:
         pending = self._starting.get(key)
         if pending is None or pending.get_loop() is not loop:
             # Concurrent first scripts share one start.
-            pending = asyncio.ensure_future(Zygote.start(key, env, modules))
+            pending = asyncio.ensure_future(Zygote.start(key, env, modules, interpreter))
             self._starting[key] = pending
         try:
             zygote = await asyncio.shield(pending)
@@ -374,8 +374,10 @@ POOL = WarmPool()
 
 
 async def run_warm(path: Path, *, cwd: Path, env: Mapping[str, str], on_line: LineHandler,
-                   kill_grace: float = 2.0, pool: WarmPool = POOL, preload: str | None = None) -> int:
-    """Run the Python file ``path`` in a child of a warm interpreter; returns its exit code.
+                   kill_grace: float = 2.0, pool: WarmPool = POOL, preload: str | None = None,
+                   python: Path | None = None) -> int:
+    """Run the Python file ``path`` in a child of a warm ``python`` (default: the worker's own); returns
+    its exit code.
 
     ``preload``: the modules its zygote imports once (see ``preload_for``); None: as ``PRELOAD_ENV`` says.
 
@@ -383,7 +385,7 @@ async def run_warm(path: Path, *, cwd: Path, env: Mapping[str, str], on_line: Li
     """
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
-    spawn = asyncio.ensure_future(_spawn(pool, path, cwd, env, out_write, err_write, preload))
+    spawn = asyncio.ensure_future(_spawn(pool, path, cwd, env, out_write, err_write, preload, python))
     try:
         child = await asyncio.shield(spawn)
     except asyncio.CancelledError:
@@ -428,15 +430,15 @@ async def run_warm(path: Path, *, cwd: Path, env: Mapping[str, str], on_line: Li
 
 
 async def _spawn(pool: WarmPool, path: Path, cwd: Path, env: Mapping[str, str], stdout: int,
-                 stderr: int, preload: str | None) -> Child:
-    zygote = await pool.zygote(env, preload)
+                 stderr: int, preload: str | None, python: Path | None) -> Child:
+    zygote = await pool.zygote(env, preload, python)
     try:
         return await zygote.spawn(path, cwd, env, stdout, stderr)
     except WarmUnavailable:
         if zygote.alive:
             raise
     # Found dead on the way (killed between scripts, nothing sent): one fresh start.
-    zygote = await pool.zygote(env, preload)
+    zygote = await pool.zygote(env, preload, python)
     return await zygote.spawn(path, cwd, env, stdout, stderr)
 
 

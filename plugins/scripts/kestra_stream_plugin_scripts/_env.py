@@ -1,0 +1,188 @@
+"""Python environments of their own for script tasks, built with ``uv`` and cached.
+
+A Python script task runs in a virtual environment on the machine's interpreter (``_interpreters``)
+whose site-packages hold Kestra's helper (the ``kestra`` package, with what it needs) and the
+task's ``dependencies``: never the orchestrator's packages. One environment per (interpreter,
+requirement set), built once under the cache folder (``KESTRA_STREAM_PYTHON_ENV_CACHE``, default
+``~/.cache/kestra-stream/python-envs``), then shared by every task asking for the same set.
+
+Concurrent builds of one key, in this process or another worker on the machine, are safe: the
+builder holds ``<key>.lock`` (``flock``), builds in a private staging folder, and renames it into
+place once complete (a marker file inside says so; the environment is made relocatable for that).
+Readers only look for the marker, so they never see half an environment.
+
+A task whose commands name ``pip`` (``pip install ...`` in ``beforeCommands``) may install
+packages: it gets a writable environment of its own, seeded with pip and layered on the cached one
+(a ``.pth`` line), removed after the attempt, so the cache and the orchestrator stay unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from uv import find_uv_bin
+
+from kestra_stream.errors import TaskFailure
+from kestra_stream.models.task import LogLevel
+from kestra_stream_plugin_scripts._interpreters import Interpreter, machine_environ
+from kestra_stream_plugin_scripts._process import run_process
+
+CACHE_ENV = "KESTRA_STREAM_PYTHON_ENV_CACHE"
+HELPER = "kestra"
+"""Kestra's Python helper (``from kestra import Kestra``), in every environment."""
+_DONE = ".kestra-stream-complete"
+TaskLog = Callable[[LogLevel, str], None]
+"""Where a build's progress goes: the task's log (``RunContext.log``)."""
+_LOCK_POLL = 0.05
+# uv reads its own variables, not pip's: a worker configured for pip keeps its index and wheels.
+_PIP_TO_UV = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
+              "PIP_FIND_LINKS": "UV_FIND_LINKS"}
+
+
+def cache_root() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    return Path(configured) if configured else Path.home() / ".cache" / "kestra-stream" / "python-envs"
+
+
+@dataclass(frozen=True)
+class PythonEnvironment:
+    """A virtual environment a script runs in."""
+
+    root: Path
+    interpreter: Interpreter
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    @property
+    def site_packages(self) -> Path:
+        return self.root / "lib" / f"python{self.interpreter.short_version}" / "site-packages"
+
+
+def requirement_set(requirements: Sequence[str]) -> list[str]:
+    """What an environment holds: the helper plus the task's requirements; order and repeats do not matter."""
+    return sorted({HELPER, *requirements})
+
+
+def environment_key(interpreter: Interpreter, requirements: Sequence[str]) -> str:
+    """The cache folder's name for ``requirements`` on ``interpreter``."""
+    ident = {"python": [str(interpreter.executable), interpreter.full_version],
+             "requirements": requirement_set(requirements)}
+    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:32]
+
+
+class _Builder:
+    """Runs uv for one task, its output going to the task's logs (the last lines kept for an error)."""
+
+    def __init__(self, log: TaskLog) -> None:
+        self.log = log
+        self.tail: deque[str] = deque(maxlen=20)
+        env = machine_environ()
+        for pip_name, uv_name in _PIP_TO_UV.items():
+            if pip_name in env and uv_name not in env:
+                env[uv_name] = env[pip_name]
+        env["UV_PYTHON_DOWNLOADS"] = "never"  # the machine's interpreters only (Kestra's Process rule)
+        env["UV_NO_PROGRESS"] = "1"
+        self.env = env
+
+    def _on_line(self, line: str, is_stderr: bool) -> None:
+        self.tail.append(line)
+        self.log(LogLevel.DEBUG, line)
+
+    async def uv(self, *args: str, what: str) -> None:
+        code = await run_process([find_uv_bin(), *args], cwd=Path(tempfile.gettempdir()), env=self.env,
+                                 on_line=self._on_line)
+        if code != 0:
+            detail = "\n".join(self.tail)
+            raise TaskFailure(f"uv could not {what} (exit code {code}); fix or pin the requirements:\n{detail}")
+
+    async def build(self, target: Path, interpreter: Interpreter, requirements: Sequence[str], *,
+                    seed: bool = False) -> PythonEnvironment:
+        environment = PythonEnvironment(target, interpreter)
+        await self.uv("venv", "--quiet", "--relocatable", *(["--seed"] if seed else []),
+                      "--python", str(interpreter.executable), str(target),
+                      what=f"create a virtual environment on Python {interpreter.full_version}")
+        if requirements:
+            await self.uv("pip", "install", "--quiet", "--python", str(environment.python), *requirements,
+                          what=f"install the dependencies {list(requirements)}")
+        return environment
+
+
+@contextlib.asynccontextmanager
+async def _locked(path: Path) -> AsyncIterator[None]:
+    # Polled rather than blocking in a thread: a task cancelled while waiting leaves at once.
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(_LOCK_POLL)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+async def cached_environment(log: TaskLog, interpreter: Interpreter, requirements: Sequence[str],
+                             root: Path | None = None) -> PythonEnvironment:
+    """The cached environment for ``requirements`` on ``interpreter``, built first if no complete one exists."""
+    root = root or cache_root()
+    key = environment_key(interpreter, requirements)
+    target = root / key
+    wanted = requirement_set(requirements)
+    described = f"{wanted} on Python {interpreter.full_version}"
+    if (target / _DONE).is_file():
+        if requirements:  # the base environment is every plain script's: no line for each of them
+            log(LogLevel.DEBUG, f"Python environment {described} reused from cache {target}")
+        return PythonEnvironment(target, interpreter)
+    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
+    async with _locked(root / f"{key}.lock"):
+        if (target / _DONE).is_file():  # built by whoever held the lock before
+            log(LogLevel.DEBUG, f"Python environment {described} reused from cache {target}")
+            return PythonEnvironment(target, interpreter)
+        log(LogLevel.INFO, f"Building the Python environment {described} in {target}")
+        staging = root / f".staging-{key}-{secrets.token_hex(4)}"
+        try:
+            await _Builder(log).build(staging, interpreter, wanted)
+            await asyncio.to_thread((staging / _DONE).touch)
+            # An incomplete folder left by a builder that died: nobody can be using it.
+            await asyncio.to_thread(shutil.rmtree, target, True)
+            await asyncio.to_thread(os.replace, staging, target)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+    return PythonEnvironment(target, interpreter)
+
+
+async def private_environment(log: TaskLog, interpreter: Interpreter, requirements: Sequence[str],
+                              scratch: Path) -> PythonEnvironment:
+    """An environment built for one attempt only (``dependencyCacheEnabled: false``), inside ``scratch``."""
+    wanted = requirement_set(requirements)
+    log(LogLevel.INFO, f"Building a Python environment {wanted} on Python {interpreter.full_version} "
+                           "for this attempt only (dependencyCacheEnabled is false)")
+    return await _Builder(log).build(scratch / "env", interpreter, wanted)
+
+
+async def writable_environment(log: TaskLog, base: PythonEnvironment, scratch: Path) -> PythonEnvironment:
+    """A pip-seeded environment of its own in ``scratch``, seeing ``base``'s packages after its own."""
+    layered = await _Builder(log).build(scratch / "writable", base.interpreter, [], seed=True)
+    await asyncio.to_thread((layered.site_packages / "_kestra_stream_base.pth").write_text,
+                            f"{base.site_packages}\n", encoding="utf-8")
+    return layered
