@@ -75,6 +75,13 @@ class LocalService(ABC):
         ports = ", ".join(f"{role} 127.0.0.1:{port}" for role, port in self.settings.ports(self.name).items())
         return f"{self.endpoint}  ({ports})"
 
+    # What to install when ``available()`` is False (services that need system packages).
+    unavailable_hint: str = ""
+
+    def available(self) -> bool:
+        """Whether this machine can install and run it (``up`` without names leaves out those that cannot)."""
+        return True
+
     @abstractmethod
     def installed(self) -> bool:
         """True when everything needed to start is already on disk."""

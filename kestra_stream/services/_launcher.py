@@ -71,6 +71,11 @@ def up(names: Iterable[str] | None = None, home: Path | str | None = None, *,
     """
     settings = settings or ServicesSettings.load(home)
     chosen = [service(n, settings) for n in parse_names(names)]
+    if not names:
+        # Everything, by default, that this machine can run: Podman only where its packages are installed.
+        for svc in [s for s in chosen if not s.available()]:
+            progress(svc.name, f"skipped: {svc.unavailable_hint}")
+        chosen = [s for s in chosen if s.available()]
     waiting: list[tuple[LocalService, int]] = []
     for svc in chosen:
         def say(line: str, _name: str = svc.name) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import os
 import resource
+import shutil
 import socket
 from pathlib import Path
 
@@ -42,13 +43,13 @@ class Podman(LocalService):
     def marker(self) -> str:
         return str(self.socket_path)
 
-    def installed(self) -> bool:
-        return self.containers_conf.exists() and self.storage_conf.exists() and self._tools_found()
+    unavailable_hint = f"podman or runc is not on PATH; {_TOOLS_HINT}"
 
-    def _tools_found(self) -> bool:
-        import shutil
-
+    def available(self) -> bool:
         return shutil.which("podman") is not None and shutil.which("runc") is not None
+
+    def installed(self) -> bool:
+        return self.containers_conf.exists() and self.storage_conf.exists() and self.available()
 
     def install(self, progress: Progress) -> None:
         self.require_tool("podman", _TOOLS_HINT)

@@ -84,7 +84,7 @@ def test_minio_credentials_default_to_minioadmin_and_follow_minio_root_variables
 
 
 def test_no_name_means_every_service_in_canonical_order() -> None:
-    assert parse_names(None) == list(SERVICE_NAMES) == ["kafka", "elasticsearch", "minio"]
+    assert parse_names(None) == list(SERVICE_NAMES) == ["kafka", "elasticsearch", "minio", "podman"]
     assert parse_names(["minio", "kafka", "minio"]) == ["kafka", "minio"]
 
 

@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import AnyTaskRunner, RunContext, RunnableTask, not_implemented
 from kestra_stream.worker import upload_output_files, write_input_files
-from kestra_stream_plugin_scripts._docker import ContainerRun, DockerRunner, run_container
+from kestra_stream_plugin_scripts._docker import DOCKER_RUNNER, ContainerRun, DockerRunner, run_container
 from kestra_stream_plugin_scripts._interpreters import machine_environ
 from kestra_stream_plugin_scripts._output import ScriptOutputCollector
 from kestra_stream_plugin_scripts._process import run_process
@@ -36,7 +36,6 @@ from kestra_stream_plugin_scripts._warm import (
 log = structlog.get_logger(__name__)
 
 PROCESS_RUNNER = "io.kestra.plugin.core.runner.Process"
-DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
 DEFAULT_INTERPRETER = ("/bin/sh", "-c")
 
 # The variables a task runner adds to its task's expressions; the run context cannot take extra
@@ -120,8 +119,9 @@ class AbstractExecScript(RunnableTask):
     @classmethod
     def _no_docker_options(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            raise ValueError(not_implemented("docker options", "scripts run with the Process runner; remove "
-                                                               "'docker'"))
+            raise ValueError(not_implemented("docker options", "set containerImage and a taskRunner of type "
+                                                               f"{DOCKER_RUNNER} (which takes pullPolicy, cpu, "
+                                                               "memory ...) instead of 'docker'"))
         return value
 
     @model_validator(mode="after")
@@ -154,7 +154,7 @@ class AbstractExecScript(RunnableTask):
         if isinstance(self.task_runner, DockerRunner):
             return self.task_runner
         if self.runner == "DOCKER" and self.task_runner is None:
-            return DockerRunner(type=DockerRunner.plugin.type if DockerRunner.plugin else "")
+            return DockerRunner.model_validate({"type": DOCKER_RUNNER})
         if self.task_runner is not None and not self.runs_on_process():
             raise TaskFailure(
                 f"task runner {self.task_runner.type!r} is not available on this worker; the Process "

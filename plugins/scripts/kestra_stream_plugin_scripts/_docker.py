@@ -45,7 +45,8 @@ class _Sub(BaseModel):
                               validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
 
 
-def engine_host(runner_host: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+def engine_host(runner_host: str | None = None, environ: Mapping[str, str] | None = None, *,
+                task_id: str | None = None) -> str:
     """The engine a container task runs on, or a TaskFailure naming the setting that chooses it."""
     env = os.environ if environ is None else environ
     host = runner_host or env.get(HOST_SETTING)
@@ -53,7 +54,7 @@ def engine_host(runner_host: str | None = None, environ: Mapping[str, str] | Non
         raise TaskFailure(f"this worker has no container engine: set {HOST_SETTING} in the worker's environment "
                           "to a Docker Engine API address (e.g. unix:///var/run/docker.sock, or the Podman "
                           "socket `kestra-stream services up podman` prints), or run the task with the Process "
-                          "runner")
+                          "runner", task_id=task_id)
     return host
 
 
@@ -222,7 +223,7 @@ async def run_container(run: ContainerRun, on_line: LineHandler, *, task_id: str
     """
     import docker
 
-    host = engine_host(run.options.host)
+    host = engine_host(run.options.host, task_id=task_id)
     loop = asyncio.get_running_loop()
 
     def deliver(line: str, is_stderr: bool) -> None:
