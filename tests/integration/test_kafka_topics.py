@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 from kestra_stream.cli.topics import topics as topics_cli
 from kestra_stream.errors import BackendError
-from kestra_stream.kafka import KafkaSettings
+from kestra_stream.kafka import KafkaSettings, TopicNames
 from kestra_stream.kafka._topics import (
     ChangeKind,
     TopicChange,
@@ -37,6 +37,9 @@ from kestra_stream.kafka._topics import (
 )
 
 pytestmark = pytest.mark.kafka
+
+# Every logical topic of the backend, one each.
+TOPIC_COUNT = len(TopicNames.model_fields)
 
 
 @pytest.fixture
@@ -83,7 +86,7 @@ def test_apply_creates_every_topic_with_its_partitions_and_settings(
         settings: KafkaSettings, admin: AdminClient) -> None:
     changes = apply(settings)
 
-    assert [change.kind for change in changes] == [ChangeKind.CREATED] * 9
+    assert [change.kind for change in changes] == [ChangeKind.CREATED] * TOPIC_COUNT
     existing = admin.list_topics(timeout=10).topics
     for logical in type(settings.topics).model_fields:
         name = settings.topic(logical)
@@ -185,7 +188,7 @@ def test_list_shows_drift_made_behind_its_back(settings: KafkaSettings, admin: A
     jobs_row = next(line for line in result.output.splitlines() if line.startswith("jobs "))
     assert jobs_row.split()[-1] == "drift"
     assert "    retention.ms: 1000 -> 604800000" in result.output.splitlines()
-    assert "1 of 9 topics differ" in result.output
+    assert f"1 of {TOPIC_COUNT} topics differ" in result.output
 
 
 def test_cli_apply_reports_created_then_unchanged(settings: KafkaSettings) -> None:
@@ -198,9 +201,9 @@ def test_cli_apply_reports_created_then_unchanged(settings: KafkaSettings) -> No
 
     assert first.exit_code == 0, first.output
     assert f"{settings.topic('executor')}" in first.output
-    assert "9 created, 0 updated, 0 unchanged" in first.output
+    assert f"{TOPIC_COUNT} created, 0 updated, 0 unchanged" in first.output
     assert second.exit_code == 0, second.output
-    assert "0 created, 0 updated, 9 unchanged" in second.output
+    assert f"0 created, 0 updated, {TOPIC_COUNT} unchanged" in second.output
 
 
 def test_cli_reads_the_settings_file_and_custom_definitions(settings: KafkaSettings, tmp_path: Any,
