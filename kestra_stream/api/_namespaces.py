@@ -217,6 +217,7 @@ def _zip_entries(data: bytes, limit: int) -> list[tuple[str, bytes]]:
         if sum(info.file_size for info in infos) > limit:
             raise ApiError(413, f"the archive expands to more than {limit} bytes, the server's body limit")
         return [(info.filename, archive.read(info)) for info in infos]
+    # NotImplementedError is zipfile's answer to a compression method it does not support.
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
         raise ApiError(400, f"the uploaded .zip file cannot be read: {exc}") from None
 
