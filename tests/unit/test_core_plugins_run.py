@@ -58,17 +58,21 @@ async def test_return_without_format_outputs_no_value(ctx: FakeRunContext) -> No
     assert await _task(core.Return).run(ctx) == {"value": None}
 
 
-async def test_output_values_renders_each_value_keeping_types(ctx: FakeRunContext) -> None:
+async def test_output_values_renders_templated_strings_to_text_and_keeps_written_values(
+        ctx: FakeRunContext) -> None:
     outputs = await _task(
         core.OutputValues,
         values={
             "who": "{{ inputs.name }}",
             "n": "{{ inputs.n }}",
+            "written": 7,
+            "flag": True,
             "docs": '["d1", "d2"]',
-            "nested": {"a": ["{{ flow.id }}"]},
+            "nested": {"a": ["{{ flow.id }}", 2]},
         },
     ).run(ctx)
-    assert outputs == {"values": {"who": "Kafka", "n": 3, "docs": '["d1", "d2"]', "nested": {"a": ["hello"]}}}
+    assert outputs == {"values": {"who": "Kafka", "n": "3", "written": 7, "flag": True, "docs": '["d1", "d2"]',
+                                  "nested": {"a": ["hello", 2]}}}
 
 
 async def test_output_values_without_values_outputs_an_empty_map(ctx: FakeRunContext) -> None:

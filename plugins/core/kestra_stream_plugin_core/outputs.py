@@ -35,8 +35,21 @@ tasks:
         ),
     )
 
-    values: dict[str, Any] | None = Field(default=None, description="The values to output; each is rendered.")
+    values: dict[str, Any] | None = Field(
+        default=None, description="The values to output: strings are rendered to text, lists and maps recurse, "
+                                  "other values are kept as written.")
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
-        rendered = ctx.render(self.values or {})
-        return {"values": dict(rendered)}
+        return {"values": _as_text(ctx, self.values or {})}
+
+
+def _as_text(ctx: RunContext, value: Any) -> Any:
+    # Kestra renders each templated string of `values` to text, so `{{ 1 + 3 }}` outputs "4", not the number
+    # (its own flows compare with '4'); what was written as a number or a boolean stays one.
+    if isinstance(value, str):
+        return ctx.render_string(value)
+    if isinstance(value, list):
+        return [_as_text(ctx, item) for item in value]
+    if isinstance(value, dict):
+        return {_as_text(ctx, key): _as_text(ctx, item) for key, item in value.items()}
+    return value
