@@ -7,6 +7,7 @@ import base64
 import hashlib
 import importlib
 import os
+import shutil
 import tempfile
 import time
 import zipfile
@@ -396,6 +397,22 @@ async def test_dependencies_are_installed_once_into_a_cached_environment(
     reused = [m for m in ctx.messages(LogLevel.DEBUG) if "reused from cache" in m]
     assert len(reused) == 1 and reused[0].endswith(str(_environment_of(wheel)))
     assert not any(m.startswith("Building") for m in ctx.messages(LogLevel.INFO))
+
+
+async def test_a_cached_environment_removed_behind_the_workers_back_is_rebuilt_for_the_next_task(
+        build: Build, tmp_path: Path, python_env_cache: Path) -> None:
+    wheel = _tiny_wheel(tmp_path)
+    raw = {"id": "t", "type": "python.Script", "dependencies": [str(wheel)],
+           "script": "import tinydep\nprint(tinydep.VALUE)\n"}
+    task, ctx = build(raw)
+    await task.run(ctx)
+    environment = _environment_of(wheel)
+    shutil.rmtree(environment)
+    task, ctx = build(raw)
+    await task.run(ctx)
+    assert any(m.startswith("Building") for m in ctx.messages(LogLevel.INFO))
+    assert "42" in ctx.messages(LogLevel.INFO)
+    assert (environment / "bin" / "python").exists()
 
 
 def _environment_of(*requirements: str | Path) -> Path:

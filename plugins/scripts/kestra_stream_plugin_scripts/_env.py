@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -52,8 +53,13 @@ _PIP_TO_UV = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_
 
 
 def cache_root() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    return Path(configured) if configured else Path.home() / ".cache" / "kestra-stream" / "python-envs"
+    return _cache_root(os.environ.get(CACHE_ENV), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_root(configured: str | None, home: str | None) -> Path:
+    # Every task asks: the path is derived once per value of the variables it comes from.
+    return Path(configured) if configured else Path(home or Path.home()) / ".cache" / "kestra-stream" / "python-envs"
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,16 @@ def requirement_set(requirements: Sequence[str]) -> list[str]:
 
 def environment_key(interpreter: Interpreter, requirements: Sequence[str]) -> str:
     """The cache folder's name for ``requirements`` on ``interpreter``."""
-    ident = {"python": [str(interpreter.executable), interpreter.full_version],
-             "requirements": requirement_set(requirements)}
-    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:32]
+    return _identity(interpreter, tuple(requirements))[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _identity(interpreter: Interpreter, requirements: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    # Pure, and asked by every task: (cache folder name, requirement set) computed once per pair. What
+    # is on disk is never memoized here: the folder may be removed behind the worker's back.
+    wanted = tuple(requirement_set(requirements))
+    ident = {"python": [str(interpreter.executable), interpreter.full_version], "requirements": list(wanted)}
+    return hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:32], wanted
 
 
 class _Builder:
@@ -145,10 +158,10 @@ async def cached_environment(log: TaskLog, interpreter: Interpreter, requirement
                              root: Path | None = None) -> PythonEnvironment:
     """The cached environment for ``requirements`` on ``interpreter``, built first if no complete one exists."""
     root = root or cache_root()
-    key = environment_key(interpreter, requirements)
+    key, wanted = _identity(interpreter, tuple(requirements))
     target = root / key
-    wanted = requirement_set(requirements)
-    described = f"{wanted} on Python {interpreter.full_version}"
+    described = f"{list(wanted)} on Python {interpreter.full_version}"
+    # Looked for on every task: a cache folder removed since the last one is rebuilt, not used.
     if (target / _DONE).is_file():
         if requirements:  # the base environment is every plain script's: no line for each of them
             log(LogLevel.DEBUG, f"Python environment {described} reused from cache {target}")

@@ -66,7 +66,7 @@ class _PythonExec(AbstractExecScript):
         to remove after the attempt (None when the task only uses the cache)."""
         path = machine_path(os.environ.get("PATH", os.defpath))
         interpreter = await self._interpreter(ctx, path)
-        requirements = [str(r) for r in ctx.render(list(self.dependencies or []))]
+        requirements = [str(r) for r in ctx.render(list(self.dependencies))] if self.dependencies else []
         scratch: Path | None = None
         try:
             if self.dependency_cache_enabled:
