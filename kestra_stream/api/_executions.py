@@ -1,5 +1,5 @@
-"""The Executions endpoints: create (inputs as multipart form data or JSON), get, search, delete,
-kill, pause, resume, restart, replay, set labels, and follow as server-sent events.
+"""The Executions endpoints: create (inputs as multipart form data or JSON), get, search (all, or one
+flow's), delete, kill, pause, resume, restart, replay, set labels, and follow as server-sent events.
 
 Each command on one execution is served at two paths: Kestra's older ``/executions/{id}/kill``
 (``pause``, ``resume``, ...) and Kestra 2.x's ``/executions/{id}/actions/kill``, by one handler
@@ -84,6 +84,15 @@ class SearchExecutionsQuery(BaseModel):
     sort: list[str] = Field(default_factory=list, description="`field:asc|desc`, e.g. `state.startDate:desc`.")
     page: int = Field(default=1, ge=1)
     size: int = Field(default=25, ge=1, le=1000)
+
+
+class FlowExecutionsQuery(BaseModel):
+    model_config = _QUERY
+
+    namespace: str = Field(min_length=1, description="The flow's namespace (exactly: not its children).")
+    flow_id: str = Field(alias="flowId", min_length=1)
+    page: int = Field(default=1, ge=1)
+    size: int = Field(default=10, ge=1, le=1000)
 
 
 class ExecutionPage(BaseModel):
@@ -263,6 +272,17 @@ async def search_executions(request: web.Request) -> web.StreamResponse:
         labels=parse_labels(params.labels), start_date=since(params.start_date, params.time_range),
         end_date=params.end_date, text=params.q,
         sort=sort, descending=descending, paging=Paging(page=params.page, size=params.size))
+    page = await asyncio.to_thread(services(request).search.search_executions, search_query)
+    return json_response(ExecutionPage(results=page.items, total=page.total))
+
+
+@routes.route("GET", "/executions", summary="The executions of one flow, the latest started first",
+              query=FlowExecutionsQuery, response=ExecutionPage)
+async def flow_executions(request: web.Request) -> web.StreamResponse:
+    """Kestra's ``findByFlowId`` (the SDKs' ``search_executions_by_flow_id``): a search on one flow."""
+    params = query(request, FlowExecutionsQuery)
+    search_query = ExecutionQuery(namespace=params.namespace, exact_namespace=True, flow_id=params.flow_id,
+                                  paging=Paging(page=params.page, size=params.size))
     page = await asyncio.to_thread(services(request).search.search_executions, search_query)
     return json_response(ExecutionPage(results=page.items, total=page.total))
 

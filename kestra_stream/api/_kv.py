@@ -6,6 +6,11 @@
     GET    /namespaces/{namespace}/kv          every live entry with its update and expiration dates
     GET    /namespaces/{namespace}/kv/inheritance  the entries of its parent namespaces
     DELETE /namespaces/{namespace}/kv          ``{"keys": [...]}``: removes those keys, answers the ones removed
+    GET    /kv                                 the keys of every namespace, paged (``namespace``, ``q`` narrow it)
+
+Internal storage cannot list its namespaces without walking every execution's files, so ``GET /kv``
+reads the namespaces that hold a flow and their parent namespaces: a key set in a namespace that
+neither holds a flow nor is the parent of one is read through ``/namespaces/{namespace}/kv``.
 
 The value is read as Kestra reads it (an Ion text, of which JSON is a part): a JSON string,
 number, boolean, object or array keeps its type; an unquoted ISO-8601 date-time, date or duration
@@ -16,6 +21,7 @@ text is a STRING as it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,8 +35,9 @@ from kestra_stream.api._namespaces import checked_namespace
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.durations import parse_duration
 from kestra_stream.kv import KVEntry, KVStore, KVStoreError, KVType
+from kestra_stream.models.flow import Flow
 
-__all__ = ["KVDeleteKeys", "KVEntryOut", "KVValueOut", "parse_kv_value", "routes"]
+__all__ = ["KVDeleteKeys", "KVEntryOut", "KVPage", "KVValueOut", "parse_kv_value", "routes"]
 
 routes = ApiRoutes("KV")
 
@@ -69,6 +76,28 @@ class KVDeleteKeys(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     keys: list[str] = Field(default_factory=list)
+
+
+class KVPage(BaseModel):
+    """A page of keys across namespaces (Kestra's ``PagedResults<KVEntry>``)."""
+
+    results: list[KVEntryOut]
+    total: int
+
+
+_KV_SORTS = {"namespace": "namespace", "key": "key", "updateDate": "update_date",
+             "expirationDate": "expiration_date"}
+
+
+class KVSearchQuery(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    namespace: str | None = Field(default=None, description="The namespace, or a parent of it")
+    q: str | None = Field(default=None, description="Text the key must contain")
+    sort: list[str] = Field(default_factory=list, description="`field:asc|desc`, field one of "
+                                                             + ", ".join(_KV_SORTS) + "; namespace then key by default")
+    page: int = Field(default=1, ge=1)
+    size: int = Field(default=25, ge=1, le=1000)
 
 
 class KVPutQuery(BaseModel):
@@ -214,3 +243,40 @@ async def delete_kv_keys(request: web.Request) -> web.StreamResponse:
         except KVStoreError:
             continue  # as Kestra: a key that cannot be deleted is left out of the answer
     return json_response(KVDeleteKeys(keys=deleted))
+
+
+@routes.route("GET", "/kv", summary="The keys of every namespace that holds a flow, and of its parents",
+              query=KVSearchQuery, response=KVPage, errors=(409,))
+async def search_kv(request: web.Request) -> web.StreamResponse:
+    params = query(request, KVSearchQuery)
+    attribute, descending = _kv_sort(params.sort)
+    storage = services(request).storage
+    found: list[KVEntryOut] = []
+    for namespace in _flow_namespaces_and_parents(services(request).flows.all_latest()):
+        if params.namespace is None or namespace == params.namespace or namespace.startswith(params.namespace + "."):
+            found += [e for e in await _entries(KVStore(storage, namespace)) if not params.q or params.q in e.key]
+    found.sort(key=lambda e: (e.namespace, e.key))
+    if attribute is not None:
+        # Stable sorts: the default order breaks ties; a key that never expires sorts as the latest date.
+        found.sort(key=lambda e: (getattr(e, attribute) is None, getattr(e, attribute) or e.update_date),
+                   reverse=descending)
+    start = (params.page - 1) * params.size
+    return json_response(KVPage(results=found[start:start + params.size], total=len(found)))
+
+
+def _kv_sort(values: list[str]) -> tuple[str | None, bool]:
+    if not values:
+        return None, False
+    name, _, direction = values[0].partition(":")
+    if name not in _KV_SORTS or direction.lower() not in ("", "asc", "desc"):
+        raise ApiError(400, f"cannot sort keys by {values[0]!r}: use `field:asc` or `field:desc` with field one of "
+                            + ", ".join(_KV_SORTS))
+    return _KV_SORTS[name], direction.lower() == "desc"
+
+
+def _flow_namespaces_and_parents(flows: Iterable[Flow]) -> list[str]:
+    names: set[str] = set()
+    for flow in flows:
+        parts = flow.namespace.split(".")
+        names.update(".".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+    return sorted(names)

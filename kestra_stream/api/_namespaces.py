@@ -9,9 +9,12 @@
     PUT    /namespaces/{namespace}/files?from=&to=        move a file or a folder
     DELETE /namespaces/{namespace}/files?path=            a file, or a folder with everything below it
 
+    POST   /namespaces/{namespace}/files/directory?path=  an empty folder
+
 Paths are ``/``-separated below the namespace root (a leading ``/`` is optional). Internal storage
-has files only: a folder exists while a file lies below it. ``_flows`` is refused, as Kestra does:
-flows go through the flows API.
+has files only: a folder exists while a file lies below it, and an empty folder holds a marker file
+(``FOLDER_MARKER``) that no listing shows and no path may name. ``_flows`` is refused, as Kestra
+does: flows go through the flows API.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from kestra_stream.api._http import json_response, query, read_form, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.flow import NAMESPACE_PATTERN
 from kestra_stream.storage import (
+    FOLDER_MARKER,
     Storage,
     StorageUriError,
     child_uri,
@@ -116,6 +120,9 @@ class _Files:
         except StorageUriError:
             raise ApiError(400, f"invalid namespace file path {path!r}: use '/'-separated names without empty, "
                                 "'.' or '..' parts, such as /scripts/main.py") from None
+        if segments[-1] == FOLDER_MARKER:
+            raise ApiError(400, f"invalid namespace file path {path!r}: '{FOLDER_MARKER}' is the name that marks "
+                                "an empty folder; choose another name")
         if segments[0] == _FLOWS_FOLDER:
             raise ApiError(422, f"the path {path!r} is in the reserved '{_FLOWS_FOLDER}' folder: "
                                 "create and update flows with the flows API")
@@ -185,6 +192,8 @@ async def list_namespace_directory(request: web.Request) -> web.StreamResponse:
     entries: dict[str, FileAttributes] = {}
     for path in below:
         name = path[len(segments)]
+        if name == FOLDER_MARKER:
+            continue
         if len(path) > len(segments) + 1:
             entries.setdefault(name, FileAttributes(file_name=name, type=FileType.DIRECTORY, size=0))
         else:
@@ -205,8 +214,22 @@ async def namespace_file_stats(request: web.Request) -> web.StreamResponse:
 async def search_namespace_files(request: web.Request) -> web.StreamResponse:
     files = _files(request)
     needle = query(request, SearchQuery).q
-    paths = [_shown(path) for path in await files.below(())]
+    paths = [_shown(path) for path in await files.below(()) if path[-1] != FOLDER_MARKER]
     return json_response([path for path in paths if needle in path])
+
+
+@routes.route("POST", "/namespaces/{namespace}/files/directory", summary="Create a folder of namespace files "
+              "(nothing changes if it exists)", query=PathQuery, errors=(409,))
+async def create_namespace_directory(request: web.Request) -> web.StreamResponse:
+    files = _files(request)
+    segments = files.segments(query(request, PathQuery).path)
+    if not segments:
+        raise ApiError(400, "the namespace root always exists: give a folder below it, such as /scripts")
+    if await files.is_file(segments):
+        raise ApiError(409, f"cannot create the folder {_shown(segments)}: it is a file; delete or move it first")
+    if not await files.below(segments):
+        await files.put((*segments, FOLDER_MARKER), b"")
+    return web.Response(status=200)
 
 
 def _zip_entries(data: bytes, limit: int) -> list[tuple[str, bytes]]:

@@ -384,7 +384,8 @@ def _text_filter(text: str | None) -> list[dict[str, Any]]:
 def _execution_filter(query: ExecutionQuery) -> list[dict[str, Any]]:
     filters: list[dict[str, Any]] = []
     if query.namespace is not None:
-        filters.append(_namespace_filter(query.namespace))
+        filters.append({"term": {"namespace": query.namespace}} if query.exact_namespace
+                       else _namespace_filter(query.namespace))
     if query.flow_id is not None:
         filters.append({"term": {"flowId": query.flow_id}})
     if query.states:

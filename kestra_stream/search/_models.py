@@ -57,11 +57,13 @@ class Paging(BaseModel):
 
 
 class ExecutionQuery(BaseModel):
-    """Executions matching every given filter; ``namespace`` also matches its children (``a.b`` under ``a``)."""
+    """Executions matching every given filter; ``namespace`` also matches its children (``a.b`` under ``a``)
+    unless ``exact_namespace``."""
 
     model_config = _QUERY
 
     namespace: str | None = None
+    exact_namespace: bool = False
     flow_id: str | None = None
     states: tuple[StateType, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)

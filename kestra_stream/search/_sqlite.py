@@ -294,7 +294,10 @@ class SqliteRepository:
 
 def _execution_where(query: ExecutionQuery) -> _Where:
     where = _Where()
-    where.namespace(query.namespace)
+    if query.exact_namespace and query.namespace is not None:
+        where.add("namespace = ?", query.namespace)
+    else:
+        where.namespace(query.namespace)
     if query.flow_id is not None:
         where.add("flow_id = ?", query.flow_id)
     if query.states:

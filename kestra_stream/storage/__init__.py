@@ -16,6 +16,7 @@ from kestra_stream.storage._protocol import Storage
 from kestra_stream.storage._scoped import ScopedStorage
 from kestra_stream.storage._settings import StorageSettings
 from kestra_stream.storage._uris import (
+    FOLDER_MARKER,
     PREFIX,
     SCHEME,
     build_uri,
@@ -50,6 +51,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "FOLDER_MARKER",
     "PREFIX",
     "SCHEME",
     "LocalStorage",

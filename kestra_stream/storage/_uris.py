@@ -146,6 +146,10 @@ def trigger_uri(namespace: str, flow_id: str, execution_id: str, trigger_id: str
                       "trigger", slugify(trigger_id)])
 
 
+# The empty file that makes an empty folder of namespace files exist (storage holds files only).
+FOLDER_MARKER = ".kestra-stream-folder"
+
+
 def namespace_files_uri(namespace: str) -> str:
     return build_uri([*namespace_segments(namespace), "_files"])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from kestra_stream.errors import TaskFailure
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.models.task import NamespaceFiles, SharedDirectory
-from kestra_stream.storage import namespace_files_uri, task_uri
+from kestra_stream.storage import FOLDER_MARKER, namespace_files_uri, task_uri
 from kestra_stream.worker._context import TaskRunContext
 from kestra_stream.worker.files import glob_to_regex, safe_join, upload_output_files, write_input_files
 
@@ -55,7 +55,8 @@ async def _copy_namespace_files(ctx: TaskRunContext, workdir: Path, spec: Namesp
             continue
         target = safe_join(workdir, relative, what="namespace file")
         target.parent.mkdir(parents=True, exist_ok=True)
-        await ctx.storage.open_to(uri, target)
+        if target.name != FOLDER_MARKER:  # an empty folder: made above, without its marker
+            await ctx.storage.open_to(uri, target)
 
 
 async def enter(ctx: TaskRunContext, job: RunTask, directory: SharedDirectory) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import aiohttp
@@ -161,6 +162,34 @@ async def test_search_filters_by_flow_state_and_labels(api: ApiHarness) -> None:
     assert (await future.json())["total"] == 0
     both = await api.client.get(f"{BASE}/search", params={"timeRange": "PT1H", "startDate": "2024-01-01T00:00:00Z"})
     assert both.status == 400
+
+
+async def test_one_flows_executions_exclude_a_child_namespaces_flow_of_the_same_id(api: ApiHarness) -> None:
+    parent = f"api.byflow.t{uuid.uuid4().hex[:8]}"
+    ids: dict[str, str] = {}
+    for namespace in (parent, f"{parent}.child"):
+        api.flows.deploy(f"id: same\nnamespace: {namespace}\ntasks:\n  - id: t\n"
+                         "    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+
+        async def deployed(namespace: str = namespace) -> bool | None:
+            return (await api.client.get(f"/api/v1/flows/{namespace}/same")).status == 200 or None
+
+        await api.eventually(deployed, within=WAIT)
+        answer = await api.client.post(f"{BASE}/{namespace}/same", params={"wait": "true"})
+        assert answer.status == 200, await answer.text()
+        ids[namespace] = (await answer.json())["id"]
+
+    async def listed() -> dict[str, Any] | None:
+        answer = await api.client.get("/api/v1/main/executions", params={"namespace": parent, "flowId": "same"})
+        assert answer.status == 200, await answer.text()
+        page: dict[str, Any] = await answer.json()
+        return page if page["total"] >= 1 else None
+
+    page = await api.eventually(listed, within=WAIT)
+    assert [(e["id"], e["namespace"], e["state"]["current"]) for e in page["results"]] == [
+        (ids[parent], parent, "SUCCESS")]
+    missing = await api.client.get(BASE, params={"namespace": parent})
+    assert missing.status == 400 and "flowId" in await missing.text()
 
 
 async def test_kill_a_running_execution_then_killing_again_is_a_conflict(api: ApiHarness) -> None:

@@ -122,3 +122,33 @@ async def test_refusals_say_what_is_wrong(api: ApiHarness, path: str, headers: d
 ])
 def test_put_bodies_are_read_as_kestra_reads_them(body: str, expected: tuple[KVType | None, object]) -> None:
     assert parse_kv_value(body) == expected
+
+
+async def test_all_keys_are_listed_across_the_namespaces_of_flows_and_their_parents(api: ApiHarness) -> None:
+    parent = _namespace()
+    api.flows.deploy(f"id: holder\nnamespace: {parent}.team\ntasks:\n  - id: t\n"
+                     "    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+    for namespace, key in ((parent, "zeta"), (f"{parent}.team", "alpha"), (f"{parent}.team", "beta")):
+        put = await api.client.put(f"/api/v1/namespaces/{namespace}/kv/{key}", data='"v"',
+                                   params={"ttl": "P1D"} if key == "beta" else {})
+        assert put.status == 200, await put.text()
+
+    async def listed(**params: str) -> list[tuple[str, str]]:
+        answer = await api.client.get("/api/v1/main/kv", params={"namespace": parent, **params})
+        assert answer.status == 200, await answer.text()
+        return [(e["namespace"], e["key"]) for e in (await answer.json())["results"]]
+
+    async def all_three() -> list[tuple[str, str]] | None:
+        found = await listed()  # on Kafka the flow reaches the API's catalog through its topic
+        return found if len(found) == 3 else None
+
+    assert await api.eventually(all_three, within=60.0) == [
+        (parent, "zeta"), (f"{parent}.team", "alpha"), (f"{parent}.team", "beta")]
+    assert await listed(sort="key:desc") == [(parent, "zeta"), (f"{parent}.team", "beta"), (f"{parent}.team", "alpha")]
+    assert (await listed(sort="expirationDate:asc"))[0] == (f"{parent}.team", "beta")
+    second = await (await api.client.get("/api/v1/kv", params={"namespace": parent, "size": "2", "page": "2"})).json()
+    assert (second["total"], [e["key"] for e in second["results"]]) == (3, ["beta"])
+    narrowed = await (await api.client.get("/api/v1/kv", params={"namespace": f"{parent}.team", "q": "alp"})).json()
+    assert [(e["namespace"], e["key"]) for e in narrowed["results"]] == [(f"{parent}.team", "alpha")]
+    bad = await api.client.get("/api/v1/kv", params={"sort": "value:asc"})
+    assert bad.status == 400 and "cannot sort keys by 'value:asc'" in (await bad.json())["message"]

@@ -8,7 +8,7 @@ import zipfile
 
 import aiohttp
 
-from kestra_stream.storage import child_uri, namespace_files_uri
+from kestra_stream.storage import FOLDER_MARKER, child_uri, namespace_files_uri
 from tests.api.conftest import ApiHarness
 
 
@@ -131,3 +131,45 @@ async def test_bad_paths_and_bodies_are_refused_with_the_fix(api: ApiHarness) ->
     assert broken_zip.status == 400 and ".zip" in (await broken_zip.json())["message"]
     bad_namespace = await api.client.get("/api/v1/namespaces/UPPER/files/directory")
     assert bad_namespace.status == 400
+
+
+async def test_an_empty_folder_is_created_listed_filled_moved_and_deleted(api: ApiHarness) -> None:
+    namespace = _namespace()
+    for _ in range(2):  # creating it again changes nothing
+        made = await api.client.post(f"/api/v1/main/namespaces/{namespace}/files/directory",
+                                     params={"path": "/empty/inner"})
+        assert made.status == 200, await made.text()
+    directory = f"/api/v1/namespaces/{namespace}/files/directory"
+    assert await (await api.client.get(directory, params={"path": "/empty"})).json() == [
+        {"fileName": "inner", "type": "Directory", "size": 0}]
+    assert await (await api.client.get(directory, params={"path": "/empty/inner"})).json() == []
+    stats = await api.client.get(f"/api/v1/namespaces/{namespace}/files/stats", params={"path": "/empty/inner"})
+    assert await stats.json() == {"fileName": "inner", "type": "Directory", "size": 0}
+    await _upload(api, namespace, "/empty/inner/a.txt", b"a")
+    assert await (await api.client.get(directory, params={"path": "/empty/inner"})).json() == [
+        {"fileName": "a.txt", "type": "File", "size": 1}]
+    assert await (await api.client.get(f"/api/v1/namespaces/{namespace}/files/search",
+                                       params={"q": "inner"})).json() == ["/empty/inner/a.txt"]
+
+    moved = await api.client.put(f"/api/v1/namespaces/{namespace}/files", params={"from": "/empty", "to": "/full"})
+    assert moved.status == 200, await moved.text()
+    assert await (await api.client.get(directory)).json() == [{"fileName": "full", "type": "Directory", "size": 0}]
+    deleted = await api.client.delete(f"/api/v1/namespaces/{namespace}/files", params={"path": "/full"})
+    assert deleted.status == 200
+    assert await (await api.client.get(directory)).json() == []
+    assert await api.storage.list(namespace_files_uri(namespace)) == []
+
+
+async def test_a_folder_is_refused_where_a_file_is_and_its_marker_cannot_be_named(api: ApiHarness) -> None:
+    namespace = _namespace()
+    await _upload(api, namespace, "/notes.txt", b"x")
+    on_file = await api.client.post(f"/api/v1/namespaces/{namespace}/files/directory", params={"path": "/notes.txt"})
+    assert on_file.status == 409 and "it is a file" in (await on_file.json())["message"]
+    below_file = await api.client.post(f"/api/v1/namespaces/{namespace}/files/directory",
+                                       params={"path": "/notes.txt/sub"})
+    assert below_file.status == 409 and "is a file, not a folder" in (await below_file.json())["message"]
+    root = await api.client.post(f"/api/v1/namespaces/{namespace}/files/directory", params={"path": "/"})
+    assert root.status == 400 and "always exists" in (await root.json())["message"]
+    marker = await api.client.get(f"/api/v1/namespaces/{namespace}/files",
+                                  params={"path": f"/dir/{FOLDER_MARKER}"})
+    assert marker.status == 400 and "marks an empty folder" in (await marker.json())["message"]

@@ -27,6 +27,7 @@ import pytest
 with warnings.catch_warnings():
     # One of kestrapy's generated models names a field `validate`, shadowing pydantic's method: a warning at import.
     warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
+    from kestrapy.base_api import BaseApi
     from kestrapy.kestra_client import KestraClient
     from kestrapy.models import (
         BulkResponse,
@@ -40,6 +41,7 @@ with warnings.catch_warnings():
         KVEntry,
         LogEntry,
         PagedResultsFlow,
+        PagedResultsKVEntry,
         StateType,
     )
 
@@ -174,6 +176,11 @@ def test_executions_logs_and_graph_with_the_sdk(client: KestraClient) -> None:
     assert isinstance(fetched, Execution) and fetched.inputs == {"name": "sdk"}
     page = eventually(lambda: _search(client, done.id), "the search index to list the execution")
     assert page["total"] >= 1
+    by_flow = client.executions.search_executions_by_flow_id(TENANT, NS, "greeter", size=5)
+    # This call answers raw JSON: each result is parsed as the SDK parses an execution it reads.
+    flow_runs = [BaseApi._deserialize(e, Execution) for e in by_flow["results"]]
+    assert by_flow["total"] == 1 and [(e.id, e.flow_id, e.state.current) for e in flow_runs] == [
+        (done.id, "greeter", StateType.SUCCESS)]
 
     graph = client.executions.execution_flow_graph(done.id, TENANT)
     states = {node.uid: (node.additional_properties or {}).get("state") for node in graph.nodes or []}
@@ -235,12 +242,16 @@ def test_kv_namespace_files_and_triggers_with_the_sdk(client: KestraClient) -> N
     client.kv.set_key_value("sdk", "inherited", TENANT, '"from the parent"')
     inherited = client.kv.list_keys_with_inheritance(NS, TENANT)
     assert [(e.namespace, e.key) for e in inherited if isinstance(e, KVEntry)] == [("sdk", "inherited")]
+    all_keys = client.kv.list_all_keys(TENANT, size=10)
+    assert isinstance(all_keys, PagedResultsKVEntry) and all_keys.total == 2
+    assert [(e.namespace, e.key) for e in all_keys.results] == [("sdk", "inherited"), (NS, "threshold")]
     assert client.kv.delete_key_value(NS, "threshold", TENANT) is True
 
+    client.files.create_namespace_directory(NS, TENANT, path="/scripts/empty")
     client.files.create_namespace_file(NS, "/scripts/main.py", TENANT, b"print('hi')\n")
     listed = client.files.list_namespace_directory_files(NS, TENANT, path="/scripts")
     assert [(f.file_name, f.type.value, f.size) for f in listed if isinstance(f, FileAttributes)] == [
-        ("main.py", "File", 12)]
+        ("empty", "Directory", 0), ("main.py", "File", 12)]
     assert client.files.file_content(NS, "/scripts/main.py", TENANT) == b"print('hi')\n"
     assert client.files.file_metadatas(NS, TENANT, path="/scripts/main.py").size == 12
     client.files.move_file_directory(NS, "/scripts/main.py", "/scripts/app.py", TENANT)

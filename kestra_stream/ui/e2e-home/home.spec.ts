@@ -89,7 +89,7 @@ test('the dashboard shows the counts the stats API answers: total, failure ratio
   await expect(page.getByTestId('no-failed')).toBeVisible()
 })
 
-test('a KV pair is created with a TTL, then edited to another type, and the API reads what the UI wrote', async ({ page, request, shot }) => {
+test('a KV pair is created with a TTL, edited to another type keeping its expiry, then made permanent; the API reads what the UI wrote', async ({ page, request, shot }) => {
   await page.goto(`namespaces/${NAMESPACE}?tab=kv`)
   await expect(page.getByTestId('kv-empty')).toContainText('New key')
   await page.getByTestId('kv-new').click()
@@ -107,16 +107,41 @@ test('a KV pair is created with a TTL, then edited to another type, and the API 
   // A STRING of digits stays a string.
   expect(await json(request, `${API}/namespaces/${NAMESPACE}/kv/greeting`)).toEqual({ type: 'STRING', value: '42' })
 
+  const expiry = async () => (await json<{ key: string; expirationDate?: string | null }[]>(request, `${API}/namespaces/${NAMESPACE}/kv`))
+    .find((e) => e.key === 'greeting')?.expirationDate ?? null
+  const created = await expiry()
+  expect(created).not.toBeNull()
+
+  // Editing the value keeps the expiry it was created with (to the second), unless asked otherwise.
   await row.getByTestId('kv-edit').click()
   await expect(dialog.getByTestId('kv-value')).toHaveValue('42')
+  await expect(dialog.getByTestId('kv-keep-expiry')).toBeChecked()
+  await expect(dialog.getByTestId('kv-ttl')).toHaveCount(0)
   await dialog.getByTestId('kv-type-select').selectOption('JSON')
   await dialog.getByTestId('kv-value').fill('{"to": "world", "times": [1, 2]}')
   await shot('kv-dialog')
   await dialog.getByTestId('kv-save').click()
+  await expect(dialog).toHaveCount(0)
   await expect(row.getByTestId('kv-type')).toHaveText('JSON')
-  await expect(row.getByTestId('kv-expires')).toHaveText('never')
+  await expect(row.getByTestId('kv-expires')).not.toHaveText('never')
   expect(await json(request, `${API}/namespaces/${NAMESPACE}/kv/greeting`)).toEqual({ type: 'JSON', value: { to: 'world', times: [1, 2] } })
+  const kept = await expiry()
+  expect(kept).not.toBeNull()
+  // The remaining seconds are rounded up and counted from the browser's send: never earlier, at most a
+  // request's time later (a new TTL of an hour would move it by an hour).
+  const moved = Date.parse(kept ?? '') - Date.parse(created ?? '')
+  expect(moved).toBeGreaterThanOrEqual(0)
+  expect(moved).toBeLessThan(60_000)
   await shot('kv')
+
+  // Unticked with no TTL typed: the key no longer expires.
+  await row.getByTestId('kv-edit').click()
+  await dialog.getByTestId('kv-keep-expiry').uncheck()
+  await expect(dialog.getByTestId('kv-ttl')).toHaveValue('')
+  await dialog.getByTestId('kv-save').click()
+  await expect(dialog).toHaveCount(0)
+  await expect(row.getByTestId('kv-expires')).toHaveText('never')
+  expect(await expiry()).toBeNull()
 })
 
 test('a namespace file is created, edited in Monaco, uploaded, moved and deleted; the API reads each change', async ({ page, request, shot }) => {

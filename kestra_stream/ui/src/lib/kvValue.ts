@@ -62,3 +62,13 @@ export function checkedTtl(text: string): string | undefined {
   if (!isDuration(value)) throw new Error(`the TTL "${text}" is not an ISO-8601 duration: write it as PT1H or P7D`)
   return value.toUpperCase()
 }
+
+/** The TTL that keeps a key's expiry when it is saved again (a PUT without one makes it never expire):
+ * the whole seconds left until `expirationDate`, rounded up; undefined for a key that never expires. */
+export function keptTtl(expirationDate: string | null | undefined, now: Date): string | undefined {
+  if (!expirationDate) return undefined
+  const left = Date.parse(expirationDate) - now.getTime()
+  if (Number.isNaN(left)) throw new Error(`the key's expiration date "${expirationDate}" cannot be read: give it a new TTL`)
+  if (left <= 0) throw new Error('the key expired while it was edited: give it a new TTL, or none to keep it for ever')
+  return `PT${Math.ceil(left / 1000)}S`
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkedTtl, isDuration, kvBody, kvText } from '../../src/lib/kvValue'
+import { checkedTtl, isDuration, keptTtl, kvBody, kvText } from '../../src/lib/kvValue'
 import { parseLabels } from '../../src/lib/backfill'
 
 describe('KV values', () => {
@@ -55,5 +55,25 @@ describe('backfill labels', () => {
   it('refuse a label without a key or a value', () => {
     expect(() => parseLabels('team')).toThrow('"team" is not key:value')
     expect(() => parseLabels(':x')).toThrow('not key:value')
+  })
+})
+
+describe("keeping a key's expiry when it is saved again", () => {
+  const now = new Date('2026-01-01T10:00:00Z')
+
+  it('is the seconds left until the expiration date, rounded up', () => {
+    expect(keptTtl('2026-01-01T11:00:00Z', now)).toBe('PT3600S')
+    expect(keptTtl('2026-01-01T10:00:00.200Z', now)).toBe('PT1S')
+    expect(checkedTtl(keptTtl('2026-01-02T10:00:00+00:00', now) ?? '')).toBe('PT86400S')
+  })
+
+  it('is no TTL for a key that never expires', () => {
+    expect(keptTtl(null, now)).toBeUndefined()
+    expect(keptTtl(undefined, now)).toBeUndefined()
+  })
+
+  it('refuses an expiry already past or unreadable, asking for a new TTL', () => {
+    expect(() => keptTtl('2026-01-01T09:59:59Z', now)).toThrow('give it a new TTL')
+    expect(() => keptTtl('soon', now)).toThrow('cannot be read')
   })
 })
