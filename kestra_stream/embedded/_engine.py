@@ -39,6 +39,7 @@ from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
+from kestra_stream.worker.services import StoreServices
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,7 @@ class EmbeddedEngine(AcceptsRequests):
         self.catalog = FlowCatalog()
         self.flows = EmbeddedFlows(self.store, self.catalog, registry=registry, global_defaults=self.global_defaults)
         self._workdirs = home / "work"
+        self._services = StoreServices(self.store)
         self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
         self._states: dict[str, ExecutionState] = {}
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
@@ -278,7 +280,7 @@ class EmbeddedEngine(AcceptsRequests):
         try:
             async with self._worker_slots:
                 result = await run_attempt(job, emit_log=self._emit_log, storage=self.storage,
-                                           workdir_root=self._workdirs)
+                                           workdir_root=self._workdirs, services=self._services)
         except asyncio.CancelledError:
             return  # killed or timed out: the executor has already ended this attempt
         except Exception as exc:

@@ -60,7 +60,8 @@ class KafkaStack(AcceptsRequests):
             self._components.append(executor)
             self.executor = executor
         if self._with_worker:
-            worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work")
+            worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work",
+                                 services=self.executions)
             await worker.start()
             self._components.append(worker)
         await self.executions.start()

@@ -52,7 +52,7 @@ from kestra_stream_plugin_core.flow import (
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
-from kestra_stream_plugin_core.log import Log
+from kestra_stream_plugin_core.log import Fetch, Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
@@ -80,6 +80,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
     Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
+    Fetch,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -123,6 +124,7 @@ __all__ = [
     "ExecutionStatus",
     "Expression",
     "Fail",
+    "Fetch",
     "FilterField",
     "FilterType",
     "Flow",
