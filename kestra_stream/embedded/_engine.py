@@ -39,7 +39,7 @@ from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
-from kestra_stream.worker.services import StoreServices
+from kestra_stream.worker.services import BackendServices, StoreLogs
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,6 @@ class EmbeddedEngine(AcceptsRequests):
         self.catalog = FlowCatalog()
         self.flows = EmbeddedFlows(self.store, self.catalog, registry=registry, global_defaults=self.global_defaults)
         self._workdirs = home / "work"
-        self._services = StoreServices(self.store)
         self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
         self._states: dict[str, ExecutionState] = {}
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
@@ -92,6 +91,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
+        self._services = BackendServices(StoreLogs(self.store), self.requests)
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:

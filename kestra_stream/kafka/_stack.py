@@ -22,6 +22,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.worker.services import BackendServices
 
 if TYPE_CHECKING:
     from kestra_stream.kafka.executor import KafkaExecutor
@@ -61,7 +62,7 @@ class KafkaStack(AcceptsRequests):
             self.executor = executor
         if self._with_worker:
             worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work",
-                                 services=self.executions)
+                                 services=BackendServices(self.executions, self.requests))
             await worker.start()
             self._components.append(worker)
         await self.executions.start()

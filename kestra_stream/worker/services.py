@@ -1,17 +1,20 @@
-"""What a task may read of the orchestrator beyond its own job (another execution's logs...).
+"""What a task may reach of the orchestrator beyond its own job: other executions, their logs.
 
-Kestra's tasks reach its repositories through the application context; here a worker hands its
-attempts one small interface, ``TaskServices``, that each backend implements on what it already
-has in the process: the embedded engine its SQLite store, the Kafka stack the executions client
-that follows the executions and logs topics. A worker started alone has neither, and a task that
-needs them fails saying so (``Unavailable``) rather than seeing nothing.
+Kestra's tasks reach its repositories and queues through the application context; here a worker
+hands its attempts one small interface, ``TaskServices``, built by each backend on what the
+process already has: the embedded engine its SQLite store and its request path, the Kafka stack
+the executions client that follows the executions and logs topics and sends requests to the
+executor. A worker started alone has neither, and a task that needs them fails saying so
+(``Unavailable``) rather than seeing nothing.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-from kestra_stream.errors import TaskFailure
+from kestra_stream.errors import ExecutionStateError, InputError, TaskFailure
+from kestra_stream.executor._requests import ExecutionRequests
 from kestra_stream.models.log import LogEntry
 
 
@@ -24,6 +27,29 @@ class TaskServices(Protocol):
         """
         ...
 
+    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+                               inputs: Mapping[str, Any] | None) -> None:
+        """Resume a paused execution of that flow with its Pause's ``onResume`` inputs; TaskFailure if it cannot."""
+        ...
+
+
+class LogSource(Protocol):
+    async def execution_logs(self, execution_id: str) -> list[LogEntry]: ...
+
+
+class LogsByExecution(Protocol):
+    def logs(self, execution_id: str) -> list[LogEntry]: ...
+
+
+class StoreLogs:
+    """Log lines of an in-process store whose writes are visible at once (the embedded engine's)."""
+
+    def __init__(self, store: LogsByExecution) -> None:
+        self._store = store
+
+    async def execution_logs(self, execution_id: str) -> list[LogEntry]:
+        return self._store.logs(execution_id)
+
 
 class Unavailable:
     """The services of a worker that runs without any store of executions (``kestra-stream worker``)."""
@@ -34,16 +60,28 @@ class Unavailable:
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
         raise TaskFailure(f"the logs of execution {execution_id} cannot be read here: {self._why}")
 
+    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+                               inputs: Mapping[str, Any] | None) -> None:
+        raise TaskFailure(f"execution {execution_id} cannot be resumed from here: {self._why}")
 
-class LogsByExecution(Protocol):
-    def logs(self, execution_id: str) -> list[LogEntry]: ...
 
+class BackendServices:
+    """Services over a backend's log source and its request path (the API's and the CLI's own)."""
 
-class StoreServices:
-    """Services over an in-process store whose writes are visible at once (the embedded engine's)."""
-
-    def __init__(self, store: LogsByExecution) -> None:
-        self._store = store
+    def __init__(self, logs: LogSource, requests: ExecutionRequests) -> None:
+        self._logs = logs
+        self._requests = requests
 
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
-        return self._store.logs(execution_id)
+        return await self._logs.execution_logs(execution_id)
+
+    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+                               inputs: Mapping[str, Any] | None) -> None:
+        try:
+            execution = await self._requests.execution(execution_id)
+            if (execution.namespace, execution.flow_id) != (namespace, flow_id):
+                raise TaskFailure(f"execution {execution_id} is one of flow {execution.namespace}.{execution.flow_id}, "
+                                  f"not of {namespace}.{flow_id}: set `namespace` and `flowId` to its flow's")
+            await self._requests.resume(execution_id, inputs)
+        except (ExecutionStateError, InputError) as exc:
+            raise TaskFailure(f"execution {execution_id} cannot be resumed: {exc}") from exc

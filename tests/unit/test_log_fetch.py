@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel, RunnableTask
 from kestra_stream.storage import LocalStorage
 from kestra_stream.worker import TaskRunContext, run_attempt
-from kestra_stream.worker.services import StoreServices
+from kestra_stream.worker.services import StoreLogs
 
 NS = "company.team"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -42,6 +43,14 @@ def _line(n: int, task_id: str, level: LogLevel, *, execution_id: str = "E1", fl
                     attempt_number=1, level=level, message=f"line {n}", timestamp=T0 + timedelta(seconds=n))
 
 
+class _Services(StoreLogs):
+    """The engine's log source; Fetch resumes nothing."""
+
+    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+                               inputs: Mapping[str, Any] | None) -> None:
+        raise AssertionError("log.Fetch resumed an execution")
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "engine.db")
@@ -54,7 +63,7 @@ def store(tmp_path: Path) -> Store:
 async def _run(store: Store, tmp_path: Path, **raw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     storage = LocalStorage(tmp_path / "storage")
     ctx = TaskRunContext(_job(_fetch(**raw)), emit_log=lambda _: None, storage=storage,
-                         workdir_root=tmp_path / "work", environ={}, services=StoreServices(store))
+                         workdir_root=tmp_path / "work", environ={}, services=_Services(store))
     outputs = dict(await _fetch(**raw).run(ctx) or {})
     lines = (await storage.get(outputs["uri"])).decode().splitlines()
     return outputs, [json.loads(line) for line in lines]

@@ -33,7 +33,7 @@ from kestra_stream_plugin_core.conditions import (
     Weekend,
 )
 from kestra_stream_plugin_core.debug import Echo, Return
-from kestra_stream_plugin_core.execution import Fail, Labels
+from kestra_stream_plugin_core.execution import Fail, Labels, Resume
 from kestra_stream_plugin_core.flow import (
     AllowFailure,
     Dag,
@@ -81,6 +81,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
     Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
     Fetch,
+    Resume,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -151,6 +152,7 @@ __all__ = [
     "Process",
     "PurgeCurrentExecutionFiles",
     "Request",
+    "Resume",
     "Return",
     "Reverse",
     "Schedule",
