@@ -91,7 +91,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
-        self._services = BackendServices(StoreLogs(self.store), self.requests)
+        self.services = BackendServices(StoreLogs(self.store), self.requests)
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -280,7 +280,7 @@ class EmbeddedEngine(AcceptsRequests):
         try:
             async with self._worker_slots:
                 result = await run_attempt(job, emit_log=self._emit_log, storage=self.storage,
-                                           workdir_root=self._workdirs, services=self._services)
+                                           workdir_root=self._workdirs, services=self.services)
         except asyncio.CancelledError:
             return  # killed or timed out: the executor has already ended this attempt
         except Exception as exc:

@@ -44,6 +44,7 @@ class KafkaStack(AcceptsRequests):
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
         self.requests = self.executions.requests
+        self.services = BackendServices(self.executions, self.requests)
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
 
@@ -62,7 +63,7 @@ class KafkaStack(AcceptsRequests):
             self.executor = executor
         if self._with_worker:
             worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work",
-                                 services=BackendServices(self.executions, self.requests))
+                                 services=self.services)
             await worker.start()
             self._components.append(worker)
         await self.executions.start()

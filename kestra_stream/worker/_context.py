@@ -210,6 +210,9 @@ class TaskRunContext:
                                inputs: Mapping[str, Any] | None) -> None:
         await self._services.resume_execution(namespace, flow_id, execution_id, inputs)
 
+    async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
+        await self._services.set_trigger_enabled(namespace, flow_id, trigger_id, enabled)
+
     def kv_store(self, namespace: str | None = None) -> KVStore:
         """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in
         Kestra's open-source edition."""

@@ -119,3 +119,25 @@ async def test_fetch_reads_the_logs_of_another_execution_of_a_named_flow(backend
     assert fetcher.state.current == StateType.SUCCESS
     assert fetcher.taskruns_of("fetch")[0].outputs is not None
     assert fetcher.taskruns_of("fetch")[0].outputs["size"] == 2
+
+
+TOGGLER = f"""
+id: toggler
+namespace: {NS}
+tasks:
+  - id: toggle
+    type: io.kestra.plugin.core.trigger.Toggle
+    trigger: hourly
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+"""
+
+
+async def test_toggle_fails_saying_why_where_no_scheduler_runs(backend: Backend) -> None:
+    backend.deploy(TOGGLER)
+    execution_id = await backend.create_execution(NS, "toggler")
+    execution = await backend.wait(execution_id, timeout=120)
+    assert execution.state.current == StateType.FAILED
+    assert any("no scheduler runs in this process" in line.message for line in backend.logs(execution_id))

@@ -37,6 +37,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.Reverse: {"id": "rev", "from": "kestra:///a/b.txt", "separator": ";", "charset": "UTF-8"},
     core.Split: {"id": "sp", "from": "kestra:///a/b.txt", "bytes": "10KB"},
     core.PurgeCurrentExecutionFiles: {"id": "purge"},
+    core.Toggle: {"id": "toggle", "namespace": "n", "flowId": "f", "trigger": "t", "enabled": True},
     core.Resume: {"id": "resume", "executionId": "E", "namespace": "n", "flowId": "f", "inputs": {"a": 1}},
     core.Fetch: {"id": "fetch", "executionId": "E", "namespace": "n", "flowId": "f", "tasksId": ["a"], "level": "WARN"},
     core.WaitFor: {"id": "wf", "condition": "{{ true }}", "failOnMaxReached": True,

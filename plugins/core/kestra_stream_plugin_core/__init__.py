@@ -57,6 +57,7 @@ from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
 from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
+from kestra_stream_plugin_core.toggle import Toggle
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
     ExecutionFilterItem,
@@ -82,6 +83,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
     Fetch,
     Resume,
+    Toggle,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -170,6 +172,7 @@ __all__ = [
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",
+    "Toggle",
     "UpstreamFlow",
     "WaitFor",
     "Webhook",
