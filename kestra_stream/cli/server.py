@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,7 +29,7 @@ from kestra_stream.flows import flow_files
 from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.plugins import default_registry
-from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler, TriggerStore, disabled_in
+from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler, TriggerStore, disabled_in, set_disabled
 from kestra_stream.search import ElasticsearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
 from kestra_stream.triggers import FlowTriggers, RealtimeTriggers
@@ -116,6 +117,7 @@ async def enter_trigger_components(stack: contextlib.AsyncExitStack, kafka: Kafk
     """
     scheduler = await stack.enter_async_context(
         KafkaScheduler(kafka, kafka.flows, kafka.settings, storage=kafka.storage))
+    kafka.services.use_triggers(partial(set_disabled, scheduler.store))
     disabled = disabled_in(scheduler.store)
     await stack.enter_async_context(FlowTriggers.on_kafka(kafka, kafka.flows, kafka.settings, home=home,
                                                           disabled=disabled))

@@ -39,6 +39,7 @@ from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
+from kestra_stream.worker.services import BackendServices, StoreLogs
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +91,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
+        self.services = BackendServices(StoreLogs(self.store), self.requests)
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -278,7 +280,7 @@ class EmbeddedEngine(AcceptsRequests):
         try:
             async with self._worker_slots:
                 result = await run_attempt(job, emit_log=self._emit_log, storage=self.storage,
-                                           workdir_root=self._workdirs)
+                                           workdir_root=self._workdirs, services=self.services)
         except asyncio.CancelledError:
             return  # killed or timed out: the executor has already ended this attempt
         except Exception as exc:

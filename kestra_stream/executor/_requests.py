@@ -114,6 +114,14 @@ class ExecutionRequests:
         execution = state.execution
         return execution.model_copy(update={"labels": {**execution.labels, **labels}})
 
+    def latest_flow(self, namespace: str, flow_id: str) -> Flow:
+        """The newest revision of a flow; BackendError when there is none."""
+        return self._flows.get(namespace, flow_id, None)[0]
+
+    async def execution(self, execution_id: str) -> Execution:
+        """The execution as this backend knows it now; ExecutionStateError when it does not exist."""
+        return (await self._existing(execution_id))[0].execution
+
     async def _existing(self, execution_id: str) -> tuple[ExecutionState, Flow]:
         state = self._state(execution_id)
         if state is None and self._load is not None:

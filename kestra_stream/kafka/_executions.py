@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from kestra_stream.errors import BackendError
+from kestra_stream.errors import BackendError, TaskFailure
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
 from kestra_stream.executor.events import (
     Event,
@@ -50,6 +50,8 @@ class KafkaExecutions(AcceptsRequests):
         self._consumer: Consumer | None = None
         self._probe: Consumer | None = None
         self._log_partitions: list[TopicPartition] = []
+        self._partitions: list[TopicPartition] = []
+        self._following_since: datetime | None = None
         self._positions: dict[tuple[str, int], int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[ExecutionState], None]] = []
@@ -87,6 +89,9 @@ class KafkaExecutions(AcceptsRequests):
         ends = await asyncio.to_thread(self._ends, partitions)
         consumer.assign([TopicPartition(tp.topic, tp.partition, ends[(tp.topic, tp.partition)]) for tp in partitions])
         self._positions.update(ends)
+        self._partitions = partitions
+        # Every record of an execution created from now on lies past these ends: this client sees all of them.
+        self._following_since = _now()
         self._consumer = consumer
         self._thread = threading.Thread(target=self._follow, name="executions-client", daemon=True)
         self._thread.start()
@@ -250,24 +255,39 @@ class KafkaExecutions(AcceptsRequests):
         execution = await asyncio.wait_for(future, timeout)
         # Log lines travel on their own topic; they were written before the final snapshot, so reading
         # up to the end offsets as they are now is enough to have them all.
-        await self._read_logs_up_to(await asyncio.to_thread(self._log_ends))
+        await self._read_up_to(await asyncio.to_thread(self._ends, self._log_partitions))
         return execution
-
-    def _log_ends(self) -> dict[tuple[str, int], int]:
-        return self._ends(self._log_partitions)
 
     def _ends(self, partitions: list[TopicPartition]) -> dict[tuple[str, int], int]:
         assert self._probe is not None
         timeout = self._settings.connect_timeout_seconds
         return {(tp.topic, tp.partition): watermarks(self._probe, tp, timeout)[1] for tp in partitions}
 
-    async def _read_logs_up_to(self, ends: dict[tuple[str, int], int]) -> None:
+    async def _read_up_to(self, ends: dict[tuple[str, int], int]) -> None:
         while True:
             with self._lock:
                 behind = [key for key, end in ends.items() if end > 0 and self._positions.get(key, 0) < end]
             if not behind:
                 return
             await asyncio.sleep(0.01)
+
+    async def execution_logs(self, execution_id: str) -> list[LogEntry]:
+        """``TaskServices`` for a worker in this process: an execution's log lines, all written before this call.
+
+        A worker acknowledges an attempt's log lines before its result, so once this client has read
+        up to today's end offsets it holds every line of the tasks that ended. It only holds the
+        executions created since it started and not forgotten after their end.
+        """
+        if self._probe is None or self._following_since is None:
+            raise TaskFailure("the executions client of this process has not started: the logs cannot be read yet")
+        await self._read_up_to(await asyncio.to_thread(self._ends, self._partitions))
+        with self._lock:
+            state = self._states.get(execution_id)
+            if state is not None and state.execution.state.start_date >= self._following_since:
+                return sorted(self._logs.get(execution_id, []), key=lambda e: e.timestamp)
+        raise TaskFailure(f"execution {execution_id} is not followed by this process (it started before the "
+                          f"process did, ended more than {self._settings.ended_grace_seconds:g} s ago, or does "
+                          "not exist): on Kafka a task reads the logs of the executions in flight only")
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         """The log lines of an execution read so far (all of them once ``wait`` returned)."""

@@ -22,6 +22,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.worker.services import BackendServices
 
 if TYPE_CHECKING:
     from kestra_stream.kafka.executor import KafkaExecutor
@@ -43,6 +44,7 @@ class KafkaStack(AcceptsRequests):
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
         self.requests = self.executions.requests
+        self.services = BackendServices(self.executions, self.requests)
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
 
@@ -60,7 +62,8 @@ class KafkaStack(AcceptsRequests):
             self._components.append(executor)
             self.executor = executor
         if self._with_worker:
-            worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work")
+            worker = KafkaWorker(self.settings, storage=self.storage, workdir_root=self.home / "work",
+                                 services=self.services)
             await worker.start()
             self._components.append(worker)
         await self.executions.start()

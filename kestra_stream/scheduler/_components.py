@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -15,7 +16,7 @@ from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.kafka import KafkaSettings
 from kestra_stream.scheduler._kafka import KafkaTriggerStore, PartitionOwnership
 from kestra_stream.scheduler._scheduler import Scheduler, _utcnow
-from kestra_stream.scheduler._state import SqliteTriggerStore
+from kestra_stream.scheduler._state import SqliteTriggerStore, set_disabled
 from kestra_stream.storage import Storage
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,7 @@ class EmbeddedScheduler(Scheduler):
     def __init__(self, engine: EmbeddedEngine, *, path: Path | None = None, now: Callable[[], datetime] = _utcnow,
                  tick_seconds: float = 1.0, default_timezone: str = "UTC") -> None:
         self.sqlite = SqliteTriggerStore(path or engine.home / TRIGGERS_DB)
+        engine.services.use_triggers(partial(set_disabled, self.sqlite))
         super().__init__(engine, engine.catalog, self.sqlite, storage=engine.storage, now=now,
                          tick_seconds=tick_seconds, default_timezone=default_timezone)
 

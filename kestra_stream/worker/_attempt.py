@@ -21,16 +21,17 @@ from kestra_stream.models.task import LogLevel, RunnableTask
 from kestra_stream.storage import Storage
 from kestra_stream.worker import _shared
 from kestra_stream.worker._context import TaskRunContext
+from kestra_stream.worker.services import TaskServices
 
 log = structlog.get_logger(__name__)
 
 
 async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
-                      workdir_root: Path) -> TaskResult:
+                      workdir_root: Path, services: TaskServices | None = None) -> TaskResult:
     """Run ``job`` to its end. Cancellation (kill, timeout) propagates to the caller."""
     bound = log.bind(execution_id=job.execution_id, taskrun_id=job.taskrun_id, task_id=job.task.id,
                      attempt=job.attempt)
-    ctx = TaskRunContext(job, emit_log=emit_log, storage=storage, workdir_root=workdir_root)
+    ctx = TaskRunContext(job, emit_log=emit_log, storage=storage, workdir_root=workdir_root, services=services)
     task = job.task
     outputs: dict[str, Any] | None = None
     directory_outputs: dict[str, Any] | None = None

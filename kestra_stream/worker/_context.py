@@ -29,6 +29,7 @@ from kestra_stream.storage import (
     child_uri,
     namespace_files_uri,
 )
+from kestra_stream.worker.services import TaskServices, Unavailable
 
 MASK = "******"
 # Shorter lines of a multi-line secret (a lone brace, a blank) would mask ordinary text.
@@ -157,8 +158,10 @@ def _input_value(variables: Mapping[str, Any], input_id: str) -> Any:
 
 class TaskRunContext:
     def __init__(self, job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
-                 workdir_root: Path, environ: Mapping[str, str] | None = None) -> None:
+                 workdir_root: Path, environ: Mapping[str, str] | None = None,
+                 services: TaskServices | None = None) -> None:
         self._job = job
+        self._services = services or Unavailable("this worker runs without a store of executions")
         self._emit = emit_log
         self._storage = storage
         self._workdir_root = workdir_root
@@ -198,6 +201,17 @@ class TaskRunContext:
     def storage(self) -> Storage:
         """Internal storage as far as this task may reach it: its flow's files and its namespace's files."""
         return ScopedStorage.for_flow(self._storage, self._job.namespace, self._job.flow_id)
+
+    async def execution_logs(self, execution_id: str) -> list[LogEntry]:
+        """Every log line of an execution stored so far (any execution: Kestra's log.Fetch reads any)."""
+        return await self._services.execution_logs(execution_id)
+
+    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+                               inputs: Mapping[str, Any] | None) -> None:
+        await self._services.resume_execution(namespace, flow_id, execution_id, inputs)
+
+    async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
+        await self._services.set_trigger_enabled(namespace, flow_id, trigger_id, enabled)
 
     def kv_store(self, namespace: str | None = None) -> KVStore:
         """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in

@@ -48,6 +48,7 @@ from kestra_stream.models.task import LogLevel
 from kestra_stream.storage import Storage
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
+from kestra_stream.worker.services import TaskServices, Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -75,8 +76,12 @@ class KafkaWorker:
 
     def __init__(self, settings: KafkaSettings, *, storage: Storage, workdir_root: Path,
                  concurrency: int | None = None, worker_id: str | None = None,
-                 heartbeat_interval: float = 3.0) -> None:
+                 heartbeat_interval: float = 3.0, services: TaskServices | None = None) -> None:
         self.settings = settings
+        # Alone, a worker follows no executions: the tasks that read them (log.Fetch) say where they can run.
+        self._services = services or Unavailable(
+            "a worker started alone (`kestra-stream worker`) follows no executions; run this flow on "
+            "`kestra-stream server standalone --backend kafka` or `execute --backend kafka`, whose worker does")
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency or settings.worker_concurrency
         if self.concurrency < 1:
@@ -293,7 +298,7 @@ class KafkaWorker:
         try:
             try:
                 result = await run_attempt(job, emit_log=self._log_sender(running), storage=self._storage,
-                                           workdir_root=self._workdir_root)
+                                           workdir_root=self._workdir_root, services=self._services)
             except Exception as exc:
                 # Around the task itself (its work directory, its context): the attempt still ends.
                 self._log.exception("attempt_not_run", execution_id=job.execution_id, taskrun_id=job.taskrun_id)

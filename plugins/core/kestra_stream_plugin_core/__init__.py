@@ -33,7 +33,7 @@ from kestra_stream_plugin_core.conditions import (
     Weekend,
 )
 from kestra_stream_plugin_core.debug import Echo, Return
-from kestra_stream_plugin_core.execution import Fail, Labels
+from kestra_stream_plugin_core.execution import Fail, Labels, Resume
 from kestra_stream_plugin_core.flow import (
     AllowFailure,
     Dag,
@@ -52,11 +52,12 @@ from kestra_stream_plugin_core.flow import (
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
-from kestra_stream_plugin_core.log import Log
+from kestra_stream_plugin_core.log import Fetch, Log
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
 from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
+from kestra_stream_plugin_core.toggle import Toggle
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
     ExecutionFilterItem,
@@ -80,6 +81,9 @@ TASKS: tuple[type[PluginModel], ...] = (
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
     Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
+    Fetch,
+    Resume,
+    Toggle,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -123,6 +127,7 @@ __all__ = [
     "ExecutionStatus",
     "Expression",
     "Fail",
+    "Fetch",
     "FilterField",
     "FilterType",
     "Flow",
@@ -149,6 +154,7 @@ __all__ = [
     "Process",
     "PurgeCurrentExecutionFiles",
     "Request",
+    "Resume",
     "Return",
     "Reverse",
     "Schedule",
@@ -166,6 +172,7 @@ __all__ = [
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",
+    "Toggle",
     "UpstreamFlow",
     "WaitFor",
     "Webhook",

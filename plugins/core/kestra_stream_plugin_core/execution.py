@@ -1,4 +1,5 @@
-"""``execution.Fail`` (fail on purpose) and ``execution.Labels`` (add labels to the running execution)."""
+"""``execution.Fail`` (fail on purpose), ``execution.Labels`` (add labels to the running execution) and
+``execution.Resume`` (resume a paused execution)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from kestra_stream.expressions import is_truthy
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream_plugin_core._base import Label, as_text, condition_text
+from kestra_stream_plugin_core._execution_ref import ExecutionTask
 
 # Kestra reserves these for labels it sets itself; a flow may not set them at run time.
 SYSTEM_LABEL_PREFIX = "system."
@@ -135,4 +137,39 @@ tasks:
                               f"starting with '{SYSTEM_LABEL_PREFIX}' are set by kestra-stream itself",
                               task_id=self.id)
         ctx.set_labels(labels)
+        return None
+
+
+class Resume(ExecutionTask):
+    """Resume a paused execution: the current one by default, or ``executionId``, with ``onResume`` inputs."""
+
+    plugin: ClassVar[PluginInfo] = PluginInfo(
+        type="io.kestra.plugin.core.execution.Resume",
+        short="execution.Resume",
+        aliases=("io.kestra.core.tasks.executions.Resume",),
+        title="Resume a paused execution.",
+        examples=(
+            """\
+id: resume_another
+namespace: company.team
+inputs:
+  - id: executionId
+    type: STRING
+tasks:
+  - id: resume
+    type: io.kestra.plugin.core.execution.Resume
+    executionId: "{{ inputs.executionId }}"
+    inputs:
+      approved: true
+""",
+        ),
+    )
+
+    inputs: dict[str, Any] | None = Field(default=None, description="The inputs of the paused task's `onResume`, "
+                                          "given to the execution as it resumes; rendered.")
+
+    async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        namespace, flow_id, execution_id = self.target(ctx)
+        inputs = ctx.render(self.inputs) if self.inputs is not None else None
+        await self.services(ctx).resume_execution(namespace, flow_id, execution_id, inputs)
         return None
