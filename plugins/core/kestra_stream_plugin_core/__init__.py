@@ -49,6 +49,12 @@ from kestra_stream_plugin_core.flow import (
     Subflow,
     Switch,
 )
+from kestra_stream_plugin_core.for_each_item import (
+    ForEachItem,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
+    ForEachItemSplit,
+)
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
@@ -80,6 +86,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
     Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
+    ForEachItem, ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -127,6 +134,10 @@ __all__ = [
     "FilterType",
     "Flow",
     "ForEach",
+    "ForEachItem",
+    "ForEachItemExecutable",
+    "ForEachItemMergeOutputs",
+    "ForEachItemSplit",
     "HasRetryAttempt",
     "HttpOptions",
     "If",
