@@ -16,7 +16,7 @@ from pydantic_core import to_jsonable_python
 
 from kestra_stream.durations import parse_duration
 from kestra_stream.errors import ExpressionError, InputError
-from kestra_stream.executor import _flow_rules, _resolution
+from kestra_stream.executor import _batches, _flow_rules, _resolution
 from kestra_stream.executor._index import FlowIndex, index_of
 from kestra_stream.executor.commands import (
     CancelTimer,
@@ -43,6 +43,7 @@ from kestra_stream.models.task import (
     RunnableTask,
     SharedDirectory,
     SleepTask,
+    SubflowBatchesTask,
     SubflowTask,
     Task,
     WorkingDirectoryTask,
@@ -197,6 +198,8 @@ class Working:
             self.dirty[tr.id] = None
         elif isinstance(task, SubflowTask):
             self.start_subflow(tr, task)
+        elif isinstance(task, SubflowBatchesTask):
+            _batches.start_batches(self, tr, task)
         else:
             self.dispatch(tr, task)
 
@@ -284,15 +287,11 @@ class Working:
         try:
             variables = self.variables(tr, task)
             inputs = self.render(task.inputs or {}, variables)
-            labels = labels_dict(self.render(task.labels, variables))
+            labels = self.child_labels(task.labels, task.inherit_labels, variables)
         except ExpressionError as exc:
             self.log(LogLevel.ERROR, f"Subflow '{task.id}': {exc}", tr)
             self.set_state(tr, allowed_state(task, StateType.FAILED))
             return
-        if task.inherit_labels:
-            labels = {**self.labels, **labels}
-        if _flow_rules.CORRELATION_ID in self.labels:  # a child belongs to its root execution's correlation
-            labels[_flow_rules.CORRELATION_ID] = self.labels[_flow_rules.CORRELATION_ID]
         attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, self.at)))
         outputs = {"executionId": child_id}
         tr = self.set_state(tr, StateType.RUNNING, attempts=attempts, outputs=outputs)
@@ -304,6 +303,15 @@ class Working:
                               wait=task.wait, transmit_failed=task.transmit_failed, outputs=task.outputs)))
         if not task.wait:
             self.set_state(tr, StateType.SUCCESS, attempts=self.set_attempt_state(tr, StateType.SUCCESS))
+
+    def child_labels(self, labels: Any, inherit: bool, variables: Mapping[str, Any]) -> dict[str, str]:
+        """The labels of a child execution: its task's, rendered, over this execution's when inherited."""
+        rendered = labels_dict(self.render(labels, variables))
+        if inherit:
+            rendered = {**self.labels, **rendered}
+        if _flow_rules.CORRELATION_ID in self.labels:  # a child belongs to its root execution's correlation
+            rendered[_flow_rules.CORRELATION_ID] = self.labels[_flow_rules.CORRELATION_ID]
+        return rendered
 
     # ----- ending attempts -----------------------------------------------------------------
     def fail_attempt(self, tr: TaskRun, task: Task) -> None:
@@ -420,6 +428,8 @@ class Working:
                                                   attempt=len(attempts)))
                 elif isinstance(task, SubflowTask) and task.wait and tr.outputs:
                     self.commands.append(KillExecution(execution_id=str(tr.outputs["executionId"])))
+                elif isinstance(task, SubflowBatchesTask):
+                    _batches.kill_batches(self, tr)
             self.set_state(tr, state, attempts=attempts)
         self.dirty.clear()
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kestra_stream.executor import _flow_rules
+from kestra_stream.executor import _batches, _flow_rules
 from kestra_stream.executor._flow_rules import CORRELATION_ID
 from kestra_stream.executor._working import ROOT, Working, allowed_state
 from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution, ScheduleTimer
@@ -33,7 +33,14 @@ from kestra_stream.executor.events import (
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Attempt, Execution, ExecutionMetadata, TaskRun
 from kestra_stream.models.state import State, StateType
-from kestra_stream.models.task import FlowableTask, LogLevel, PauseTask, RunnableTask, SubflowTask
+from kestra_stream.models.task import (
+    FlowableTask,
+    LogLevel,
+    PauseTask,
+    RunnableTask,
+    SubflowBatchesTask,
+    SubflowTask,
+)
 
 if TYPE_CHECKING:
     from kestra_stream.models.flow import Flow
@@ -223,6 +230,8 @@ def _on_timer(w: Working, event: TimerFired) -> None:
         if tr.current == StateType.RETRYING and len(tr.attempts) == event.attempt - 1 and w.can_progress(task):
             if isinstance(task, SubflowTask):
                 w.start_subflow(tr, task)
+            elif isinstance(task, SubflowBatchesTask):
+                _batches.start_batches(w, tr, task)
             else:
                 w.dispatch(tr, task)
         return
@@ -355,9 +364,12 @@ def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     tr = w.runs.get(event.taskrun_id)
     if tr is None or tr.current.is_terminated or not tr.attempts:
         return
+    task = w.index.task(tr.task_id)
+    if isinstance(task, SubflowBatchesTask):
+        _batches.batch_ended(w, tr, task, event)
+        return
     if (tr.outputs or {}).get("executionId") != event.child_execution_id:
         return  # the child of an earlier attempt
-    task = w.index.task(tr.task_id)
     assert isinstance(task, SubflowTask)
     if event.message:
         w.log(LogLevel.ERROR, event.message, tr)

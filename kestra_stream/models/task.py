@@ -294,6 +294,23 @@ class SubflowTask(Task):
         return value
 
 
+class SubflowBatchesTask(Task):
+    """Starts one execution of another flow per batch of a file, and ends when they all did (ForEachItem's
+    ``_items``). The batches' URIs are ``outputs.batches`` of the sibling task run ``split_task_id`` (a worker
+    split the file: the executor never reads storage); ``taskrun.items`` and ``taskrun.iteration`` (1 first)
+    render each child's ``inputs``."""
+
+    split_task_id: str
+    namespace: str
+    flow_id: str
+    revision: int | None = None
+    inputs: dict[str, Any] | None = None
+    labels: dict[str, str] | list[dict[str, str]] | None = None
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+
+
 @dataclass(frozen=True)
 class ConditionContext:
     """What a condition is tested against; built by the scheduler or the flow-trigger component.

@@ -22,9 +22,10 @@ class ScopedStorage:
         self.prefixes = tuple(prefixes)
 
     @classmethod
-    def for_flow(cls, inner: Storage, namespace: str, flow_id: str) -> ScopedStorage:
-        """What a task of a flow may reach: its flow's files, its namespace's files and shared states."""
-        return cls(inner, [flow_uri(namespace, flow_id), namespace_files_uri(namespace), states_uri(namespace)])
+    def for_flow(cls, inner: Storage, namespace: str, flow_id: str, also: Sequence[str] = ()) -> ScopedStorage:
+        """What a task of a flow may reach: its flow's files, its namespace's files, shared states, and ``also``."""
+        return cls(inner, [flow_uri(namespace, flow_id), namespace_files_uri(namespace), states_uri(namespace),
+                           *also])
 
     def _check(self, uri: str) -> str:
         if not any(is_within(uri, prefix) for prefix in self.prefixes):

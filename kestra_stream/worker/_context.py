@@ -27,6 +27,7 @@ from kestra_stream.storage import (
     Storage,
     StorageError,
     child_uri,
+    execution_uri,
     namespace_files_uri,
 )
 from kestra_stream.worker.services import TaskServices, Unavailable
@@ -55,12 +56,14 @@ class WorkerFunctions:
 
     def __init__(self, environ: Mapping[str, str], on_secret: Callable[[str], None], *,
                  storage: Storage | None = None, namespace: str | None = None,
-                 flow_id: str | None = None) -> None:
+                 flow_id: str | None = None, parent_execution: str | None = None) -> None:
         self._environ = environ
         self._on_secret = on_secret
         self._storage = storage
         self._namespace = namespace
-        self._scoped = (ScopedStorage.for_flow(storage, namespace, flow_id)
+        # A subflow execution reads its parent execution's files too (Kestra's read(): a batch of ForEachItem).
+        self._scoped = (ScopedStorage.for_flow(storage, namespace, flow_id,
+                                               also=[parent_execution] if parent_execution else ())
                         if storage is not None and namespace and flow_id else None)
 
     def now(self) -> datetime:
@@ -156,6 +159,20 @@ def _input_value(variables: Mapping[str, Any], input_id: str) -> Any:
     return node
 
 
+def _parent_execution(variables: Mapping[str, Any]) -> str | None:
+    """The storage folder of the execution that started this one as a subflow (its trigger), if any."""
+    trigger = variables.get("trigger")
+    if not isinstance(trigger, Mapping):
+        return None
+    parts = [trigger.get(key) for key in ("namespace", "flowId", "executionId")]
+    if not all(isinstance(part, str) and part for part in parts):
+        return None
+    try:
+        return execution_uri(*(str(part) for part in parts))
+    except StorageError:
+        return None
+
+
 class TaskRunContext:
     def __init__(self, job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
                  workdir_root: Path, environ: Mapping[str, str] | None = None,
@@ -169,7 +186,8 @@ class TaskRunContext:
         self._secrets: set[str] = {value for input_id in job.secret_inputs
                                    if isinstance(value := _input_value(job.variables, input_id), str)}
         self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add,
-                                          storage=storage, namespace=job.namespace, flow_id=job.flow_id)
+                                          storage=storage, namespace=job.namespace, flow_id=job.flow_id,
+                                          parent_execution=_parent_execution(job.variables))
         self.labels: dict[str, str] = {}
         self.warning: str | None = None
 

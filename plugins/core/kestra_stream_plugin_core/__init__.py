@@ -49,6 +49,12 @@ from kestra_stream_plugin_core.flow import (
     Subflow,
     Switch,
 )
+from kestra_stream_plugin_core.for_each_item import (
+    ForEachItem,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
+    ForEachItemSplit,
+)
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
@@ -84,6 +90,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Fetch,
     Resume,
     Toggle,
+    ForEachItem, ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -132,6 +139,10 @@ __all__ = [
     "FilterType",
     "Flow",
     "ForEach",
+    "ForEachItem",
+    "ForEachItemExecutable",
+    "ForEachItemMergeOutputs",
+    "ForEachItemSplit",
     "HasRetryAttempt",
     "HttpOptions",
     "If",

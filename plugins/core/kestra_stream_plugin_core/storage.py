@@ -52,6 +52,32 @@ def _rows(data: bytes, separator: bytes) -> list[bytes]:
     return rows
 
 
+def data_size(text: str) -> int | None:
+    """A size such as 1024, 10KB or 10MB in bytes, or None when it is not one."""
+    match = _DATA_SIZE.match(text)
+    return None if match is None else int(match.group(1)) * _UNITS[(match.group(2) or "B").upper()]
+
+
+def split_rows(lines: list[bytes], *, rows: int | None = None, partitions: int | None = None,
+               limit: int | None = None) -> list[bytes]:
+    """The non-empty files ``lines`` (each row with its separator) split into: ``rows`` rows each,
+    ``partitions`` files dealt round-robin, or at most ``limit`` bytes each (a row is never cut)."""
+    chunks: list[list[bytes]]
+    if rows is not None:
+        chunks = [lines[i:i + rows] for i in range(0, len(lines), rows)]
+    elif partitions is not None:
+        chunks = [lines[i::partitions] for i in range(partitions)]
+    elif limit is not None:
+        chunks = [[]]
+        for line in lines:
+            if chunks[-1] and sum(map(len, chunks[-1])) + len(line) > limit:
+                chunks.append([])
+            chunks[-1].append(line)
+    else:
+        raise ValueError("split_rows needs rows, partitions or limit")
+    return [b"".join(chunk) for chunk in chunks if chunk]
+
+
 class Size(RunnableTask):
     """The size in bytes of a file of internal storage (``outputs.<id>.size``)."""
 
@@ -173,25 +199,16 @@ class Split(RunnableTask):
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
         source = _uri(ctx, self.from_, "from", self.id)
         separator = ctx.render_string(self.separator).encode()
-        rows = [row + separator for row in _rows(await _read(ctx, source, self.id), separator)]
-        chunks: list[list[bytes]]
-        if self.rows is not None:
-            chunks = [rows[i:i + self.rows] for i in range(0, len(rows), self.rows)]
-        elif self.partitions is not None:
-            chunks = [rows[i::self.partitions] for i in range(self.partitions)]
-        else:
-            match = _DATA_SIZE.match(ctx.render_string(self.bytes_))
-            if match is None:
+        limit = None
+        if self.bytes_ is not None:
+            limit = data_size(ctx.render_string(self.bytes_))
+            if limit is None:
                 raise TaskFailure(f"bytes {self.bytes_!r} is not a size such as 10MB", task_id=self.id)
-            limit = int(match.group(1)) * _UNITS[(match.group(2) or "B").upper()]
-            chunks = [[]]
-            for row in rows:
-                if chunks[-1] and sum(map(len, chunks[-1])) + len(row) > limit:
-                    chunks.append([])
-                chunks[-1].append(row)
+        lines = [row + separator for row in _rows(await _read(ctx, source, self.id), separator)]
+        chunks = split_rows(lines, rows=self.rows, partitions=self.partitions, limit=limit)
         suffix = _suffix(source)
-        uris = [await ctx.storage.put(task_file_uri(ctx, f"split-{index}{suffix}"), b"".join(chunk))
-                for index, chunk in enumerate(c for c in chunks if c)]
+        uris = [await ctx.storage.put(task_file_uri(ctx, f"split-{index}{suffix}"), chunk)
+                for index, chunk in enumerate(chunks)]
         return {"uris": uris}
 
 

@@ -1,0 +1,116 @@
+"""One child execution per batch of a file (ForEachItem's ``_items`` task run), in the pure fold.
+
+The batches' URIs come from the outputs of the sibling split task run, which a worker ran: the fold
+never reads storage. The task run keeps what it started (``executionIds``, in iteration order) and
+how each child ended (``results``, by iteration); ``iterations`` (counts by state, Kestra's output) is
+derived from those two whenever a child ends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from kestra_stream.errors import ExpressionError
+from kestra_stream.executor.commands import KillExecution, StartSubflow
+from kestra_stream.executor.events import SubflowEnded
+from kestra_stream.ids import derive_id
+from kestra_stream.models.execution import Attempt, ParentLink, TaskRun
+from kestra_stream.models.state import State, StateType
+from kestra_stream.models.task import LogLevel, SubflowBatchesTask
+
+if TYPE_CHECKING:
+    from kestra_stream.executor._working import Working
+
+
+def iteration_counts(started: int, results: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Kestra's ``iterations``: children not ended yet count as CREATED (the parent learns only their end)."""
+    counts = Counter(str(r["state"]) for r in results.values())
+    return {"CREATED": started - len(results), "RUNNING": 0, **counts}
+
+
+def terminal_state(results: Mapping[str, Mapping[str, Any]], transmit_failed: bool) -> StateType:
+    """Kestra's rule: without transmitFailed the batches always succeed; else the worst child wins."""
+    states = {StateType(str(r["state"])) for r in results.values()}
+    if not transmit_failed:
+        return StateType.SUCCESS
+    for state in (StateType.FAILED, StateType.KILLED, StateType.WARNING):
+        if state in states:
+            return state
+    return StateType.SUCCESS
+
+
+def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
+    from kestra_stream.executor._working import allowed_state
+
+    siblings = w.children_of(tr.parent_task_run_id) if tr.parent_task_run_id else []
+    split = next((s for s in siblings if s.task_id == task.split_task_id), None)
+    batches = [str(u) for u in ((split.outputs or {}).get("batches") or [])] if split else []
+    attempt = len(tr.attempts) + 1
+    attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, w.at)))
+    if not batches:  # an empty file: nothing to start, as in Kestra (no outputs either)
+        w.set_state(tr, StateType.SUCCESS, attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))))
+        return
+    commands: list[StartSubflow] = []
+    try:
+        for iteration, uri in enumerate(batches, start=1):
+            variables = w.variables(tr, task)
+            variables["taskrun"] = {**variables["taskrun"], "items": uri, "iteration": iteration}
+            commands.append(StartSubflow(
+                execution_id=w.execution.id, child_execution_id=derive_id(w.execution.id, tr.id, attempt, iteration),
+                namespace=task.namespace, flow_id=task.flow_id, revision=task.revision,
+                inputs=w.render(task.inputs or {}, variables),
+                labels=w.child_labels(task.labels, task.inherit_labels, variables),
+                parent=ParentLink(execution_id=w.execution.id, taskrun_id=tr.id, namespace=w.execution.namespace,
+                                  flow_id=w.execution.flow_id, wait=task.wait, transmit_failed=task.transmit_failed)))
+    except ExpressionError as exc:
+        w.log(LogLevel.ERROR, f"task '{task.id}': {exc}", tr)
+        w.set_state(tr, allowed_state(task, StateType.FAILED))
+        return
+    ids = [c.child_execution_id for c in commands]
+    w.commands.extend(commands)
+    if not task.wait:  # started is all there is to know: Kestra counts them SUCCESS at once
+        w.set_state(tr, StateType.SUCCESS,
+                    attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))),
+                    outputs={"numberOfBatches": len(ids), "executionIds": ids,
+                             "iterations": {"RUNNING": 0, StateType.SUCCESS.value: len(ids)}})
+        return
+    w.set_state(tr, StateType.RUNNING, attempts=attempts, outputs={
+        "numberOfBatches": len(ids), "executionIds": ids, "results": {}, "iterations": iteration_counts(len(ids), {})})
+
+
+def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: SubflowEnded) -> None:
+    from kestra_stream.executor._working import allowed_state
+
+    outputs = tr.outputs or {}
+    ids: list[str] = list(outputs.get("executionIds") or [])
+    if event.child_execution_id not in ids:
+        return  # a child of an earlier attempt
+    iteration = str(ids.index(event.child_execution_id) + 1)
+    results: dict[str, Any] = dict(outputs.get("results") or {})
+    if iteration in results:
+        return  # told twice
+    if event.message:
+        w.log(LogLevel.ERROR, f"batch {iteration}: {event.message}", tr)
+    results[iteration] = {"executionId": event.child_execution_id, "state": event.state.value,
+                          "outputs": event.outputs or {}}
+    new_outputs = {**outputs, "results": results, "iterations": iteration_counts(len(ids), results)}
+    if len(results) < len(ids):
+        w.update(tr, outputs=new_outputs)
+        return
+    state = terminal_state(results, task.transmit_failed)
+    tr = w.update(tr, attempts=w.set_attempt_state(tr, state), outputs=new_outputs)
+    if state == StateType.FAILED:
+        w.fail_attempt(tr, task)  # a retry policy starts every batch again
+    else:
+        w.set_state(tr, allowed_state(task, state))
+
+
+def kill_batches(w: Working, tr: TaskRun) -> None:
+    """Kill the children still running (the parent is being killed)."""
+    outputs = tr.outputs or {}
+    results = outputs.get("results") or {}
+    for index, child_id in enumerate(outputs.get("executionIds") or [], start=1):
+        if str(index) not in results:
+            w.commands.append(KillExecution(execution_id=str(child_id)))
