@@ -19,7 +19,6 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from kestra_stream_plugin_core import Webhook
 
 from kestra_stream.api._executions import created_execution
 from kestra_stream.api._http import json_response, read_body, services
@@ -27,6 +26,7 @@ from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import ExpressionError, KestraStreamError, NotFoundError
 from kestra_stream.models.execution import Execution, execution_trigger
 from kestra_stream.models.flow import Flow
+from kestra_stream.plugins.spi import WebhookTrigger
 from kestra_stream.scheduler import disabled_in
 from kestra_stream.triggers import conditions_hold, emit_execution, render_with_trigger, trigger_uid
 
@@ -62,10 +62,10 @@ def multi_map(pairs: Mapping[str, str] | Any) -> dict[str, list[str]]:
     return out
 
 
-def matching_webhook(flow: Flow, key: str, at: datetime) -> Webhook | None:
+def matching_webhook(flow: Flow, key: str, at: datetime) -> WebhookTrigger | None:
     """The flow's first enabled Webhook trigger whose (rendered) key is ``key``."""
     for trigger in flow.triggers or ():
-        if not isinstance(trigger, Webhook) or trigger.disabled:
+        if not isinstance(trigger, WebhookTrigger) or trigger.disabled:
             continue
         try:
             expected = str(render_with_trigger(trigger.key, flow, {}, at)).strip()

@@ -22,22 +22,22 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from kestra_stream_plugin_core import (
-    ExecutionFilter,
-    FilterField,
-    FilterType,
-    MultipleCondition,
-    TimeWindow,
-    UpstreamFlow,
-    as_text,
-)
-from kestra_stream_plugin_core import Flow as FlowTrigger
 
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.task import Condition, ConditionContext
+from kestra_stream.plugins.spi import (
+    ExecutionFilter,
+    FilterField,
+    FilterType,
+    FlowTrigger,
+    TimeWindow,
+    UpstreamFlow,
+    as_text,
+)
+from kestra_stream.plugins.spi import MultipleConditionBase as MultipleCondition
 from kestra_stream.triggers._preconditions import Met, PreconditionState, advance, firing_key
 
 log = structlog.get_logger(__name__)

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 
-from kestra_stream_plugin_core import TimeWindow, TimeWindowType
 from pydantic import BaseModel, ConfigDict
+
+from kestra_stream.plugins.spi import TimeWindow, TimeWindowType
 
 DEFAULT_WINDOW = timedelta(days=1)
 _DAY = timedelta(days=1)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from kestra_stream.expressions import is_truthy
 from kestra_stream.models.plugin import PluginModel
+from kestra_stream.plugins.spi import TimeWindow, TimeWindowType
 from kestra_stream_plugin_core._base import Label, as_text, check_cron, check_timezone
-from kestra_stream_plugin_core._windows import TimeWindow, TimeWindowType
 from kestra_stream_plugin_core.conditions import (
     DateTimeBetween,
     DayInMonth,

@@ -1,27 +1,16 @@
-"""What the core plugins share: nested property models, label lists, Kestra's truthiness and cron checks."""
+"""What the core plugins share: label lists, expression texts and cron checks (``Props`` and ``as_text``
+are the engine's, from its plugin SPI)."""
 
 from __future__ import annotations
 
-import json
 import zoneinfo
-from collections.abc import Mapping
 from typing import Any
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
 
-ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
+from kestra_stream.plugins.spi import Props, as_text
 
-# Kestra's TruthUtils: these texts are false, every other text is true.
 _CRON_NICKNAMES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
-
-
-class Props(BaseModel):
-    """A nested property object of a plugin (camelCase in flows, unknown keys refused)."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
-                              validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
 
 
 class Label(Props):
@@ -29,17 +18,6 @@ class Label(Props):
 
     key: str
     value: str
-
-
-def as_text(value: Any) -> str:
-    """A rendered value as the text Kestra would compare (``true`` rather than ``True``)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Mapping | list):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
 
 
 def condition_text(value: Any) -> Any:
@@ -78,3 +56,6 @@ def check_timezone(name: str) -> str:
         raise ValueError(f"unknown time zone {name!r}: use an IANA name such as "
                          f"'Europe/Paris' or 'UTC'") from exc
     return name
+
+
+__all__ = ["Label", "Props", "as_text", "check_cron", "check_timezone", "condition_text", "has_expression"]

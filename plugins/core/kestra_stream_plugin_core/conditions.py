@@ -17,15 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from kestra_stream.durations import Duration
 from kestra_stream.errors import PluginError
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import AnyCondition, Condition, ConditionContext
-from kestra_stream_plugin_core._base import ID_PATTERN, Label
-from kestra_stream_plugin_core._windows import TimeWindow
+from kestra_stream.plugins.spi import MultipleConditionBase
+from kestra_stream_plugin_core._base import Label
 
 _TRIGGER_DATE = "{{ trigger.date }}"
 
@@ -470,7 +469,7 @@ class Or(Condition):
         return any(condition.test(ctx) for condition in self.conditions)
 
 
-class MultipleCondition(Condition):
+class MultipleCondition(MultipleConditionBase):
     """Every named condition has held within a time window (deprecated: use Flow trigger preconditions)."""
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
@@ -494,16 +493,3 @@ class MultipleCondition(Condition):
       flowId: clean
 """),),
     )
-
-    id: str = Field(pattern=ID_PATTERN)
-    window: Duration | None = Field(default=None, description="The window length; a day by default.")
-    window_advance: Duration | None = Field(default=None,
-                                            description="Where the window starts after midnight.")
-    reset_on_success: bool = True
-    conditions: dict[str, AnyCondition] = Field(min_length=1)
-    time_window: TimeWindow | None = Field(default=None, description="Newer form of window / windowAdvance.")
-
-    def test(self, ctx: ConditionContext) -> bool:
-        raise PluginError(f"MultipleCondition '{self.id}' is evaluated by the Flow trigger over a time window, "
-                          f"not on its own; use it in a Flow trigger's conditions (or, better, its "
-                          f"`preconditions`)", plugin_type=self.type)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.durations import Duration
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.state import StateType
-from kestra_stream.models.task import AnyCondition, Trigger, not_implemented
-from kestra_stream_plugin_core._base import ID_PATTERN, Props, check_cron, check_timezone
-from kestra_stream_plugin_core._windows import TimeWindow
-from kestra_stream_plugin_core.conditions import MultipleCondition
+from kestra_stream.models.task import AnyCondition, Trigger
+from kestra_stream.plugins.spi import (
+    ExecutionFilter,
+    ExecutionFilterItem,
+    FilterField,
+    FilterType,
+    FlowTrigger,
+    Preconditions,
+    UpstreamFlow,
+    WebhookTrigger,
+)
+from kestra_stream_plugin_core._base import Props, check_cron, check_timezone
 
 RecoverMissedSchedules = Literal["ALL", "LAST", "NONE"]
 
@@ -134,73 +140,7 @@ triggers:
         return None if value is None else check_timezone(value)
 
 
-class UpstreamFlow(Props):
-    namespace: str
-    flow_id: str | None = None
-    states: list[StateType] | None = None
-    labels: dict[str, Any] | None = None
-
-
-class FilterField(StrEnum):
-    FLOW_ID = "FLOW_ID"
-    NAMESPACE = "NAMESPACE"
-    STATE = "STATE"
-    EXPRESSION = "EXPRESSION"
-
-
-class FilterType(StrEnum):
-    EQUAL_TO = "EQUAL_TO"
-    NOT_EQUAL_TO = "NOT_EQUAL_TO"
-    IN = "IN"
-    NOT_IN = "NOT_IN"
-    IS_TRUE = "IS_TRUE"
-    IS_FALSE = "IS_FALSE"
-    IS_NULL = "IS_NULL"
-    IS_NOT_NULL = "IS_NOT_NULL"
-    STARTS_WITH = "STARTS_WITH"
-    ENDS_WITH = "ENDS_WITH"
-    REGEX = "REGEX"
-    CONTAINS = "CONTAINS"
-
-
-class ExecutionFilterItem(Props):
-    field: FilterField
-    type: FilterType
-    value: str | None = None
-    values: list[str] | None = None
-
-    @model_validator(mode="after")
-    def _operand_given(self) -> ExecutionFilterItem:
-        if self.type in (FilterType.IN, FilterType.NOT_IN) and self.values is None:
-            raise ValueError(f"a filter of type {self.type.value} needs `values` (a list)")
-        needs_value = self.type not in (FilterType.IN, FilterType.NOT_IN, FilterType.IS_TRUE,
-                                        FilterType.IS_FALSE, FilterType.IS_NULL, FilterType.IS_NOT_NULL)
-        if needs_value and self.value is None:
-            raise ValueError(f"a filter of type {self.type.value} needs `value`")
-        return self
-
-
-class ExecutionFilter(Props):
-    id: str = Field(pattern=ID_PATTERN)
-    operand: Literal["AND", "OR"] = "AND"
-    filters: list[ExecutionFilterItem] = Field(min_length=1)
-
-
-class Preconditions(Props):
-    """Upstream executions that must all have happened, within a time window, to start this flow."""
-
-    id: str = Field(pattern=ID_PATTERN)
-    time_window: TimeWindow = Field(default_factory=TimeWindow)
-    reset_on_success: bool = True
-    flows: list[UpstreamFlow] | None = None
-    where: list[ExecutionFilter] | None = None
-
-
-def _terminated_states() -> list[StateType]:
-    return [s for s in StateType if s.is_terminated]
-
-
-class Flow(Trigger):
+class Flow(FlowTrigger):
     """Start an execution when executions of other flows change state."""
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
@@ -254,21 +194,8 @@ triggers:
         ),
     )
 
-    inputs: dict[str, Any] | None = Field(default=None, description="Inputs of the executions it starts.")
-    states: list[StateType] = Field(default_factory=_terminated_states,
-                                    description="The states reacted to; every terminal state by default.")
-    preconditions: Preconditions | None = Field(default=None, description="Upstream executions to wait for.")
 
-    @field_validator("states", mode="after")
-    @classmethod
-    def _not_created(cls, value: list[StateType]) -> list[StateType]:
-        if StateType.CREATED in value:
-            raise ValueError("a Flow trigger cannot react to CREATED (it reacts to state changes); "
-                             "use RUNNING or a terminal state such as SUCCESS")
-        return value
-
-
-class Webhook(Trigger):
+class Webhook(WebhookTrigger):
     """Start an execution from an HTTP call to the flow's webhook URL."""
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
@@ -295,22 +222,6 @@ triggers:
         ),
     )
 
-    key: str = Field(min_length=1, max_length=256, description="The secret key of the webhook URL.")
-    inputs: dict[str, Any] | None = Field(default=None, description="Inputs of the executions it starts.")
-    wait: bool = Field(default=False, description="Answer the call only once the execution has ended.")
-    return_outputs: bool = Field(default=False, description="With `wait`, answer with the flow's outputs.")
-    response_content_type: str | None = Field(default=None, description="Content type of the answer.")
 
-    @field_validator("response_content_type")
-    @classmethod
-    def _json_answers(cls, value: str | None) -> str | None:
-        if value is not None:
-            raise ValueError(not_implemented("responseContentType", "webhook answers are JSON; remove it"))
-        return value
-
-    @model_validator(mode="after")
-    def _no_multiple_condition(self) -> Webhook:
-        if any(isinstance(c, MultipleCondition) for c in self.conditions or ()):
-            raise ValueError(f"webhook trigger '{self.id}' cannot have a MultipleCondition; "
-                             f"use a Flow trigger with preconditions instead")
-        return self
+__all__ = ["ExecutionFilter", "ExecutionFilterItem", "FilterField", "FilterType", "Flow", "Preconditions",
+           "Schedule", "ScheduleBackfill", "ScheduleOnDates", "UpstreamFlow", "Webhook"]
