@@ -44,17 +44,13 @@ def _command(settings: StandaloneSettings, *args: str) -> list[str]:
     return [sys.executable, "-m", "kestra_stream", "--log-format", "json", "--log-level", settings.log_level, *args]
 
 
-def _kafka_args(settings: StandaloneSettings) -> list[str]:
-    config = ["--config", str(settings.config_file.resolve())] if settings.config_file else []
-    return [*config, "--bootstrap-servers", settings.kafka.bootstrap_servers,
-            "--topic-prefix", settings.kafka.topic_prefix, "--partitions", str(settings.kafka.partitions)]
-
-
 def children(settings: StandaloneSettings, workers: int) -> list[ChildSpec]:
     home = str(settings.home.resolve())
-    kafka = _kafka_args(settings)
-    search = ["--elasticsearch-url", settings.elasticsearch_url, "--index-prefix", settings.index_prefix]
+    # The file still goes along: its other sections (storage, api) and Kafka settings with no option.
     config = ["--config", str(settings.config_file.resolve())] if settings.config_file else []
+    kafka = [*config, "--bootstrap-servers", settings.kafka.bootstrap_servers,
+             "--topic-prefix", settings.kafka.topic_prefix, "--partitions", str(settings.kafka.partitions)]
+    search = ["--elasticsearch-url", settings.elasticsearch_url, "--index-prefix", settings.index_prefix]
     flows = ["--flows", str(settings.flows.resolve())] if settings.flows else []
     return [
         ChildSpec("executor", _command(settings, "executor", *kafka)),

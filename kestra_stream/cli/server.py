@@ -1,7 +1,8 @@
-"""``kestra-stream server local`` and ``server standalone``: a backend, its search index and the REST API
-in one long-running process.
+"""``kestra-stream server local`` and ``server standalone``: a backend, its search index and the REST API.
 
-Each server is one ``AsyncExitStack`` of components, started in order and stopped in reverse
+``server standalone`` supervises one child process per component (``_standalone``); with
+``--in-process``, and for ``server local``, every component runs in this process. Each in-process
+server is one ``AsyncExitStack`` of components, started in order and stopped in reverse
 (the API first, so no request reaches a stopped backend); a new component (a scheduler, trigger
 runners) is one more ``enter_async_context`` in ``_local_components`` / ``_standalone_components``.
 """

@@ -52,11 +52,11 @@ async def serve_webserver(settings: KafkaSettings, storage: Storage, home: Path,
         await stack.enter_async_context(serving(ApiServices(
             backend=kafka, flows=kafka.flows, search=search, storage=kafka.storage, registry=default_registry(),
             settings=api, backend_name="kafka", triggers=triggers)))
+        with_ = (", with the scheduler and triggers" if with_triggers else "") + (
+            f", flows from {flows.resolve()}" if flows else "")
         announce_ready(f"kestra-stream webserver on Kafka {settings.bootstrap_servers} "
                        f"(topics {settings.topic_prefix}*), search {elasticsearch_url}, "
-                       f"API on http://{api.host}:{api.port}" + (", with the scheduler and triggers" if with_triggers
-                                                                 else "")
-                       + (f", flows from {flows.resolve()}" if flows else ""))
+                       f"API on http://{api.host}:{api.port}{with_}")
         await serve(kafka, flows)
     if not supervised():
         click.echo("stopped", err=True)

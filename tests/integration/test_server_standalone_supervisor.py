@@ -25,6 +25,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from kestra_stream.kafka import KafkaSettings
+from tests._pidfiles import alive
 
 pytestmark = [pytest.mark.kafka, pytest.mark.elasticsearch, pytest.mark.timeout(900)]
 
@@ -46,13 +47,6 @@ def free_port() -> int:
         port: int = sock.getsockname()[1]
         return port
 
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def children_of(pid: int) -> dict[int, str]:

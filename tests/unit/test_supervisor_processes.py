@@ -17,7 +17,7 @@ import pytest
 import structlog
 
 from kestra_stream.supervisor import ChildFailed, ChildSpec, RestartPolicy, Supervisor
-from tests._pidfiles import written_pid
+from tests._pidfiles import alive, written_pid
 
 QUICK = RestartPolicy(first_delay=0.05, max_delay=0.2, fast_run=60.0, max_fast_failures=3)
 READY = f"print({json.dumps(json.dumps({'kestra_stream_ready': 'up'}))}, flush=True)"
@@ -26,13 +26,6 @@ READY = f"print({json.dumps(json.dumps({'kestra_stream_ready': 'up'}))}, flush=T
 def python(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie left to a non-reaping init is gone too
 
 
 async def until(condition: Callable[[], bool], what: str, within: float = 60.0) -> None:
