@@ -169,6 +169,20 @@ def process_tree(table: dict[int, ProcStat], root: int) -> list[int]:
     return tree
 
 
+COMPONENTS = ("executor", "worker", "indexer", "webserver", "scheduler")
+
+
+def command_name(pid: int, name: str) -> str:
+    """``name``, or for a child of ``server standalone`` the component it runs (``python executor``)."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return name
+    if "kestra_stream" not in args:
+        return name
+    return next((f"{name} {arg}" for arg in args[args.index("kestra_stream"):] if arg in COMPONENTS), name)
+
+
 def cpu_used(before: dict[int, ProcStat], after: dict[int, ProcStat], roots: dict[str, int]) -> dict[str, float]:
     """CPU seconds each named process tree used between two snapshots, one entry per process.
 
@@ -183,6 +197,6 @@ def cpu_used(before: dict[int, ProcStat], after: dict[int, ProcStat], roots: dic
             earlier = before.get(pid)
             # A recycled pid (another command now) starts from zero like a new process.
             base = earlier.cpu_seconds if earlier is not None and earlier.name == stat.name else 0.0
-            label = name if pid == root else f"{name} / {stat.name} {pid}"
+            label = name if pid == root else f"{name} / {command_name(pid, stat.name)} {pid}"
             used[label] = round(stat.cpu_seconds - base, 2)
     return used

@@ -22,6 +22,7 @@ The JSON document is written under ``benchmarks/results/`` and a table is printe
 
     .venv/bin/python benchmarks/bench_server.py --server local --rate 1000/min --duration 20
     .venv/bin/python benchmarks/bench_server.py --server standalone --rate 4000/min --duration 60
+    .venv/bin/python benchmarks/bench_server.py --server standalone --server-arg=--in-process --rate 1000/min
     .venv/bin/python benchmarks/bench_server.py --server standalone --flow sequential_40_logs --runs 10
     .venv/bin/python benchmarks/bench_server.py --url http://127.0.0.1:8080 --server-pid 1234 --rate 500
 """
@@ -229,9 +230,10 @@ def service_pids(settings: ServicesSettings) -> dict[str, int]:
     return pids
 
 
-def server_command(server: str, home: Path, port: int, run_id: str, services: ServicesSettings) -> list[str]:
+def server_command(server: str, home: Path, port: int, run_id: str, services: ServicesSettings,
+                   extra: Sequence[str] = ()) -> list[str]:
     command = [sys.executable, "-m", "kestra_stream", "server", server, "--home", str(home / "server"),
-               "--port", str(port)]
+               "--port", str(port), *extra]
     if server == "standalone":
         command += ["--backend", "kafka", "--bootstrap-servers", services.endpoint("kafka"),
                     "--topic-prefix", f"bench-{run_id}.", "--elasticsearch-url", services.endpoint("elasticsearch"),
@@ -302,7 +304,7 @@ async def running_server(args: argparse.Namespace, session: aiohttp.ClientSessio
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
         home, port = Path(tmp), free_port()
         log_file = home / "server.log"
-        child = start_process(server_command(args.server, home, port, run_id, services), log_file)
+        child = start_process(server_command(args.server, home, port, run_id, services, args.server_arg), log_file)
         target = Target(f"http://127.0.0.1:{port}", child.pid, shared)
         try:
             await wait_ready(session, target, child, log_file)
@@ -496,6 +498,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", choices=SERVERS, default="local",
                         help="which server to start: `server local` or `server standalone --backend kafka`")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="one more argument of the server command, e.g. --server-arg=--in-process or "
+                             "--server-arg=--workers --server-arg=2 (repeat)")
     parser.add_argument("--url", help="measure the server already listening there instead of starting one")
     parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its CPU seconds")
     parser.add_argument("--rate", type=parse_rate, default=None,
@@ -522,7 +527,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def settings_of(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {"server": "url" if args.url else args.server, "url": args.url}
+    settings: dict[str, Any] = {"server": "url" if args.url else args.server, "url": args.url,
+                                "server_args": args.server_arg}
     if args.rate is not None:
         settings |= {"rate_per_minute": args.rate, "duration_seconds": args.duration, "drain_seconds": args.drain,
                      "warmup": args.warmup}

@@ -23,3 +23,12 @@ def written_pids(*paths: Path) -> list[int] | None:
     """Every pid of ``paths`` once all of them are written, else None."""
     pids = [written_pid(path) for path in paths]
     return None if None in pids else [pid for pid in pids if pid is not None]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie (exited, left unreaped by a container's init) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -8,6 +8,7 @@ import click
 
 from kestra_stream import __version__
 from kestra_stream.log import configure_logging
+from kestra_stream.supervisor import adopt_supervision
 
 
 class _LazyGroup(click.Group):
@@ -56,3 +57,4 @@ _COMMANDS = {
 def main(log_level: str, log_format: str) -> None:
     """kestra-stream: run Kestra flows on an embedded engine or on Apache Kafka."""
     configure_logging("json" if log_format == "json" else "console", log_level)
+    adopt_supervision()

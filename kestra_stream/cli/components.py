@@ -19,14 +19,17 @@ from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
 from kestra_stream.storage import Storage
+from kestra_stream.supervisor import announce_ready
 
 
-async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]]) -> None:
+async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]],
+                           banner: str) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await start()
+    announce_ready(banner)
     try:
         await stopping.wait()
     finally:
@@ -41,7 +44,8 @@ async def _run_executor(settings: KafkaSettings) -> None:
     await flows.start()
     executor = create_executor(settings, flows)
     try:
-        await _until_signalled(executor.start, executor.stop)
+        await _until_signalled(executor.start, executor.stop, f"executor running on Kafka "
+                               f"{settings.bootstrap_servers} (topics {settings.topic_prefix}*)")
     finally:
         await flows.stop()
 
@@ -50,7 +54,8 @@ async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path) -> 
     from kestra_stream.kafka.worker import KafkaWorker
 
     worker = KafkaWorker(settings, storage=storage, workdir_root=home / "work")
-    await _until_signalled(worker.start, worker.stop)
+    await _until_signalled(worker.start, worker.stop,
+                           f"worker {worker.worker_id} running in group {settings.worker_group_id}")
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -15,6 +15,7 @@ from kestra_stream.errors import KestraStreamError
 from kestra_stream.indexer import IndexerSettings, KafkaIndexer
 from kestra_stream.kafka import KafkaSettings
 from kestra_stream.search import ElasticsearchRepository
+from kestra_stream.supervisor import announce_ready
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +52,8 @@ def indexer(config_file: Path | None, bootstrap_servers: str | None, topic_prefi
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     running.start()
-    click.echo(f"indexing {', '.join(running.topics)} into {elasticsearch_url} ({index_prefix}-*); Ctrl-C stops")
+    announce_ready(f"indexing {', '.join(running.topics)} into {elasticsearch_url} ({index_prefix}-*); Ctrl-C stops",
+                   err=False)
     try:
         while not stopped.wait(lag_every):
             log.info("indexer_progress", **running.describe())

@@ -1,7 +1,8 @@
-"""``kestra-stream server local`` and ``server standalone``: a backend, its search index and the REST API
-in one long-running process.
+"""``kestra-stream server local`` and ``server standalone``: a backend, its search index and the REST API.
 
-Each server is one ``AsyncExitStack`` of components, started in order and stopped in reverse
+``server standalone`` supervises one child process per component (``_standalone``); with
+``--in-process``, and for ``server local``, every component runs in this process. Each in-process
+server is one ``AsyncExitStack`` of components, started in order and stopped in reverse
 (the API first, so no request reaches a stopped backend); a new component (a scheduler, trigger
 runners) is one more ``enter_async_context`` in ``_local_components`` / ``_standalone_components``.
 """
@@ -23,6 +24,7 @@ from kestra_stream.api import ApiServices, ApiSettings, serving
 from kestra_stream.backend import Backend
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
 from kestra_stream.cli._preflight import require_services
+from kestra_stream.cli._standalone import POLICY, StandaloneSettings, supervise_standalone
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import BackendError, FlowValidationError, KestraStreamError
 from kestra_stream.flows import flow_files
@@ -208,7 +210,7 @@ def local(flows: Path | None, home: Path, config_file: Path | None, host: str | 
         raise click.ClickException(str(exc)) from exc
 
 
-@server.command("standalone")
+@server.command("standalone", epilog=f"Supervision: {POLICY.describe()}.")
 @click.option("--backend", type=click.Choice(["kafka"]), default="kafka", show_default=True)
 @click.option("--flows", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="A directory of flows to publish to the flows topic and watch for changes.")
@@ -217,17 +219,32 @@ def local(flows: Path | None, home: Path, config_file: Path | None, host: str | 
 @click.option("--elasticsearch-url", envvar="KESTRA_STREAM_ELASTICSEARCH_URL", default=DEFAULT_ELASTICSEARCH_URL,
               show_default=True, help="Elasticsearch the indexer writes to and the API searches.")
 @click.option("--index-prefix", default="kestra_stream", show_default=True, help="Prefix of the index names.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (members of one worker group).")
+@click.option("--in-process", is_flag=True,
+              help="Every component in this one process (one interpreter lock) instead of one child process "
+                   "each; --workers does not apply.")
 @api_options
 @kafka_options
 def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: str, index_prefix: str,
-               host: str | None, port: int | None, config_file: Path | None, bootstrap_servers: str | None,
-               topic_prefix: str | None, partitions: int | None) -> None:
-    """Every component of the Kafka backend, the indexer and the REST API in one process."""
+               workers: int, in_process: bool, host: str | None, port: int | None, config_file: Path | None,
+               bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
+    """Every component of the Kafka backend, the indexer, the triggers and the REST API: the executor,
+    the workers, the indexer and the webserver (with the scheduler and triggers) each in a child
+    process, their logs merged into this command's, all stopped by Ctrl-C or SIGTERM."""
+    if in_process and workers != 1:
+        raise click.UsageError("--workers needs child processes: drop --in-process or --workers")
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     api = api_settings(config_file, host, port)
     require_services(kafka=settings, elasticsearch_url=elasticsearch_url, storage=storage_settings(config_file))
     try:
-        asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows, api,
-                                     elasticsearch_url, index_prefix))
+        if in_process:
+            asyncio.run(serve_standalone(settings, storage_for(config_file, home), home, flows, api,
+                                         elasticsearch_url, index_prefix))
+        else:
+            log_level = str(click.get_current_context().find_root().params["log_level"])
+            supervise_standalone(StandaloneSettings(
+                kafka=settings, api=api, home=home, flows=flows, config_file=config_file,
+                elasticsearch_url=elasticsearch_url, index_prefix=index_prefix, log_level=log_level), workers)
     except (BackendError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

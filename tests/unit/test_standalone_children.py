@@ -1,0 +1,67 @@
+"""`server standalone`'s children get the supervisor's settings, each through its command's options."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kestra_stream.api import ApiSettings
+from kestra_stream.cli import main
+from kestra_stream.cli._standalone import StandaloneSettings, children
+from kestra_stream.kafka import KafkaSettings
+
+SETTINGS = StandaloneSettings(
+    kafka=KafkaSettings(bootstrap_servers="broker:9092", topic_prefix="team.", partitions=8),
+    api=ApiSettings(host="0.0.0.0", port=9999), home=Path("/data/home"), flows=Path("/data/flows"),
+    config_file=Path("/etc/ks.yaml"), elasticsearch_url="http://es:9200", index_prefix="team_idx", log_level="INFO")
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def test_every_child_runs_its_component_command_with_the_supervisors_settings() -> None:
+    specs = {spec.name: list(spec.argv) for spec in children(SETTINGS, workers=2)}
+    assert list(specs) == ["executor", "worker-1", "worker-2", "indexer", "webserver"]
+    for argv in specs.values():
+        assert argv[:3] == [sys.executable, "-m", "kestra_stream"]
+        assert option(argv, "--log-format") == "json" and option(argv, "--log-level") == "INFO"
+        assert option(argv, "--config") == "/etc/ks.yaml"
+        assert option(argv, "--bootstrap-servers") == "broker:9092"
+    for name in ("executor", "worker-1", "worker-2", "webserver"):
+        assert option(specs[name], "--topic-prefix") == "team." and option(specs[name], "--partitions") == "8"
+    assert option(specs["indexer"], "--prefix") == "team."
+    for name in ("indexer", "webserver"):
+        assert option(specs[name], "--elasticsearch-url") == "http://es:9200"
+        assert option(specs[name], "--index-prefix") == "team_idx"
+    for name in ("worker-1", "worker-2", "webserver"):
+        assert option(specs[name], "--home") == "/data/home"
+    webserver = specs["webserver"]
+    assert "--triggers" in webserver and option(webserver, "--flows") == "/data/flows"
+    assert (option(webserver, "--host"), option(webserver, "--port")) == ("0.0.0.0", "9999")
+
+
+def test_every_child_command_parses_the_options_it_is_given(tmp_path: Path) -> None:
+    config, flows = tmp_path / "ks.yaml", tmp_path / "flows"
+    config.write_text("kafka: {}\n")
+    flows.mkdir()
+    settings = dataclasses.replace(SETTINGS, config_file=config, flows=flows)
+    root = main.make_context("kestra-stream", ["--help"], resilient_parsing=True)
+    for spec in children(settings, workers=1):
+        args = list(spec.argv)[3:]
+        command_at = next(i for i, arg in enumerate(args) if arg in {"executor", "worker", "indexer", "webserver"})
+        command = main.get_command(root, args[command_at])
+        assert command is not None
+        # Parsing only (the command does not run): an unknown option or a bad value raises here.
+        context = command.make_context(args[command_at], args[command_at + 1:], parent=root)
+        assert context.params["config_file"] == config, spec.name
+
+
+def test_in_process_refuses_more_than_one_worker() -> None:
+    result = CliRunner().invoke(main, ["server", "standalone", "--in-process", "--workers", "2",
+                                       "--bootstrap-servers", "127.0.0.1:1", "--elasticsearch-url", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "--workers needs child processes" in result.output
