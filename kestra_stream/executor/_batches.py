@@ -48,9 +48,12 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
     split = next((s for s in siblings if s.task_id == task.split_task_id), None)
     batches = [str(u) for u in ((split.outputs or {}).get("batches") or [])] if split else []
     attempt = len(tr.attempts) + 1
-    attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, w.at)))
+
+    def attempts(state: StateType) -> tuple[Attempt, ...]:
+        return (*tr.attempts, Attempt(state=State.new(state, w.at)))
+
     if not batches:  # an empty file: nothing to start, as in Kestra (no outputs either)
-        w.set_state(tr, StateType.SUCCESS, attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))))
+        w.set_state(tr, StateType.SUCCESS, attempts=attempts(StateType.SUCCESS))
         return
     commands: list[StartSubflow] = []
     try:
@@ -71,12 +74,11 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
     ids = [c.child_execution_id for c in commands]
     w.commands.extend(commands)
     if not task.wait:  # started is all there is to know: Kestra counts them SUCCESS at once
-        w.set_state(tr, StateType.SUCCESS,
-                    attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))),
+        w.set_state(tr, StateType.SUCCESS, attempts=attempts(StateType.SUCCESS),
                     outputs={"numberOfBatches": len(ids), "executionIds": ids,
                              "iterations": {"RUNNING": 0, StateType.SUCCESS.value: len(ids)}})
         return
-    w.set_state(tr, StateType.RUNNING, attempts=attempts, outputs={
+    w.set_state(tr, StateType.RUNNING, attempts=attempts(StateType.RUNNING), outputs={
         "numberOfBatches": len(ids), "executionIds": ids, "results": {}, "iterations": iteration_counts(len(ids), {})})
 
 
