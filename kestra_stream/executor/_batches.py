@@ -83,8 +83,6 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
 
 
 def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: SubflowEnded) -> None:
-    from kestra_stream.executor._working import allowed_state
-
     outputs = tr.outputs or {}
     ids: list[str] = list(outputs.get("executionIds") or [])
     if event.child_execution_id not in ids:
@@ -101,12 +99,7 @@ def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: Subflo
     if len(results) < len(ids):
         w.update(tr, outputs=new_outputs)
         return
-    state = terminal_state(results, task.transmit_failed)
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, state), outputs=new_outputs)
-    if state == StateType.FAILED:
-        w.fail_attempt(tr, task)  # a retry policy starts every batch again
-    else:
-        w.set_state(tr, allowed_state(task, state))
+    w.end_child_attempt(tr, task, terminal_state(results, task.transmit_failed), new_outputs)
 
 
 def kill_batches(w: Working, tr: TaskRun) -> None:
