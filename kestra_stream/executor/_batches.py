@@ -48,9 +48,12 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
     split = next((s for s in siblings if s.task_id == task.split_task_id), None)
     batches = [str(u) for u in ((split.outputs or {}).get("batches") or [])] if split else []
     attempt = len(tr.attempts) + 1
-    attempts = (*tr.attempts, Attempt(state=State.new(StateType.RUNNING, w.at)))
+
+    def attempts(state: StateType) -> tuple[Attempt, ...]:
+        return (*tr.attempts, Attempt(state=State.new(state, w.at)))
+
     if not batches:  # an empty file: nothing to start, as in Kestra (no outputs either)
-        w.set_state(tr, StateType.SUCCESS, attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))))
+        w.set_state(tr, StateType.SUCCESS, attempts=attempts(StateType.SUCCESS))
         return
     commands: list[StartSubflow] = []
     try:
@@ -71,18 +74,15 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
     ids = [c.child_execution_id for c in commands]
     w.commands.extend(commands)
     if not task.wait:  # started is all there is to know: Kestra counts them SUCCESS at once
-        w.set_state(tr, StateType.SUCCESS,
-                    attempts=(*tr.attempts, Attempt(state=State.new(StateType.SUCCESS, w.at))),
+        w.set_state(tr, StateType.SUCCESS, attempts=attempts(StateType.SUCCESS),
                     outputs={"numberOfBatches": len(ids), "executionIds": ids,
                              "iterations": {"RUNNING": 0, StateType.SUCCESS.value: len(ids)}})
         return
-    w.set_state(tr, StateType.RUNNING, attempts=attempts, outputs={
+    w.set_state(tr, StateType.RUNNING, attempts=attempts(StateType.RUNNING), outputs={
         "numberOfBatches": len(ids), "executionIds": ids, "results": {}, "iterations": iteration_counts(len(ids), {})})
 
 
 def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: SubflowEnded) -> None:
-    from kestra_stream.executor._working import allowed_state
-
     outputs = tr.outputs or {}
     ids: list[str] = list(outputs.get("executionIds") or [])
     if event.child_execution_id not in ids:
@@ -99,12 +99,7 @@ def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: Subflo
     if len(results) < len(ids):
         w.update(tr, outputs=new_outputs)
         return
-    state = terminal_state(results, task.transmit_failed)
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, state), outputs=new_outputs)
-    if state == StateType.FAILED:
-        w.fail_attempt(tr, task)  # a retry policy starts every batch again
-    else:
-        w.set_state(tr, allowed_state(task, state))
+    w.end_child_attempt(tr, task, terminal_state(results, task.transmit_failed), new_outputs)
 
 
 def kill_batches(w: Working, tr: TaskRun) -> None:

@@ -319,6 +319,15 @@ class Working:
         if not _flow_rules.retry_failed(self, tr, task):
             self.set_state(tr, allowed_state(task, StateType.FAILED))
 
+    def end_child_attempt(self, tr: TaskRun, task: Task, state: StateType, outputs: dict[str, Any]) -> None:
+        """The attempt waiting for child executions ended in ``state``: a failure is retried if the policy
+        allows (its children start again), anything else ends the run."""
+        tr = self.update(tr, attempts=self.set_attempt_state(tr, state), outputs=outputs)
+        if state == StateType.FAILED:
+            self.fail_attempt(tr, task)
+        else:
+            self.set_state(tr, allowed_state(task, state))
+
     def succeed_attempt(self, tr: TaskRun, task: Task, state: StateType,
                         outputs: dict[str, Any] | None) -> None:
         if state == StateType.SUCCESS and _flow_rules.warns_on_retry(self, tr, task):

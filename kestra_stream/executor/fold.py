@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kestra_stream.executor import _batches, _flow_rules
 from kestra_stream.executor._flow_rules import CORRELATION_ID
-from kestra_stream.executor._working import ROOT, Working, allowed_state
+from kestra_stream.executor._working import ROOT, Working
 from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution, ScheduleTimer
 from kestra_stream.executor.events import (
     Dequeued,
@@ -382,11 +382,7 @@ def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     else:
         state = StateType.SUCCESS
     outputs = {"executionId": event.child_execution_id, "state": child.value, "outputs": event.outputs or {}}
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, state), outputs=outputs)
-    if state == StateType.FAILED:
-        w.fail_attempt(tr, task)  # a retry policy starts the child again
-    else:
-        w.set_state(tr, allowed_state(task, state))
+    w.end_child_attempt(tr, task, state, outputs)
 
 
 def _on_labels_set(w: Working, event: LabelsSet) -> None:

@@ -267,8 +267,8 @@ class PauseTask(Task):
     behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = "RESUME"
 
 
-class SubflowTask(Task):
-    """Starts an execution of another flow, optionally waiting for it to end."""
+class ChildFlowTask(Task):
+    """What every task that starts executions of another flow says about them (Kestra's ChildFlowInterface)."""
 
     namespace: str
     flow_id: str
@@ -278,6 +278,11 @@ class SubflowTask(Task):
     wait: bool = True
     transmit_failed: bool = True
     inherit_labels: bool = False
+
+
+class SubflowTask(ChildFlowTask):
+    """Starts an execution of another flow, optionally waiting for it to end."""
+
     # Deprecated in Kestra (use the child flow's outputs): rendered by the child execution at its end.
     outputs: dict[str, Any] | None = None
     schedule_date: str | None = None
@@ -294,21 +299,13 @@ class SubflowTask(Task):
         return value
 
 
-class SubflowBatchesTask(Task):
+class SubflowBatchesTask(ChildFlowTask):
     """Starts one execution of another flow per batch of a file, and ends when they all did (ForEachItem's
     ``_items``). The batches' URIs are ``outputs.batches`` of the sibling task run ``split_task_id`` (a worker
     split the file: the executor never reads storage); ``taskrun.items`` and ``taskrun.iteration`` (1 first)
     render each child's ``inputs``."""
 
     split_task_id: str
-    namespace: str
-    flow_id: str
-    revision: int | None = None
-    inputs: dict[str, Any] | None = None
-    labels: dict[str, str] | list[dict[str, str]] | None = None
-    wait: bool = True
-    transmit_failed: bool = True
-    inherit_labels: bool = False
 
 
 @dataclass(frozen=True)

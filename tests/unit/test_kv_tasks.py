@@ -35,11 +35,14 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "storage")
 
 
-def _ctx(storage: LocalStorage, tmp_path: Path, task: RunnableTask | None = None) -> TaskRunContext:
+def _ctx(storage: LocalStorage, tmp_path: Path, task: RunnableTask | None = None,
+         trigger: dict[str, Any] | None = None) -> TaskRunContext:
+    variables: dict[str, Any] = {"flow": {"id": "flow", "namespace": NS}, "execution": {"id": "E1"},
+                                 "task": {"id": "t"}, "inputs": {"key": "answer", "ns": "other.ns"}}
+    if trigger is not None:
+        variables["trigger"] = trigger
     job = RunTask(execution_id="E1", taskrun_id="R1", attempt=1, task=task or _task(core.Log, message="x"),
-                  namespace=NS, flow_id="flow", variables={
-                      "flow": {"id": "flow", "namespace": NS}, "execution": {"id": "E1"},
-                      "task": {"id": "t"}, "inputs": {"key": "answer", "ns": "other.ns"}})
+                  namespace=NS, flow_id="flow", variables=variables)
     logs: list[LogEntry] = []
     return TaskRunContext(job, emit_log=logs.append, storage=storage, workdir_root=tmp_path / "work", environ={})
 
@@ -160,6 +163,18 @@ async def test_read_refuses_files_of_another_flow_or_namespace(storage: LocalSto
         ctx.render("{{ read('kestra:///company/team/flow/missing.txt') }}")
     with pytest.raises(ExpressionError):
         ctx.render("{{ read('kestra:///company/team/flow/../../other/ns') }}")
+
+
+async def test_a_subflow_execution_reads_the_files_of_the_execution_that_started_it(
+        storage: LocalStorage, tmp_path: Path) -> None:
+    batch = await storage.put(task_uri("parent.ns", "parent", "P1", "each_split", "R0", "1.txt"), b"a\nb\n")
+    sibling = await storage.put(task_uri("parent.ns", "parent", "P2", "each_split", "R0", "1.txt"), b"secret")
+    child = _ctx(storage, tmp_path, trigger={"executionId": "P1", "namespace": "parent.ns", "flowId": "parent"})
+    assert child.render("{{ read('" + batch + "') }}") == "a\nb\n"
+    with pytest.raises(ExpressionError, match="outside this scope"):  # another execution of the parent flow
+        child.render("{{ read('" + sibling + "') }}")
+    with pytest.raises(ExpressionError, match="outside this scope"):  # no trigger: no parent
+        _ctx(storage, tmp_path).render("{{ read('" + batch + "') }}")
 
 
 async def test_read_of_binary_content_says_to_pass_the_uri_instead(storage: LocalStorage, tmp_path: Path) -> None:

@@ -192,7 +192,8 @@ class ForEachItem(FlowableTask):
                                                             "(with wait).")
     inherit_labels: bool = Field(default=False, description="Each subflow execution takes this execution's "
                                                             "labels.")
-    schedule_date: str | None = None
+    schedule_date: str | None = Field(default=None, description="Not implemented: refused at validation "
+                                                                "(the subflow executions start at once).")
 
     _tasks: list[Task] = PrivateAttr(default_factory=list)
 
