@@ -41,8 +41,12 @@ class ChildFailed(KestraStreamError):
 
 @dataclass(frozen=True)
 class ChildSpec:
+    """``start_last``: first started once every other child is ready (an API that answers only when
+    the backend behind it runs); its restarts wait for nothing."""
+
     name: str
     argv: Sequence[str]
+    start_last: bool = False
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Supervisor:
         self._running: dict[str, _Running] = {}
         self._ready: set[str] = set()
         self._was_all_ready = False
+        self._first_ready = asyncio.Event()  # every child that is not start_last was ready once
         self._stopping = asyncio.Event()
         self._failure: ChildFailed | None = None
 
@@ -113,6 +118,9 @@ class Supervisor:
                 running.process.send_signal(sig)
 
     async def _keep(self, spec: ChildSpec) -> None:
+        if spec.start_last:
+            while not (self._first_ready.is_set() or self._stopping.is_set()):
+                await wait_set(self._first_ready, 0.2)
         fast_failures = 0
         while not self._stopping.is_set():
             started = time.monotonic()
@@ -187,6 +195,8 @@ class Supervisor:
     def _mark_ready(self, name: str, pid: int, banner: str) -> None:
         log.info("child_ready", component=name, pid=pid, banner=banner)
         self._ready.add(name)
+        if {spec.name for spec in self._specs if not spec.start_last} <= self._ready:
+            self._first_ready.set()
         if self._on_ready is not None:
             self._on_ready(name, pid)
         if not self._was_all_ready and len(self._ready) == len(self._specs):
