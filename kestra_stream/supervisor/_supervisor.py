@@ -63,8 +63,9 @@ def describe_exit(returncode: int) -> dict[str, Any]:
 
 
 class Supervisor:
-    """Starts every child at once and keeps them running; ``run`` returns after a clean stop on
-    SIGTERM/SIGINT and raises ``ChildFailed`` when the restart policy gives up on a child."""
+    """Starts the children together (a ``start_last`` one once the others are ready) and keeps them
+    running; ``run`` returns after a clean stop on SIGTERM/SIGINT and raises ``ChildFailed`` when the
+    restart policy gives up on a child or one cannot be started at all."""
 
     def __init__(self, children: Sequence[ChildSpec], policy: RestartPolicy | None = None, *,
                  stop_seconds: float = 20.0, on_ready: Callable[[str, int], None] | None = None,
@@ -85,7 +86,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
-        keepers = [asyncio.create_task(self._keep(spec), name=f"keep-{spec.name}") for spec in self._specs]
+        keepers = [asyncio.create_task(self._keep_or_fail(spec), name=f"keep-{spec.name}") for spec in self._specs]
         try:
             await self._stopping.wait()
             await self._stop(keepers)
@@ -116,6 +117,13 @@ class Supervisor:
         if running.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 running.process.send_signal(sig)
+
+    async def _keep_or_fail(self, spec: ChildSpec) -> None:
+        try:
+            await self._keep(spec)
+        except OSError as exc:  # its program is missing or cannot run: no restart helps
+            self._failure = ChildFailed(f"could not start the {spec.name} component ({spec.argv[0]}): {exc}")
+            self._stopping.set()
 
     async def _keep(self, spec: ChildSpec) -> None:
         if spec.start_last:

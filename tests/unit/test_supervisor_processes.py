@@ -191,3 +191,13 @@ def test_a_start_last_child_starts_only_once_the_others_are_ready(tmp_path: Path
         asyncio.run(scenario())
     assert order == ["backend", "api"]
     assert [e for e in logs if e["event"] == "child_died"] == []
+
+
+def test_a_child_that_cannot_be_started_stops_everything_saying_which() -> None:
+    steady = python(f"import time\n{READY}\ntime.sleep(600)")
+
+    async def scenario() -> None:
+        await Supervisor([ChildSpec("steady", steady), ChildSpec("indexer", ["/nonexistent/python"])], QUICK).run()
+
+    with pytest.raises(ChildFailed, match=r"could not start the indexer component \(/nonexistent/python\)"):
+        asyncio.run(scenario())
