@@ -4,7 +4,8 @@ Children: the executor, ``--workers`` workers, the indexer, and the webserver ho
 the scheduler, flow and realtime triggers and the flows directory. The triggers sit with the API
 because both follow the same flows and trigger state: one process reads those topics once, and the
 scheduler's ticks are light next to the executor's fold and the workers' tasks, the two that get a
-core of their own.
+core of their own. The webserver starts once the others are ready, so that an answering API
+means a running server, as in one process.
 
 Every child is started through the component's own command with the supervisor's settings passed
 explicitly (resolved Kafka settings, the settings file, home, Elasticsearch, API bind), and the
@@ -60,8 +61,10 @@ def children(settings: StandaloneSettings, workers: int) -> list[ChildSpec]:
         ChildSpec("indexer", _command(settings, "indexer", *config, "--bootstrap-servers",
                                       settings.kafka.bootstrap_servers, "--prefix", settings.kafka.topic_prefix,
                                       *search)),
+        # Last, as in one process: once the API answers, the executor and the workers run behind it.
         ChildSpec("webserver", _command(settings, "webserver", "--triggers", "--home", home, *search, *flows,
-                                        "--host", settings.api.host, "--port", str(settings.api.port), *kafka)),
+                                        "--host", settings.api.host, "--port", str(settings.api.port), *kafka),
+                  start_last=True),
     ]
 
 

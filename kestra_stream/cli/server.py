@@ -231,7 +231,9 @@ def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: 
                bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """Every component of the Kafka backend, the indexer, the triggers and the REST API: the executor,
     the workers, the indexer and the webserver (with the scheduler and triggers) each in a child
-    process, their logs merged into this command's, all stopped by Ctrl-C or SIGTERM."""
+    process, their logs merged into this command's (each line with its component and pid). Ctrl-C or
+    SIGTERM stops them all (SIGTERM to each, SIGKILL to those still running 20 s later) and exits 0;
+    the children die with a killed supervisor."""
     if in_process and workers != 1:
         raise click.UsageError("--workers needs child processes: drop --in-process or --workers")
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)

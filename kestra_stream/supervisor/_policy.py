@@ -19,7 +19,8 @@ class RestartPolicy:
     def describe(self) -> str:
         return (f"a component that dies is restarted after {self.first_delay:g} s, doubling up to "
                 f"{self.max_delay:g} s while it keeps dying within {self.fast_run:g} s of its start; "
-                f"after {self.max_fast_failures} such deaths in a row everything stops and the command fails")
+                f"after {self.max_fast_failures} such deaths in a row every component is stopped and the command "
+                f"fails (exit 1), naming the component and showing its last lines")
 
 
 @dataclass(frozen=True)

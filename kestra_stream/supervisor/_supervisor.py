@@ -41,8 +41,12 @@ class ChildFailed(KestraStreamError):
 
 @dataclass(frozen=True)
 class ChildSpec:
+    """``start_last``: first started once every other child is ready (an API that answers only when
+    the backend behind it runs); its restarts wait for nothing."""
+
     name: str
     argv: Sequence[str]
+    start_last: bool = False
 
 
 @dataclass
@@ -59,8 +63,9 @@ def describe_exit(returncode: int) -> dict[str, Any]:
 
 
 class Supervisor:
-    """Starts every child at once and keeps them running; ``run`` returns after a clean stop on
-    SIGTERM/SIGINT and raises ``ChildFailed`` when the restart policy gives up on a child."""
+    """Starts the children together (a ``start_last`` one once the others are ready) and keeps them
+    running; ``run`` returns after a clean stop on SIGTERM/SIGINT and raises ``ChildFailed`` when the
+    restart policy gives up on a child or one cannot be started at all."""
 
     def __init__(self, children: Sequence[ChildSpec], policy: RestartPolicy | None = None, *,
                  stop_seconds: float = 20.0, on_ready: Callable[[str, int], None] | None = None,
@@ -73,6 +78,7 @@ class Supervisor:
         self._running: dict[str, _Running] = {}
         self._ready: set[str] = set()
         self._was_all_ready = False
+        self._first_ready = asyncio.Event()  # every child that is not start_last was ready once
         self._stopping = asyncio.Event()
         self._failure: ChildFailed | None = None
 
@@ -80,7 +86,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop)
-        keepers = [asyncio.create_task(self._keep(spec), name=f"keep-{spec.name}") for spec in self._specs]
+        keepers = [asyncio.create_task(self._keep_or_fail(spec), name=f"keep-{spec.name}") for spec in self._specs]
         try:
             await self._stopping.wait()
             await self._stop(keepers)
@@ -112,7 +118,17 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 running.process.send_signal(sig)
 
+    async def _keep_or_fail(self, spec: ChildSpec) -> None:
+        try:
+            await self._keep(spec)
+        except OSError as exc:  # its program is missing or cannot run: no restart helps
+            self._failure = ChildFailed(f"could not start the {spec.name} component ({spec.argv[0]}): {exc}")
+            self._stopping.set()
+
     async def _keep(self, spec: ChildSpec) -> None:
+        if spec.start_last:
+            while not (self._first_ready.is_set() or self._stopping.is_set()):
+                await wait_set(self._first_ready, 0.2)
         fast_failures = 0
         while not self._stopping.is_set():
             started = time.monotonic()
@@ -187,6 +203,8 @@ class Supervisor:
     def _mark_ready(self, name: str, pid: int, banner: str) -> None:
         log.info("child_ready", component=name, pid=pid, banner=banner)
         self._ready.add(name)
+        if {spec.name for spec in self._specs if not spec.start_last} <= self._ready:
+            self._first_ready.set()
         if self._on_ready is not None:
             self._on_ready(name, pid)
         if not self._was_all_ready and len(self._ready) == len(self._specs):

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -55,7 +56,10 @@ def test_flow_deploy_publishes_nothing_when_a_flow_is_invalid(kafka_bootstrap: s
     assert "bad.yaml" in result.stdout + result.stderr and "revision" not in result.stdout
 
 
-def test_server_standalone_publishes_its_flows_and_stops_on_sigterm(kafka_bootstrap: str, tmp_path: Path) -> None:
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("mode", [[], ["--in-process"]], ids=["supervisor", "in-process"])
+def test_server_standalone_publishes_its_flows_and_stops_on_sigterm(kafka_bootstrap: str, tmp_path: Path,
+                                                                     mode: list[str]) -> None:
     prefix = f"it-cli-{uuid.uuid4().hex[:8]}."
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -63,12 +67,14 @@ def test_server_standalone_publishes_its_flows_and_stops_on_sigterm(kafka_bootst
     server = subprocess.Popen(
         [sys.executable, "-m", "kestra_stream", "server", "standalone", "--flows", str(flows), "--home",
          str(tmp_path / "home"), "--bootstrap-servers", kafka_bootstrap, "--topic-prefix", prefix,
-         "--partitions", "2"], stderr=subprocess.PIPE, text=True)
+         "--partitions", "2", *mode], stderr=subprocess.PIPE, text=True)
     try:
         settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix, partitions=2)
 
         async def published() -> int:
-            for _ in range(150):
+            # Generous: the supervisor's webserver, which deploys the flows, starts after the other children.
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
                 store = KafkaFlowStore(settings)
                 try:
                     await store.start()

@@ -24,6 +24,8 @@ def option(argv: list[str], name: str) -> str:
 
 
 def test_every_child_runs_its_component_command_with_the_supervisors_settings() -> None:
+    started_last = [spec.name for spec in children(SETTINGS, workers=2) if spec.start_last]
+    assert started_last == ["webserver"]  # the API answers once the backend behind it runs
     specs = {spec.name: list(spec.argv) for spec in children(SETTINGS, workers=2)}
     assert list(specs) == ["executor", "worker-1", "worker-2", "indexer", "webserver"]
     for argv in specs.values():

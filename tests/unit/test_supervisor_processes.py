@@ -159,3 +159,45 @@ def test_children_die_with_a_sigkilled_supervisor(tmp_path: Path) -> None:
         supervisor.send_signal(signal.SIGKILL)
         supervisor.wait()
     asyncio.run(until(lambda: not alive(child_pid), "the orphaned child is gone"))
+
+
+def test_a_start_last_child_starts_only_once_the_others_are_ready(tmp_path: Path) -> None:
+    marker = tmp_path / "backend-ready"
+    backend = python(f"""
+        import pathlib, time
+        time.sleep(1.0)
+        pathlib.Path({str(marker)!r}).write_text("x")
+        {READY}
+        time.sleep(600)
+    """)
+    api = python(f"""
+        import pathlib, sys, time
+        if not pathlib.Path({str(marker)!r}).exists():
+            sys.exit(5)
+        {READY}
+        time.sleep(600)
+    """)
+    order: list[str] = []
+
+    async def scenario() -> None:
+        supervisor = Supervisor([ChildSpec("api", api, start_last=True), ChildSpec("backend", backend)], QUICK,
+                                on_ready=lambda name, pid: order.append(name))
+        running = asyncio.create_task(supervisor.run())
+        await until(lambda: len(order) == 2, "both children ready")
+        supervisor.stop()
+        await running
+
+    with structlog.testing.capture_logs() as logs:
+        asyncio.run(scenario())
+    assert order == ["backend", "api"]
+    assert [e for e in logs if e["event"] == "child_died"] == []
+
+
+def test_a_child_that_cannot_be_started_stops_everything_saying_which() -> None:
+    steady = python(f"import time\n{READY}\ntime.sleep(600)")
+
+    async def scenario() -> None:
+        await Supervisor([ChildSpec("steady", steady), ChildSpec("indexer", ["/nonexistent/python"])], QUICK).run()
+
+    with pytest.raises(ChildFailed, match=r"could not start the indexer component \(/nonexistent/python\)"):
+        asyncio.run(scenario())
