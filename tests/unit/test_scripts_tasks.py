@@ -384,15 +384,19 @@ def _tiny_wheel(folder: Path) -> Path:
     return path
 
 
+def _imports_tinydep(wheel: Path) -> dict[str, Any]:
+    """A script task declaring the tiny wheel and printing its VALUE (42)."""
+    return {"id": "t", "type": "python.Script", "dependencies": [str(wheel)],
+            "script": "import tinydep\nprint(tinydep.VALUE)\n"}
+
+
 async def test_dependencies_are_installed_once_into_a_cached_environment(
         build: Build, tmp_path: Path, python_env_cache: Path) -> None:
     wheel = _tiny_wheel(tmp_path)
-    raw = {"id": "t", "type": "python.Script", "dependencies": [str(wheel)],
-           "script": "import tinydep\nprint(tinydep.VALUE)\n"}
-    task, ctx = build(raw)
+    task, ctx = build(_imports_tinydep(wheel))
     await task.run(ctx)
     assert "42" in ctx.messages(LogLevel.INFO)
-    task, ctx = build(raw)
+    task, ctx = build(_imports_tinydep(wheel))
     await task.run(ctx)
     reused = [m for m in ctx.messages(LogLevel.DEBUG) if "reused from cache" in m]
     assert len(reused) == 1 and reused[0].endswith(str(_environment_of(wheel)))
@@ -402,13 +406,11 @@ async def test_dependencies_are_installed_once_into_a_cached_environment(
 async def test_a_cached_environment_removed_behind_the_workers_back_is_rebuilt_for_the_next_task(
         build: Build, tmp_path: Path, python_env_cache: Path) -> None:
     wheel = _tiny_wheel(tmp_path)
-    raw = {"id": "t", "type": "python.Script", "dependencies": [str(wheel)],
-           "script": "import tinydep\nprint(tinydep.VALUE)\n"}
-    task, ctx = build(raw)
+    task, ctx = build(_imports_tinydep(wheel))
     await task.run(ctx)
     environment = _environment_of(wheel)
     shutil.rmtree(environment)
-    task, ctx = build(raw)
+    task, ctx = build(_imports_tinydep(wheel))
     await task.run(ctx)
     assert any(m.startswith("Building") for m in ctx.messages(LogLevel.INFO))
     assert "42" in ctx.messages(LogLevel.INFO)
