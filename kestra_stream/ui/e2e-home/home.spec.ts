@@ -69,6 +69,13 @@ test('the dashboard shows the counts the stats API answers: total, failure ratio
     .poll(async () => (await json<Counts>(request, `${API}/stats/executions/count-by-state?namespace=${NAMESPACE}&${range}`)).counts)
     .toMatchObject({ SUCCESS: 2, FAILED: 1 })
   const api = await json<Counts>(request, `${API}/stats/executions/count-by-state?namespace=${NAMESPACE}&${range}`)
+  // The aggregation agrees with the executions the search lists, state by state.
+  const listed = await json<{ total: number; results: { state: { current: string } }[] }>(
+    request, `${API}/executions/search?namespace=${NAMESPACE}&${range}&size=100`)
+  expect(listed.total).toBe(api.total)
+  const byState: Record<string, number> = {}
+  for (const e of listed.results) byState[e.state.current] = (byState[e.state.current] ?? 0) + 1
+  expect(byState).toEqual(Object.fromEntries(Object.entries(api.counts).filter(([, count]) => count > 0)))
 
   await page.goto(`dashboard?range=24h&namespace=${NAMESPACE}`)
   await expect(page.getByTestId('total-executions')).toHaveText(String(api.total))
