@@ -8,8 +8,7 @@
                                                           upload is unpacked below the root, as in Kestra
     PUT    /namespaces/{namespace}/files?from=&to=        move a file or a folder
     DELETE /namespaces/{namespace}/files?path=            a file, or a folder with everything below it
-
-    POST   /namespaces/{namespace}/files/directory?path=  an empty folder
+    POST   /namespaces/{namespace}/files/directory?path=  an empty folder (nothing changes if it exists)
 
 Paths are ``/``-separated below the namespace root (a leading ``/`` is optional). Internal storage
 has files only: a folder exists while a file lies below it, and an empty folder holds a marker file

@@ -8,6 +8,7 @@ Missing Chromium, Node or the built UI fails the test under CI=true (`make test`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -69,11 +70,15 @@ def _answers(url: str) -> bool:
 
 @contextmanager
 def _server(args: list[str], log: Path, within: float = 120.0) -> Iterator[str]:
-    """Runs `kestra-stream <args> --port N` until the block ends; yields the UI's address."""
+    """Runs `kestra-stream <args> --port N` until the block ends; yields the UI's address.
+
+    The server runs in a process group of its own: `server standalone` may be several processes
+    (a supervisor and its children), and none of them may outlive the test.
+    """
     port = _free_port()
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "kestra_stream", *args, "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT)
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + within
@@ -91,6 +96,8 @@ def _server(args: list[str], log: Path, within: float = 120.0) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            with contextlib.suppress(ProcessLookupError):  # children a stopped supervisor left behind
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _playwright(npx: str, base_url: str, artifacts: Path, *extra: str) -> None:

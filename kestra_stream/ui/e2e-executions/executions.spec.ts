@@ -212,3 +212,96 @@ test('the executions list: filters, then a bulk kill of long runs', async ({ pag
   await page.goto(`flows/${NAMESPACE}/long/executions`)
   await expect(rows).toHaveCount(2)
 })
+
+const HOLD = `id: hold
+namespace: ${NAMESPACE}
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT10M
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: not reached
+`
+
+const BROKEN = `id: broken
+namespace: ${NAMESPACE}
+tasks:
+  - id: fails
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: broken on purpose
+`
+
+interface ApiExecution { id: string; originalId?: string | null; state: { current: string; histories: { state: string }[] } }
+
+test('the execution page pauses then kills a run; the list restarts, replays and deletes ended runs in bulk', async ({ page, shot }) => {
+  // From the execution page: a running execution paused, then killed, each change shown live.
+  await deploy(page.request, HOLD, 'hold')
+  const holdId = await run(page.request, 'hold')
+  await page.goto(`executions/${holdId}`)
+  await expect(state(page)).toHaveText('RUNNING', { timeout: 90_000 })
+  await page.getByTestId('action-pause').click()
+  await expect(page.getByTestId('action-notice')).toContainText('Pause requested')
+  await expect(state(page)).toHaveText('PAUSED', { timeout: 90_000 })
+  await expect(page.getByTestId('action-resume')).toBeVisible()
+  page.once('dialog', (dialog) => void dialog.accept())
+  await page.getByTestId('action-kill').click()
+  await expect(page.getByTestId('action-notice')).toContainText('Kill requested')
+  await expect(state(page)).toHaveText('KILLED', { timeout: 90_000 })
+  await expect(page.getByTestId('action-kill')).toHaveCount(0)
+  await shot('execution-killed')
+
+  // Two failed runs, restarted then replayed from the list.
+  await deploy(page.request, BROKEN, 'broken')
+  const failed = [await run(page.request, 'broken'), await run(page.request, 'broken')]
+  const get = async (id: string) => (await (await page.request.get(`/api/v1/executions/${id}`)).json()) as ApiExecution
+  for (const id of failed) await expect.poll(async () => (await get(id)).state.current, { timeout: 90_000 }).toBe('FAILED')
+
+  await page.goto(`executions?namespace=${NAMESPACE}&flowId=broken`)
+  const rows = page.getByTestId('execution-row')
+  const row = (id: string) => rows.and(page.locator(`[data-id="${id}"]`))
+  await expect(async () => {
+    await page.getByTestId('refresh').click()
+    for (const id of failed) await expect(row(id)).toHaveAttribute('data-state', 'FAILED', { timeout: 2_000 })
+  }).toPass({ timeout: 90_000 })
+  await expect(rows).toHaveCount(2)
+
+  const bulk = async (action: 'restart' | 'replay' | 'delete', notice: string) => {
+    await page.getByTestId('select-all').check()
+    await expect(page.getByTestId('bulk-bar')).toContainText(`${await rows.count()} selected`)
+    page.once('dialog', (dialog) => void dialog.accept())
+    await page.getByTestId(`bulk-${action}`).click()
+    await expect(page.getByTestId('bulk-notice')).toHaveText(notice)
+  }
+  await bulk('restart', 'Restarted 2 executions.')
+  // Restarted: each failed again after a RESTARTED step in its history, on the same id.
+  for (const id of failed) {
+    await expect.poll(async () => {
+      const execution = await get(id)
+      return execution.state.histories.some((h) => h.state === 'RESTARTED') && execution.state.current === 'FAILED'
+    }, { timeout: 90_000 }).toBe(true)
+  }
+
+  await bulk('replay', 'Replayed 2 executions.')
+  // Replays are new executions of the flow, each naming the one it replays.
+  await expect(async () => {
+    await page.getByTestId('refresh').click()
+    await expect(rows).toHaveCount(4, { timeout: 2_000 })
+    await expect(rows.and(page.locator('[data-state="FAILED"]'))).toHaveCount(4, { timeout: 2_000 })
+  }).toPass({ timeout: 90_000 })
+  const replays = (await rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-id') ?? '')))
+    .filter((id) => !failed.includes(id))
+  expect(replays).toHaveLength(2)
+  expect((await Promise.all(replays.map(async (id) => (await get(id)).originalId))).sort()).toEqual([...failed].sort())
+  await shot('executions-replayed')
+
+  await bulk('delete', 'Deleted 4 executions.')
+  for (const id of [...failed, ...replays]) {
+    await expect.poll(async () => (await page.request.get(`/api/v1/executions/${id}`)).status(), { timeout: 90_000 }).toBe(404)
+  }
+  await expect(async () => {
+    await page.getByTestId('refresh').click()
+    await expect(page.getByTestId('executions-empty')).toBeVisible({ timeout: 2_000 })
+  }).toPass({ timeout: 90_000 })
+  await shot('executions-deleted')
+})

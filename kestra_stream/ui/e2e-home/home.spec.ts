@@ -69,6 +69,13 @@ test('the dashboard shows the counts the stats API answers: total, failure ratio
     .poll(async () => (await json<Counts>(request, `${API}/stats/executions/count-by-state?namespace=${NAMESPACE}&${range}`)).counts)
     .toMatchObject({ SUCCESS: 2, FAILED: 1 })
   const api = await json<Counts>(request, `${API}/stats/executions/count-by-state?namespace=${NAMESPACE}&${range}`)
+  // The aggregation agrees with the executions the search lists, state by state.
+  const listed = await json<{ total: number; results: { state: { current: string } }[] }>(
+    request, `${API}/executions/search?namespace=${NAMESPACE}&${range}&size=100`)
+  expect(listed.total).toBe(api.total)
+  const byState: Record<string, number> = {}
+  for (const e of listed.results) byState[e.state.current] = (byState[e.state.current] ?? 0) + 1
+  expect(byState).toEqual(Object.fromEntries(Object.entries(api.counts).filter(([, count]) => count > 0)))
 
   await page.goto(`dashboard?range=24h&namespace=${NAMESPACE}`)
   await expect(page.getByTestId('total-executions')).toHaveText(String(api.total))
@@ -185,7 +192,7 @@ test('a namespace file is created, edited in Monaco, uploaded, moved and deleted
   expect((await read('/data/input.csv')).status).toBe(404)
 })
 
-test('the triggers page disables and enables a schedule, and the API keeps each change', async ({ page, request, shot }) => {
+test('the triggers page disables and enables a schedule, and starts, pauses, resumes and deletes a backfill; the API keeps each change', async ({ page, request, shot }) => {
   type Page = { results: { triggerContext: { disabled: boolean; triggerId: string } }[] }
   const disabled = async () => (await json<Page>(request, `${API}/triggers/search?namespace=${NAMESPACE}`)).results.map((t) => t.triggerContext.disabled)
   await page.goto(`triggers?q=${NAMESPACE}`)
@@ -219,6 +226,41 @@ test('the triggers page disables and enables a schedule, and the API keeps each 
   await dialog.getByRole('button', { name: 'Cancel' }).click()
   await expect(dialog).toHaveCount(0)
   expect((await json<{ results: { triggerContext: { backfill?: unknown } }[] }>(request, `${API}/triggers/search?namespace=${NAMESPACE}`)).results[0]?.triggerContext.backfill ?? null).toBeNull()
+
+  // A backfill over a window a month ahead (so no execution comes of it while the test looks): started,
+  // paused, resumed and deleted from the table, each change read back through the API.
+  type Backfill = { paused: boolean; start: string } | null
+  const backfill = async () => (await json<{ results: { triggerContext: { backfill?: Backfill } }[] }>(
+    request, `${API}/triggers/search?namespace=${NAMESPACE}`)).results[0]?.triggerContext.backfill ?? null
+  const local = (days: number) => {
+    const at = new Date(Date.now() + days * 86_400_000)
+    at.setSeconds(0, 0)
+    return { field: new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16), at }
+  }
+  const [from, until] = [local(30), local(31)]
+  await row.getByTestId('backfill').click()
+  await dialog.getByTestId('backfill-start').fill(from.field)
+  await dialog.getByTestId('backfill-end').fill(until.field)
+  await dialog.getByTestId('backfill-inputs').fill('{}')
+  await dialog.getByTestId('backfill-labels').fill('team:ui')
+  await dialog.getByTestId('backfill-submit').click()
+  await expect(dialog).toHaveCount(0)
+  await expect(page.getByRole('status')).toContainText('Backfill of')
+  const state = row.getByTestId('backfill-state')
+  await expect(state.locator('.chip')).toHaveText('running')
+  const started = await backfill()
+  expect(started?.paused).toBe(false)
+  expect(Date.parse(started?.start ?? '')).toBe(from.at.getTime())
+  await state.getByRole('button', { name: 'Pause' }).click()
+  await expect(state.locator('.chip')).toHaveText('paused')
+  expect((await backfill())?.paused).toBe(true)
+  await state.getByRole('button', { name: 'Resume' }).click()
+  await expect(state.locator('.chip')).toHaveText('running')
+  expect((await backfill())?.paused).toBe(false)
+  await state.getByRole('button', { name: 'Delete' }).click()
+  await expect(state).toHaveText('—')
+  expect(await backfill()).toBeNull()
+  await expect(row.getByTestId('backfill')).toBeVisible()
 
   await page.getByTestId('trigger-search').fill(`${NAMESPACE}.none-such`)
   await expect(page.getByTestId('no-triggers')).toContainText('matches this search')
