@@ -213,6 +213,11 @@ class TaskRunContext:
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         await self._services.set_trigger_enabled(namespace, flow_id, trigger_id, enabled)
 
+    def namespace_files(self, namespace: str | None = None) -> ScopedStorage:
+        """The files of ``namespace`` (the flow's by default), any namespace being reachable as in Kestra's
+        open-source edition; URIs below ``namespace_files_uri(namespace)``."""
+        return ScopedStorage(self._storage, [namespace_files_uri(namespace or self._job.namespace)])
+
     def kv_store(self, namespace: str | None = None) -> KVStore:
         """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in
         Kestra's open-source edition."""
