@@ -258,6 +258,11 @@ def print_context() -> str:
     return json.dumps(_scope().variables, default=str, ensure_ascii=False)
 
 
+def fetch_context() -> dict[str, Any]:
+    """Every variable the expression sees, as a map (Kestra's fetchContext(); no ``{% set %}`` locals)."""
+    return dict(_scope().variables)
+
+
 def current_each_output(outputs: Any) -> Any:
     """The part of ``outputs.<taskId>`` (keyed by iteration values) that belongs to the current iteration."""
     node = require(outputs)
@@ -303,6 +308,7 @@ GLOBALS: dict[str, Any] = {
     "id": kestra_id,
     "randomInt": random_int,
     "printContext": print_context,
+    "fetchContext": fetch_context,
     "fileURI": file_uri,
     "currentEachOutput": current_each_output,
     "max": _extreme(max, "max"),
