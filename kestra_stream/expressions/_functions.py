@@ -49,6 +49,10 @@ class Functions(Protocol):
         """``bits`` random bits, for uuid(), id() and randomInt()."""
         ...
 
+    def error_logs(self) -> list[dict[str, Any]]:
+        """The current execution's ERROR log lines so far, oldest first, as Kestra's LogEntry maps."""
+        ...
+
 
 class FixedFunctions:
     """A clock stopped at ``now``, and no I/O: what the pure executor can offer."""
@@ -84,6 +88,9 @@ class FixedFunctions:
 
     def file_size(self, uri: str) -> int:
         raise self._unavailable("fileSize()")
+
+    def error_logs(self) -> list[dict[str, Any]]:
+        raise self._unavailable("errorLogs()")
 
 
 class _NoFunctions(FixedFunctions):
@@ -154,6 +161,10 @@ def read(path: str) -> str:
 
 def file_size(path: str) -> int:
     return _scope().functions.file_size(_text_arg(path, "fileSize", "the file URI"))
+
+
+def error_logs() -> list[dict[str, Any]]:
+    return _scope().functions.error_logs()
 
 
 def render(text: Any, recursive: bool = True) -> Any:
@@ -298,6 +309,7 @@ GLOBALS: dict[str, Any] = {
     "kv": kv,
     "read": read,
     "fileSize": file_size,
+    "errorLogs": error_logs,
     "render": render,
     "renderOnce": render_once,
     "range": kestra_range,
