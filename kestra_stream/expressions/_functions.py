@@ -49,6 +49,10 @@ class Functions(Protocol):
         """``bits`` random bits, for uuid(), id() and randomInt()."""
         ...
 
+    def error_logs(self) -> list[dict[str, Any]]:
+        """The current execution's ERROR log lines so far, oldest first, as Kestra's LogEntry maps."""
+        ...
+
 
 class FixedFunctions:
     """A clock stopped at ``now``, and no I/O: what the pure executor can offer."""
@@ -84,6 +88,9 @@ class FixedFunctions:
 
     def file_size(self, uri: str) -> int:
         raise self._unavailable("fileSize()")
+
+    def error_logs(self) -> list[dict[str, Any]]:
+        raise self._unavailable("errorLogs()")
 
 
 class _NoFunctions(FixedFunctions):
@@ -154,6 +161,10 @@ def read(path: str) -> str:
 
 def file_size(path: str) -> int:
     return _scope().functions.file_size(_text_arg(path, "fileSize", "the file URI"))
+
+
+def error_logs() -> list[dict[str, Any]]:
+    return _scope().functions.error_logs()
 
 
 def render(text: Any, recursive: bool = True) -> Any:
@@ -258,6 +269,11 @@ def print_context() -> str:
     return json.dumps(_scope().variables, default=str, ensure_ascii=False)
 
 
+def fetch_context() -> dict[str, Any]:
+    """Every variable the expression sees, as a map (Kestra's fetchContext(); no ``{% set %}`` locals)."""
+    return dict(_scope().variables)
+
+
 def current_each_output(outputs: Any) -> Any:
     """The part of ``outputs.<taskId>`` (keyed by iteration values) that belongs to the current iteration."""
     node = require(outputs)
@@ -293,6 +309,7 @@ GLOBALS: dict[str, Any] = {
     "kv": kv,
     "read": read,
     "fileSize": file_size,
+    "errorLogs": error_logs,
     "render": render,
     "renderOnce": render_once,
     "range": kestra_range,
@@ -303,6 +320,7 @@ GLOBALS: dict[str, Any] = {
     "id": kestra_id,
     "randomInt": random_int,
     "printContext": print_context,
+    "fetchContext": fetch_context,
     "fileURI": file_uri,
     "currentEachOutput": current_each_output,
     "max": _extreme(max, "max"),

@@ -274,9 +274,9 @@ class KafkaExecutions(AcceptsRequests):
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
         """``TaskServices`` for a worker in this process: an execution's log lines, all written before this call.
 
-        A worker acknowledges an attempt's log lines before its result, so once this client has read
-        up to today's end offsets it holds every line of the tasks that ended. It only holds the
-        executions created since it started and not forgotten after their end.
+        A worker acknowledges an attempt's log lines before its result, so once this client has read up
+        to the topics' current end offsets it holds every line of the tasks that ended. It only holds
+        the executions created since it started and not forgotten after their end.
         """
         if self._probe is None or self._following_since is None:
             raise TaskFailure("the executions client of this process has not started: the logs cannot be read yet")

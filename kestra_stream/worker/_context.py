@@ -56,8 +56,11 @@ class WorkerFunctions:
 
     def __init__(self, environ: Mapping[str, str], on_secret: Callable[[str], None], *,
                  storage: Storage | None = None, namespace: str | None = None,
-                 flow_id: str | None = None, parent_execution: str | None = None) -> None:
+                 flow_id: str | None = None, parent_execution: str | None = None,
+                 execution_id: str | None = None, services: TaskServices | None = None) -> None:
         self._environ = environ
+        self._execution_id = execution_id
+        self._services = services
         self._on_secret = on_secret
         self._storage = storage
         self._namespace = namespace
@@ -109,6 +112,16 @@ class WorkerFunctions:
         storage = self._require_scoped(call)
         target = self._target(call, uri)
         return _blocking(call, lambda: storage.size(target))
+
+    def error_logs(self) -> list[dict[str, Any]]:
+        # Read when called: the render blocks this worker's loop meanwhile, so the store is not used
+        # concurrently (the embedded engine's connection), and a Kafka client reads on its own thread.
+        services, execution_id = self._services, self._execution_id
+        if services is None or execution_id is None:
+            raise ExpressionError("errorLogs()", "the logs are not reachable here; errorLogs() can only be used "
+                                  "in the properties of a task run by a worker")
+        lines = _blocking("errorLogs()", lambda: services.execution_logs(execution_id))
+        return [line.model_dump(mode="json", exclude_none=True) for line in lines if line.level == LogLevel.ERROR]
 
     def _require_scoped(self, call: str) -> ScopedStorage:
         if self._scoped is None:
@@ -187,7 +200,8 @@ class TaskRunContext:
                                    if isinstance(value := _input_value(job.variables, input_id), str)}
         self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add,
                                           storage=storage, namespace=job.namespace, flow_id=job.flow_id,
-                                          parent_execution=_parent_execution(job.variables))
+                                          parent_execution=_parent_execution(job.variables),
+                                          execution_id=job.execution_id, services=self._services)
         self.labels: dict[str, str] = {}
         self.warning: str | None = None
 
@@ -230,6 +244,11 @@ class TaskRunContext:
 
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         await self._services.set_trigger_enabled(namespace, flow_id, trigger_id, enabled)
+
+    def namespace_files(self, namespace: str | None = None) -> ScopedStorage:
+        """The files of ``namespace`` (the flow's by default), any namespace being reachable as in Kestra's
+        open-source edition; URIs below ``namespace_files_uri(namespace)``."""
+        return ScopedStorage(self._storage, [namespace_files_uri(namespace or self._job.namespace)])
 
     def kv_store(self, namespace: str | None = None) -> KVStore:
         """The KV store of ``namespace`` (the flow's by default); every namespace is reachable, as in

@@ -57,6 +57,19 @@ def test_print_context_shows_the_variables_as_json(engine: ExpressionEngine) -> 
     assert json.loads(typed(engine, "{{ printContext() }}", {"inputs": {"a": 1}})) == {"inputs": {"a": 1}}
 
 
+def test_error_logs_is_refused_where_no_worker_renders(engine: ExpressionEngine) -> None:
+    with pytest.raises(ExpressionError, match=r"errorLogs\(\) is not available in this context"):
+        engine.render("{{ errorLogs() }}", {}, FixedFunctions(datetime(2026, 1, 1, tzinfo=UTC)))
+
+
+def test_fetch_context_gives_the_variables_as_a_map_without_set_locals(engine: ExpressionEngine) -> None:
+    variables = {"inputs": {"a": 1}, "flow": {"id": "f"}}
+    assert engine.render_typed("{{ fetchContext() }}", variables) == variables
+    assert engine.render("{% set local = 2 %}{{ fetchContext() | keys | sort | join(',') }}",
+                         variables) == "flow,inputs"
+    assert engine.render("{{ fetchContext()['inputs']['a'] + 1 }}", variables) == "2"
+
+
 def test_current_each_output_picks_the_current_iteration_through_its_parents(engine: ExpressionEngine) -> None:
     variables = {
         "outputs": {"inner": {"eu": {"1": {"value": "eu-1"}, "2": {"value": "eu-2"}}}},

@@ -59,6 +59,7 @@ from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
 from kestra_stream_plugin_core.log import Fetch, Log
+from kestra_stream_plugin_core.namespace_files import DeleteFiles, DownloadFiles, UploadFiles
 from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
@@ -91,6 +92,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Resume,
     Toggle,
     ForEachItem, ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs,
+    UploadFiles, DownloadFiles, DeleteFiles,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -121,7 +123,9 @@ __all__ = [
     "DayWeek",
     "DayWeekInMonth",
     "Delete",
+    "DeleteFiles",
     "Download",
+    "DownloadFiles",
     "EachParallel",
     "EachSequential",
     "Echo",
@@ -184,6 +188,7 @@ __all__ = [
     "TimeWindow",
     "TimeWindowType",
     "Toggle",
+    "UploadFiles",
     "UpstreamFlow",
     "WaitFor",
     "Webhook",
