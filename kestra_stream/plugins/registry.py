@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
@@ -52,6 +53,8 @@ class PluginRegistry:
         self._classes: list[type[PluginModel]] = []
         self._broken: list[str] = []
         self._pending: list[EntryPoint] = []  # entry points not loaded yet, next first
+        # Held while loading: another thread must not find the list empty while the last one is loading.
+        self._loading = threading.RLock()
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> PluginRegistry:
@@ -67,18 +70,19 @@ class PluginRegistry:
 
     def _load_next(self) -> bool:
         """Load one more entry point; False once none is left."""
-        if not self._pending:
-            return False
-        ep = self._pending.pop(0)
-        source = f"{ep.name} = {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
-        try:
-            loaded: Any = ep.load()
-            classes = loaded() if callable(loaded) and not isinstance(loaded, type) else loaded
-            self.register_all(classes, source=source)
-        except Exception as exc:  # a broken plugin must not take the others down
-            self._broken.append(f"{source}: {exc}")
-            log.error("plugin_load_failed", entry_point=source, error=str(exc))
-        return True
+        with self._loading:
+            if not self._pending:
+                return False
+            ep = self._pending.pop(0)
+            source = f"{ep.name} = {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
+            try:
+                loaded: Any = ep.load()
+                classes = loaded() if callable(loaded) and not isinstance(loaded, type) else loaded
+                self.register_all(classes, source=source)
+            except Exception as exc:  # a broken plugin must not take the others down
+                self._broken.append(f"{source}: {exc}")
+                log.error("plugin_load_failed", entry_point=source, error=str(exc))
+            return True
 
     def _load_all(self) -> None:
         while self._load_next():
@@ -104,8 +108,11 @@ class PluginRegistry:
 
     def resolve(self, kind: PluginKind, name: str) -> type[PluginModel] | None:
         found = self._names[kind].get(name)
-        while found is None and self._load_next():
-            found = self._names[kind].get(name)
+        if found is None:
+            with self._loading:  # re-read under the lock: another thread may have just loaded it
+                found = self._names[kind].get(name)
+                while found is None and self._load_next():
+                    found = self._names[kind].get(name)
         return found
 
     def require(self, kind: PluginKind, name: str) -> type[PluginModel]:
@@ -152,7 +159,7 @@ class PluginRegistry:
                 schema["x-kestra-short-name"] = info.short
                 schema["x-kestra-kind"] = kind.value
                 return schema
-        close = [s for k in PluginKind for s in self.suggestions(k, name)]  # every plugin loaded by now
+        close = [s for k in PluginKind for s in self.suggestions(k, name)]
         hint = f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else ""
         raise PluginError(f"unknown plugin type {name!r}{hint}", plugin_type=name)
 
