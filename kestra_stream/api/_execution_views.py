@@ -17,7 +17,7 @@ from kestra_stream.api._flows import FlowOut, flow_out
 from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import NotFoundError
-from kestra_stream.flows import FlowGraph, execution_graph
+from kestra_stream.flows._graph import FlowGraph, execution_graph
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 

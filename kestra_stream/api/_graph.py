@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kestra_stream.api._http import json_response, query, read_text, services
 from kestra_stream.api._routes import ApiRoutes
-from kestra_stream.flows import FlowGraph, flow_graph
+from kestra_stream.flows._graph import FlowGraph, flow_graph
 
 routes = ApiRoutes("Flows")
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from kestra_stream.errors import BackendError
-from kestra_stream.kafka import KafkaSettings
 from kestra_stream.storage import Storage, StorageSettings
+
+if TYPE_CHECKING:
+    from kestra_stream.kafka import KafkaSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +31,9 @@ def kafka_options(command: F) -> F:
 
 def kafka_settings(config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
                    partitions: int | None) -> KafkaSettings:
+    # Here, not at the top: `execute` on the embedded engine carries these options and never reads them.
+    from kestra_stream.kafka import KafkaSettings
+
     try:
         return KafkaSettings.load(config_file, bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
                                   partitions=partitions)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
 
-from kestra_stream.kafka import KafkaSettings
-from kestra_stream.storage import StorageSettings
+if TYPE_CHECKING:  # only read from what a caller hands in: importing them costs `execute` the services package
+    from kestra_stream.kafka import KafkaSettings
+    from kestra_stream.storage import StorageSettings
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 

@@ -1,18 +1,18 @@
-"""Flows as files: loading YAML with positions, load-time checks, plugin defaults; a flow's topology."""
+"""Flows as files: loading YAML with positions, load-time checks, plugin defaults.
 
-from kestra_stream.flows._graph import FlowGraph, execution_graph, flow_graph
+A flow's topology (``kestra_stream.flows._graph``) is the API's and the UI's: it is not imported
+here, so that running a flow does not build its models.
+"""
+
 from kestra_stream.flows._loader import flow_files, load_flow, load_flow_file, load_flows
 from kestra_stream.flows._source import Source, format_path, parse_source
 from kestra_stream.flows.defaults import PluginDefault, apply_plugin_defaults
 
 __all__ = [
-    "FlowGraph",
     "PluginDefault",
     "Source",
     "apply_plugin_defaults",
-    "execution_graph",
     "flow_files",
-    "flow_graph",
     "format_path",
     "load_flow",
     "load_flow_file",

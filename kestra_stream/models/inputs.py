@@ -135,6 +135,8 @@ class _Model(BaseModel):
         validate_by_name=False,
         serialize_by_alias=True,
         frozen=True,
+        # A flow uses a few of the input types: build each schema on first use.
+        defer_build=True,
     )
 
 

@@ -46,6 +46,8 @@ class PluginModel(BaseModel):
         serialize_by_alias=True,
         frozen=True,
         arbitrary_types_allowed=False,
+        # Dozens of plugin classes are imported and few are used by a flow: build each schema on first use.
+        defer_build=True,
     )
 
     plugin: ClassVar[PluginInfo | None] = None

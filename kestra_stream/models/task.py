@@ -83,7 +83,7 @@ def refuse_worker_group(value: WorkerGroup | None) -> WorkerGroup | None:
 
 
 class _Sub(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, defer_build=True,
                               validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
 
 

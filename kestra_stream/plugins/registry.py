@@ -4,15 +4,20 @@ Discovery follows Kestra's PluginScanner: one entry-point group; each entry poin
 on its own, and a broken one is logged with where it came from and skipped, never taking the
 others down. An entry point names either an iterable of plugin classes or a callable
 returning one.
+
+Entry points are loaded lazily, one distribution at a time in name order, until the name asked
+for is found: a short command whose flow uses only core types (``execute``) never imports the
+script or Kafka plugins and their clients. Listing, schemas and a name not found load them all.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import threading
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import structlog
@@ -46,21 +51,42 @@ class PluginRegistry:
     def __init__(self) -> None:
         self._names: dict[PluginKind, dict[str, type[PluginModel]]] = {k: {} for k in PluginKind}
         self._classes: list[type[PluginModel]] = []
-        self.broken: list[str] = []
+        self._broken: list[str] = []
+        self._pending: list[EntryPoint] = []  # entry points not loaded yet, next first
+        # Held while loading: another thread must not find the list empty while the last one is loading.
+        self._loading = threading.RLock()
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> PluginRegistry:
         registry = cls()
-        for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        registry._pending = sorted(entry_points(group=group), key=lambda e: e.name)
+        return registry
+
+    @property
+    def broken(self) -> list[str]:
+        """Every entry point that failed to load, with why (all of them are loaded to tell)."""
+        self._load_all()
+        return self._broken
+
+    def _load_next(self) -> bool:
+        """Load one more entry point; False once none is left."""
+        with self._loading:
+            if not self._pending:
+                return False
+            ep = self._pending.pop(0)
             source = f"{ep.name} = {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
             try:
                 loaded: Any = ep.load()
                 classes = loaded() if callable(loaded) and not isinstance(loaded, type) else loaded
-                registry.register_all(classes, source=source)
+                self.register_all(classes, source=source)
             except Exception as exc:  # a broken plugin must not take the others down
-                registry.broken.append(f"{source}: {exc}")
+                self._broken.append(f"{source}: {exc}")
                 log.error("plugin_load_failed", entry_point=source, error=str(exc))
-        return registry
+            return True
+
+    def _load_all(self) -> None:
+        while self._load_next():
+            pass
 
     def register_all(self, classes: Iterable[type[PluginModel]], *, source: str = "") -> None:
         for plugin_cls in classes:
@@ -81,7 +107,13 @@ class PluginRegistry:
             self._classes.append(cls)
 
     def resolve(self, kind: PluginKind, name: str) -> type[PluginModel] | None:
-        return self._names[kind].get(name)
+        found = self._names[kind].get(name)
+        if found is None:
+            with self._loading:  # re-read under the lock: another thread may have just loaded it
+                found = self._names[kind].get(name)
+                while found is None and self._load_next():
+                    found = self._names[kind].get(name)
+        return found
 
     def require(self, kind: PluginKind, name: str) -> type[PluginModel]:
         found = self.resolve(kind, name)
@@ -96,6 +128,7 @@ class PluginRegistry:
 
     def suggestions(self, kind: PluginKind, name: str, limit: int = 3) -> list[str]:
         """The closest known names, by whole name and by the last dotted part (``Log`` → ``...log.Log``)."""
+        self._load_all()
         names = self._names[kind]
         canonical = sorted({c.plugin.type for c in names.values() if c.plugin})
         close = difflib.get_close_matches(name, canonical, n=limit, cutoff=0.6)
@@ -109,6 +142,7 @@ class PluginRegistry:
         return close[:limit]
 
     def classes(self, kind: PluginKind | None = None) -> list[type[PluginModel]]:
+        self._load_all()
         return [c for c in self._classes if kind is None or kind_of(c) == kind]
 
     def schema(self, name: str) -> dict[str, Any]:

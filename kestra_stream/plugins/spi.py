@@ -38,7 +38,7 @@ from kestra_stream.models.task import (
 class Props(BaseModel):
     """A nested property object of a plugin (camelCase in flows, unknown keys refused)."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True,
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, defer_build=True,
                               validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
 
 

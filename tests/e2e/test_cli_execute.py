@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e._cli import CliProcess, run_cli
 
 LONG_MESSAGE = " ".join(f"word{n}" for n in range(120))  # about 900 characters, no line break
@@ -160,15 +162,30 @@ def test_on_a_terminal_enter_resumes_a_paused_execution_with_the_on_resume_input
 
 
 SERVICE_CLIENTS = ("confluent_kafka", "elasticsearch", "elastic_transport", "minio", "faust")
+# Plugin distributions hello.yaml uses none of (its types are all core), and the HTTP client.
+UNUSED_BY_HELLO = ("kestra_stream_plugin_scripts", "kestra_stream_plugin_kafka", "aiohttp")
 
 
-def test_execute_on_the_embedded_engine_imports_no_kafka_elasticsearch_or_minio_client(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def imported_by_execute(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every module ``execute deploy/flows/hello.yaml`` imports on the embedded engine."""
     # -X importtime lists every module the process imports, on stderr.
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "kestra_stream", "execute",
-                           "deploy/flows/hello.yaml", "--input", "name=Kestra", "--home", str(tmp_path)],
+                           "deploy/flows/hello.yaml", "--input", "name=Kestra",
+                           "--home", str(tmp_path_factory.mktemp("home"))],
                           capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "kestra_stream.embedded" in imported  # the listing is real: the engine it ran is in it
-    assert sorted(m for m in imported if m.split(".")[0] in SERVICE_CLIENTS) == []
+    assert "kestra_stream_plugin_core.log" in imported  # and the plugin of the types it ran
+    return imported
+
+
+def test_execute_on_the_embedded_engine_imports_no_kafka_elasticsearch_or_minio_client(
+        imported_by_execute: set[str]) -> None:
+    assert sorted(m for m in imported_by_execute if m.split(".")[0] in SERVICE_CLIENTS) == []
+
+
+def test_execute_loads_only_the_plugin_distributions_its_flow_uses(imported_by_execute: set[str]) -> None:
+    assert sorted(m for m in imported_by_execute if m.split(".")[0] in UNUSED_BY_HELLO) == []

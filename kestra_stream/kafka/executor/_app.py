@@ -50,6 +50,7 @@ from kestra_stream.kafka._codec import decode_event, decode_state, encode_event,
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
+from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
@@ -116,11 +117,13 @@ class KafkaExecutor:
         self._dead_letters = self._raw_topic(settings.topic("dead_letters"))
         self.dead_lettered = DeadLetterLog("executor_record", self._runtime.clock)
         # A table picks its changelog serializers from its types: bytes are kept raw, the rest is JSON.
-        self._states = self._app.Table("executions", key_type=str, value_type=bytes, partitions=settings.partitions)
-        self._timers = self._app.Table("timers", key_type=str, partitions=settings.partitions)
-        self._slots = self._app.Table("slots", key_type=str, partitions=settings.partitions)
+        partitions, changelog = settings.partitions, CHANGELOG_TOPIC_CONFIG
+        self._states = self._app.Table("executions", key_type=str, value_type=bytes, partitions=partitions,
+                                       extra_topic_configs=changelog)
+        self._timers = self._app.Table("timers", key_type=str, partitions=partitions, extra_topic_configs=changelog)
+        self._slots = self._app.Table("slots", key_type=str, partitions=partitions, extra_topic_configs=changelog)
         # Ended executions still in the tables: execution id -> when they leave (epoch seconds).
-        self._ended = self._app.Table("ended", key_type=str, partitions=settings.partitions)
+        self._ended = self._app.Table("ended", key_type=str, partitions=partitions, extra_topic_configs=changelog)
         self._evicting: dict[str, float] = {}  # execution id -> monotonic time its EvictionDue was produced
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)

@@ -9,10 +9,9 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
 from pydantic import Field, field_validator
 
 from kestra_stream.durations import Duration
@@ -22,6 +21,9 @@ from kestra_stream.models.task import LogLevel, RunContext, RunnableTask, not_im
 from kestra_stream.storage import PREFIX, StorageError
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core._base import Props, as_text
+
+if TYPE_CHECKING:
+    import aiohttp
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 MULTIPART = "multipart/form-data"
@@ -106,6 +108,7 @@ class _HttpTask(RunnableTask):
         return url
 
     def _timeout(self) -> aiohttp.ClientTimeout:
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         options = self.options or HttpOptions()
         nested = options.timeout or TimeoutOptions()
         connect = options.connect_timeout or nested.connect_timeout
@@ -135,6 +138,7 @@ class _HttpTask(RunnableTask):
         return headers
 
     async def _payload(self, ctx: RunContext, headers: dict[str, str]) -> Any:
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         if self.form_data is not None:
             multipart = self.content_type is not None and ctx.render_string(self.content_type) == MULTIPART
             fields: list[tuple[str, str | bytes, str | None]] = []
@@ -172,6 +176,7 @@ class _HttpTask(RunnableTask):
             raise TaskFailure(f"cannot send form file {uri}: {exc}", task_id=self.id) from exc
 
     def _session(self) -> aiohttp.ClientSession:
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         insecure = bool(self.ssl_options and self.ssl_options.insecure_trust_all_certificates)
         return aiohttp.ClientSession(timeout=self._timeout(), connector=aiohttp.TCPConnector(ssl=not insecure))
 
@@ -230,6 +235,7 @@ tasks:
         return value
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         url = self._url(ctx)
         headers = self._headers(ctx)
         payload = await self._payload(ctx, headers)
@@ -305,6 +311,7 @@ tasks:
     fail_on_empty_response: bool = Field(default=True, description="Fail when the answer has no content.")
 
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         url = self._url(ctx)
         headers = self._headers(ctx)
         payload = await self._payload(ctx, headers)
