@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, settings
 
 from kestra_stream.plugins import default_registry
@@ -34,3 +35,13 @@ def python_env_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         interpreter = INTERPRETERS.default(machine_path(os.environ.get("PATH", os.defpath)))
         asyncio.run(cached_environment(lambda level, message: None, interpreter, []))
         yield cache
+
+
+@pytest.fixture(autouse=True)
+def structlog_defaults() -> Iterator[None]:
+    """Each test starts from structlog's defaults. A test that runs a command in-process configures
+    logging for the whole interpreter, caching each logger on its first use: a later test's
+    ``capture_logs`` would then miss every line of a logger first used after that (an order-dependent
+    failure of the supervisor's tests in a full run)."""
+    yield
+    structlog.reset_defaults()
