@@ -51,6 +51,7 @@ from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_l
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
 from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
+from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
@@ -125,6 +126,7 @@ class KafkaExecutor:
         # Ended executions still in the tables: execution id -> when they leave (epoch seconds).
         self._ended = self._app.Table("ended", key_type=str, partitions=partitions, extra_topic_configs=changelog)
         self._evicting: dict[str, float] = {}  # execution id -> monotonic time its EvictionDue was produced
+        self._folded = FoldedOffsets(frozenset({settings.topic("executor"), settings.topic("concurrency")}))
         self._app.agent(self._topics["executor"], name=f"{app_id}.fold", concurrency=1)(self._fold_agent)
         self._app.agent(self._topics["concurrency"], name=f"{app_id}.slots", concurrency=1)(self._slot_agent)
         self._app.timer(timer_interval, name=f"{app_id}.timers")(self._timer_tick)
@@ -146,6 +148,7 @@ class KafkaExecutor:
         self._data_dir.parent.mkdir(parents=True, exist_ok=True)
         # faust retries an unreachable broker forever; this answers within the connect timeout instead.
         await asyncio.to_thread(self._check_topics)
+        hold_commits_to_folded(self._app, self._folded)
         try:
             await self._app.start()
         except Exception as exc:
@@ -224,16 +227,19 @@ class KafkaExecutor:
             except UnreadableRecord as exc:
                 await self._runtime.durably(partial(self._dead_letter, record, exc))
                 self._last_progress = time.monotonic()
+                self._done(record)
                 continue
             self._handling = True
             try:
                 if isinstance(event, EvictionDue):
                     await self._runtime.durably(partial(self._evict, event.execution_id))
+                    self._done(record)
                     continue
                 state = self.state(event.execution_id)
                 if state is None and isinstance(event, REVIVING):
                     state = await self._archived(event.execution_id, record.message.partition)
                 decision = await self._runtime.handle(event, state, self)
+                self._done(record)
             finally:
                 self._handling = False
                 self._last_progress = time.monotonic()
@@ -241,6 +247,11 @@ class KafkaExecutor:
                 log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
                           state=decision.state.execution.state.current.value, commands=len(decision.commands))
                 notify(self._listeners, decision.state)
+
+    def _done(self, record: EventT[bytes]) -> None:
+        """``record`` is folded and all it decided is durable: its offset may be committed."""
+        message = record.message
+        self._folded.folded(message.topic, message.partition, message.offset)
 
     async def _archived(self, execution_id: str, partition: int) -> ExecutionState | None:
         """An evicted execution's last snapshot, from the executions topic partition of its inbox partition."""
@@ -272,12 +283,15 @@ class KafkaExecutor:
     async def _watchdog(self, _app: object) -> None:
         """Re-read the executor topic from the committed offsets when it stalls with work left.
 
-        faust can lose a fetched record in the race between a rebalance and its recovery: the
-        record is never handed to the agent, so its offset is never acknowledged and nothing
-        after it is committed. Reading again from the committed offsets hands it over; records
-        already folded are harmless to fold again (the fold ignores what no longer applies).
+        faust can lose a fetched record (in the race between a rebalance and its recovery, or by
+        acknowledging it unread: see _commits): the record is never handed to the agent, and the
+        commit point stays before it (it is never folded). Reading again from the committed
+        offsets hands it over; records already folded are harmless to fold again (the fold
+        ignores what no longer applies).
         """
-        if self._handling or time.monotonic() - self._last_progress < _STALL_SECONDS:
+        # A hole holds its partition back even while other events keep the agent busy.
+        held = (self._folded.held_for() or 0.0) >= _STALL_SECONDS
+        if self._handling or (time.monotonic() - self._last_progress < _STALL_SECONDS and not held):
             return  # an event in hand may wait (a flow revision, an outage): that is no stall
         try:
             lag = await asyncio.to_thread(self._inbox_lag)
@@ -286,10 +300,11 @@ class KafkaExecutor:
             return
         self._lag_outage.recovered()
         idle = time.monotonic() - self._last_progress
-        if lag > 0 and idle >= _STALL_SECONDS:
-            log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle))
+        if lag > 0 and (idle >= _STALL_SECONDS or held):
+            log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle), held=held)
             await self._app.consumer.perform_seek()
             self._last_progress = time.monotonic()
+            self._folded.reread()
 
     def _inbox_lag(self) -> int:
         """Records of the executor topic not committed yet by this executor's group, all partitions."""
@@ -451,10 +466,12 @@ class KafkaExecutor:
                 request = SlotRequest.model_validate_json(record.value)
             except ValueError as exc:
                 await self._runtime.durably(partial(self._dead_letter, record, exc, inbox=False))
+                self._done(record)
                 continue
             book = book_from_table(self._slots.get(request.key))
             new_book, events = apply_request(book, request, _now())
             await self._runtime.durably(partial(self._write_slots, request, book, new_book, events))
+            self._done(record)
 
     async def _write_slots(self, request: SlotRequest, book: SlotBook, new_book: SlotBook,
                            events: list[Event]) -> None:
