@@ -56,18 +56,22 @@ def test_flow_deploy_publishes_nothing_when_a_flow_is_invalid(kafka_bootstrap: s
     assert "bad.yaml" in result.stdout + result.stderr and "revision" not in result.stdout
 
 
+@pytest.mark.elasticsearch
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("mode", [[], ["--in-process"]], ids=["supervisor", "in-process"])
-def test_server_standalone_publishes_its_flows_and_stops_on_sigterm(kafka_bootstrap: str, tmp_path: Path,
-                                                                     mode: list[str]) -> None:
-    prefix = f"it-cli-{uuid.uuid4().hex[:8]}."
+def test_server_standalone_publishes_its_flows_and_stops_on_sigterm(kafka_bootstrap: str, elasticsearch_url: str,
+                                                                     tmp_path: Path, mode: list[str]) -> None:
+    run = uuid.uuid4().hex[:8]
+    prefix = f"it-cli-{run}."
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "deployed.yaml").write_text(FLOW.format(message="served"))
     server = subprocess.Popen(
         [sys.executable, "-m", "kestra_stream", "server", "standalone", "--flows", str(flows), "--home",
          str(tmp_path / "home"), "--bootstrap-servers", kafka_bootstrap, "--topic-prefix", prefix,
-         "--partitions", "2", *mode], stderr=subprocess.PIPE, text=True)
+         "--partitions", "2", "--elasticsearch-url", elasticsearch_url, "--index-prefix", f"it_cli_{run}",
+         *mode],
+        stderr=subprocess.PIPE, text=True)
     try:
         settings = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix, partitions=2)
 
