@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,12 @@ from kestra_stream.errors import InputError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.state import StateType
+from tests._waiting import until
 
 NS = "e2e.engine"
 
 
 # ----- helpers ---------------------------------------------------------------------------------
-
-
-async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}")
-        await asyncio.sleep(0.02)
 
 
 def current(backend: Backend, execution_id: str) -> ExecutionState:

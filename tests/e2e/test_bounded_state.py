@@ -3,10 +3,8 @@ leaves memory (on Kafka after the grace) and still restarts and replays, read ba
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.state import StateType
+from tests._waiting import until
 
 FLOW = """
 id: fails_once
@@ -36,13 +35,6 @@ def holds(stack: Stack, execution_id: str) -> bool:
         return stack.held() > 0
     assert stack.executor is not None
     return stack.executor.state(execution_id) is not None or stack.executions.state(execution_id) is not None
-
-
-async def until(condition: Callable[[], bool], what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])

@@ -7,10 +7,8 @@ and bound real time with ``wait(..., timeout=...)`` or a polling deadline.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import InputError
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.state import StateType
+from tests._waiting import until
 
 FLOWS = Path(__file__).parent / "flows"
 NS = "e2e.engine"
@@ -38,14 +37,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
     async with EmbeddedEngine(tmp_path / "home") as running:
         deploy_all(running)
         yield running
-
-
-async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}")
-        await asyncio.sleep(0.02)
 
 
 def run_of(execution: Execution, task_id: str) -> TaskRun:

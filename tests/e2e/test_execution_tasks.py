@@ -6,12 +6,9 @@ cannot arrange: the test drives both executions through the ``Backend`` API.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
-
 from kestra_stream.backend import Backend
 from kestra_stream.models.state import StateType
+from tests._waiting import until
 
 NS = "e2e.execution.tasks"
 
@@ -67,14 +64,6 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: [first, second]
 """
-
-
-async def until(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}")
-        await asyncio.sleep(0.05)
 
 
 def _state(backend: Backend, execution_id: str) -> StateType | None:

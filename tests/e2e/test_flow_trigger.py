@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.state import StateType
 from kestra_stream.triggers import FlowTriggers
+from tests._waiting import until
 from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, SeenExecutions, ThreadedBackend
 
 NS = "e2e.flowtrig"
@@ -56,15 +57,6 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         return
     async with EmbeddedEngine(tmp_path / "home", environ=E2E_ENVIRON) as engine:
         yield Setup(engine, engine.catalog, tmp_path / "home")
-
-
-async def until(check: Callable[[], bool], what: str, within: float = WAIT) -> None:
-    """Poll what a component does on its own task or thread, until it holds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"waited {within:g} s in vain for {what}")
-        await asyncio.sleep(0.05)
 
 
 def suffix() -> str:

@@ -11,17 +11,16 @@ Processes are started through the CLI (`kestra-stream executor`, `kestra-stream 
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.state import StateType
+from tests._waiting import until
 from tests.e2e.kafka_crash_driver import (
     CRASH_FLOW,
     CRASH_TASKS,
@@ -61,14 +60,6 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
     yield running
     for component in running.started:
         component.close()
-
-
-async def until(check: Callable[[], bool], what: str, within: float, describe: Callable[[], str] = str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}\n{describe()}")
-        await asyncio.sleep(0.05)
 
 
 def worker_of(state: ExecutionState) -> int:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -17,6 +16,7 @@ from kestra_stream.models.plugin import PluginInfo
 from kestra_stream.models.task import RealtimeTrigger, TriggerContext
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.triggers._realtime import Backoff, RealtimeTriggers
+from tests._waiting import until
 
 UID = "realtime.test/listens/events"
 
@@ -71,14 +71,6 @@ class Seen:
     async def until(self, count: int, within: float = 10.0) -> list[str]:
         await until(lambda: len(self.values) >= count, f"{count} executions", within)
         return self.values
-
-
-async def until(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}")
-        await asyncio.sleep(0.01)
 
 
 class RecordedSleep:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ import structlog
 
 from kestra_stream.supervisor import ChildFailed, ChildSpec, RestartPolicy, Supervisor
 from tests._pidfiles import alive, written_pid
+from tests._waiting import until
 
 QUICK = RestartPolicy(first_delay=0.05, max_delay=0.2, fast_run=60.0, max_fast_failures=3)
 READY = f"print({json.dumps(json.dumps({'kestra_stream_ready': 'up'}))}, flush=True)"
@@ -26,14 +26,6 @@ READY = f"print({json.dumps(json.dumps({'kestra_stream_ready': 'up'}))}, flush=T
 def python(code: str) -> list[str]:
     return [sys.executable, "-c", textwrap.dedent(code)]
 
-
-
-async def until(condition: Callable[[], bool], what: str, within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_a_child_that_dies_is_restarted_and_its_death_logged(tmp_path: Path) -> None:
