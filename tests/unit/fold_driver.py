@@ -36,6 +36,7 @@ from kestra_stream.executor.events import (
     ResumeRequested,
     SubflowEnded,
     TaskResult,
+    TaskRunStateSet,
     TimerFired,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
@@ -202,6 +203,11 @@ class Driver:
         self.ended = None
         return self.send(RestartRequested(event_id=self.next_event_id(), execution_id=self.execution_id,
                                           at=self.now))
+
+    def set_taskrun_state(self, taskrun_id: str, state: StateType) -> list[Command]:
+        self.ended = None
+        return self.send(TaskRunStateSet(event_id=self.next_event_id(), execution_id=self.execution_id,
+                                         at=self.now, taskrun_id=taskrun_id, state=state))
 
     # ----- running to the end ---------------------------------------------------------------
     def pending(self) -> list[str]:
