@@ -3,31 +3,18 @@ exact commands of the change, what the execution does after it, and the requests
 
 from __future__ import annotations
 
-import textwrap
 from typing import Any
 
 import pytest
-from fold_driver import Driver
+from fold_driver import Driver, flow, logs
 
 from kestra_stream.errors import ExecutionStateError, InputError
 from kestra_stream.executor.commands import Command, EmitLog, ExecutionEnded, RunTask
 from kestra_stream.executor.requests import check_taskrun_state
-from kestra_stream.flows import load_flow
-from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 
-LOG = "io.kestra.plugin.core.log.Log"
 OK, FAILED, WARNING, RESTARTED = StateType.SUCCESS, StateType.FAILED, StateType.WARNING, StateType.RESTARTED
-
-
-def flow(body: str) -> Flow:
-    return load_flow("id: f\nnamespace: tests.fold\n" + textwrap.dedent(body))
-
-
-def logs(*ids: str, indent: int = 2) -> str:
-    pad = " " * indent
-    return "".join(f"{pad}- id: {i}\n{pad}  type: {LOG}\n{pad}  message: {i}\n" for i in ids)
 
 
 def brief(d: Driver, commands: list[Command]) -> list[tuple[Any, ...]]:
