@@ -63,9 +63,11 @@ def check_taskrun_state(execution: Execution, taskrun_id: str, state: StateType)
                                   "task again, restart or replay the execution)")
     if not execution.state.current.is_terminated or any(
             not tr.current.is_terminated for tr in execution.task_run_list):
+        how = "resume it, or kill it first" if execution.state.current == StateType.PAUSED else \
+            "wait for it, or kill it first"
         raise ExecutionStateError(f"execution '{execution.id}' is still {execution.state.current.value}: a task "
-                                  "run's state can be changed once the execution has ended (wait for it, or kill "
-                                  "it first)", execution_id=execution.id)
+                                  f"run's state can be changed once the execution has ended ({how})",
+                                  execution_id=execution.id)
     taskrun = execution.find_taskrun(taskrun_id)
     if taskrun is None:
         raise InputError("taskRunId", f"execution '{execution.id}' has no task run '{taskrun_id}': use the id of "

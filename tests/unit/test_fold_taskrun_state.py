@@ -165,3 +165,11 @@ def test_the_check_refuses_a_running_execution_an_unknown_task_run_a_state_not_a
     with pytest.raises(ExecutionStateError, match=r"\(a\) is already FAILED: choose another"):
         check_taskrun_state(d.execution, a, FAILED)
     check_taskrun_state(d.execution, a, WARNING)
+
+
+def test_the_check_tells_to_resume_a_paused_execution_first() -> None:
+    d = Driver(flow("tasks:\n  - id: gate\n    type: io.kestra.plugin.core.flow.Pause\n" + logs("after")))
+    d.create()
+    assert d.execution.state.current == StateType.PAUSED
+    with pytest.raises(ExecutionStateError, match=r"still PAUSED: .* once the execution has ended \(resume it, or "):
+        check_taskrun_state(d.execution, d.taskrun("gate").id, OK)
