@@ -13,6 +13,7 @@ from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
 
 
 class LatestFlows(Protocol):
@@ -71,6 +72,9 @@ class Backend(Protocol):
                      from_text: bool = False) -> None: ...
     async def restart(self, execution_id: str) -> None: ...
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str: ...
+    async def set_taskrun_state(self, execution_id: str, taskrun_id: str, state: StateType) -> None:
+        """Give a task run of an ended execution SUCCESS, FAILED or WARNING; the execution runs on from there."""
+
     async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
         """Add or change labels of an execution (others kept); the execution with its new labels."""
 

@@ -1,5 +1,6 @@
 """The Executions endpoints: create (inputs as multipart form data or JSON), get, search (all, or one
-flow's), delete, kill, pause, resume, restart, replay, set labels, and follow as server-sent events.
+flow's), delete, kill, pause, resume, restart, replay, set labels, change a task run's state, and follow
+as server-sent events.
 
 Each command on one execution is served at two paths: Kestra's older ``/executions/{id}/kill``
 (``pause``, ``resume``, ...) and Kestra 2.x's ``/executions/{id}/actions/kill``, by one handler
@@ -104,6 +105,15 @@ class ReplayQuery(BaseModel):
     model_config = _QUERY
 
     task_run_id: str | None = Field(default=None, alias="taskRunId", min_length=1)
+
+
+class TaskRunStateRequest(BaseModel):
+    """Kestra's ``StateRequest``: which task run, and the state it is given."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    task_run_id: str = Field(alias="taskRunId", min_length=1, description="An ended task run of the execution.")
+    state: StateType = Field(description="SUCCESS, FAILED or WARNING.")
 
 
 class Label(BaseModel):
@@ -435,6 +445,17 @@ async def set_labels(request: web.Request) -> web.StreamResponse:
     wanted = {label.key: label.value for label in labels if label.key or label.value}
     _refuse_system_labels(wanted, kept=execution.labels)
     return json_response(await services(request).backend.set_labels(execution_id, wanted))
+
+
+@routes.route("POST", "/executions/{executionId}/state", summary="Set a task run of an ended execution to "
+              "SUCCESS, FAILED or WARNING; the execution runs on from there", body=TaskRunStateRequest,
+              response=Execution, errors=(409,), aliases=_actions("state"))
+async def set_taskrun_state(request: web.Request) -> web.StreamResponse:
+    execution_id = request.match_info["executionId"]
+    change: TaskRunStateRequest = await read_json(request, TaskRunStateRequest)
+    await find_execution(request, execution_id)
+    await services(request).backend.set_taskrun_state(execution_id, change.task_run_id, change.state)
+    return await _as_now(request, execution_id)
 
 
 # ----- follow ------------------------------------------------------------------------------------

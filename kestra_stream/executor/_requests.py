@@ -1,4 +1,5 @@
-"""User requests (create, kill, pause, resume, restart, replay) turned into events, for any backend.
+"""User requests (create, kill, pause, resume, restart, replay, a task run's state) turned into events, for
+any backend.
 
 Everything is checked before an event exists: inputs are coerced and FILE inputs stored, a
 resume's onResume inputs validated, a restart or a replay refused when the execution's state
@@ -23,13 +24,15 @@ from kestra_stream.executor.events import (
     PauseRequested,
     RestartRequested,
     ResumeRequested,
+    TaskRunStateSet,
 )
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.executor.requests import check_replay, check_restart, resume_inputs
+from kestra_stream.executor.requests import check_replay, check_restart, check_taskrun_state, resume_inputs
 from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
+from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage, store_file_inputs
 
 
@@ -98,6 +101,15 @@ class ExecutionRequests:
         if self._restarted is not None:
             self._restarted(execution_id)
 
+    async def set_taskrun_state(self, execution_id: str, taskrun_id: str, state: StateType) -> None:
+        """Give a task run of an ended execution ``state`` (SUCCESS, FAILED, WARNING): the execution runs on."""
+        current, _ = await self._existing(execution_id)
+        check_taskrun_state(current.execution, taskrun_id, state)
+        await self._send(TaskRunStateSet(event_id=new_id(), execution_id=execution_id, at=_now(),
+                                         taskrun_id=taskrun_id, state=state))
+        if self._restarted is not None:
+            self._restarted(execution_id)
+
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         state, _ = await self._existing(execution_id)
         check_replay(state.execution, taskrun_id)
@@ -157,6 +169,9 @@ class AcceptsRequests:
 
     async def restart(self, execution_id: str) -> None:
         await self.requests.restart(execution_id)
+
+    async def set_taskrun_state(self, execution_id: str, taskrun_id: str, state: StateType) -> None:
+        await self.requests.set_taskrun_state(execution_id, taskrun_id, state)
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         return await self.requests.replay(execution_id, taskrun_id)

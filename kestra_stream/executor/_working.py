@@ -135,6 +135,17 @@ class Working:
         last = tr.attempts[-1]
         return (*tr.attempts[:-1], Attempt(state=last.state.with_state(state, self.at)))
 
+    def drop(self, tr_ids: set[str]) -> None:
+        """Forget task runs (a restart's handler runs ...): they will be created again if they are needed."""
+        if not tr_ids:
+            return
+        for tr_id in tr_ids:
+            del self.runs[tr_id]
+        self.children = {}
+        for tr in self.runs.values():
+            self.children.setdefault(tr.parent_task_run_id or ROOT, []).append(tr.id)
+        self.changed = True
+
     def children_of(self, tr_id: str) -> list[TaskRun]:
         return [self.runs[i] for i in self.children.get(tr_id, ())]
 

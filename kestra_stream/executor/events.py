@@ -118,6 +118,19 @@ class RestartRequested(_Event):
     kind: Literal["restart"] = "restart"
 
 
+# What a task run can be set to by hand (Kestra's "change status" of an ended task run).
+CHANGEABLE_STATES = (StateType.SUCCESS, StateType.FAILED, StateType.WARNING)
+
+
+class TaskRunStateSet(_Event):
+    """A task run of an ended execution given ``state`` by hand (Kestra's "change status"): the execution
+    runs on from there. Checked before it is sent (``requests.check_taskrun_state``)."""
+
+    kind: Literal["taskrun_state"] = "taskrun_state"
+    taskrun_id: str
+    state: StateType
+
+
 class LabelsSet(_Event):
     """Labels added to or changed on an execution (the API's "set labels"); other labels are kept."""
 
@@ -154,8 +167,8 @@ class EvictionDue(_Event):
 
 Event = Annotated[
     ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
-    | PauseRequested | ResumeRequested | RestartRequested | SubflowEnded | LabelsSet | RecordUnreadable
-    | EvictionDue,
+    | PauseRequested | ResumeRequested | RestartRequested | TaskRunStateSet | SubflowEnded | LabelsSet
+    | RecordUnreadable | EvictionDue,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -16,6 +16,7 @@ from kestra_stream.executor._flow_rules import CORRELATION_ID
 from kestra_stream.executor._working import ROOT, Working
 from kestra_stream.executor.commands import AcquireSlot, Command, RestartExecution, ScheduleTimer
 from kestra_stream.executor.events import (
+    CHANGEABLE_STATES,
     Dequeued,
     Event,
     ExecutionCreated,
@@ -28,6 +29,7 @@ from kestra_stream.executor.events import (
     ResumeRequested,
     SubflowEnded,
     TaskResult,
+    TaskRunStateSet,
     TimerFired,
 )
 from kestra_stream.ids import derive_id
@@ -327,11 +329,7 @@ def _on_restart(w: Working, event: RestartRequested) -> None:
         while parent_id is not None and parent_id not in reopen:
             reopen.add(parent_id)
             parent_id = w.runs[parent_id].parent_task_run_id
-    for tr_id in dropped:
-        del w.runs[tr_id]
-    w.children = {}
-    for tr in w.runs.values():
-        w.children.setdefault(tr.parent_task_run_id or "", []).append(tr.id)
+    w.drop(dropped)
     for tr_id in reopen:
         w.set_state(w.runs[tr_id], StateType.RUNNING)
     w.set_execution_state(StateType.RESTARTED)
@@ -347,6 +345,41 @@ def _on_restart(w: Working, event: RestartRequested) -> None:
             w.commands.append(RestartExecution(execution_id=str(child_id)))
         else:
             w.set_state(w.runs[leaf.id], StateType.RESTARTED)  # started again (new attempt) just below
+    w.dirty[ROOT] = None
+    _wake_running_flowables(w)
+
+
+def _on_taskrun_state(w: Working, event: TaskRunStateSet) -> None:
+    """Kestra's "change status": a task run of an ended execution takes the state asked for, its flowable
+    parents run again, and so does the execution, on from there (the next tasks, or its errors branch)."""
+    tr = w.runs.get(event.taskrun_id)
+    if (tr is None or event.state not in CHANGEABLE_STATES or tr.current == event.state
+            or not w.state.current.is_terminated or not all(r.current.is_terminated for r in w.runs.values())):
+        return  # refused before it was sent; or a redelivery once the execution moved on
+    ancestors: list[str] = []
+    parent_id = tr.parent_task_run_id
+    while parent_id is not None:
+        ancestors.append(parent_id)
+        parent_id = w.runs[parent_id].parent_task_run_id
+    # The errors / finally / afterExecution runs of the flow and of each reopened parent ran for the
+    # outcome being changed: they are dropped, and run again if the new outcome calls for them.
+    owners = {ROOT, *ancestors}
+    kept = {tr.id, *ancestors}
+    dropped: set[str] = set()
+    for run in w.runs.values():  # parents come before their children in creation order
+        if run.id not in kept and (run.parent_task_run_id in dropped or (
+                (run.parent_task_run_id or ROOT) in owners and run.task_id in w.index.handler_ids)):
+            dropped.add(run.id)
+    w.drop(dropped)
+    w.log(LogLevel.INFO, f"Task run '{tr.task_id}' set from {tr.current.value} to {event.state.value} by "
+                         "request", tr)
+    attempts = w.set_attempt_state(tr, event.state) if tr.attempts else tr.attempts
+    w.set_state(tr, event.state, attempts=attempts)
+    for ancestor_id in ancestors:
+        w.set_state(w.runs[ancestor_id], StateType.RUNNING)
+    w.set_execution_state(StateType.RESTARTED)
+    w.outputs = None
+    w.set_execution_state(StateType.RUNNING)
     w.dirty[ROOT] = None
     _wake_running_flowables(w)
 
@@ -402,6 +435,7 @@ _HANDLERS: dict[type, Any] = {
     PauseRequested: _on_pause,
     ResumeRequested: _on_resume,
     RestartRequested: _on_restart,
+    TaskRunStateSet: _on_taskrun_state,
     SubflowEnded: _on_subflow_ended,
     LabelsSet: _on_labels_set,
 }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kestra_stream.errors import ExecutionStateError, InputError
 from kestra_stream.executor._index import index_of
+from kestra_stream.executor.events import CHANGEABLE_STATES
 from kestra_stream.inputs import coerce_inputs
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
@@ -52,3 +53,25 @@ def check_replay(execution: Execution, taskrun_id: str | None) -> None:
     if taskrun_id is not None and execution.find_taskrun(taskrun_id) is None:
         raise ExecutionStateError(f"execution '{execution.id}' has no task run '{taskrun_id}'",
                                   execution_id=execution.id)
+
+
+def check_taskrun_state(execution: Execution, taskrun_id: str, state: StateType) -> None:
+    """A task run of an ended execution may be set to SUCCESS, FAILED or WARNING, from another ended state."""
+    allowed = ", ".join(s.value for s in CHANGEABLE_STATES)
+    if state not in CHANGEABLE_STATES:
+        raise InputError("state", f"a task run cannot be set to {state.value}: choose one of {allowed} (to run a "
+                                  "task again, restart or replay the execution)")
+    if not execution.state.current.is_terminated or any(
+            not tr.current.is_terminated for tr in execution.task_run_list):
+        how = "resume it, or kill it first" if execution.state.current == StateType.PAUSED else \
+            "wait for it, or kill it first"
+        raise ExecutionStateError(f"execution '{execution.id}' is still {execution.state.current.value}: a task "
+                                  f"run's state can be changed once the execution has ended ({how})",
+                                  execution_id=execution.id)
+    taskrun = execution.find_taskrun(taskrun_id)
+    if taskrun is None:
+        raise InputError("taskRunId", f"execution '{execution.id}' has no task run '{taskrun_id}': use the id of "
+                                      f"one of its task runs (GET /api/v1/executions/{execution.id}, taskRunList)")
+    if taskrun.current == state:
+        raise ExecutionStateError(f"task run '{taskrun_id}' ({taskrun.task_id}) is already {state.value}: choose "
+                                  f"another of {allowed}", execution_id=execution.id)

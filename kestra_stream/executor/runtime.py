@@ -41,6 +41,7 @@ from kestra_stream.executor.events import (
     LabelsSet,
     RecordUnreadable,
     RestartRequested,
+    TaskRunStateSet,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
 from kestra_stream.models.flow import Flow
@@ -48,7 +49,7 @@ from kestra_stream.models.flow import Flow
 log = structlog.get_logger(__name__)
 
 # The events that change an ended execution: a backend that evicted it reads its last snapshot back first.
-REVIVING = (RestartRequested, LabelsSet)
+REVIVING = (RestartRequested, TaskRunStateSet, LabelsSet)
 
 P = TypeVar("P")
 T = TypeVar("T")

@@ -33,6 +33,7 @@ with warnings.catch_warnings():
         BulkResponse,
         Execution,
         ExecutionControllerExecutionResponse,
+        ExecutionControllerStateRequest,
         FileAttributes,
         FlowForExecution,
         FlowGraph,
@@ -204,7 +205,13 @@ def test_executions_logs_and_graph_with_the_sdk(client: KestraClient) -> None:
     check_run = next(run for run in failed.task_run_list or [] if run.task_id == "check")
     replayed = client.executions.replay_execution(failed.id, TENANT, task_run_id=check_run.id)
     assert isinstance(replayed, Execution) and replayed.id != failed.id and replayed.original_id == failed.id
-    eventually(lambda: _execution(client, replayed.id, StateType.FAILED), "the replay to end")
+    replay_failed = eventually(lambda: _execution(client, replayed.id, StateType.FAILED), "the replay to end")
+    # Its failed task run set to SUCCESS by hand (Kestra 2.x's /actions/state): the replay ends SUCCESS.
+    replay_check = next(run for run in replay_failed.task_run_list or [] if run.task_id == "check")
+    changed = client.executions.update_task_run_state(
+        replayed.id, TENANT, ExecutionControllerStateRequest(taskRunId=replay_check.id, state=StateType.SUCCESS))
+    assert isinstance(changed, Execution) and changed.id == replayed.id
+    eventually(lambda: _execution(client, replayed.id, StateType.SUCCESS), "the changed replay to succeed")
 
     # A long execution, killed.
     sleeping = client.executions.create_execution(TENANT, NS, "sleeper")

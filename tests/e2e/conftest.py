@@ -32,6 +32,7 @@ from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
 
 __all__ = ["E2E_ENVIRON", "FLOWS", "LoopThread", "SeenExecutions", "ThreadedBackend", "deploy_all"]
 
@@ -117,6 +118,9 @@ class ThreadedBackend:
 
     async def replay(self, execution_id: str, taskrun_id: str | None = None) -> str:
         return await self._call(self._backend.replay(execution_id, taskrun_id))
+
+    async def set_taskrun_state(self, execution_id: str, taskrun_id: str, state: StateType) -> None:
+        await self._call(self._backend.set_taskrun_state(execution_id, taskrun_id, state))
 
     async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
         return await self._call(self._backend.set_labels(execution_id, labels))

@@ -1,5 +1,5 @@
 """Bounded executor state on Kafka: an ended execution leaves the tables after its grace, and still restarts,
-takes labels and replays from its last snapshot on the executions topic."""
+takes labels, has a task run's state changed and replays from its last snapshot on the executions topic."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from kestra_stream.executor.commands import RunTask
-from kestra_stream.executor.events import Event, ExecutionReplayed, LabelsSet, RestartRequested
+from kestra_stream.executor.events import Event, ExecutionReplayed, LabelsSet, RestartRequested, TaskRunStateSet
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.ids import new_id
 from kestra_stream.kafka import encode_event
@@ -82,6 +82,15 @@ async def test_an_ended_execution_leaves_the_tables_after_its_grace_and_restarts
         harness.send(LabelsSet(event_id=new_id(), execution_id=execution_id, at=_at(), labels={"checked": "yes"}))
         labelled = await harness.latest(execution_id, lambda s: s.execution.labels.get("checked") == "yes")
         assert labelled.execution.state.current is StateType.SUCCESS
+        await evicted(executor, execution_id)
+
+        # A task run's state changed on an evicted execution: it runs on from its snapshot, to WARNING.
+        c = labelled.execution.taskruns_of("c")[0]
+        harness.send(TaskRunStateSet(event_id=new_id(), execution_id=execution_id, at=_at(), taskrun_id=c.id,
+                                     state=StateType.WARNING))
+        warned = await harness.latest(execution_id, lambda s: s.execution.state.current is StateType.WARNING)
+        assert [tr.current for tr in warned.execution.task_run_list] == [StateType.SUCCESS] * 2 + [StateType.WARNING]
+        assert warned.execution.labels.get("checked") == "yes"
         await evicted(executor, execution_id)
 
         # A replay starts a new execution from the snapshot, as the API builds it.

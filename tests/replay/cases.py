@@ -1,7 +1,7 @@
 """The flows of the replay corpus and what is done with each (tests/replay/README.md).
 
 Each case names its flows (``namespace``/``id`` of the first is the one executed) and the steps
-that drive it: start it, then resume a pause, restart a failure or replay it.
+that drive it: start it, then resume a pause, restart a failure, replay it, or set a failed task run's state.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Step = Literal["resume", "restart", "replay", "labels"]
+Step = Literal["resume", "restart", "replay", "labels", "state"]
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,32 @@ tasks:
     message: "{{ outputs.ok.value }} at the end"
 """
 
+# The step "state" sets the failed task run "broken" to SUCCESS: its Sequential, then the flow, run on.
+_MARKED = """
+id: marked
+namespace: replay.corpus
+tasks:
+  - id: ok
+    type: io.kestra.plugin.core.debug.Return
+    format: fine
+  - id: group
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: broken
+        type: io.kestra.plugin.core.execution.Fail
+        errorMessage: to be set right by hand
+      - id: inside
+        type: io.kestra.plugin.core.log.Log
+        message: the group goes on
+  - id: last
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.ok.value }} after a task run set by hand"
+errors:
+  - id: alert
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ flow.id }} failed"
+"""
+
 _SLEEP_TIMEOUT = """
 id: sleepy
 namespace: replay.corpus
@@ -283,4 +309,5 @@ CASES: tuple[Case, ...] = (
     Case("restart_failed", (_RESTARTED,), steps=("restart",)),
     Case("replayed", (_HELLO,), steps=("replay",)),
     Case("sleep_timeout_labels", (_SLEEP_TIMEOUT,)),
+    Case("taskrun_state", (_MARKED,), steps=("state",)),
 )

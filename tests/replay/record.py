@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kestra_stream.embedded import EmbeddedEngine
+from kestra_stream.models.state import StateType
 from kestra_stream.plugins.registry import default_registry
 from tests.replay.cases import CASES, Case
 
@@ -63,6 +64,12 @@ async def _run(case: Case, home: Path) -> None:
             elif step == "replay":
                 await _until(engine, execution_id, "SUCCESS")
                 await engine.requests.replay(execution_id)
+            elif step == "state":
+                await _until(engine, execution_id, "FAILED")
+                failed = engine.store.load_state(execution_id)
+                assert failed is not None
+                broken = failed.execution.taskruns_of("broken")[0]
+                await engine.requests.set_taskrun_state(execution_id, broken.id, StateType.SUCCESS)
             elif step == "labels":
                 await _until(engine, execution_id, "SUCCESS")
                 await engine.requests.set_labels(execution_id, {"reviewed": "yes"})

@@ -10,6 +10,7 @@ recorded, so a test can assert the exact commands of one step or replay the whol
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,15 +37,29 @@ from kestra_stream.executor.events import (
     ResumeRequested,
     SubflowEnded,
     TaskResult,
+    TaskRunStateSet,
     TimerFired,
 )
 from kestra_stream.executor.fold import ExecutionState, fold
+from kestra_stream.flows import load_flow
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EXECUTION_ID = "exec-1"
+LOG = "io.kestra.plugin.core.log.Log"
+
+
+def flow(body: str) -> Flow:
+    """Flow ``f`` of namespace ``tests.fold`` with ``body`` (its tasks ...) as YAML."""
+    return load_flow("id: f\nnamespace: tests.fold\n" + textwrap.dedent(body))
+
+
+def logs(*ids: str, indent: int = 2) -> str:
+    """A YAML list of Log tasks named ``ids``, indented by ``indent``."""
+    pad = " " * indent
+    return "".join(f"{pad}- id: {i}\n{pad}  type: {LOG}\n{pad}  message: {i}\n" for i in ids)
 
 
 class DriverStuck(AssertionError):
@@ -202,6 +217,11 @@ class Driver:
         self.ended = None
         return self.send(RestartRequested(event_id=self.next_event_id(), execution_id=self.execution_id,
                                           at=self.now))
+
+    def set_taskrun_state(self, taskrun_id: str, state: StateType) -> list[Command]:
+        self.ended = None
+        return self.send(TaskRunStateSet(event_id=self.next_event_id(), execution_id=self.execution_id,
+                                         at=self.now, taskrun_id=taskrun_id, state=state))
 
     # ----- running to the end ---------------------------------------------------------------
     def pending(self) -> list[str]:

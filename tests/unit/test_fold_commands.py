@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fold_driver import EXECUTION_ID, T0, Driver
+from fold_driver import EXECUTION_ID, LOG, T0, Driver, flow, logs
 
 from kestra_stream.executor.commands import (
     AcquireSlot,
@@ -22,25 +21,13 @@ from kestra_stream.executor.commands import (
     StartSubflow,
 )
 from kestra_stream.executor.events import Rejected, TaskResult
-from kestra_stream.flows import load_flow
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import ParentLink
-from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 
-LOG = "io.kestra.plugin.core.log.Log"
 T0_TEXT = "2024-01-01T00:00:00Z"  # variables hold dates as JSON text
 OK, FAILED, WARNING = StateType.SUCCESS, StateType.FAILED, StateType.WARNING
-
-
-def flow(body: str) -> Flow:
-    return load_flow("id: f\nnamespace: tests.fold\n" + textwrap.dedent(body))
-
-
-def logs(*ids: str, indent: int = 2) -> str:
-    pad = " " * indent
-    return "".join(f"{pad}- id: {i}\n{pad}  type: {LOG}\n{pad}  message: {i}\n" for i in ids)
 
 
 def brief(d: Driver, commands: list[Command]) -> list[tuple[Any, ...]]:

@@ -67,7 +67,7 @@ test.describe.configure({ mode: 'serial' })
 
 let liveId = ''
 
-test('the execution page follows a run live: Gantt and logs before the end, the failure red in the topology, a restart', async ({ page, shot }) => {
+test('the execution page follows a run live: Gantt and logs before the end, the failure red in the topology, a restart, a task run set to SUCCESS', async ({ page, shot }) => {
   await deploy(page.request, LIVE, 'live')
   liveId = await run(page.request, 'live', 'first line of the file\nsecond line')
   await page.goto(`executions/${liveId}?tab=gantt`)
@@ -155,6 +155,22 @@ test('the execution page follows a run live: Gantt and logs before the end, the 
   await expect(page).toHaveURL(/\/executions\/[A-Za-z0-9]+$/)
   await expect(page.getByRole('link', { name: liveId })).toBeVisible()
   await expect(state(page)).toHaveText('FAILED', { timeout: 90_000 })
+
+  // The replay's failed task run set to SUCCESS by hand: chosen, confirmed, and the execution runs on
+  // from there to its end, SUCCESS, shown on the same page.
+  await page.getByTestId('change-run').selectOption({ label: 'flaky (FAILED)' })
+  await expect(page.getByTestId('change-state').locator('option')).toHaveText(['SUCCESS', 'WARNING'])
+  await expect(page.getByTestId('change-state')).toHaveValue('SUCCESS')
+  page.once('dialog', (dialog) => {
+    expect(dialog.message()).toContain('Set flaky (FAILED) to SUCCESS?')
+    void dialog.accept()
+  })
+  await page.getByTestId('action-change-state').click()
+  await expect(page.getByTestId('action-notice')).toContainText('Task run flaky set to SUCCESS')
+  await expect(state(page)).toHaveText('SUCCESS', { timeout: 90_000 })
+  await page.getByTestId('tab-gantt').click()
+  await expect(ganttRow(page, 'flaky')).toHaveAttribute('data-state', 'SUCCESS')
+  await shot('execution-state-changed')
 })
 
 test('the executions list: filters, then a bulk kill of long runs', async ({ page, shot }) => {
