@@ -4,7 +4,8 @@ The definitions ship in the package (``kestra_stream/kafka/topics.yaml``; ``topi
 repository root links to it). ``render`` turns them into concrete ``TopicSpec`` values (prefixed names,
 partition and replica counts), ``describe`` reads what the broker has, ``plan`` compares the two without
 I/O, and ``apply`` carries the plan out: it creates missing topics, sets configs that differ and adds
-partitions. It never removes partitions or topics.
+partitions. It never removes partitions or topics. The executor's table changelogs (``_changelogs``)
+are rendered after the topics of the definitions and handled the same way.
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from kestra_stream.errors import BackendError
+from kestra_stream.kafka._changelogs import CHANGELOG_DECLARED_CONFIG, TABLES, changelog_topic
 from kestra_stream.kafka._settings import KafkaSettings, TopicNames
 
 log = structlog.get_logger(__name__)
 
 DEFAULT: Literal["default"] = "default"
 LOGICAL_TOPICS: tuple[str, ...] = tuple(TopicNames.model_fields)
+CHANGELOG_LOGICAL_PREFIX = "changelog."  # logical name of a table's changelog: changelog.<table>
 
 # Topic-level settings of Kafka 3.x; a name outside this set is a typo the broker would reject late.
 KNOWN_TOPIC_CONFIGS = frozenset({
@@ -184,7 +187,19 @@ def render(definitions: TopicDefinitions, settings: KafkaSettings) -> list[Topic
             raise BackendError(f"topic {logical}: min.insync.replicas {isr} exceeds the replication factor "
                                f"{replicas}; lower it in the topic definitions or raise replication_factor")
         specs.append(TopicSpec(logical, settings.topic(logical), partitions, replicas, config))
-    return specs
+    return [*specs, *changelog_specs(settings)]
+
+
+def changelog_specs(settings: KafkaSettings) -> list[TopicSpec]:
+    """The executor's table changelogs, as faust creates them: one partition per executor partition.
+
+    They are not in topics.yaml: the executor hands the same settings to faust, which creates a
+    changelog on first start, and both must agree. Here they are created ahead (a deployment whose
+    executor may not create topics) and, above all, changelogs made before their settings changed
+    are altered, which faust never does.
+    """
+    return [TopicSpec(f"{CHANGELOG_LOGICAL_PREFIX}{table}", changelog_topic(settings, table), settings.partitions,
+                      settings.replication_factor, dict(CHANGELOG_DECLARED_CONFIG)) for table in TABLES]
 
 
 def _resolve(value: int | Literal["default"], default: int) -> int:
@@ -441,7 +456,7 @@ def _statuses(admin: _Admin, specs: Sequence[TopicSpec]) -> list[TopicStatus]:
 
 
 def describe(settings: KafkaSettings, definitions: TopicDefinitions | None = None) -> list[TopicStatus]:
-    """Every defined topic next to what the broker has, in the order of ``TopicNames``."""
+    """Every defined topic next to what the broker has, in the order of ``TopicNames``, then the changelogs."""
     specs = render(definitions or load_definitions(), settings)
     return _statuses(_Admin(settings), specs)
 

@@ -13,11 +13,9 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 from test_kafka_executor import Harness, succeed
 
-from kestra_stream.kafka import delete_topics
-from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
+from kestra_stream.kafka import delete_topics, describe_topics
+from kestra_stream.kafka._changelogs import CHANGELOG_TOPIC_CONFIG, TABLES, changelog_topic
 from kestra_stream.models.state import StateType
-
-TABLES = ("executions", "timers", "slots", "ended")
 
 
 @pytest.fixture
@@ -43,9 +41,25 @@ async def test_every_table_changelog_rolls_and_compacts_its_segments_within_minu
     finally:
         await executor.stop()
     assert final.execution.state.current is StateType.SUCCESS
-    names = [f"{harness.settings.executor_app_id}-{table}-changelog" for table in TABLES]
+    names = [changelog_topic(harness.settings, table) for table in TABLES]
     configs = topic_configs(harness, names)
     assert sorted(configs) == sorted(names)
     for name in names:
         assert "compact" in configs[name]["cleanup.policy"], name
         assert {key: configs[name][key] for key in CHANGELOG_TOPIC_CONFIG} == CHANGELOG_TOPIC_CONFIG, name
+
+
+@pytest.mark.kafka
+async def test_topics_apply_declares_the_changelogs_exactly_as_the_executor_creates_them(
+        harness: Harness) -> None:
+    executor = harness.executor()
+    await executor.start()
+    await executor.stop()
+    listed = AdminClient(harness.settings.client_config()).list_topics(timeout=30).topics
+    made_by_faust = {name for name in listed
+                     if name.startswith(harness.settings.executor_app_id) and name.endswith("-changelog")}
+
+    assert made_by_faust == {changelog_topic(harness.settings, table) for table in TABLES}
+    statuses = {status.spec.name: status for status in describe_topics(harness.settings)
+                if status.spec.name in made_by_faust}
+    assert {name: status.drift for name, status in statuses.items()} == dict.fromkeys(statuses, ())

@@ -11,6 +11,7 @@ import pytest
 from kestra_stream.cli.topics import format_changes, format_statuses
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaSettings
+from kestra_stream.kafka._changelogs import CHANGELOG_TOPIC_CONFIG, TABLES
 from kestra_stream.kafka._topics import (
     LOGICAL_TOPICS,
     ChangeKind,
@@ -94,7 +95,19 @@ def test_rendered_names_carry_the_prefix_and_configured_names() -> None:
 
     assert specs["executor"].name == "acme.executor"
     assert specs["jobs"].name == "acme.workertask"
-    assert [spec.logical for spec in specs.values()] == list(LOGICAL_TOPICS)
+    assert [spec.logical for spec in specs.values()] == [*LOGICAL_TOPICS, *(f"changelog.{t}" for t in TABLES)]
+
+
+def test_the_executor_changelogs_follow_its_app_id_partitions_and_replicas() -> None:
+    settings = KafkaSettings(topic_prefix="acme.", partitions=6, replication_factor=3)
+
+    specs = _rendered(settings)
+
+    assert [specs[f"changelog.{t}"].name for t in TABLES] == [f"acme-executor-{t}-changelog" for t in TABLES]
+    for table in TABLES:
+        spec = specs[f"changelog.{table}"]
+        assert (spec.partitions, spec.replication_factor) == (6, 3)
+        assert spec.config == {"cleanup.policy": "compact", **CHANGELOG_TOPIC_CONFIG}
 
 
 @pytest.mark.parametrize(("replicas", "expected"), [(1, "1"), (2, "1"), (3, "2"), (5, "4")])

@@ -46,11 +46,11 @@ from kestra_stream.executor.runtime import REVIVING, Decision, ExecutorRuntime, 
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
+from kestra_stream.kafka._changelogs import CHANGELOG_TOPIC_CONFIG
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
-from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
 from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused

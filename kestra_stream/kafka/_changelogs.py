@@ -11,14 +11,33 @@ reads the executions in flight, the last minute of writes and the tombstones sti
 Compaction never removes a key's latest value, so what a SIGKILLed executor recovers is unchanged.
 A tombstone is kept ``delete.retention.ms``: far longer than a recovery takes, so a recovery that has
 read an execution's state also reads the tombstone that evicts it.
+
+faust applies these settings only when it creates a changelog; ``kestra-stream topics apply`` (which
+renders ``changelog_specs`` next to the topics of topics.yaml) brings changelogs made earlier, or by
+another version, in line. The module stays outside ``kafka.executor`` so that applying topics does
+not import faust.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+from kestra_stream.kafka._settings import KafkaSettings
+
+# The executor's faust tables, in the order the executor declares them.
+TABLES: Final[tuple[str, ...]] = ("executions", "timers", "slots", "ended")
+
+# What the executor passes to faust as each table's ``extra_topic_configs``.
 CHANGELOG_TOPIC_CONFIG: Final[dict[str, str]] = {
     "segment.ms": str(60_000),
     "min.cleanable.dirty.ratio": "0.1",
     "delete.retention.ms": str(300_000),
 }
+
+# Everything a changelog is created with: faust adds the compact policy to the settings above.
+CHANGELOG_DECLARED_CONFIG: Final[dict[str, str]] = {"cleanup.policy": "compact", **CHANGELOG_TOPIC_CONFIG}
+
+
+def changelog_topic(settings: KafkaSettings, table: str) -> str:
+    """The topic faust names after the executor's app id for ``table`` (``faust.Table``'s own rule)."""
+    return f"{settings.executor_app_id}-{table}-changelog"
