@@ -23,13 +23,13 @@ from kestra_stream.supervisor import announce_ready
 
 
 async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]],
-                           banner: str) -> None:
+                           banner: str | Callable[[], str]) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await start()
-    announce_ready(banner)
+    announce_ready(banner if isinstance(banner, str) else banner())
     try:
         await stopping.wait()
     finally:
@@ -51,11 +51,24 @@ async def _run_executor(settings: KafkaSettings) -> None:
 
 
 async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path) -> None:
-    from kestra_stream.kafka.worker import KafkaWorker
+    """A worker with what its tasks reach beyond their job, as in one process: the executions client
+    (log.Fetch, Resume) and the triggers topic (Toggle)."""
+    from kestra_stream.kafka import KafkaStack
+    from kestra_stream.scheduler import TriggerTopicSwitch
 
-    worker = KafkaWorker(settings, storage=storage, workdir_root=home / "work")
-    await _until_signalled(worker.start, worker.stop,
-                           f"worker {worker.worker_id} running in group {settings.worker_group_id}")
+    stack = KafkaStack(settings, home=home, storage=storage, executor=False, worker=True)
+    triggers = TriggerTopicSwitch(settings)
+    stack.services.use_triggers(triggers)
+
+    async def stop() -> None:
+        await stack.stop()
+        await triggers.stop()
+
+    def banner() -> str:
+        assert stack.worker is not None
+        return f"worker {stack.worker.worker_id} running in group {settings.worker_group_id}"
+
+    await _until_signalled(stack.start, stop, banner)
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:

@@ -26,6 +26,7 @@ from kestra_stream.worker.services import BackendServices
 
 if TYPE_CHECKING:
     from kestra_stream.kafka.executor import KafkaExecutor
+    from kestra_stream.kafka.worker import KafkaWorker
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,7 @@ class KafkaStack(AcceptsRequests):
         self.services = BackendServices(self.executions, self.requests)
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
+        self.worker: KafkaWorker | None = None
 
     async def start(self) -> None:
         # Imported here: faust is heavy, and only the components that run need it.
@@ -66,6 +68,7 @@ class KafkaStack(AcceptsRequests):
                                  services=self.services)
             await worker.start()
             self._components.append(worker)
+            self.worker = worker
         await self.executions.start()
         self._components.append(self.executions)
         log.info("kafka_stack_started", bootstrap=self.settings.bootstrap_servers, prefix=self.settings.topic_prefix)
