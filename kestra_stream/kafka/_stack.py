@@ -45,7 +45,9 @@ class KafkaStack(AcceptsRequests):
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
         self.requests = self.executions.requests
-        self.services = BackendServices(self.executions, self.requests)
+        self.services = BackendServices(self.executions, self.requests, without_history=(
+            "on Kafka the history of executions is read from Elasticsearch, and this process was given none: "
+            "set --elasticsearch-url (or KESTRA_STREAM_ELASTICSEARCH_URL) and the indexer's --index-prefix"))
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
         self.worker: KafkaWorker | None = None

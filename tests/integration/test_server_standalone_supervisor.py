@@ -241,10 +241,20 @@ tasks:
     type: io.kestra.plugin.core.trigger.Toggle
     trigger: yearly
     enabled: false
+  - id: count
+    type: io.kestra.plugin.core.execution.Count
+    startDate: "{{ now() | dateAdd(-1, 'HOURS') }}"
+    flows:
+      - namespace: it.supervisor
+        flowId: paused
+    expression: "{{ count > 0 }}"
 outputs:
   - id: fetched
     type: STRING
     value: "{{ outputs.fetch.size }}"
+  - id: counted
+    type: STRING
+    value: "{{ outputs.count.total }}"
 triggers:
   - id: yearly
     type: io.kestra.plugin.core.trigger.Schedule
@@ -263,7 +273,7 @@ tasks:
 """
 
 
-def test_a_worker_child_fetches_logs_resumes_an_execution_and_toggles_a_trigger(
+def test_a_worker_child_fetches_logs_resumes_and_counts_executions_and_toggles_a_trigger(
         kafka_bootstrap: str, elasticsearch_url: str, tmp_path: Path) -> None:
     flows = {"services.yaml": SERVICES_FLOW, "paused.yaml": PAUSED_FLOW}
     with standalone(tmp_path, kafka_bootstrap, elasticsearch_url, flows_yaml=flows) as server:
@@ -275,7 +285,8 @@ def test_a_worker_child_fetches_logs_resumes_an_execution_and_toggles_a_trigger(
         execution = server.until_state(server.start("services", {"paused": paused}),
                                        {"SUCCESS", "FAILED", "KILLED"})
         assert execution["state"]["current"] == "SUCCESS", server.fail(json.dumps(execution["taskRunList"]))
-        assert execution["outputs"] == {"fetched": "1"}
+        # Counted in Elasticsearch, which the supervisor's environment names to the worker child too.
+        assert execution["outputs"] == {"fetched": "1", "counted": "1"}
         assert server.until_state(paused, {"SUCCESS", "FAILED", "KILLED"})["state"]["current"] == "SUCCESS"
 
         def disabled() -> bool | None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from kestra_stream_plugin_core import PurgeExecutions
 from pydantic import ValidationError
 
+from kestra_stream.errors import TaskFailure
+from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
-from kestra_stream.search import LogPurge
+from kestra_stream.search import CountQuery, LogPurge
 
 NOW = datetime(2026, 1, 31, 12, tzinfo=UTC)
 
@@ -39,3 +42,11 @@ def test_a_log_purge_keeps_lines_outside_its_dates_and_levels() -> None:
     assert not LogPurge(end_date=NOW - timedelta(microseconds=1)).covers(line)
     assert not LogPurge(end_date=NOW, start_date=NOW + timedelta(seconds=1)).covers(line)
     assert not LogPurge(end_date=NOW, levels=frozenset({LogLevel.INFO})).covers(line)
+
+
+async def test_on_kafka_without_elasticsearch_the_history_tasks_fail_naming_the_setting(tmp_path: Path) -> None:
+    stack = KafkaStack(KafkaSettings(bootstrap_servers="127.0.0.1:1"), home=tmp_path)
+    with pytest.raises(TaskFailure, match="--elasticsearch-url"):
+        await stack.services.count_executions(CountQuery(start_date=NOW, end_date=NOW, namespaces=("n",)))
+    with pytest.raises(TaskFailure, match="KESTRA_STREAM_ELASTICSEARCH_URL"):
+        await stack.services.purge_logs(LogPurge(end_date=NOW))
