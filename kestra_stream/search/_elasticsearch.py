@@ -202,11 +202,7 @@ class ElasticsearchRepository:
         filters: list[dict[str, Any]] = []
         if purge.execution_id is not None:
             filters.append({"term": {"executionId": purge.execution_id}})
-        if purge.namespace is not None:
-            filters.append(_namespace_filter(purge.namespace) if purge.flow_id is None
-                           else {"term": {"namespace": purge.namespace}})
-        if purge.flow_id is not None:
-            filters.append({"term": {"flowId": purge.flow_id}})
+        filters += _purged_flows(purge.namespace, purge.flow_id)
         if purge.levels is not None:
             filters.append({"terms": {"level": sorted(level.value for level in purge.levels)}})
         bounds = {op: iso(moment) for op, moment in (("gte", purge.start_date), ("lte", purge.end_date))
@@ -237,11 +233,7 @@ class ElasticsearchRepository:
         filters: list[dict[str, Any]] = [{"range": {"endDate": {"lte": iso(purge.end_date)}}}]
         if purge.start_date is not None:
             filters.append({"range": {"startDate": {"gte": iso(purge.start_date)}}})
-        if purge.namespace is not None:
-            filters.append(_namespace_filter(purge.namespace) if purge.flow_id is None
-                           else {"term": {"namespace": purge.namespace}})
-        if purge.flow_id is not None:
-            filters.append({"term": {"flowId": purge.flow_id}})
+        filters += _purged_flows(purge.namespace, purge.flow_id)
         if purge.states is not None:
             filters.append({"terms": {"state": sorted(state.value for state in purge.states)}})
         found: list[Execution] = []
@@ -453,6 +445,16 @@ def _bucket(bucket: Mapping[str, Any]) -> HistogramBucket:
 
 
 # ----- queries -----------------------------------------------------------------------------------
+def _purged_flows(namespace: str | None, flow_id: str | None) -> list[dict[str, Any]]:
+    """A purge's flows: one flow of a namespace, or without a flow id a namespace and its children."""
+    filters: list[dict[str, Any]] = []
+    if namespace is not None:
+        filters.append(_namespace_filter(namespace) if flow_id is None else {"term": {"namespace": namespace}})
+    if flow_id is not None:
+        filters.append({"term": {"flowId": flow_id}})
+    return filters
+
+
 def _namespace_filter(namespace: str) -> dict[str, Any]:
     return {"bool": {"should": [{"term": {"namespace": namespace}}, {"prefix": {"namespace": namespace + "."}}],
                      "minimum_should_match": 1}}

@@ -24,6 +24,15 @@ def in_namespace(namespace: str, wanted: str) -> bool:
     return namespace == wanted or namespace.startswith(wanted + ".")
 
 
+def _of_flows(namespace: str, flow_id: str, wanted_namespace: str | None, wanted_flow: str | None) -> bool:
+    """A purge's flows: flow ``wanted_flow`` of ``wanted_namespace``, or without a flow id that namespace
+    and its children (either unset: any)."""
+    if wanted_namespace is not None and not (namespace == wanted_namespace if wanted_flow is not None
+                                             else in_namespace(namespace, wanted_namespace)):
+        return False
+    return wanted_flow is None or flow_id == wanted_flow
+
+
 @dataclass(frozen=True)
 class CountQuery:
     """Executions started within [start_date, end_date], in a state of ``states`` (any when None),
@@ -72,12 +81,8 @@ class ExecutionPurge:
             return False  # still going on: never purged
         if self.start_date is not None and (started is None or started < as_utc(self.start_date)):
             return False
-        if self.namespace is not None and not (execution.namespace == self.namespace if self.flow_id is not None
-                                               else in_namespace(execution.namespace, self.namespace)):
-            return False
-        if self.flow_id is not None and execution.flow_id != self.flow_id:
-            return False
-        return self.states is None or execution.state.current in self.states
+        return _of_flows(execution.namespace, execution.flow_id, self.namespace, self.flow_id) \
+            and (self.states is None or execution.state.current in self.states)
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,5 @@ class LogPurge:
             return False
         if self.start_date is not None and written < as_utc(self.start_date):
             return False
-        if self.namespace is not None and not (entry.namespace == self.namespace if self.flow_id is not None
-                                               else in_namespace(entry.namespace, self.namespace)):
-            return False
-        if self.flow_id is not None and entry.flow_id != self.flow_id:
-            return False
-        return self.levels is None or entry.level in self.levels
+        return _of_flows(entry.namespace, entry.flow_id, self.namespace, self.flow_id) \
+            and (self.levels is None or entry.level in self.levels)
