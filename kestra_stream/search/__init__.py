@@ -1,6 +1,14 @@
-"""Searching executions, logs, flows and triggers: one interface, on Elasticsearch or SQLite FTS5."""
+"""Searching executions, logs, flows and triggers: one interface, on Elasticsearch or SQLite FTS5.
 
-from kestra_stream.search._elasticsearch import ElasticsearchRepository
+``ElasticsearchRepository`` is imported on first use: the embedded engine reads this package's
+models and must not pay for the Elasticsearch client's import.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from kestra_stream.search._history import (
     CountQuery,
     ExecutionPurge,
@@ -29,6 +37,18 @@ from kestra_stream.search._models import (
 )
 from kestra_stream.search._repository import SearchRepository
 from kestra_stream.search._sqlite import SqliteRepository
+
+if TYPE_CHECKING:
+    from kestra_stream.search._elasticsearch import ElasticsearchRepository
+
+
+def __getattr__(name: str) -> Any:
+    if name != "ElasticsearchRepository":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = importlib.import_module("kestra_stream.search._elasticsearch").ElasticsearchRepository
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MAX_PAGE_SIZE",
