@@ -110,7 +110,8 @@ def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, config_
            bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """A worker alone: one more member of the worker consumer group."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
-    require_services(kafka=settings, storage=storage_settings(config_file), elasticsearch_url=elasticsearch_url)
+    # Elasticsearch is not required to start: a worker restarted while it is down runs every other task.
+    require_services(kafka=settings, storage=storage_settings(config_file))
     search = None
     if elasticsearch_url:
         from kestra_stream.search import ElasticsearchRepository
