@@ -54,7 +54,7 @@ async def _run_executor(settings: KafkaSettings) -> None:
 
 
 async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, search: ElasticsearchRepository | None,
-                      ) -> None:
+                      indexer_group_id: str) -> None:
     """A worker with what its tasks reach beyond their job, as in one process: the executions client
     (log.Fetch, Resume), the triggers topic (Toggle) and, given Elasticsearch, the history (Count, purges)."""
     from kestra_stream.indexer import use_indexed_history
@@ -65,7 +65,7 @@ async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, sea
     triggers = TriggerTopicSwitch(settings)
     stack.services.use_triggers(triggers)
     if search is not None:
-        use_indexed_history(stack, search)
+        use_indexed_history(stack, search, group_id=indexer_group_id)
 
     async def stop() -> None:
         await stack.stop()
@@ -78,6 +78,12 @@ async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, sea
         return f"worker {stack.worker.worker_id} running in group {settings.worker_group_id}"
 
     await _until_signalled(stack.start, stop, banner)
+
+
+def _indexer_group_id() -> str:
+    from kestra_stream.indexer import IndexerSettings  # on use: the indexer's imports are not the CLI's
+
+    return IndexerSettings().group_id
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -105,9 +111,12 @@ def executor(config_file: Path | None, bootstrap_servers: str | None, topic_pref
                    "and delete executions and logs; without it those tasks fail saying so.")
 @click.option("--index-prefix", default="kestra_stream", show_default=True,
               help="Prefix of the indexer's index names.")
+@click.option("--indexer-group-id", default=_indexer_group_id, show_default="the indexer's default",
+              help="The indexer's consumer group (its --group-id): those tasks read once it has caught up.")
 @kafka_options
-def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, config_file: Path | None,
-           bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
+def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, indexer_group_id: str,
+           config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+           partitions: int | None) -> None:
     """A worker alone: one more member of the worker consumer group."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     # Elasticsearch is not required to start: a worker restarted while it is down runs every other task.
@@ -117,4 +126,4 @@ def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, config_
         from kestra_stream.search import ElasticsearchRepository
 
         search = ElasticsearchRepository.connect(elasticsearch_url, prefix=index_prefix)
-    _run(_run_worker(settings, storage_for(config_file, home), home, search))
+    _run(_run_worker(settings, storage_for(config_file, home), home, search, indexer_group_id))
