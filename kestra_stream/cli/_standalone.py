@@ -55,7 +55,7 @@ def children(settings: StandaloneSettings, workers: int) -> list[ChildSpec]:
     flows = ["--flows", str(settings.flows.resolve())] if settings.flows else []
     return [
         ChildSpec("executor", _command(settings, "executor", *kafka)),
-        *(ChildSpec(f"worker-{n}", _command(settings, "worker", "--home", home, *kafka))
+        *(ChildSpec(f"worker-{n}", _command(settings, "worker", "--home", home, *search, *kafka))
           for n in range(1, workers + 1)),
         # The indexer's own options: no partitions (it creates no topic), its prefix is --prefix.
         ChildSpec("indexer", _command(settings, "indexer", *config, "--bootstrap-servers",

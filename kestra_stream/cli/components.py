@@ -10,7 +10,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,15 +21,18 @@ from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
 from kestra_stream.storage import Storage
 from kestra_stream.supervisor import announce_ready
 
+if TYPE_CHECKING:
+    from kestra_stream.search import ElasticsearchRepository
+
 
 async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]],
-                           banner: str) -> None:
+                           banner: str | Callable[[], str]) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await start()
-    announce_ready(banner)
+    announce_ready(banner if isinstance(banner, str) else banner())
     try:
         await stopping.wait()
     finally:
@@ -50,12 +53,37 @@ async def _run_executor(settings: KafkaSettings) -> None:
         await flows.stop()
 
 
-async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path) -> None:
-    from kestra_stream.kafka.worker import KafkaWorker
+async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, search: ElasticsearchRepository | None,
+                      indexer_group_id: str) -> None:
+    """A worker with what its tasks reach beyond their job, as in one process: the executions client
+    (log.Fetch, Resume), the triggers topic (Toggle) and, given Elasticsearch, the history (Count, purges)."""
+    from kestra_stream.indexer import use_indexed_history
+    from kestra_stream.kafka import KafkaStack
+    from kestra_stream.scheduler import TriggerTopicSwitch
 
-    worker = KafkaWorker(settings, storage=storage, workdir_root=home / "work")
-    await _until_signalled(worker.start, worker.stop,
-                           f"worker {worker.worker_id} running in group {settings.worker_group_id}")
+    stack = KafkaStack(settings, home=home, storage=storage, executor=False, worker=True)
+    triggers = TriggerTopicSwitch(settings)
+    stack.services.use_triggers(triggers)
+    if search is not None:
+        use_indexed_history(stack, search, group_id=indexer_group_id)
+
+    async def stop() -> None:
+        await stack.stop()
+        await triggers.stop()
+        if search is not None:
+            search.close()
+
+    def banner() -> str:
+        assert stack.worker is not None
+        return f"worker {stack.worker.worker_id} running in group {settings.worker_group_id}"
+
+    await _until_signalled(stack.start, stop, banner)
+
+
+def _indexer_group_id() -> str:
+    from kestra_stream.indexer import IndexerSettings  # on use: the indexer's imports are not the CLI's
+
+    return IndexerSettings().group_id
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -78,10 +106,24 @@ def executor(config_file: Path | None, bootstrap_servers: str | None, topic_pref
 @click.command("worker")
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".kestra-stream"),
               show_default=True, help="Where the worker keeps working directories and local storage.")
+@click.option("--elasticsearch-url", envvar="KESTRA_STREAM_ELASTICSEARCH_URL", default=None,
+              help="The indexer's Elasticsearch, where execution.Count, PurgeExecutions and log.PurgeLogs read "
+                   "and delete executions and logs; without it those tasks fail saying so.")
+@click.option("--index-prefix", default="kestra_stream", show_default=True,
+              help="Prefix of the indexer's index names.")
+@click.option("--indexer-group-id", default=_indexer_group_id, show_default="the indexer's default",
+              help="The indexer's consumer group (its --group-id): those tasks read once it has caught up.")
 @kafka_options
-def worker(home: Path, config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, indexer_group_id: str,
+           config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
            partitions: int | None) -> None:
     """A worker alone: one more member of the worker consumer group."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    # Elasticsearch is not required to start: a worker restarted while it is down runs every other task.
     require_services(kafka=settings, storage=storage_settings(config_file))
-    _run(_run_worker(settings, storage_for(config_file, home), home))
+    search = None
+    if elasticsearch_url:
+        from kestra_stream.search import ElasticsearchRepository
+
+        search = ElasticsearchRepository.connect(elasticsearch_url, prefix=index_prefix)
+    _run(_run_worker(settings, storage_for(config_file, home), home, search, indexer_group_id))

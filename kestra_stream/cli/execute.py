@@ -10,6 +10,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from kestra_stream.models.state import StateType
 from kestra_stream.storage import Storage
 
 if TYPE_CHECKING:
-    from kestra_stream.kafka import KafkaSettings
+    from kestra_stream.kafka import KafkaSettings, KafkaStack
 
 # PAUSED: the execution paused and nothing here can resume it (the embedded engine off a terminal).
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
@@ -137,18 +138,45 @@ async def run_one(flow_path: Path, flows_dir: Path | None, inputs: dict[str, str
     return execution, logs
 
 
+@dataclass(frozen=True)
+class Search:
+    """Elasticsearch for ``execute --backend kafka``: an indexer runs beside, and tasks read the history there."""
+
+    url: str
+    index_prefix: str
+
+
 async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Storage, home: Path, flow_path: Path,
                  flows_dir: Path | None, inputs: dict[str, str], view: TextView | JsonView,
-                 resume_command: Callable[[str], str] | None) -> tuple[Execution, list[LogEntry]]:
+                 resume_command: Callable[[str], str] | None,
+                 search: Search | None = None) -> tuple[Execution, list[LogEntry]]:
     if backend_name == "kafka":
         assert settings is not None
         from kestra_stream.kafka import KafkaStack  # the Kafka client only on the Kafka backend
 
-        async with KafkaStack(settings, home=home, storage=storage) as stack:
+        async with contextlib.AsyncExitStack() as components:
+            stack = await components.enter_async_context(KafkaStack(settings, home=home, storage=storage))
+            if search is not None:
+                await _index_beside(components, stack, search)
             return await run_one(flow_path, flows_dir, inputs, backend=stack, view=view,
                                  resume_command=resume_command)
     async with EmbeddedEngine(home, storage=storage) as engine:
         return await run_one(flow_path, flows_dir, inputs, backend=engine, view=view, resume_command=None)
+
+
+async def _index_beside(components: contextlib.AsyncExitStack, stack: KafkaStack, search: Search) -> None:
+    from kestra_stream.indexer import IndexerSettings, KafkaIndexer, use_indexed_history
+    from kestra_stream.search import ElasticsearchRepository
+
+    repository = ElasticsearchRepository.connect(search.url, prefix=search.index_prefix)
+    components.callback(repository.close)
+    await asyncio.to_thread(repository.setup)
+    # A group of its own per topic prefix: a run does not rebalance the indexers of other prefixes.
+    indexer_settings = IndexerSettings(group_id=f"{stack.settings.topic_prefix}kestra-stream-indexer")
+    indexer = KafkaIndexer(stack.settings, repository, indexer_settings)
+    indexer.start()
+    components.push_async_callback(asyncio.to_thread, indexer.stop)
+    use_indexed_history(stack, repository, group_id=indexer_settings.group_id)
 
 
 def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> Callable[[str], str]:
@@ -175,10 +203,16 @@ def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> C
               help="Keep the engine's files here instead of a temporary directory.")
 @click.option("--backend", "backend_name", type=click.Choice(["embedded", "kafka"]), default="embedded",
               show_default=True, help="kafka: the executor and a worker run in this process against the broker.")
+@click.option("--elasticsearch-url", default=None,
+              help="kafka: index the run's topics into this Elasticsearch (an indexer runs in this process), where "
+                   "execution.Count, PurgeExecutions and log.PurgeLogs read and delete executions and logs.")
+@click.option("--index-prefix", default="kestra_stream", show_default=True,
+              help="kafka: prefix of the index names, with --elasticsearch-url.")
 @kafka_options
 def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...], with_logs: bool,
-            output: str, home: Path | None, backend_name: str, config_file: Path | None,
-            bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
+            output: str, home: Path | None, backend_name: str, elasticsearch_url: str | None, index_prefix: str,
+            config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+            partitions: int | None) -> None:
     """Run one execution of FLOW_FILE and follow it to its end (on the embedded engine by default).
 
     The first line is the execution's id, printed as it starts; --with-logs prints log lines as
@@ -199,7 +233,10 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
         sys.exit(EXIT_INVALID)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
         if backend_name == "kafka" else None
-    require_services(kafka=settings, storage=storage_settings(config_file))
+    if elasticsearch_url and settings is None:
+        raise click.UsageError("--elasticsearch-url is for --backend kafka: the embedded engine keeps its history "
+                               "in its own SQLite file")
+    require_services(kafka=settings, storage=storage_settings(config_file), elasticsearch_url=elasticsearch_url)
     live = output == "text" and sys.stderr.isatty()
     with tempfile.TemporaryDirectory(prefix="kestra-stream-") as tmp, \
             (Live(console=Console(stderr=True), refresh_per_second=8) if live else contextlib.nullcontext()) as display:
@@ -208,7 +245,8 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             root = home or Path(tmp)
             execution, logs = asyncio.run(run_on(
                 backend_name, settings, storage_for(config_file, root), root, flow_file, flows_dir, inputs, view,
-                kafka_resume_command(config_file, settings) if settings is not None else None))
+                kafka_resume_command(config_file, settings) if settings is not None else None,
+                Search(elasticsearch_url, index_prefix) if elasticsearch_url else None))
         except (FlowValidationError, InputError, FlowNotFoundError, ExecutionBlockedError) as exc:
             click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
                                           else ""), err=True)

@@ -28,7 +28,7 @@ from kestra_stream.cli._standalone import POLICY, StandaloneSettings, supervise_
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import BackendError, FlowValidationError, KestraStreamError
 from kestra_stream.flows import flow_files
-from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer
+from kestra_stream.indexer import EmbeddedIndexer, IndexerSettings, KafkaIndexer, use_indexed_history
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.plugins import default_registry
 from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler, TriggerStore, disabled_in, set_disabled
@@ -156,6 +156,7 @@ async def serve_standalone(settings: KafkaSettings, storage: Storage, home: Path
         search = _elasticsearch(stack, elasticsearch_url, index_prefix)
         kafka = await stack.enter_async_context(KafkaStack(settings, home=home, storage=storage))
         await stack.enter_async_context(_kafka_indexer(settings, search))
+        use_indexed_history(kafka, search)
         triggers = await enter_trigger_components(stack, kafka, home)
         await stack.enter_async_context(serving(ApiServices(
             backend=kafka, flows=kafka.flows, search=search, storage=kafka.storage, registry=default_registry(),

@@ -36,9 +36,11 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
+from kestra_stream.search import CountQuery, ExecutionPurge, FlowExecutions, LogPurge
 from kestra_stream.storage import LocalStorage, Storage
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
+from kestra_stream.worker.history import History
 from kestra_stream.worker.services import BackendServices, StoreLogs
 
 log = structlog.get_logger(__name__)
@@ -46,6 +48,7 @@ log = structlog.get_logger(__name__)
 StateListener = Callable[[ExecutionState], None]
 LogListener = Callable[[list[LogEntry]], None]
 DeletionListener = Callable[[str], None]
+LogPurgeListener = Callable[[LogPurge], None]
 ENV_PREFIX = "ENV_"
 
 
@@ -84,6 +87,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._listeners: list[StateListener] = []
         self._log_listeners: list[LogListener] = []
         self._deletion_listeners: list[DeletionListener] = []
+        self._log_purge_listeners: list[LogPurgeListener] = []
         self._loops: list[asyncio.Task[None]] = []
         self._applied: dict[int, asyncio.Future[None]] = {}
         self._cancelled_timers: set[str] = set()
@@ -91,7 +95,8 @@ class EmbeddedEngine(AcceptsRequests):
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
-        self.services = BackendServices(StoreLogs(self.store), self.requests)
+        self.services = BackendServices(StoreLogs(self.store), self.requests,
+                                        history=History(_EngineHistory(self), self.storage))
 
     # ----- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -184,6 +189,16 @@ class EmbeddedEngine(AcceptsRequests):
     def subscribe_deletions(self, listener: DeletionListener) -> None:
         """Called with the id of each execution deleted, after every state change of it was notified."""
         self._deletion_listeners.append(listener)
+
+    def subscribe_log_purges(self, listener: LogPurgeListener) -> None:
+        """Called with each purge of log lines (PurgeLogs), after the lines it covers were notified."""
+        self._log_purge_listeners.append(listener)
+
+    def purge_logs(self, purge: LogPurge) -> int:
+        """Delete the log lines ``purge`` covers from the SQLite file; returns how many."""
+        deleted = self.store.delete_logs(purge)
+        notify(self._log_purge_listeners, purge)
+        return deleted
 
     async def delete_execution(self, execution_id: str) -> bool:
         """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
@@ -351,3 +366,22 @@ class _SqliteOutbox:
         seqs = self._engine.store.apply(self._seq, decision.state, decision.changed, prepared.effects, done_job,
                                         prepared.events)
         self.written = replace(prepared, seqs=seqs)
+
+
+class _EngineHistory:
+    """The history of executions in the engine's SQLite file, used on its loop as every store call is."""
+
+    def __init__(self, engine: EmbeddedEngine) -> None:
+        self._engine = engine
+
+    async def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        return self._engine.store.count_executions(query)
+
+    async def ended_executions(self, purge: ExecutionPurge) -> list[Execution]:
+        return self._engine.store.ended_executions(purge.namespace)
+
+    async def delete_logs(self, purge: LogPurge) -> int:
+        return self._engine.purge_logs(purge)
+
+    async def delete_execution(self, execution_id: str) -> None:
+        await self._engine.delete_execution(execution_id)

@@ -10,6 +10,7 @@ Events, states and jobs are the versioned records of executor/wire.py, as on Kaf
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,7 +21,10 @@ from kestra_stream.executor.events import Event
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects
 from kestra_stream.executor.wire import EVENTS, JOBS, STATES
+from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
+from kestra_stream.models.state import StateType
+from kestra_stream.search import CountQuery, FlowExecutions, LogPurge
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS flows (
@@ -146,6 +150,23 @@ class Store:
                 db.execute(f"DELETE FROM {table} WHERE execution_id = ?", (execution_id,))
         return found
 
+    def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        """Executions per flow that ``query`` covers, by namespace then flow id (flows with none left out)."""
+        namespaces = sorted({namespace for namespace, _ in query.flows} | set(query.namespaces))
+        rows = self._db.execute("SELECT namespace, flow_id, state, created FROM executions WHERE namespace IN "
+                                f"({', '.join('?' * len(namespaces))})", namespaces) if namespaces else []
+        counts = Counter((namespace, flow_id) for namespace, flow_id, state, created in rows
+                         if query.covers(namespace, flow_id, StateType(state), parse_time(created)))
+        return [FlowExecutions(namespace, flow_id, n) for (namespace, flow_id), n in sorted(counts.items())]
+
+    def ended_executions(self, namespace: str | None) -> list[Execution]:
+        """The ended executions of ``namespace`` and below it (all when None)."""
+        sql, params = "SELECT body FROM executions WHERE finished = 1", []
+        if namespace is not None:
+            sql += " AND (namespace = ? OR substr(namespace, 1, ?) = ?)"
+            params += [namespace, len(namespace) + 1, namespace + "."]
+        return [STATES.decode(body).execution for (body,) in self._db.execute(sql, params).fetchall()]
+
     def unfinished_executions(self) -> list[str]:
         """Ids of the executions still going on, oldest first (the order they were queued in)."""
         return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0 ORDER BY created")]
@@ -159,6 +180,20 @@ class Store:
     def add_logs(self, logs: list[LogEntry]) -> None:
         with self.transaction() as db:
             self._insert_logs(db, logs)
+
+    def delete_logs(self, purge: LogPurge) -> int:
+        """Delete the log lines ``purge`` covers; returns how many."""
+        sql, params = "SELECT id, body FROM logs", []
+        if purge.execution_id is not None:
+            sql, params = f"{sql} WHERE execution_id = ?", [purge.execution_id]
+        if purge.levels is not None:
+            sql += f" {'AND' if params else 'WHERE'} level IN ({', '.join('?' * len(purge.levels))})"
+            params += sorted(level.value for level in purge.levels)
+        doomed = [(row_id,) for row_id, body in self._db.execute(sql, params).fetchall()
+                  if purge.covers(LogEntry.model_validate_json(body))]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM logs WHERE id = ?", doomed)
+        return len(doomed)
 
     def logs(self, execution_id: str) -> list[LogEntry]:
         rows = self._db.execute("SELECT body FROM logs WHERE execution_id = ? ORDER BY id", (execution_id,))

@@ -6,6 +6,8 @@
 
 from kestra_stream.indexer._batch import PendingBatch, Record
 from kestra_stream.indexer._embedded import EmbeddedIndexer
+from kestra_stream.indexer._history import IndexedHistory, use_indexed_history
 from kestra_stream.indexer._kafka import IndexerSettings, KafkaIndexer
 
-__all__ = ["EmbeddedIndexer", "IndexerSettings", "KafkaIndexer", "PendingBatch", "Record"]
+__all__ = ["EmbeddedIndexer", "IndexedHistory", "IndexerSettings", "KafkaIndexer", "PendingBatch", "Record",
+           "use_indexed_history"]

@@ -19,7 +19,7 @@ from kestra_stream.flows.record import FlowRecord
 from kestra_stream.ids import new_id
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
-from kestra_stream.search import IndexBatch, IndexedLog, SearchRepository
+from kestra_stream.search import IndexBatch, IndexedLog, LogPurge, SearchRepository
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,7 @@ class EmbeddedIndexer:
         # A deletion joins the buffer behind the snapshots already in it: a flush after the API's own
         # delete from the index must not bring the execution back.
         engine.subscribe_deletions(self._batch_deletion)
+        engine.subscribe_log_purges(self._batch_log_purge)
         engine.flows.subscribe(self._on_flow)
 
     def _next_version(self) -> int:
@@ -56,6 +57,9 @@ class EmbeddedIndexer:
 
     def _batch_deletion(self, execution_id: str) -> None:
         self._batch.deleted_executions.append(execution_id)
+
+    def _batch_log_purge(self, purge: LogPurge) -> None:
+        self._batch.purged_logs.append(purge)
 
     def _on_flow(self, flow: Flow) -> None:
         self._batch.flows.append(flow_record(flow))
@@ -95,6 +99,7 @@ class EmbeddedIndexer:
             self._batch.flows[:0] = batch.flows
             self._batch.triggers[:0] = batch.triggers
             self._batch.deleted_executions[:0] = batch.deleted_executions
+            self._batch.purged_logs[:0] = batch.purged_logs
 
     async def _flush_loop(self) -> None:
         while True:

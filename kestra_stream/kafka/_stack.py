@@ -26,6 +26,7 @@ from kestra_stream.worker.services import BackendServices
 
 if TYPE_CHECKING:
     from kestra_stream.kafka.executor import KafkaExecutor
+    from kestra_stream.kafka.worker import KafkaWorker
 
 log = structlog.get_logger(__name__)
 
@@ -44,9 +45,12 @@ class KafkaStack(AcceptsRequests):
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_)
         self.requests = self.executions.requests
-        self.services = BackendServices(self.executions, self.requests)
+        self.services = BackendServices(self.executions, self.requests, without_history=(
+            "on Kafka the history of executions is read from Elasticsearch, and this process was given none: "
+            "set --elasticsearch-url (or KESTRA_STREAM_ELASTICSEARCH_URL) and the indexer's --index-prefix"))
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
+        self.worker: KafkaWorker | None = None
 
     async def start(self) -> None:
         # Imported here: faust is heavy, and only the components that run need it.
@@ -66,6 +70,7 @@ class KafkaStack(AcceptsRequests):
                                  services=self.services)
             await worker.start()
             self._components.append(worker)
+            self.worker = worker
         await self.executions.start()
         self._components.append(self.executions)
         log.info("kafka_stack_started", bootstrap=self.settings.bootstrap_servers, prefix=self.settings.topic_prefix)

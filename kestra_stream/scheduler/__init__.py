@@ -8,7 +8,13 @@ through ``kestra_stream.triggers.emit_execution``; trigger state lives in a ``Tr
 
 from kestra_stream.scheduler._components import EmbeddedScheduler, KafkaScheduler
 from kestra_stream.scheduler._cron import CronSchedule
-from kestra_stream.scheduler._kafka import KafkaTriggerStore, PartitionOwnership, murmur2, partition_of
+from kestra_stream.scheduler._kafka import (
+    KafkaTriggerStore,
+    PartitionOwnership,
+    TriggerTopicSwitch,
+    murmur2,
+    partition_of,
+)
 from kestra_stream.scheduler._plan import (
     DateList,
     DateTrigger,
@@ -51,6 +57,7 @@ __all__ = [
     "SqliteTriggerStore",
     "TriggerBackfill",
     "TriggerStore",
+    "TriggerTopicSwitch",
     "backfill_dates",
     "date_trigger",
     "date_variables",

@@ -24,7 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer
 
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaSettings, watermarks
-from kestra_stream.scheduler._state import matches
+from kestra_stream.scheduler._state import matches, set_disabled
 from kestra_stream.search import TriggerRecord
 
 log = structlog.get_logger(__name__)
@@ -204,6 +204,34 @@ class KafkaTriggerStore:
         except TimeoutError as exc:
             raise BackendError(f"trigger state {uid!r}: no acknowledgement from {self._settings.bootstrap_servers} "
                                f"within {self._settings.connect_timeout_seconds} s") from exc
+
+
+class TriggerTopicSwitch:
+    """Enable or disable a trigger from a process that runs no scheduler (a worker's ``trigger.Toggle``).
+
+    The triggers topic is the trigger state every scheduler follows, so writing it is what the API
+    does; the store is started on the first toggle only, as most workers never run one.
+    """
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._store: KafkaTriggerStore | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, uid: str, disabled: bool) -> TriggerRecord:
+        async with self._lock:
+            if self._store is None:
+                store = KafkaTriggerStore(self._settings)
+                await store.start()  # read to the end: the record toggled is the newest one
+                self._store = store
+            else:
+                await self._store.caught_up(self._store.partitions)
+            return await set_disabled(self._store, uid, disabled)
+
+    async def stop(self) -> None:
+        if self._store is not None:
+            await self._store.stop()
+            self._store = None
 
 
 class PartitionOwnership:

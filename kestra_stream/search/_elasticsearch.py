@@ -29,6 +29,7 @@ from kestra_stream.search._documents import (
     start_date,
     words,
 )
+from kestra_stream.search._history import CountQuery, ExecutionPurge, FlowExecutions, LogPurge
 from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
     ExecutionQuery,
@@ -137,6 +138,8 @@ class ElasticsearchRepository:
                                f"'{self.prefix}-*', first: {failed[0]}")
         for execution_id in batch.deleted_executions:
             self.delete_execution(execution_id)
+        for purge in batch.purged_logs:
+            self.delete_logs(purge)
 
     def _actions(self, batch: IndexBatch) -> Iterator[dict[str, Any]]:
         # A conflict (409) means the store already has this version or a newer one: the write is done.
@@ -174,6 +177,82 @@ class ElasticsearchRepository:
                              raise_on_error=False, refresh=True)
         except (ApiError, TransportError) as exc:
             raise BackendError(f"cannot delete execution '{execution_id}' from '{self.prefix}-*': {exc}") from exc
+
+    def _delete_found(self, kind: str, filters: list[dict[str, Any]]) -> int:
+        """Delete the documents of ``kind`` the filters find; returns how many.
+
+        Found then deleted in bulk until none is found: _delete_by_query needs the reindex module.
+        """
+        index, deleted = self.index(kind), 0
+        try:
+            self.client.indices.refresh(index=index)
+            while True:
+                page = self.client.search(index=index, query={"bool": {"filter": filters}}, size=5000, source=False)
+                hits = page["hits"]["hits"]
+                if not hits:
+                    return deleted
+                helpers.bulk(self.client, ({"_op_type": "delete", "_index": index, "_id": h["_id"]} for h in hits),
+                             raise_on_error=False, refresh=True)
+                deleted += len(hits)
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"cannot delete from '{index}': {exc}") from exc
+
+    def delete_logs(self, purge: LogPurge) -> int:
+        """Delete the log lines ``purge`` covers; returns how many."""
+        filters: list[dict[str, Any]] = []
+        if purge.execution_id is not None:
+            filters.append({"term": {"executionId": purge.execution_id}})
+        filters += _purged_flows(purge.namespace, purge.flow_id)
+        if purge.levels is not None:
+            filters.append({"terms": {"level": sorted(level.value for level in purge.levels)}})
+        bounds = {op: iso(moment) for op, moment in (("gte", purge.start_date), ("lte", purge.end_date))
+                  if moment is not None}
+        if bounds:
+            filters.append({"range": {"timestamp": bounds}})
+        return self._delete_found("logs", filters)
+
+    def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        """Executions per flow that ``query`` covers, by namespace then flow id (flows with none left out)."""
+        wanted: list[dict[str, Any]] = [
+            {"bool": {"filter": [{"term": {"namespace": namespace}}, {"term": {"flowId": flow_id}}]}}
+            for namespace, flow_id in query.flows]
+        wanted += [{"term": {"namespace": namespace}} for namespace in query.namespaces]
+        if not wanted:
+            return []
+        filters: list[dict[str, Any]] = [
+            {"bool": {"should": wanted, "minimum_should_match": 1}},
+            {"range": {"startDate": {"gte": iso(query.start_date), "lte": iso(query.end_date)}}}]
+        if query.states is not None:
+            filters.append({"terms": {"state": sorted(state.value for state in query.states)}})
+        sources = [{"namespace": {"terms": {"field": "namespace"}}}, {"flowId": {"terms": {"field": "flowId"}}}]
+        return [FlowExecutions(b["key"]["namespace"], b["key"]["flowId"], int(b["doc_count"]))
+                for b in self._composite("executions", filters, sources, {})]
+
+    def ended_executions(self, purge: ExecutionPurge) -> list[Execution]:
+        """The executions ``purge`` covers (as indexed now)."""
+        filters: list[dict[str, Any]] = [{"range": {"endDate": {"lte": iso(purge.end_date)}}}]
+        if purge.start_date is not None:
+            filters.append({"range": {"startDate": {"gte": iso(purge.start_date)}}})
+        filters += _purged_flows(purge.namespace, purge.flow_id)
+        if purge.states is not None:
+            filters.append({"terms": {"state": sorted(state.value for state in purge.states)}})
+        found: list[Execution] = []
+        index = self.index("executions")
+        try:
+            self.client.indices.refresh(index=index)
+            after: list[Any] | None = None
+            while True:
+                page = self.client.search(index=index, query={"bool": {"filter": filters}}, size=1000,
+                                          sort=[{"_doc": "asc"}], search_after=after, source_includes=["body"])
+                hits = page["hits"]["hits"]
+                if not hits:
+                    break
+                after = hits[-1]["sort"]
+                found += [execution for h in hits if purge.covers(execution := Execution.model_validate(
+                    h["_source"]["body"]))]
+        except (ApiError, TransportError) as exc:
+            raise BackendError(f"searching '{index}' failed: {exc}") from exc
+        return found
 
     def refresh(self) -> None:
         try:
@@ -366,6 +445,16 @@ def _bucket(bucket: Mapping[str, Any]) -> HistogramBucket:
 
 
 # ----- queries -----------------------------------------------------------------------------------
+def _purged_flows(namespace: str | None, flow_id: str | None) -> list[dict[str, Any]]:
+    """A purge's flows: one flow of a namespace, or without a flow id a namespace and its children."""
+    filters: list[dict[str, Any]] = []
+    if namespace is not None:
+        filters.append(_namespace_filter(namespace) if flow_id is None else {"term": {"namespace": namespace}})
+    if flow_id is not None:
+        filters.append({"term": {"flowId": flow_id}})
+    return filters
+
+
 def _namespace_filter(namespace: str) -> dict[str, Any]:
     return {"bool": {"should": [{"term": {"namespace": namespace}}, {"prefix": {"namespace": namespace + "."}}],
                      "minimum_should_match": 1}}

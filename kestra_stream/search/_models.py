@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
@@ -19,6 +19,9 @@ from kestra_stream.models.execution import Execution
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
+
+if TYPE_CHECKING:
+    from kestra_stream.search._history import LogPurge
 
 T = TypeVar("T")
 
@@ -227,10 +230,12 @@ class IndexBatch:
     triggers: list[TriggerRecord] = field(default_factory=list)
     # Removed with their log lines after the documents above are written.
     deleted_executions: list[str] = field(default_factory=list)
+    # Log lines deleted (PurgeLogs), after the lines above are written: a line buffered before goes too.
+    purged_logs: list[LogPurge] = field(default_factory=list)
 
     def __len__(self) -> int:
         return (len(self.executions) + len(self.logs) + len(self.flows) + len(self.triggers)
-                + len(self.deleted_executions))
+                + len(self.deleted_executions) + len(self.purged_logs))
 
 
 def as_utc(value: datetime) -> datetime:

@@ -30,6 +30,7 @@ from kestra_stream.search._documents import (
     start_date,
     words,
 )
+from kestra_stream.search._history import LogPurge
 from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
     ExecutionQuery,
@@ -154,6 +155,8 @@ class SqliteRepository:
                          trigger.model_dump_json()))
                 for execution_id in batch.deleted_executions:
                     _delete_execution(db, execution_id)
+                for purge in batch.purged_logs:
+                    _delete_logs(db, purge)
         except sqlite3.Error as exc:
             raise BackendError(f"writing {len(batch)} documents to the search database failed: {exc}") from exc
 
@@ -341,6 +344,28 @@ def _delete_execution(db: sqlite3.Connection, execution_id: str) -> None:
     db.execute("DELETE FROM execution_labels WHERE execution_id = ?", (execution_id,))
     db.execute("DELETE FROM log_text WHERE rowid IN (SELECT rowid FROM logs WHERE execution_id = ?)", (execution_id,))
     db.execute("DELETE FROM logs WHERE execution_id = ?", (execution_id,))
+
+
+def _delete_logs(db: sqlite3.Connection, purge: LogPurge) -> int:
+    where = _Where()
+    if purge.execution_id is not None:
+        where.add("execution_id = ?", purge.execution_id)
+    if purge.namespace is not None and purge.flow_id is None:
+        where.namespace(purge.namespace)
+    elif purge.namespace is not None:
+        where.add("namespace = ?", purge.namespace)
+    if purge.levels is not None:
+        where.add(f"level IN ({', '.join('?' * len(purge.levels))})", *sorted(lv.value for lv in purge.levels))
+    if purge.start_date is not None:
+        where.add("timestamp >= ?", iso(purge.start_date))
+    if purge.end_date is not None:
+        where.add("timestamp <= ?", iso(purge.end_date))
+    # The flow id is in the body only: the lines are picked by ``covers``, the one rule.
+    doomed = [(rowid,) for rowid, body in db.execute(f"SELECT rowid, body FROM logs{where.sql()}", where.params)
+              if purge.covers(LogEntry.model_validate_json(body))]
+    db.executemany("DELETE FROM log_text WHERE rowid = ?", doomed)
+    db.executemany("DELETE FROM logs WHERE rowid = ?", doomed)
+    return len(doomed)
 
 
 def _write_log(db: sqlite3.Connection, item: IndexedLog) -> None:

@@ -21,6 +21,7 @@ from kestra_stream.expressions import default_engine
 from kestra_stream.kv import KVStore
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
+from kestra_stream.search import CountQuery, ExecutionPurge, FlowExecutions, LogPurge, Purged
 from kestra_stream.storage import (
     PREFIX,
     ScopedStorage,
@@ -245,6 +246,15 @@ class TaskRunContext:
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         await self._services.set_trigger_enabled(namespace, flow_id, trigger_id, enabled)
 
+    async def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        return await self._services.count_executions(query)
+
+    async def purge_executions(self, purge: ExecutionPurge) -> Purged:
+        return await self._services.purge_executions(purge)
+
+    async def purge_logs(self, purge: LogPurge) -> int:
+        return await self._services.purge_logs(purge)
+
     def namespace_files(self, namespace: str | None = None) -> ScopedStorage:
         """The files of ``namespace`` (the flow's by default), any namespace being reachable as in Kestra's
         open-source edition; URIs below ``namespace_files_uri(namespace)``."""
@@ -257,6 +267,10 @@ class TaskRunContext:
 
     def render(self, value: Any) -> Any:
         return default_engine().render_typed(value, self._job.variables, self._functions)
+
+    def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
+        """``value`` rendered with ``extra`` variables beside the job's (execution.Count's ``count``)."""
+        return default_engine().render_typed(value, {**self._job.variables, **extra}, self._functions)
 
     def render_string(self, value: Any) -> str:
         rendered = self.render(value)

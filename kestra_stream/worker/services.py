@@ -1,21 +1,28 @@
-"""What a task may reach of the orchestrator beyond its own job: other executions, their logs.
+"""What a task may reach of the orchestrator beyond its own job: other executions, their logs, triggers,
+and the stored history of executions.
 
 Kestra's tasks reach its repositories and queues through the application context; here a worker
 hands its attempts one small interface, ``TaskServices``, built by each backend on what the
 process already has: the embedded engine its SQLite store and its request path, the Kafka stack
 the executions client that follows the executions and logs topics and sends requests to the
-executor. A worker started alone has neither, and a task that needs them fails saying so
-(``Unavailable``) rather than seeing nothing.
+executor, and Elasticsearch when the process is given one (the history: counts and purges).
+What a process lacks makes the task that needs it fail saying which setting to give, rather
+than see nothing (``Unavailable``, ``BackendServices`` without a scheduler or a history).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kestra_stream.errors import BackendError, ExecutionStateError, InputError, TaskFailure
 from kestra_stream.executor._requests import ExecutionRequests
 from kestra_stream.models.log import LogEntry
+from kestra_stream.search import CountQuery, ExecutionPurge, FlowExecutions, LogPurge, Purged
+from kestra_stream.storage import StorageError
+from kestra_stream.worker.history import History
+
+T = TypeVar("T")
 
 
 class TaskServices(Protocol):
@@ -34,6 +41,19 @@ class TaskServices(Protocol):
 
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         """Enable or disable a trigger of a flow, as the API does; TaskFailure if it cannot."""
+        ...
+
+
+    async def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        """Executions per flow that ``query`` covers (flows with none left out); TaskFailure if it cannot."""
+        ...
+
+    async def purge_executions(self, purge: ExecutionPurge) -> Purged:
+        """Purge the ended executions ``purge`` covers (what of them it says); TaskFailure if it cannot."""
+        ...
+
+    async def purge_logs(self, purge: LogPurge) -> int:
+        """Delete the log lines ``purge`` covers, returning how many; TaskFailure if it cannot."""
         ...
 
 
@@ -71,6 +91,15 @@ class Unavailable:
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
         raise TaskFailure(f"trigger {namespace}.{flow_id}.{trigger_id} cannot be changed from here: {self._why}")
 
+    async def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        raise TaskFailure(f"executions cannot be counted here: {self._why}")
+
+    async def purge_executions(self, purge: ExecutionPurge) -> Purged:
+        raise TaskFailure(f"executions cannot be purged from here: {self._why}")
+
+    async def purge_logs(self, purge: LogPurge) -> int:
+        raise TaskFailure(f"logs cannot be purged from here: {self._why}")
+
 
 # Disable (True) or enable a trigger by its uid: the scheduler's ``set_disabled`` on its trigger store.
 TriggerSwitch = Callable[[str, bool], Awaitable[object]]
@@ -83,13 +112,40 @@ class BackendServices:
     without it (``execute``) a task that changes a trigger fails saying so.
     """
 
-    def __init__(self, logs: LogSource, requests: ExecutionRequests) -> None:
+    def __init__(self, logs: LogSource, requests: ExecutionRequests, *, history: History | None = None,
+                 without_history: str = "this process keeps no history of executions") -> None:
         self._logs = logs
         self._requests = requests
         self._triggers: TriggerSwitch | None = None
+        self._history = history
+        self._without_history = without_history
 
     def use_triggers(self, switch: TriggerSwitch) -> None:
         self._triggers = switch
+
+    def use_history(self, history: History) -> None:
+        self._history = history
+
+    def _stored(self, what: str) -> History:
+        if self._history is None:
+            raise TaskFailure(f"{what}: {self._without_history}")
+        return self._history
+
+    async def count_executions(self, query: CountQuery) -> list[FlowExecutions]:
+        return await self._guarded(self._stored("executions cannot be counted here").count_executions(query))
+
+    async def purge_executions(self, purge: ExecutionPurge) -> Purged:
+        return await self._guarded(self._stored("executions cannot be purged from here").purge_executions(purge))
+
+    async def purge_logs(self, purge: LogPurge) -> int:
+        return await self._guarded(self._stored("logs cannot be purged from here").purge_logs(purge))
+
+    @staticmethod
+    async def _guarded(call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except (BackendError, StorageError) as exc:
+            raise TaskFailure(str(exc)) from exc
 
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
         return await self._logs.execution_logs(execution_id)

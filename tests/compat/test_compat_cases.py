@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from kestra_stream.cli import main
+from kestra_stream.search import ElasticsearchRepository
 
 CASES = Path(__file__).parent / "cases"
 BACKENDS = ("embedded", "kafka")
@@ -31,23 +32,37 @@ def _runs() -> list[Any]:
         for index, run in enumerate(spec["runs"]):
             for backend in backends:
                 marks = [pytest.mark.kafka] if backend == "kafka" else []
-                params.append(pytest.param(backend, case, spec.get("flows", []), run, marks=marks,
-                                           id=f"{backend}-{case.name}[{index}]"))
+                params.append(pytest.param(backend, case, spec.get("flows", []), run, spec.get("search", False),
+                                           marks=marks, id=f"{backend}-{case.name}[{index}]"))
     return params
 
 
-def _execute(backend: str, args: list[str], request: pytest.FixtureRequest) -> tuple[int, str, str]:
-    """The embedded backend in-process (fast); Kafka in a process of its own, as a user would run it."""
+def _execute(backend: str, args: list[str], request: pytest.FixtureRequest, search: bool) -> tuple[int, str, str]:
+    """The embedded backend in-process (fast); Kafka in a process of its own, as a user would run it, with
+    Elasticsearch and an indexer beside for the cases that read the history of executions (``search``)."""
     if backend == "embedded":
         result = CliRunner().invoke(main, args, catch_exceptions=False)
         return result.exit_code, result.stdout, result.stderr
     bootstrap = request.getfixturevalue("kafka_bootstrap")
-    prefix = f"compat-{uuid.uuid4().hex[:10]}."
-    done = subprocess.run(
-        [sys.executable, "-m", "kestra_stream", *args, "--backend", "kafka", "--bootstrap-servers", bootstrap,
-         "--topic-prefix", prefix, "--partitions", "2"],
-        capture_output=True, text=True, timeout=120, check=False)
+    run = uuid.uuid4().hex[:10]
+    options = ["--backend", "kafka", "--bootstrap-servers", bootstrap, "--topic-prefix", f"compat-{run}.",
+               "--partitions", "2"]
+    if search:
+        url = request.getfixturevalue("elasticsearch_url")
+        index_prefix = f"compat_{run}"
+        options += ["--elasticsearch-url", url, "--index-prefix", index_prefix]
+        request.addfinalizer(lambda: _drop_indices(url, index_prefix))
+    done = subprocess.run([sys.executable, "-m", "kestra_stream", *args, *options],
+                          capture_output=True, text=True, timeout=180, check=False)
     return done.returncode, done.stdout, done.stderr
+
+
+def _drop_indices(url: str, prefix: str) -> None:
+    repository = ElasticsearchRepository.connect(url, prefix=prefix)
+    try:
+        repository.drop()
+    finally:
+        repository.close()
 
 
 def _seconds(state: dict[str, Any]) -> float:
@@ -55,9 +70,9 @@ def _seconds(state: dict[str, Any]) -> float:
     return (dates[-1] - dates[0]).total_seconds()
 
 
-@pytest.mark.parametrize(("backend", "case", "extra_flows", "run"), _runs())
-def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict[str, Any], tmp_path: Path,
-                     request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("backend", "case", "extra_flows", "run", "search"), _runs())
+def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict[str, Any], search: bool,
+                     tmp_path: Path, request: pytest.FixtureRequest) -> None:
     flows_dir = tmp_path / "flows"
     flows_dir.mkdir()
     for name in extra_flows:
@@ -65,7 +80,7 @@ def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict
     args = ["execute", str(case / "flow.yaml"), "--flows", str(flows_dir), "--with-logs", "--output", "json"]
     for key, value in (run.get("inputs") or {}).items():
         args += ["--input", f"{key}={value}"]
-    exit_code, stdout, stderr = _execute(backend, args, request)
+    exit_code, stdout, stderr = _execute(backend, args, request, search)
     expect = run["expect"]
 
     if expect.get("rejected"):

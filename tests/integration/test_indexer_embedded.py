@@ -69,3 +69,31 @@ async def test_the_indexed_document_is_the_final_state_after_every_snapshot(
         await engine.wait(execution_id, timeout=10)
     await indexer.flush()
     assert repository.count_by_state(ExecutionQuery(flow_id="greet")) == {StateType.SUCCESS: 5}
+
+
+PURGE = """
+id: purge
+namespace: it.embedded.search
+tasks:
+  - id: purge
+    type: io.kestra.plugin.core.log.PurgeLogs
+    namespace: it.embedded
+    logLevels: [WARN]
+    endDate: "{{ now() | dateAdd(1, 'MINUTES') }}"
+"""
+
+
+async def test_log_lines_purged_by_a_task_leave_the_search_index_too(
+        running: tuple[EmbeddedEngine, SqliteRepository, EmbeddedIndexer]) -> None:
+    engine, repository, indexer = running
+    greeted = await engine.create_execution("it.embedded.search", "greet", {"who": "louise"})
+    await engine.wait(greeted, timeout=10)
+    engine.deploy(PURGE)
+    purged = await engine.wait(await engine.create_execution("it.embedded.search", "purge", {}), timeout=10)
+    assert purged.state.current == StateType.SUCCESS
+    assert purged.task_run_list[0].outputs == {"count": 1}
+    await indexer.flush()
+
+    messages = [e.message for e in repository.search_logs(LogQuery(execution_id=greeted)).items]
+    assert messages == ["hello louise"]
+    assert [e.message for e in engine.logs(greeted)] == ["hello louise"]

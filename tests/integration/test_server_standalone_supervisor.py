@@ -95,8 +95,10 @@ class Server:
         """The pid of each component's latest ready process."""
         return {e["component"]: e["pid"] for e in self.events("child_ready")}
 
-    def request(self, method: str, path: str) -> Any:
-        with urllib.request.urlopen(urllib.request.Request(f"{self.base}{path}", method=method), timeout=30) as answer:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data, headers = (json.dumps(body).encode(), {"Content-Type": "application/json"}) if body else (None, {})
+        with urllib.request.urlopen(urllib.request.Request(f"{self.base}{path}", data=data, headers=headers,
+                                                           method=method), timeout=30) as answer:
             return json.loads(answer.read())
 
     def answers(self, path: str) -> Any:
@@ -106,21 +108,26 @@ class Server:
             return None
 
     def run_flow(self) -> dict[str, Any]:
-        execution_id = self.request("POST", "/api/v1/executions/it.supervisor/hello")["id"]
+        return self.until_state(self.start("hello"), {"SUCCESS", "FAILED", "KILLED"})
 
-        def ended() -> dict[str, Any] | None:
+    def start(self, flow_id: str, inputs: dict[str, Any] | None = None) -> str:
+        execution_id: str = self.request("POST", f"/api/v1/executions/it.supervisor/{flow_id}", inputs)["id"]
+        return execution_id
+
+    def until_state(self, execution_id: str, states: set[str]) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
             execution = self.answers(f"/api/v1/executions/{execution_id}")
-            return execution if execution and execution["state"]["current"] in {"SUCCESS", "FAILED", "KILLED"} \
-                else None
+            return execution if execution and execution["state"]["current"] in states else None
 
-        return until(ended, f"execution {execution_id} ends")
+        return until(reached, f"execution {execution_id} reaches one of {sorted(states)}")
 
     def fail(self, why: str) -> AssertionError:
         return AssertionError(f"{why}:\n{self.log.read_text()[-6000:]}")
 
 
 @contextmanager
-def standalone(tmp_path: Path, kafka_bootstrap: str, elasticsearch_url: str, *extra: str) -> Iterator[Server]:
+def standalone(tmp_path: Path, kafka_bootstrap: str, elasticsearch_url: str, *extra: str,
+               flows_yaml: dict[str, str] | None = None) -> Iterator[Server]:
     """A supervisor whose topic prefix and API port come from its settings file, its Elasticsearch from
     the environment and its index prefix from an option: each must reach the child that uses it."""
     run = uuid.uuid4().hex[:8]
@@ -130,6 +137,8 @@ def standalone(tmp_path: Path, kafka_bootstrap: str, elasticsearch_url: str, *ex
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "hello.yaml").write_text(FLOW)
+    for name, source in (flows_yaml or {}).items():
+        (flows / name).write_text(source)
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -208,3 +217,81 @@ def test_a_sigkilled_worker_is_restarted_and_a_sigkilled_supervisor_leaves_no_ch
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
         until(lambda: None if any(alive(pid) for pid in pids) else True, "the children died with the supervisor")
+
+
+SERVICES_FLOW = """
+id: services
+namespace: it.supervisor
+inputs:
+  - id: paused
+    type: STRING
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: a line for log.Fetch
+  - id: fetch
+    type: io.kestra.plugin.core.log.Fetch
+    tasksId: [hello]
+  - id: resume
+    type: io.kestra.plugin.core.execution.Resume
+    namespace: it.supervisor
+    flowId: paused
+    executionId: "{{ inputs.paused }}"
+  - id: toggle
+    type: io.kestra.plugin.core.trigger.Toggle
+    trigger: yearly
+    enabled: false
+  - id: count
+    type: io.kestra.plugin.core.execution.Count
+    startDate: "{{ now() | dateAdd(-1, 'HOURS') }}"
+    flows:
+      - namespace: it.supervisor
+        flowId: paused
+    expression: "{{ count > 0 }}"
+outputs:
+  - id: fetched
+    type: STRING
+    value: "{{ outputs.fetch.size }}"
+  - id: counted
+    type: STRING
+    value: "{{ outputs.count.total }}"
+triggers:
+  - id: yearly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 0 1 1 *"
+"""
+
+PAUSED_FLOW = """
+id: paused
+namespace: it.supervisor
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: resumed
+"""
+
+
+def test_a_worker_child_fetches_logs_resumes_and_counts_executions_and_toggles_a_trigger(
+        kafka_bootstrap: str, elasticsearch_url: str, tmp_path: Path) -> None:
+    flows = {"services.yaml": SERVICES_FLOW, "paused.yaml": PAUSED_FLOW}
+    with standalone(tmp_path, kafka_bootstrap, elasticsearch_url, flows_yaml=flows) as server:
+        until(lambda: server.answers("/api/v1/flows/it.supervisor/services"), "the flow is deployed")
+        until(lambda: server.answers("/api/v1/flows/it.supervisor/paused"), "the paused flow is deployed")
+        paused = server.start("paused")
+        server.until_state(paused, {"PAUSED"})
+
+        execution = server.until_state(server.start("services", {"paused": paused}),
+                                       {"SUCCESS", "FAILED", "KILLED"})
+        assert execution["state"]["current"] == "SUCCESS", server.fail(json.dumps(execution["taskRunList"]))
+        # Counted in Elasticsearch, which the supervisor's environment names to the worker child too.
+        assert execution["outputs"] == {"fetched": "1", "counted": "1"}
+        assert server.until_state(paused, {"SUCCESS", "FAILED", "KILLED"})["state"]["current"] == "SUCCESS"
+
+        def disabled() -> bool | None:
+            found = server.answers("/api/v1/triggers/search?namespace=it.supervisor") or {"results": []}
+            return True if any(r["triggerContext"]["triggerId"] == "yearly" and r["triggerContext"]["disabled"]
+                               for r in found["results"]) else None
+
+        until(disabled, "the trigger is disabled as the API sees it")

@@ -36,7 +36,7 @@ def test_every_child_runs_its_component_command_with_the_supervisors_settings() 
     for name in ("executor", "worker-1", "worker-2", "webserver"):
         assert option(specs[name], "--topic-prefix") == "team." and option(specs[name], "--partitions") == "8"
     assert option(specs["indexer"], "--prefix") == "team."
-    for name in ("indexer", "webserver"):
+    for name in ("indexer", "webserver", "worker-1", "worker-2"):
         assert option(specs[name], "--elasticsearch-url") == "http://es:9200"
         assert option(specs[name], "--index-prefix") == "team_idx"
     for name in ("worker-1", "worker-2", "webserver"):

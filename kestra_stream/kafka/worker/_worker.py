@@ -78,10 +78,10 @@ class KafkaWorker:
                  concurrency: int | None = None, worker_id: str | None = None,
                  heartbeat_interval: float = 3.0, services: TaskServices | None = None) -> None:
         self.settings = settings
-        # Alone, a worker follows no executions: the tasks that read them (log.Fetch) say where they can run.
+        # Built bare (not through KafkaStack), a worker follows no executions: the tasks that read them say so.
         self._services = services or Unavailable(
-            "a worker started alone (`kestra-stream worker`) follows no executions; run this flow on "
-            "`kestra-stream server standalone --backend kafka` or `execute --backend kafka`, whose worker does")
+            "this worker follows no executions (it runs without the executions client of a Kafka stack); "
+            "run it with `kestra-stream worker`, `server standalone --backend kafka` or `execute --backend kafka`")
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency or settings.worker_concurrency
         if self.concurrency < 1:

@@ -55,6 +55,7 @@ from kestra_stream_plugin_core.for_each_item import (
     ForEachItemMergeOutputs,
     ForEachItemSplit,
 )
+from kestra_stream_plugin_core.history import Count, CountedFlow, PurgeExecutions, PurgeLogs
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
@@ -93,6 +94,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     Toggle,
     ForEachItem, ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs,
     UploadFiles, DownloadFiles, DeleteFiles,
+    Count, PurgeExecutions, PurgeLogs,
 )
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
@@ -115,6 +117,8 @@ __all__ = [
     "AllowFailure",
     "CheckFrequency",
     "Concat",
+    "Count",
+    "CountedFlow",
     "Dag",
     "DagTask",
     "DateTimeBetween",
@@ -168,6 +172,8 @@ __all__ = [
     "Preconditions",
     "Process",
     "PurgeCurrentExecutionFiles",
+    "PurgeExecutions",
+    "PurgeLogs",
     "Request",
     "Resume",
     "Return",
