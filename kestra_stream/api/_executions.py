@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from kestra_stream.api._http import json_response, query, read_body, read_form, 
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.backend import Backend
 from kestra_stream.errors import ExecutionStateError, InputError, NotFoundError
-from kestra_stream.models.execution import Execution
+from kestra_stream.models.execution import Execution, TriggeredBy
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.inputs import FileInput
 from kestra_stream.models.state import State, StateType
@@ -69,7 +70,32 @@ class CreateExecutionQuery(BaseModel):
     revision: int | None = Field(default=None, ge=1, description="The flow revision; the latest by default.")
 
 
-class SearchExecutionsQuery(BaseModel):
+class ChildFilter(StrEnum):
+    """Kestra's ``childFilter``: executions another execution started (a Flow trigger's, a Subflow's), or not."""
+
+    CHILD = "CHILD"
+    MAIN = "MAIN"
+
+
+class TriggerFilters(BaseModel):
+    """What started the executions searched or counted: the filters the executions list and its statistics share."""
+
+    triggered_by: list[TriggeredBy] = Field(
+        default_factory=list, alias="triggeredBy",
+        description=f"Started by any of these (repeatable): {', '.join(t.value for t in TriggeredBy)}. "
+                    "MANUAL is the API, the UI or the CLI; SUBFLOW a parent execution's Subflow task.")
+    trigger_execution_id: str | None = Field(default=None, alias="triggerExecutionId", min_length=1,
+                                             description="Started by this execution (Kestra's filter).")
+    child_filter: ChildFilter | None = Field(default=None, alias="childFilter",
+                                             description="CHILD: started by another execution; MAIN: not.")
+
+    def trigger_terms(self) -> dict[str, Any]:
+        """These filters as the fields of an ``ExecutionQuery``."""
+        return {"triggered_by": tuple(self.triggered_by), "trigger_execution_id": self.trigger_execution_id,
+                "child": None if self.child_filter is None else self.child_filter is ChildFilter.CHILD}
+
+
+class SearchExecutionsQuery(TriggerFilters):
     model_config = _QUERY
 
     q: str | None = Field(default=None, description="Words of the id, namespace, flow id, labels or inputs.")
@@ -270,7 +296,7 @@ async def search_executions(request: web.Request) -> web.StreamResponse:
     search_query = ExecutionQuery(
         namespace=params.namespace, flow_id=params.flow_id, states=tuple(params.state),
         labels=parse_labels(params.labels), start_date=since(params.start_date, params.time_range),
-        end_date=params.end_date, text=params.q,
+        end_date=params.end_date, text=params.q, **params.trigger_terms(),
         sort=sort, descending=descending, paging=Paging(page=params.page, size=params.size))
     page = await asyncio.to_thread(services(request).search.search_executions, search_query)
     return json_response(ExecutionPage(results=page.items, total=page.total))
