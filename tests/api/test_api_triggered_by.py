@@ -139,6 +139,12 @@ async def test_kestras_trigger_execution_id_and_child_filter(api: ApiHarness, tm
     children = await search(api, ("namespace", ns), ("childFilter", "CHILD"))
     assert {e["flowId"] for e in children["results"]} == {"after"} and children["total"] == 3
     assert ids(await search(api, ("namespace", ns), ("childFilter", "MAIN"))) == set(runs.values())
+    # Kestra 2.x's form of the same filters (what its SDKs send).
+    kestra_form = await search(api, ("namespace", ns), ("filters[triggerExecutionId][EQUALS]", runs["WEBHOOK"]))
+    assert ids(kestra_form) == {follower["id"]}
+    assert ids(await search(api, ("namespace", ns), ("filters[childFilter][EQUALS]", "MAIN"))) == set(runs.values())
+    both = await search(api, ("namespace", ns), ("filters[triggeredBy][IN]", "WEBHOOK,MANUAL"))
+    assert ids(both) == {runs["WEBHOOK"], runs["MANUAL"]}
 
 
 async def test_counts_and_the_daily_histogram_follow_the_triggered_by_filter(api: ApiHarness,
@@ -163,3 +169,16 @@ async def test_an_unknown_trigger_kind_is_refused_naming_the_allowed_ones(api: A
         assert all(kind in detail["message"] for kind in KINDS.split(", ")), detail
     answer = await api.client.get(SEARCH, params=[("childFilter", "ORPHAN")])
     assert answer.status == 400 and "CHILD" in (await answer.json())["errors"][0]["message"]
+
+
+async def test_kestras_form_of_the_filters_is_refused_with_an_unknown_value_operation_or_a_contradiction(
+        api: ApiHarness) -> None:
+    unknown = await api.client.get(SEARCH, params=[("filters[triggeredBy][IN]", "FLOW,CRON")])
+    assert unknown.status == 400
+    [detail] = (await unknown.json())["errors"]
+    assert detail["path"] == "triggeredBy.1" and all(kind in detail["message"] for kind in KINDS.split(", "))
+    operation = await api.client.get(SEARCH, params=[("filters[triggeredBy][CONTAINS]", "FLOW")])
+    assert operation.status == 400
+    assert "triggeredBy is filtered with EQUALS or IN" in (await operation.json())["message"]
+    twice = await api.client.get(SEARCH, params=[("filters[childFilter][EQUALS]", "MAIN"), ("childFilter", "CHILD")])
+    assert twice.status == 400 and "childFilter is given more than once" in (await twice.json())["message"]
