@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,23 +60,6 @@ def old_shaped() -> list[Execution]:
             started("old-schedule", 1, trigger("io.kestra.core.models.triggers.types.Schedule", {})),
             started("old-flow", 2, trigger("io.kestra.plugin.core.trigger.Flow", {"executionId": "old-manual"})),
             started("old-realtime", 3, trigger("io.kestra.plugin.kafka.RealtimeTrigger", {}))]
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchRepository]:
-    if request.param == "sqlite":
-        sqlite = SqliteRepository(tmp_path / "search.db")
-        yield sqlite
-        sqlite.close()
-        return
-    es = ElasticsearchRepository.connect(request.getfixturevalue("elasticsearch_url"),
-                                         prefix=f"test-trig-{uuid.uuid4().hex[:10]}")
-    es.setup()
-    try:
-        yield es
-    finally:
-        es.drop()
-        es.close()
 
 
 def ids(repository: SearchRepository, **filters: Any) -> list[str]:
