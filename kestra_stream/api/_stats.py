@@ -1,7 +1,7 @@
 """Statistics over executions, read from the search index (aggregations, never every document).
 
 The executions list and the home dashboard are built on these, each filtered as the executions
-search is (namespace with its children, flow, states, labels, start-date range, words):
+search is (namespace with its children, flow, states, labels, start-date range, words, what started them):
 
 * ``/stats/executions/daily``: executions per interval of their start date by state, with the
   durations of the ended ones, in Kestra's ``DailyExecutionStatistics`` shape. The interval is
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.api._errors import ApiError
-from kestra_stream.api._executions import parse_labels
+from kestra_stream.api._executions import TriggerFilters, parse_labels
 from kestra_stream.api._http import json_response, query, read_json, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.execution import Execution
@@ -60,7 +60,7 @@ _FILTER = ConfigDict(frozen=True, validate_by_alias=True, validate_by_name=True,
 
 
 # ----- what is asked ------------------------------------------------------------------------------
-class ExecutionFilter(BaseModel):
+class ExecutionFilter(TriggerFilters):
     """The filters of the executions search (``/executions/search``), without its sort and paging."""
 
     model_config = _FILTER
@@ -81,7 +81,7 @@ class ExecutionFilter(BaseModel):
             raise ApiError(400, f"startDate {start.isoformat()} is after endDate {end.isoformat()}: swap them")
         return ExecutionQuery(namespace=self.namespace or None, flow_id=self.flow_id or None,
                               states=tuple(self.state), labels=parse_labels(self.labels), start_date=start,
-                              end_date=end, text=self.q)
+                              end_date=end, text=self.q, **self.trigger_terms())
 
 
 class DailyQuery(ExecutionFilter):

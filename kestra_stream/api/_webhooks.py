@@ -24,7 +24,7 @@ from kestra_stream.api._executions import created_execution
 from kestra_stream.api._http import json_response, read_body, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import ExpressionError, KestraStreamError, NotFoundError
-from kestra_stream.models.execution import Execution, execution_trigger
+from kestra_stream.models.execution import Execution, TriggeredBy, execution_trigger
 from kestra_stream.models.flow import Flow
 from kestra_stream.plugins.spi import WebhookTrigger
 from kestra_stream.scheduler import disabled_in
@@ -111,7 +111,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
         return json_response(state.execution)
     execution = created_execution(execution_id, flow, revision, {})
     return json_response(execution.model_copy(update={
-        "trigger": execution_trigger(trigger.id, trigger.type, variables)}))
+        "trigger": execution_trigger(trigger.id, trigger.type, variables, TriggeredBy.WEBHOOK)}))
 
 
 _ROUTE: dict[str, Any] = {"summary": "Start an execution through the flow's webhook", "response": WebhookAnswer,

@@ -16,7 +16,7 @@ from kestra_stream.executor.events import Event, ExecutionCreated, SubflowEnded
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.ids import derive_id
 from kestra_stream.inputs import Renderer, coerce_inputs
-from kestra_stream.models.execution import execution_trigger
+from kestra_stream.models.execution import TriggeredBy, execution_trigger
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
@@ -50,7 +50,7 @@ def child_creation(command: StartSubflow, parent_state: ExecutionState | None, f
                             trigger=execution_trigger(
                                 "subflow", "io.kestra.plugin.core.flow.Subflow",
                                 {"executionId": parent.execution_id, "namespace": parent.namespace,
-                                 "flowId": parent.flow_id}))
+                                 "flowId": parent.flow_id}, TriggeredBy.SUBFLOW))
 
 
 def log_entry(command: EmitLog, state: ExecutionState | None) -> LogEntry:

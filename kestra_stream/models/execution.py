@@ -7,6 +7,7 @@ out (to a snapshot, an API answer) never changes under its reader.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
@@ -70,9 +71,32 @@ class ExecutionMetadata(BaseModel):
     original_created_date: datetime | None = None
 
 
-def execution_trigger(trigger_id: str, trigger_type: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """``Execution.trigger`` in Kestra's shape; a flow reads ``variables`` as ``{{ trigger.* }}``."""
-    return {"id": trigger_id, "type": trigger_type, "variables": variables}
+class TriggeredBy(StrEnum):
+    """What started an execution: the executions list filters on it.
+
+    Recorded in ``Execution.trigger`` as ``kind`` when the execution is created, from the trigger's class
+    (a polling or realtime trigger of any plugin), since its ``type`` may be an alias or a third party's name.
+    """
+
+    MANUAL = "MANUAL"  # the API, the UI, the CLI: no trigger
+    SCHEDULE = "SCHEDULE"  # Schedule and ScheduleOnDates, backfills included
+    WEBHOOK = "WEBHOOK"
+    FLOW = "FLOW"  # a Flow trigger: another flow's execution changed state
+    REALTIME = "REALTIME"
+    POLLING = "POLLING"
+    SUBFLOW = "SUBFLOW"  # a Subflow (or ForEachItem) task of a parent execution
+
+
+# Before ``kind`` was recorded: the trigger types of the plugins of the time, by the last part of their name.
+_KINDS_OF_OLD_TYPES = {"Schedule": TriggeredBy.SCHEDULE, "ScheduleOnDates": TriggeredBy.SCHEDULE,
+                       "Webhook": TriggeredBy.WEBHOOK, "Flow": TriggeredBy.FLOW, "Subflow": TriggeredBy.SUBFLOW,
+                       "RealtimeTrigger": TriggeredBy.REALTIME, "Trigger": TriggeredBy.POLLING}
+
+
+def execution_trigger(trigger_id: str, trigger_type: str, variables: dict[str, Any],
+                      kind: TriggeredBy) -> dict[str, Any]:
+    """``Execution.trigger`` in Kestra's shape, plus its ``kind``; a flow reads ``variables`` as ``{{ trigger.* }}``."""
+    return {"id": trigger_id, "type": trigger_type, "variables": variables, "kind": kind.value}
 
 
 class Execution(BaseModel):
@@ -103,6 +127,25 @@ class Execution(BaseModel):
         if isinstance(value, list):
             return {str(item["key"]): str(item["value"]) for item in value}
         return value
+
+    @property
+    def triggered_by(self) -> TriggeredBy:
+        if self.trigger is None:
+            return TriggeredBy.MANUAL
+        kind = self.trigger.get("kind")
+        if isinstance(kind, str) and kind in TriggeredBy.__members__:
+            return TriggeredBy(kind)
+        # Created before kinds were recorded (an execution of an older version, replayed or indexed again); a
+        # third party's trigger of the time is taken as polling, what most plugins' triggers are.
+        return _KINDS_OF_OLD_TYPES.get(str(self.trigger.get("type", "")).rpartition(".")[2], TriggeredBy.POLLING)
+
+    @property
+    def trigger_execution_id(self) -> str | None:
+        """The execution that started this one (a Flow trigger's upstream, a Subflow's parent), as Kestra's
+        ``triggerExecutionId``."""
+        variables = (self.trigger or {}).get("variables")
+        found = variables.get("executionId") if isinstance(variables, dict) else None
+        return found if isinstance(found, str) else None
 
     def find_taskrun(self, taskrun_id: str) -> TaskRun | None:
         for tr in self.task_run_list:

@@ -57,7 +57,8 @@ _MAPPINGS: dict[str, dict[str, Any]] = {
         "id": _KEYWORD, "namespace": _KEYWORD, "flowId": _KEYWORD, "flowRevision": {"type": "integer"},
         "state": _KEYWORD, "startDate": _DATE, "endDate": _DATE, "duration": {"type": "double"},
         "labels": {"type": "nested", "properties": {"key": _KEYWORD, "value": _KEYWORD}},
-        "originalId": _KEYWORD, "parentId": _KEYWORD, "text": _TEXT, "body": _BODY,
+        "originalId": _KEYWORD, "parentId": _KEYWORD, "triggeredBy": _KEYWORD, "triggerExecutionId": _KEYWORD,
+        "text": _TEXT, "body": _BODY,
     },
     "logs": {
         "executionId": _KEYWORD, "taskRunId": _KEYWORD, "taskId": _KEYWORD, "namespace": _KEYWORD,
@@ -113,9 +114,42 @@ class ElasticsearchRepository:
                               "mappings": {"dynamic": False, "properties": _MAPPINGS[kind]}})
                 if not self.client.indices.exists(index=name):
                     self.client.options(ignore_status=400).indices.create(index=name)
+                else:
+                    # An index of an older version: the template applies to new indices only. Adding fields
+                    # is allowed on a live index; documents written before lack them until rewritten.
+                    self.client.indices.put_mapping(index=name, properties=_MAPPINGS[kind])
+            self._complete_executions()
         except (ApiError, TransportError) as exc:
             raise BackendError(f"cannot create the search indices '{self.prefix}-*' on Elasticsearch: {exc}; "
                                "check that it runs (`kestra-stream services up elasticsearch`)") from exc
+
+    def _complete_executions(self) -> None:
+        """Rewrite the executions indexed before ``triggeredBy`` was, from the body each document keeps.
+
+        Written at the version read with ``external_gte``: a newer snapshot the indexer writes meanwhile
+        wins (this write then conflicts, and is done). Nothing to rewrite costs one empty search.
+        """
+        index = self.index("executions")
+        missing = {"bool": {"must_not": [{"exists": {"field": "triggeredBy"}}]}}
+        rewritten, after = 0, None
+        while True:
+            # Walked once in id order: a document some other writer keeps without the field ends the walk too.
+            hits = self.client.search(index=index, query=missing, size=_COMPOSITE_PAGE, version=True,
+                                      sort=[{"id": "asc"}], search_after=after,
+                                      source_includes=["body"])["hits"]["hits"]
+            if not hits:
+                break
+            actions = ({"_index": index, "_id": h["_id"], "_version": h["_version"], "_version_type": "external_gte",
+                        "_source": execution_document(Execution.model_validate(h["_source"]["body"]))}
+                       for h in hits)
+            _ok, errors = helpers.bulk(self.client, actions, raise_on_error=False, refresh=True)
+            failed = [e for e in _error_items(errors) if e.get("status") != _CONFLICT]
+            if failed:
+                raise BackendError(f"cannot add triggeredBy to the executions of '{index}': {failed[0]}")
+            rewritten += len(hits)
+            after = hits[-1]["sort"]
+        if rewritten:
+            log.info("search_executions_completed", index=index, executions=rewritten, field="triggeredBy")
 
     def drop(self) -> None:
         """Delete the indices and templates of this prefix (tests, benchmarks)."""
@@ -403,6 +437,7 @@ def execution_document(execution: Execution) -> dict[str, Any]:
         "labels": [{"key": k, "value": v} for k, v in execution.labels.items()],
         "originalId": execution.original_id,
         "parentId": execution.parent.execution_id if execution.parent else None,
+        "triggeredBy": execution.triggered_by.value, "triggerExecutionId": execution.trigger_execution_id,
         "text": execution_text(execution), "body": execution.model_dump(mode="json"),
     }
 
@@ -482,6 +517,13 @@ def _execution_filter(query: ExecutionQuery) -> list[dict[str, Any]]:
     for key, value in query.labels.items():
         filters.append({"nested": {"path": "labels", "query": {"bool": {"filter": [
             {"term": {"labels.key": key}}, {"term": {"labels.value": value}}]}}}})
+    if query.triggered_by:
+        filters.append({"terms": {"triggeredBy": [t.value for t in query.triggered_by]}})
+    if query.trigger_execution_id is not None:
+        filters.append({"term": {"triggerExecutionId": query.trigger_execution_id}})
+    if query.child is not None:
+        started_by_one = {"exists": {"field": "triggerExecutionId"}}
+        filters.append(started_by_one if query.child else {"bool": {"must_not": [started_by_one]}})
     filters += _range("startDate", query.start_date, query.end_date)
     filters += _text_filter(query.text)
     return filters

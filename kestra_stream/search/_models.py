@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 from kestra_stream.flows.record import FlowRecord
-from kestra_stream.models.execution import Execution
+from kestra_stream.models.execution import Execution, TriggeredBy
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
@@ -75,6 +75,12 @@ class ExecutionQuery(BaseModel):
     end_date: datetime | None = None
     # Every word must appear in the id, namespace, flow id, labels or input values.
     text: str | None = None
+    # Any of these (an empty tuple: any).
+    triggered_by: tuple[TriggeredBy, ...] = ()
+    # Started by this execution (a Flow trigger's upstream, a Subflow's parent).
+    trigger_execution_id: str | None = None
+    # True: started by another execution (Kestra's childFilter CHILD); False: not (MAIN); None: either.
+    child: bool | None = None
     sort: ExecutionSort = ExecutionSort.START_DATE
     descending: bool = True
     paging: Paging = Paging()

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from kestra_stream.errors import BackendError
 from kestra_stream.flows.record import FlowRecord
 from kestra_stream.models.execution import Execution
@@ -46,11 +48,14 @@ from kestra_stream.search._models import (
     TriggerRecord,
 )
 
+log = structlog.get_logger(__name__)
+
 _FTS = "USING fts5(text, tokenize = \"unicode61 tokenchars '_'\")"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS executions (
     id TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, state TEXT NOT NULL,
-    start_date TEXT, end_date TEXT, duration REAL, version INTEGER NOT NULL, body TEXT NOT NULL);
+    start_date TEXT, end_date TEXT, duration REAL, version INTEGER NOT NULL, body TEXT NOT NULL,
+    triggered_by TEXT, trigger_execution_id TEXT);
 CREATE INDEX IF NOT EXISTS executions_namespace ON executions (namespace, flow_id);
 -- Covering the filters most queries combine, so a page and its count are found in the index alone.
 CREATE INDEX IF NOT EXISTS executions_start ON executions (start_date, namespace, state, flow_id, id);
@@ -71,6 +76,13 @@ CREATE TABLE IF NOT EXISTS triggers (
     uid TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL,
     version INTEGER NOT NULL, body TEXT NOT NULL);
 """
+# Run after _SCHEMA and _ADDED_COLUMNS: on the columns a database of an older version gets from the latter.
+_LATER_INDICES = """
+CREATE INDEX IF NOT EXISTS executions_triggered_by ON executions (triggered_by, start_date);
+CREATE INDEX IF NOT EXISTS executions_trigger_execution ON executions (trigger_execution_id);
+"""
+# Columns added since the first version, each filled from the execution every row keeps.
+_ADDED_COLUMNS = ("triggered_by", "trigger_execution_id")
 # The start of an execution's interval, as ISO text, from its start date ("2026-03-01T08:05:09.000000Z").
 _INTERVAL_STARTS = {
     Interval.MINUTE: "substr(start_date, 1, 16)", Interval.HOUR: "substr(start_date, 1, 13) || ':00'",
@@ -122,6 +134,8 @@ class SqliteRepository:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _add_columns(self._db)
+            self._db.executescript(_LATER_INDICES)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open the search database {path}: {exc}; SQLite must have FTS5") from exc
         self._lock = threading.Lock()
@@ -307,6 +321,13 @@ def _execution_where(query: ExecutionQuery) -> _Where:
         where.add(f"state IN ({', '.join('?' * len(query.states))})", *(s.value for s in query.states))
     for key, value in query.labels.items():
         where.add("id IN (SELECT execution_id FROM execution_labels WHERE key = ? AND value = ?)", key, value)
+    if query.triggered_by:
+        where.add(f"triggered_by IN ({', '.join('?' * len(query.triggered_by))})",
+                  *(t.value for t in query.triggered_by))
+    if query.trigger_execution_id is not None:
+        where.add("trigger_execution_id = ?", query.trigger_execution_id)
+    if query.child is not None:
+        where.add(f"trigger_execution_id IS {'NOT ' if query.child else ''}NULL")
     if query.start_date is not None:
         where.add("start_date >= ?", iso(query.start_date))
     if query.end_date is not None:
@@ -315,17 +336,40 @@ def _execution_where(query: ExecutionQuery) -> _Where:
     return where
 
 
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Bring a database of an older version to the columns of this one, in one transaction."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(executions)")}
+    missing = [column for column in _ADDED_COLUMNS if column not in present]
+    if not missing:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for column in missing:
+            db.execute(f"ALTER TABLE executions ADD COLUMN {column} TEXT")
+        rows = db.execute("SELECT rowid, body FROM executions").fetchall()
+        filled = [(e.triggered_by.value, e.trigger_execution_id, rowid)
+                  for rowid, e in ((r[0], Execution.model_validate_json(r[1])) for r in rows)]
+        db.executemany("UPDATE executions SET triggered_by = ?, trigger_execution_id = ? WHERE rowid = ?", filled)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    log.info("search_database_migrated", added=missing, executions=len(filled))
+
+
 def _write_execution(db: sqlite3.Connection, execution: Execution, version: int) -> None:
     start, end = start_date(execution), end_date(execution)
     changed = db.execute(
-        "INSERT INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+        "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, duration, version, body, "
+        "triggered_by, trigger_execution_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
         "state = excluded.state, start_date = excluded.start_date, end_date = excluded.end_date, "
         "duration = excluded.duration, version = excluded.version, body = excluded.body, "
-        "namespace = excluded.namespace, flow_id = excluded.flow_id "
+        "namespace = excluded.namespace, flow_id = excluded.flow_id, triggered_by = excluded.triggered_by, "
+        "trigger_execution_id = excluded.trigger_execution_id "
         "WHERE excluded.version > executions.version",
         (execution.id, execution.namespace, execution.flow_id, execution.state.current.value,
          iso(start) if start else None, iso(end) if end else None, duration_seconds(execution), version,
-         execution.model_dump_json())).rowcount
+         execution.model_dump_json(), execution.triggered_by.value, execution.trigger_execution_id)).rowcount
     if not changed:
         return  # this version or a newer one is already there
     rowid = db.execute("SELECT rowid FROM executions WHERE id = ?", (execution.id,)).fetchone()[0]

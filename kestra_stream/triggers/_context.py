@@ -18,9 +18,10 @@ import structlog
 from kestra_stream.backend import Backend
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
-from kestra_stream.models.execution import execution_trigger
+from kestra_stream.models.execution import TriggeredBy, execution_trigger
 from kestra_stream.models.flow import Flow
-from kestra_stream.models.task import ConditionContext, LogLevel, Trigger
+from kestra_stream.models.task import ConditionContext, LogLevel, PollingTrigger, RealtimeTrigger, Trigger
+from kestra_stream.plugins.spi import FlowTrigger, WebhookTrigger
 from kestra_stream.storage import ScopedStorage, Storage, child_uri, trigger_uri
 
 log = structlog.get_logger(__name__)
@@ -34,6 +35,20 @@ def trigger_uid(flow: Flow, trigger: Trigger) -> str:
 def triggered_execution_id(flow: Flow, trigger: Trigger, key: str) -> str:
     """The id of the execution a trigger starts for the firing named ``key``."""
     return derive_id("trigger", trigger_uid(flow, trigger), key)
+
+
+def trigger_kind(trigger: Trigger) -> TriggeredBy:
+    """What an execution this trigger starts is triggered by, from the engine base its class extends."""
+    if isinstance(trigger, WebhookTrigger):
+        return TriggeredBy.WEBHOOK
+    if isinstance(trigger, FlowTrigger):
+        return TriggeredBy.FLOW
+    if isinstance(trigger, RealtimeTrigger):
+        return TriggeredBy.REALTIME
+    if isinstance(trigger, PollingTrigger):
+        return TriggeredBy.POLLING
+    # Nothing else fires but the scheduler's date triggers (Schedule, ScheduleOnDates and their backfills).
+    return TriggeredBy.SCHEDULE
 
 
 def trigger_labels(trigger: Trigger) -> dict[str, str]:
@@ -83,7 +98,7 @@ async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variabl
     labels = {k: str(v) for k, v in render_with_trigger(trigger_labels(trigger), flow, variables, when).items()}
     return await backend.create_execution(
         flow.namespace, flow.id, rendered_inputs, labels=labels, revision=flow.revision,
-        trigger=execution_trigger(trigger.id, trigger.type, dict(variables)),
+        trigger=execution_trigger(trigger.id, trigger.type, dict(variables), trigger_kind(trigger)),
         execution_id=triggered_execution_id(flow, trigger, key) if key is not None else None,
         schedule_date=schedule_date)
 

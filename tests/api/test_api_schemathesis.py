@@ -19,6 +19,7 @@ import pytest
 import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import (
@@ -32,6 +33,7 @@ from kestra_stream.api._metrics import install_metrics
 from kestra_stream.backend import Backend, FlowRepository
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.indexer import EmbeddedIndexer
+from kestra_stream.models.execution import TriggeredBy
 from kestra_stream.search import ElasticsearchRepository, SearchRepository, SqliteRepository
 from kestra_stream.storage import Storage
 from tests.api.conftest import build_services, deploy_api_flows
@@ -153,3 +155,33 @@ def test_the_served_document_is_the_one_generated(served: Served) -> None:
         served_document = json.loads(answer.read())
     assert served_document["paths"].keys() == DOCUMENT["paths"].keys()
 
+
+
+# The filters of what started an execution, on every operation that takes them: the bounded run above may
+# leave optional parameters out, so these cases always carry them (schemathesis still draws the rest).
+TRIGGER_FILTERED = [op for op in OPERATIONS
+                    if {"triggeredBy", "childFilter"} <= {p["name"] for p in op.definition.raw.get("parameters", [])}]
+
+
+def test_the_trigger_filters_are_documented_on_the_executions_search_and_its_statistics() -> None:
+    assert sorted(op.label for op in TRIGGER_FILTERED) == [
+        "GET /api/v1/executions/search", "GET /api/v1/stats/executions/count-by-state",
+        "GET /api/v1/stats/executions/daily", "GET /api/v1/stats/executions/most-run-flows"]
+
+
+@pytest.mark.parametrize("operation", TRIGGER_FILTERED, ids=[op.label for op in TRIGGER_FILTERED])
+def test_the_trigger_filters_answer_as_documented(served: Served, operation: Any) -> None:
+    kinds = st.lists(st.sampled_from([kind.value for kind in TriggeredBy]), min_size=1, max_size=3)
+    child = st.sampled_from([None, "CHILD", "MAIN"])
+
+    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(), triggered_by=kinds, child_filter=child)
+    def check(case: Any, triggered_by: list[str], child_filter: str | None) -> None:
+        case.query = {**(case.query or {}), "triggeredBy": triggered_by}
+        if child_filter is not None:
+            case.query["childFilter"] = child_filter
+        response = case.call(base_url=served.base_url, timeout=REQUEST_TIMEOUT)
+        case.validate_response(response, checks=CHECKS)
+
+    check()

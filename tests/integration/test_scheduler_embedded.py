@@ -103,7 +103,7 @@ async def test_a_new_schedule_fires_from_now_each_date_once_with_its_variables(r
     assert state.execution.trigger == {
         "id": "every_hour", "type": "io.kestra.plugin.core.trigger.Schedule",
         "variables": {"date": "2025-01-01T11:00:00+00:00", "next": "2025-01-01T12:00:00+00:00",
-                      "previous": "2025-01-01T10:00:00+00:00"}}
+                      "previous": "2025-01-01T10:00:00+00:00"}, "kind": "SCHEDULE"}
     assert state.execution.schedule_date == datetime.fromisoformat("2025-01-01T11:00:00+00:00")
     record = run.scheduler.store.get(UID)
     assert record is not None and record.execution_id == state.execution.id

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -13,7 +10,6 @@ from pydantic import ValidationError
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel
 from kestra_stream.search import (
-    ElasticsearchRepository,
     ExecutionQuery,
     ExecutionSort,
     FlowQuery,
@@ -22,27 +18,9 @@ from kestra_stream.search import (
     LogQuery,
     Paging,
     SearchRepository,
-    SqliteRepository,
     TriggerQuery,
 )
 from tests.integration._search_data import T0, execution, full_batch
-
-
-@pytest.fixture(params=["sqlite", "elasticsearch"])
-def repository(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchRepository]:
-    if request.param == "sqlite":
-        sqlite = SqliteRepository(tmp_path / "search.db")
-        yield sqlite
-        sqlite.close()
-        return
-    url = request.getfixturevalue("elasticsearch_url")
-    es = ElasticsearchRepository.connect(url, prefix=f"test-search-{uuid.uuid4().hex[:10]}")
-    es.setup()
-    try:
-        yield es
-    finally:
-        es.drop()
-        es.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The executions pages in a real browser (issue 17): the execution page followed live (Gantt, logs,
-topology, resume, restart, a task run's state changed, pause, kill) and the executions list (filters, bulk
-kill, restart, replay and delete), against a real `server local` and a real `server standalone --backend kafka` with
-Elasticsearch.
+topology, resume, restart, a task run's state changed, pause, kill) and the executions list (filters, what started
+each execution, bulk kill, restart, replay and delete), against a real `server local` and a real
+`server standalone --backend kafka` with Elasticsearch.
 
 The journeys are kestra_stream/ui/e2e-executions, run by Playwright with their own config; the
 server, the browser and the artifacts are handled as for part 1's journeys (tests/ui/test_browser.py).
@@ -19,7 +19,8 @@ from tests.ui.test_browser import ARTIFACTS, _playwright, _require_browser_tools
 CONFIG = ("--config", "playwright.executions.config.ts")
 SHOTS = ("execution-gantt-paused", "execution-logs-live", "execution-gantt", "execution-topology",
          "execution-overview", "execution-outputs", "execution-state-changed", "executions-list", "executions-killed",
-         "execution-killed", "executions-replayed", "executions-deleted")
+         "execution-killed", "executions-replayed", "executions-deleted", "executions-triggered-by-webhook",
+         "executions-triggered-by-none")
 
 
 def _assert_shots(folder: Path) -> None:

@@ -2,8 +2,14 @@
 // survives a reload) and turned into the search API's query string. Pure: `now` anchors relative
 // time ranges.
 
-export const TRIGGER_KINDS = ['schedule', 'webhook', 'flow', 'realtime'] as const
+// What started an execution, as the search API's `triggeredBy` names it, with the words the filter shows.
+export const TRIGGER_KINDS = ['SCHEDULE', 'WEBHOOK', 'FLOW', 'REALTIME', 'POLLING', 'SUBFLOW', 'MANUAL'] as const
 export type TriggerKind = (typeof TRIGGER_KINDS)[number]
+export const TRIGGER_KIND_LABELS: Record<TriggerKind, string> = {
+  SCHEDULE: 'schedule', WEBHOOK: 'webhook', FLOW: 'flow trigger', REALTIME: 'realtime', POLLING: 'polling',
+  SUBFLOW: 'subflow', MANUAL: 'manual / API',
+}
+const isTriggerKind = (kind: string): kind is TriggerKind => (TRIGGER_KINDS as readonly string[]).includes(kind)
 
 // Relative ranges, as ISO-8601 durations (Kestra's `timeRange`), with their length in ms.
 export const RELATIVE_RANGES: Record<string, { label: string; ms: number }> = {
@@ -63,7 +69,8 @@ export function filtersFromRoute(query: RouteQuery): ExecutionFilters {
     timeRange: one(query.timeRange) in RELATIVE_RANGES ? one(query.timeRange) : '',
     startDate: one(query.startDate),
     endDate: one(query.endDate),
-    triggeredBy: list(query.triggeredBy).filter((kind): kind is TriggerKind => (TRIGGER_KINDS as readonly string[]).includes(kind)),
+    // Upper-cased: addresses written before the kinds were the API's (`triggeredBy=schedule`) still filter.
+    triggeredBy: [...new Set(list(query.triggeredBy).map((kind) => kind.toUpperCase()))].filter(isTriggerKind),
     sort: known ? (field as SortField) : base.sort,
     desc: known ? direction !== 'asc' : base.desc,
     page: positive(query.page, base.page),
@@ -110,16 +117,16 @@ export function filterParams(filters: ExecutionFilters, now: number): URLSearchP
   if (filters.flowId) params.set('flowId', filters.flowId)
   for (const state of filters.states) params.append('state', state)
   for (const label of filters.labels) params.append('labels', label)
+  for (const kind of filters.triggeredBy) params.append('triggeredBy', kind)
   const { startDate, endDate } = dateBounds(filters, now)
   if (startDate) params.set('startDate', startDate)
   if (endDate) params.set('endDate', endDate)
   return params
 }
 
-/** The query string of GET /api/v1/executions/search: the filters, the trigger kinds, the sort and the page. */
+/** The query string of GET /api/v1/executions/search: the filters, the sort and the page. */
 export function searchQuery(filters: ExecutionFilters, now: number): string {
   const params = filterParams(filters, now)
-  for (const kind of filters.triggeredBy) params.append('triggerType', kind)
   params.set('sort', `${filters.sort}:${filters.desc ? 'desc' : 'asc'}`)
   params.set('page', String(filters.page))
   params.set('size', String(filters.size))

@@ -8,14 +8,14 @@ describe('searchQuery', () => {
   it('sends every filter the way Kestra reads it: lists as repeated keys, a relative range as a start date', () => {
     const query = new URLSearchParams(searchQuery({
       ...defaultFilters(), q: ' boom ', namespace: 'company.team', flowId: 'etl', states: ['FAILED', 'KILLED'],
-      labels: ['env:prod', 'team:data'], timeRange: 'PT1H', triggeredBy: ['schedule'], sort: 'state.duration', desc: false, page: 3, size: 50,
+      labels: ['env:prod', 'team:data'], timeRange: 'PT1H', triggeredBy: ['SCHEDULE'], sort: 'state.duration', desc: false, page: 3, size: 50,
     }, NOW))
     expect(query.get('q')).toBe('boom')
     expect(query.get('namespace')).toBe('company.team')
     expect(query.get('flowId')).toBe('etl')
     expect(query.getAll('state')).toEqual(['FAILED', 'KILLED'])
     expect(query.getAll('labels')).toEqual(['env:prod', 'team:data'])
-    expect(query.getAll('triggerType')).toEqual(['schedule'])
+    expect(query.getAll('triggeredBy')).toEqual(['SCHEDULE'])
     expect(query.get('startDate')).toBe('2026-03-10T11:00:00.000Z')
     expect(query.has('endDate')).toBe(false)
     expect(query.get('sort')).toBe('state.duration:asc')
@@ -31,27 +31,28 @@ describe('searchQuery', () => {
 })
 
 describe('filterParams', () => {
-  it('gives the stats endpoints the same filters as the search, without its sort, page or trigger kinds', () => {
-    const filters = { ...defaultFilters(), namespace: 'a', states: ['FAILED'], labels: ['k:v'], timeRange: 'PT24H', triggeredBy: ['flow' as const], page: 4 }
+  it('gives the stats endpoints the same filters as the search, what started the executions too, without its sort or page', () => {
+    const filters = { ...defaultFilters(), namespace: 'a', states: ['FAILED'], labels: ['k:v'], timeRange: 'PT24H', triggeredBy: ['FLOW' as const, 'MANUAL' as const], page: 4 }
     const params = filterParams(filters, NOW)
-    expect([...params.keys()].sort()).toEqual(['labels', 'namespace', 'startDate', 'state'])
+    expect([...new Set(params.keys())].sort()).toEqual(['labels', 'namespace', 'startDate', 'state', 'triggeredBy'])
+    expect(params.getAll('triggeredBy')).toEqual(['FLOW', 'MANUAL'])
     expect(params.get('startDate')).toBe('2026-03-09T12:00:00.000Z')
   })
 })
 
 describe('the filters in the address', () => {
   it('survive a round trip, and the defaults are left out of it', () => {
-    const filters = { ...defaultFilters(), namespace: 'a.b', states: ['FAILED'], labels: ['k:v'], timeRange: 'P7D', triggeredBy: ['webhook' as const], sort: 'id' as const, desc: false, page: 2 }
+    const filters = { ...defaultFilters(), namespace: 'a.b', states: ['FAILED'], labels: ['k:v'], timeRange: 'P7D', triggeredBy: ['WEBHOOK' as const], sort: 'id' as const, desc: false, page: 2 }
     const route = filtersToRoute(filters)
-    expect(route).toEqual({ namespace: 'a.b', state: ['FAILED'], labels: ['k:v'], timeRange: 'P7D', triggeredBy: ['webhook'], sort: 'id:asc', page: '2' })
+    expect(route).toEqual({ namespace: 'a.b', state: ['FAILED'], labels: ['k:v'], timeRange: 'P7D', triggeredBy: ['WEBHOOK'], sort: 'id:asc', page: '2' })
     expect(filtersFromRoute(route)).toEqual(filters)
     expect(filtersToRoute(defaultFilters())).toEqual({})
   })
 
   it('ignore what they do not know: a bad sort, range, trigger kind or page falls back to the default', () => {
-    const filters = filtersFromRoute({ sort: 'password:asc', timeRange: 'P99Y', triggeredBy: ['mail', 'flow'], page: '-2', state: 'FAILED' })
+    const filters = filtersFromRoute({ sort: 'password:asc', timeRange: 'P99Y', triggeredBy: ['mail', 'FLOW', 'schedule', 'Flow'], page: '-2', state: 'FAILED' })
     expect([filters.sort, filters.desc, filters.timeRange, filters.triggeredBy, filters.page, filters.states])
-      .toEqual(['state.startDate', true, '', ['flow'], 1, ['FAILED']])
+      .toEqual(['state.startDate', true, '', ['FLOW', 'SCHEDULE'], 1, ['FAILED']])
   })
 })
 
