@@ -11,11 +11,8 @@ Processes are started through the CLI (`kestra-stream executor`, `kestra-stream 
 
 from __future__ import annotations
 
-import asyncio
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,47 +25,16 @@ from tests.e2e.kafka_crash_driver import (
     NAMESPACE,
     WHOAMI_FLOW,
     Component,
+    Processes,
     client,
     fresh_settings,
+    until,
     wait_all,
 )
 
 pytestmark = pytest.mark.kafka
 
 CRASH_COUNT = 200
-
-
-class Processes:
-    """Every component a test starts, so all of them are gone when it ends, passed or not."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.started: list[Component] = []
-
-    def start(self, component: Component) -> Component:
-        self.started.append(component)
-        return component
-
-    def describe(self) -> str:
-        return "\n".join(c.tail() for c in self.started)
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Processes(logs)
-    yield running
-    for component in running.started:
-        component.close()
-
-
-async def until(check: Callable[[], bool], what: str, within: float, describe: Callable[[], str] = str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {within}s in vain for: {what}\n{describe()}")
-        await asyncio.sleep(0.05)
 
 
 def worker_of(state: ExecutionState) -> int:

@@ -51,7 +51,7 @@ from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_l
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
 from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
-from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded
+from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded, reread
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
@@ -184,9 +184,36 @@ class KafkaExecutor:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _on_partitions_assigned(self, _sender: Any, *_args: Any, **_kwargs: Any) -> None:
+    async def _on_partitions_assigned(self, _sender: Any, assigned: Any = (), *_args: Any, **_kwargs: Any) -> None:
         # Before recovery, so before the first table write: see _fetching.
         await skip_backoff_for_changelogs(self._app)
+        inbox = self.settings.topic("executor")
+        # Which executions this instance folds from now on: an operator scaling executors reads it here.
+        log.info("executor_partitions_assigned", app_id=self.settings.executor_app_id,
+                 partitions=sorted(tp.partition for tp in assigned if tp.topic == inbox))
+        folded = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic in self._folded.topics)
+        try:
+            self._folded.starts(await asyncio.to_thread(self._starts, folded))
+        except KafkaException as exc:
+            # Those never committed stay so until the next assignment: read again after a restart, never lost.
+            log.warning("executor_partition_starts_unknown", error=str(exc), partitions=folded)
+
+    def _starts(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where this executor's group reads each partition from: its committed offset, else the log's start."""
+        settings = self.settings
+        consumer = Consumer(settings.client_config(**{"group.id": settings.executor_app_id,
+                                                      "enable.auto.commit": False}))
+        try:
+            committed = consumer.committed([TopicPartition(t, p) for t, p in partitions],
+                                           timeout=settings.connect_timeout_seconds)
+            found = {}
+            for position in committed:
+                offset = position.offset if position.offset >= 0 else consumer.get_watermark_offsets(
+                    position, timeout=settings.connect_timeout_seconds)[0]
+                found[(position.topic, position.partition)] = offset
+            return found
+        finally:
+            consumer.close()
 
     async def buffered_backoffs(self) -> dict[tuple[str, int], float]:
         """Batches fetched and not yet taken, by (topic, partition), with the seconds each may hold the
@@ -293,8 +320,13 @@ class KafkaExecutor:
         held = (self._folded.held_for() or 0.0) >= _STALL_SECONDS
         if self._handling or (time.monotonic() - self._last_progress < _STALL_SECONDS and not held):
             return  # an event in hand may wait (a flow revision, an outage): that is no stall
+        inbox = self.settings.topic("executor")
+        # Only this instance's partitions: another executor of the group reads its own again when it stalls.
+        mine = sorted(tp.partition for tp in self._app.consumer.assignment() if tp.topic == inbox)
+        if not mine:
+            return
         try:
-            lag = await asyncio.to_thread(self._inbox_lag)
+            lag = await asyncio.to_thread(self._inbox_lag, mine)
         except KafkaException as exc:
             self._lag_outage.failed(exc)
             return
@@ -302,19 +334,16 @@ class KafkaExecutor:
         idle = time.monotonic() - self._last_progress
         if lag > 0 and (idle >= _STALL_SECONDS or held):
             log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle), held=held)
-            await self._app.consumer.perform_seek()
+            await reread(self._app, self._folded)
             self._last_progress = time.monotonic()
-            self._folded.reread()
 
-    def _inbox_lag(self) -> int:
-        """Records of the executor topic not committed yet by this executor's group, all partitions."""
+    def _inbox_lag(self, partitions: list[int]) -> int:
+        """Records of the executor topic's ``partitions`` not committed yet by this executor's group."""
         settings = self.settings
         consumer = Consumer(settings.client_config(**{"group.id": settings.executor_app_id,
                                                       "enable.auto.commit": False}))
         try:
             topic = settings.topic("executor")
-            partitions = list(consumer.list_topics(topic, timeout=settings.connect_timeout_seconds)
-                              .topics[topic].partitions)
             committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
                                            timeout=settings.connect_timeout_seconds)
             lag = 0
