@@ -24,7 +24,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -50,6 +50,7 @@ from kestra_stream.kafka._codec import decode_event, decode_state, encode_event,
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
+from kestra_stream.kafka.executor._batches import batches, current
 from kestra_stream.kafka.executor._changelogs import CHANGELOG_TOPIC_CONFIG
 from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded, reread
 from kestra_stream.kafka.executor._credentials import faust_credentials
@@ -246,34 +247,55 @@ class KafkaExecutor:
 
     # ----- the fold agent --------------------------------------------------------------------
     async def _fold_agent(self, stream: StreamT[bytes]) -> None:
-        # faust acknowledges an event once the agent takes the next one: only after ``handle`` made
-        # everything it decided durable (the runtime retries until then, it never raises).
-        async for record in stream.events():
+        # Acknowledged by hand, once the batch holding a record is durable: see _batches.
+        stream.enable_acks = False
+        async for batch in batches(stream.events(), self.settings.executor_batch_max):
+            self._handling = True
+            try:
+                decisions = await self._fold_batch(batch)
+            finally:
+                self._handling = False
+                self._last_progress = time.monotonic()
+            for record in batch:
+                self._done(record)
+                await stream.ack(record)
+            for decision in decisions:
+                if decision.changed and decision.state is not None:
+                    log.debug("event_folded", execution_id=decision.event.execution_id, kind=decision.event.kind,
+                              state=decision.state.execution.state.current.value, commands=len(decision.commands))
+                    notify(self._listeners, decision.state)
+
+    async def _fold_batch(self, records: list[EventT[bytes]]) -> list[Decision]:
+        """Fold ``records`` in order, each from the state the one before left, and make all they decided
+        durable; what the runtime cannot write is retried until it can (it never raises)."""
+        folded: list[_Prepared] = []
+        # Decided in this batch, not yet in the tables: a later event of the same execution folds from it.
+        states: dict[str, ExecutionState | None] = {}
+        written = 0
+        for record in records:
             try:
                 event = decode_event(record.value)
             except UnreadableRecord as exc:
                 await self._runtime.durably(partial(self._dead_letter, record, exc))
-                self._last_progress = time.monotonic()
-                self._done(record)
                 continue
-            self._handling = True
-            try:
-                if isinstance(event, EvictionDue):
-                    await self._runtime.durably(partial(self._evict, event.execution_id))
-                    self._done(record)
-                    continue
-                state = self.state(event.execution_id)
-                if state is None and isinstance(event, REVIVING):
-                    state = await self._archived(event.execution_id, record.message.partition)
-                decision = await self._runtime.handle(event, state, self)
-                self._done(record)
-            finally:
-                self._handling = False
-                self._last_progress = time.monotonic()
-            if decision.changed and decision.state is not None:
-                log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
-                          state=decision.state.execution.state.current.value, commands=len(decision.commands))
-                notify(self._listeners, decision.state)
+            execution_id = event.execution_id
+            if isinstance(event, EvictionDue):
+                if execution_id in states:  # eviction reads the tables: what the batch decided goes first
+                    await self._runtime.durably(partial(self.write_all, folded[written:]))
+                    written = len(folded)
+                    states.clear()
+                with current(record):
+                    await self._runtime.durably(partial(self._evict, execution_id))
+                continue
+            state = states[execution_id] if execution_id in states else self.state(execution_id)
+            if state is None and isinstance(event, REVIVING):
+                state = await self._archived(execution_id, record.message.partition)
+            decision, prepared = await self._runtime.prepare(event, state, self)
+            folded.append(replace(prepared, record=record))
+            states[execution_id] = decision.state
+        if written < len(folded):
+            await self._runtime.durably(partial(self.write_all, folded[written:]))
+        return [prepared.decision for prepared in folded]
 
     def _done(self, record: EventT[bytes]) -> None:
         """``record`` is folded and all it decided is durable: its offset may be committed."""
@@ -379,10 +401,23 @@ class KafkaExecutor:
         return _Prepared(decision, plan, encoded)
 
     async def write(self, prepared: _Prepared) -> None:
-        """Produce the messages and wait for the broker, then the tables; safe to call again after a failure."""
+        await self.write_all([prepared])
+
+    async def write_all(self, folded: list[_Prepared]) -> None:
+        """Produce every message of ``folded`` and wait for the broker, then write the tables, then flush once;
+        safe to call again after a failure (the same messages and values again)."""
+        await self._deliver(message for prepared in folded for message in prepared.plan.messages)
+        for prepared in folded:
+            if prepared.record is None:
+                await self._write_tables(prepared)
+            else:
+                with current(prepared.record):
+                    await self._write_tables(prepared)
+        await self._durable()
+
+    async def _write_tables(self, prepared: _Prepared) -> None:
         decision, plan = prepared.decision, prepared.plan
         event, new_state = decision.event, decision.state
-        await self._deliver(plan.messages)
         if plan.schedule or plan.cancel or isinstance(event, TimerFired):
             self._update_timers(event, plan.schedule, plan.cancel)
         if prepared.encoded is not None and new_state is not None:
@@ -399,7 +434,6 @@ class KafkaExecutor:
             elif self._ended.get(execution_id) is not None:
                 del self._ended[execution_id]  # restarted: it is in flight again
             await self._executions.send(key=execution_id, value=prepared.encoded)
-        await self._durable()
 
     async def _deliver(self, messages: Iterable[Outgoing]) -> None:
         """Produce and wait until the broker acknowledged every message (before the state moves on)."""
@@ -517,6 +551,7 @@ class _Prepared:
     decision: Decision
     plan: Plan
     encoded: bytes | None  # the new state, when it changed
+    record: EventT[bytes] | None = None  # the inbox record folded, whose changelog partitions the tables write
 
 
 def _key(record: EventT[bytes]) -> str | None:
