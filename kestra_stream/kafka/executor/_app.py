@@ -7,10 +7,12 @@ Design (faust-streaming 0.15 has two known problems we design around):
 - one agent with concurrency 1 per stream (a higher concurrency can commit past an
   unprocessed message, faust-streaming#606), so events of a partition are folded in order.
 
-Per event the agent folds, produces the commands' messages and waits until the broker has
-them, and only then writes the state (and timers) to their tables. A crash before the table
-write redelivers the event: it is folded again from the old state and yields the same
-messages with the same ids, which their consumers ignore. A crash after it loses nothing.
+The agent takes the events in batches (what has arrived, see _batches) and folds each in order;
+then it produces every message the batch decided and waits until the broker has them, and only
+then writes the states (and timers) to their tables and flushes. A crash before the table writes
+redelivers the batch: it is folded again from the old states and yields the same messages with
+the same ids, which their consumers ignore. A crash after them loses nothing. An offset is
+committed only once its batch is durable (_commits).
 
 Timers live in a table keyed by execution id (co-partitioned with the inbox, so only the
 agent writes them and they come back from the changelog after a restart). A periodic
