@@ -183,6 +183,13 @@ class ExecutorRuntime:
 
     async def handle(self, event: Event, state: ExecutionState | None, outbox: Outbox[P]) -> Decision:
         """Decide, then write through ``outbox`` until durable; the event may be acknowledged on return."""
+        decision, prepared = await self.prepare(event, state, outbox)
+        await self.durably(lambda: outbox.write(prepared))
+        return decision
+
+    async def prepare(self, event: Event, state: ExecutionState | None, outbox: Outbox[P]) -> tuple[Decision, P]:
+        """Decide, and what ``outbox`` must write for it, without writing: a backend folding a batch writes the
+        batch's decisions at once. Decisions whose effects cannot be prepared end their execution FAILED."""
         decision = await self.decide(event, state)
         try:
             prepared = outbox.prepare(decision)
@@ -194,8 +201,7 @@ class ExecutorRuntime:
                 # The execution failed as it was cannot be stored either (too large): without its outputs.
                 decision = self._crashed(event, state, exc, "its effects could not be prepared", keep_outputs=False)
                 prepared = outbox.prepare(decision)
-        await self.durably(lambda: outbox.write(prepared))
-        return decision
+        return decision, prepared
 
     async def durably(self, write: Callable[[], Awaitable[None]]) -> None:
         """Call ``write`` until it succeeds, backing off between attempts; the outage is logged boundedly."""

@@ -62,6 +62,9 @@ class KafkaSettings(BaseModel):
     # and a second creation of its id is ignored. After that its final snapshot lives on the compacted
     # executions topic (and in the index), from where a restart or a label change reads it back.
     ended_grace_seconds: float = Field(default=300.0, ge=0)
+    # The most inbox events the executor folds before writing their effects together (one produce round
+    # and one flush per batch). A batch is what has arrived, never waited for: 1 writes event by event.
+    executor_batch_max: int = Field(default=200, ge=1)
 
     @property
     def max_message_bytes(self) -> int:

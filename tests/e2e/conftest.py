@@ -33,6 +33,7 @@ from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
+from tests.e2e.kafka_crash_driver import Processes
 
 __all__ = ["E2E_ENVIRON", "FLOWS", "LoopThread", "SeenExecutions", "ThreadedBackend", "deploy_all"]
 
@@ -186,3 +187,13 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         deploy_all(engine)
         yield engine
 
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Component processes a test starts (their logs under ``logs/``), all killed when it ends."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Processes(logs)
+    yield running
+    running.close()

@@ -25,8 +25,8 @@ from typing import Any
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.models.execution import Execution
 
-__all__ = ["CRASH_FLOW", "CRASH_TASKS", "NAMESPACE", "WHOAMI_FLOW", "Component", "client", "fresh_settings",
-           "wait_all", "where"]
+__all__ = ["CRASH_FLOW", "CRASH_TASKS", "NAMESPACE", "WHOAMI_FLOW", "Component", "Processes", "client",
+           "fresh_settings", "wait_all", "where"]
 
 NAMESPACE = "e2e.kafka"
 CRASH_TASKS = ["hello", "nap", "work", "values", "answer"]
@@ -83,10 +83,10 @@ tasks:
 """
 
 
-def fresh_settings(bootstrap_servers: str) -> KafkaSettings:
+def fresh_settings(bootstrap_servers: str, *, partitions: int = 2) -> KafkaSettings:
     """Settings on topics (and so a faust app id and a worker group) no other run has used."""
     return KafkaSettings(bootstrap_servers=bootstrap_servers, topic_prefix=f"e2e-{uuid.uuid4().hex[:10]}.",
-                         partitions=2)
+                         partitions=partitions)
 
 
 class Component:
@@ -150,6 +150,26 @@ class Component:
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+class Processes:
+    """Every component a test starts, so all of them are gone when it ends, passed or not."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.started: list[Component] = []
+
+    def start(self, component: Component) -> Component:
+        self.started.append(component)
+        return component
+
+    def describe(self) -> str:
+        return "\n".join(c.tail() for c in self.started)
+
+    def close(self) -> None:
+        for component in self.started:
+            component.close()
+
 
 
 @asynccontextmanager

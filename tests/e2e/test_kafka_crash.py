@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from tests.e2e.kafka_crash_driver import (
     NAMESPACE,
     WHOAMI_FLOW,
     Component,
+    Processes,
     client,
     fresh_settings,
     wait_all,
@@ -35,31 +35,6 @@ from tests.e2e.kafka_crash_driver import (
 pytestmark = pytest.mark.kafka
 
 CRASH_COUNT = 200
-
-
-class Processes:
-    """Every component a test starts, so all of them are gone when it ends, passed or not."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.started: list[Component] = []
-
-    def start(self, component: Component) -> Component:
-        self.started.append(component)
-        return component
-
-    def describe(self) -> str:
-        return "\n".join(c.tail() for c in self.started)
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Processes(logs)
-    yield running
-    for component in running.started:
-        component.close()
 
 
 def worker_of(state: ExecutionState) -> int:

@@ -108,6 +108,25 @@ def test_snapshots_are_versioned_by_their_offset_a_tombstone_deletes_and_the_nex
     assert (len(pending), len(pending.batch)) == (3, 3)
 
 
+def test_only_the_last_snapshot_of_an_execution_in_a_batch_is_decoded_and_written() -> None:
+    pending = PendingBatch.for_settings(SETTINGS)
+    running = encode_state(ExecutionState(execution=make(StateType.RUNNING)))
+    done = encode_state(ExecutionState(execution=make(StateType.SUCCESS)))
+    # An unreadable snapshot that a later one supersedes is never decoded: it is not even counted as skipped.
+    pending.add(Record(topic="p.execution", partition=1, offset=7, value=b"not a state", key=b"e1"))
+    pending.add(Record(topic="p.execution", partition=1, offset=8, value=running, key=b"e1"))
+    pending.add(Record(topic="p.execution", partition=0, offset=2, value=running, key=b"e2"))
+    pending.add(Record(topic="p.execution", partition=1, offset=9, value=done, key=b"e1"))
+    pending.add(Record(topic="p.execution", partition=0, offset=3, value=running, key=b"gone"))
+    pending.add(Record(topic="p.execution", partition=0, offset=4, value=None, key=b"gone"))
+    batch = pending.batch
+    assert sorted((version, e.state.current) for e, version in batch.executions) == [
+        (3, StateType.RUNNING), (10, StateType.SUCCESS)]
+    assert batch.deleted_executions == ["gone"]
+    assert (pending.superseded, pending.skipped, len(pending)) == (3, 0, 6)
+    assert pending.commit == {("p.execution", 1): 10, ("p.execution", 0): 5}
+
+
 def test_log_lines_get_an_id_from_partition_and_offset() -> None:
     entry = LogEntry(execution_id="e", namespace="n", flow_id="f", level=LogLevel.INFO, message="m", timestamp=T0)
     pending = PendingBatch.for_settings(SETTINGS)

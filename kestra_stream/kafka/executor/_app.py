@@ -7,10 +7,12 @@ Design (faust-streaming 0.15 has two known problems we design around):
 - one agent with concurrency 1 per stream (a higher concurrency can commit past an
   unprocessed message, faust-streaming#606), so events of a partition are folded in order.
 
-Per event the agent folds, produces the commands' messages and waits until the broker has
-them, and only then writes the state (and timers) to their tables. A crash before the table
-write redelivers the event: it is folded again from the old state and yields the same
-messages with the same ids, which their consumers ignore. A crash after it loses nothing.
+The agent takes the events in batches (what has arrived, see _batches) and folds each in order;
+then it produces every message the batch decided and waits until the broker has them, and only
+then writes the states (and timers) to their tables and flushes. A crash before the table writes
+redelivers the batch: it is folded again from the old states and yields the same messages with
+the same ids, which their consumers ignore. A crash after them loses nothing. An offset is
+committed only once its batch is durable (_commits).
 
 Timers live in a table keyed by execution id (co-partitioned with the inbox, so only the
 agent writes them and they come back from the changelog after a restart). A periodic
@@ -24,7 +26,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -51,7 +53,8 @@ from kestra_stream.kafka._codec import decode_event, decode_state, encode_event,
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
-from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded
+from kestra_stream.kafka.executor._batches import batches, current
+from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded, reread
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
@@ -184,9 +187,36 @@ class KafkaExecutor:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _on_partitions_assigned(self, _sender: Any, *_args: Any, **_kwargs: Any) -> None:
+    async def _on_partitions_assigned(self, _sender: Any, assigned: Any = (), *_args: Any, **_kwargs: Any) -> None:
         # Before recovery, so before the first table write: see _fetching.
         await skip_backoff_for_changelogs(self._app)
+        inbox = self.settings.topic("executor")
+        # Which executions this instance folds from now on: an operator scaling executors reads it here.
+        log.info("executor_partitions_assigned", app_id=self.settings.executor_app_id,
+                 partitions=sorted(tp.partition for tp in assigned if tp.topic == inbox))
+        folded = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic in self._folded.topics)
+        try:
+            self._folded.starts(await asyncio.to_thread(self._starts, folded))
+        except KafkaException as exc:
+            # Those never committed stay so until the next assignment: read again after a restart, never lost.
+            log.warning("executor_partition_starts_unknown", error=str(exc), partitions=folded)
+
+    def _starts(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where this executor's group reads each partition from: its committed offset, else the log's start."""
+        settings = self.settings
+        consumer = Consumer(settings.client_config(**{"group.id": settings.executor_app_id,
+                                                      "enable.auto.commit": False}))
+        try:
+            committed = consumer.committed([TopicPartition(t, p) for t, p in partitions],
+                                           timeout=settings.connect_timeout_seconds)
+            found = {}
+            for position in committed:
+                offset = position.offset if position.offset >= 0 else consumer.get_watermark_offsets(
+                    position, timeout=settings.connect_timeout_seconds)[0]
+                found[(position.topic, position.partition)] = offset
+            return found
+        finally:
+            consumer.close()
 
     async def buffered_backoffs(self) -> dict[tuple[str, int], float]:
         """Batches fetched and not yet taken, by (topic, partition), with the seconds each may hold the
@@ -219,34 +249,55 @@ class KafkaExecutor:
 
     # ----- the fold agent --------------------------------------------------------------------
     async def _fold_agent(self, stream: StreamT[bytes]) -> None:
-        # faust acknowledges an event once the agent takes the next one: only after ``handle`` made
-        # everything it decided durable (the runtime retries until then, it never raises).
-        async for record in stream.events():
+        # Acknowledged by hand, once the batch holding a record is durable: see _batches.
+        stream.enable_acks = False
+        async for batch in batches(stream.events(), self.settings.executor_batch_max):
+            self._handling = True
+            try:
+                decisions = await self._fold_batch(batch)
+            finally:
+                self._handling = False
+                self._last_progress = time.monotonic()
+            for record in batch:
+                self._done(record)
+                await stream.ack(record)
+            for decision in decisions:
+                if decision.changed and decision.state is not None:
+                    log.debug("event_folded", execution_id=decision.event.execution_id, kind=decision.event.kind,
+                              state=decision.state.execution.state.current.value, commands=len(decision.commands))
+                    notify(self._listeners, decision.state)
+
+    async def _fold_batch(self, records: list[EventT[bytes]]) -> list[Decision]:
+        """Fold ``records`` in order, each from the state the one before left, and make all they decided
+        durable; what the runtime cannot write is retried until it can (it never raises)."""
+        folded: list[_Prepared] = []
+        # Decided in this batch, not yet in the tables: a later event of the same execution folds from it.
+        states: dict[str, ExecutionState | None] = {}
+        written = 0
+        for record in records:
             try:
                 event = decode_event(record.value)
             except UnreadableRecord as exc:
                 await self._runtime.durably(partial(self._dead_letter, record, exc))
-                self._last_progress = time.monotonic()
-                self._done(record)
                 continue
-            self._handling = True
-            try:
-                if isinstance(event, EvictionDue):
-                    await self._runtime.durably(partial(self._evict, event.execution_id))
-                    self._done(record)
-                    continue
-                state = self.state(event.execution_id)
-                if state is None and isinstance(event, REVIVING):
-                    state = await self._archived(event.execution_id, record.message.partition)
-                decision = await self._runtime.handle(event, state, self)
-                self._done(record)
-            finally:
-                self._handling = False
-                self._last_progress = time.monotonic()
-            if decision.changed and decision.state is not None:
-                log.debug("event_folded", execution_id=event.execution_id, kind=event.kind,
-                          state=decision.state.execution.state.current.value, commands=len(decision.commands))
-                notify(self._listeners, decision.state)
+            execution_id = event.execution_id
+            if isinstance(event, EvictionDue):
+                if execution_id in states:  # eviction reads the tables: what the batch decided goes first
+                    await self._runtime.durably(partial(self.write_all, folded[written:]))
+                    written = len(folded)
+                    states.clear()
+                with current(record):
+                    await self._runtime.durably(partial(self._evict, execution_id))
+                continue
+            state = states[execution_id] if execution_id in states else self.state(execution_id)
+            if state is None and isinstance(event, REVIVING):
+                state = await self._archived(execution_id, record.message.partition)
+            decision, prepared = await self._runtime.prepare(event, state, self)
+            folded.append(replace(prepared, record=record))
+            states[execution_id] = decision.state
+        if written < len(folded):
+            await self._runtime.durably(partial(self.write_all, folded[written:]))
+        return [prepared.decision for prepared in folded]
 
     def _done(self, record: EventT[bytes]) -> None:
         """``record`` is folded and all it decided is durable: its offset may be committed."""
@@ -293,8 +344,13 @@ class KafkaExecutor:
         held = (self._folded.held_for() or 0.0) >= _STALL_SECONDS
         if self._handling or (time.monotonic() - self._last_progress < _STALL_SECONDS and not held):
             return  # an event in hand may wait (a flow revision, an outage): that is no stall
+        inbox = self.settings.topic("executor")
+        # Only this instance's partitions: another executor of the group reads its own again when it stalls.
+        mine = sorted(tp.partition for tp in self._app.consumer.assignment() if tp.topic == inbox)
+        if not mine:
+            return
         try:
-            lag = await asyncio.to_thread(self._inbox_lag)
+            lag = await asyncio.to_thread(self._inbox_lag, mine)
         except KafkaException as exc:
             self._lag_outage.failed(exc)
             return
@@ -302,19 +358,16 @@ class KafkaExecutor:
         idle = time.monotonic() - self._last_progress
         if lag > 0 and (idle >= _STALL_SECONDS or held):
             log.warning("executor_stalled_rereading", lag=lag, idle_seconds=round(idle), held=held)
-            await self._app.consumer.perform_seek()
+            await reread(self._app, self._folded)
             self._last_progress = time.monotonic()
-            self._folded.reread()
 
-    def _inbox_lag(self) -> int:
-        """Records of the executor topic not committed yet by this executor's group, all partitions."""
+    def _inbox_lag(self, partitions: list[int]) -> int:
+        """Records of the executor topic's ``partitions`` not committed yet by this executor's group."""
         settings = self.settings
         consumer = Consumer(settings.client_config(**{"group.id": settings.executor_app_id,
                                                       "enable.auto.commit": False}))
         try:
             topic = settings.topic("executor")
-            partitions = list(consumer.list_topics(topic, timeout=settings.connect_timeout_seconds)
-                              .topics[topic].partitions)
             committed = consumer.committed([TopicPartition(topic, p) for p in partitions],
                                            timeout=settings.connect_timeout_seconds)
             lag = 0
@@ -350,10 +403,23 @@ class KafkaExecutor:
         return _Prepared(decision, plan, encoded)
 
     async def write(self, prepared: _Prepared) -> None:
-        """Produce the messages and wait for the broker, then the tables; safe to call again after a failure."""
+        await self.write_all([prepared])
+
+    async def write_all(self, folded: list[_Prepared]) -> None:
+        """Produce every message of ``folded`` and wait for the broker, then write the tables, then flush once;
+        safe to call again after a failure (the same messages and values again)."""
+        await self._deliver(message for prepared in folded for message in prepared.plan.messages)
+        for prepared in folded:
+            if prepared.record is None:
+                await self._write_tables(prepared)
+            else:
+                with current(prepared.record):
+                    await self._write_tables(prepared)
+        await self._durable()
+
+    async def _write_tables(self, prepared: _Prepared) -> None:
         decision, plan = prepared.decision, prepared.plan
         event, new_state = decision.event, decision.state
-        await self._deliver(plan.messages)
         if plan.schedule or plan.cancel or isinstance(event, TimerFired):
             self._update_timers(event, plan.schedule, plan.cancel)
         if prepared.encoded is not None and new_state is not None:
@@ -370,7 +436,6 @@ class KafkaExecutor:
             elif self._ended.get(execution_id) is not None:
                 del self._ended[execution_id]  # restarted: it is in flight again
             await self._executions.send(key=execution_id, value=prepared.encoded)
-        await self._durable()
 
     async def _deliver(self, messages: Iterable[Outgoing]) -> None:
         """Produce and wait until the broker acknowledged every message (before the state moves on)."""
@@ -488,6 +553,7 @@ class _Prepared:
     decision: Decision
     plan: Plan
     encoded: bytes | None  # the new state, when it changed
+    record: EventT[bytes] | None = None  # the inbox record folded, whose changelog partitions the tables write
 
 
 def _key(record: EventT[bytes]) -> str | None:

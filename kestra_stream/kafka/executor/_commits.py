@@ -17,6 +17,13 @@ commit point for those partitions is the first offset, from the committed one, n
 A record faust dropped then holds its partition's commit point back: the lag stays, and the
 executor's stall watchdog reads the partition again from the committed offset, which hands the
 record over. Records folded after the hole are folded again then, which the fold ignores.
+
+A partition the group never committed (or committed at 0, which faust keeps as "none") has no
+committed offset to count from: its start is where the group began reading it, fetched when it is
+assigned (``starts``). Trusting faust's answer there lost the first records of a partition when two
+executors started together (the scale-out test: offsets 0-3 of a partition committed past, never
+folded). For the same partitions aiokafka's seek to the committed offsets does not move (it seeks only
+past 0): the re-read seeks them to their start itself (``reread``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,15 @@ class FoldedOffsets:
         self._folded: defaultdict[tuple[str, int], set[int]] = defaultdict(set)
         # (topic, partition) -> the committed offset it is held at, and since when (monotonic seconds)
         self._held: dict[tuple[str, int], tuple[int, float]] = {}
+        # (topic, partition) -> where the group began reading it, for a partition faust knows no commit of
+        self._starts: dict[tuple[str, int], int] = {}
+
+    def starts(self, offsets: dict[tuple[str, int], int]) -> None:
+        """Where the group reads each newly assigned partition from: its committed offset, or the log's start."""
+        self._starts.update(offsets)
+
+    def start(self, topic: str, partition: int) -> int | None:
+        return self._starts.get((topic, partition))
 
     def folded(self, topic: str, partition: int, offset: int) -> None:
         self._folded[(topic, partition)].add(offset)
@@ -83,10 +99,20 @@ def hold_commits_to_folded(app: Any, offsets: FoldedOffsets) -> None:
         theirs: int | None = faust_new_offset(tp)
         if tp.topic not in offsets.topics:
             return theirs
-        committed = consumer._committed_offset.get(tp)
+        committed = consumer._committed_offset.get(tp) or offsets.start(tp.topic, tp.partition)
         if committed is None:
-            # Never committed (a new group): faust's answer, as the first fetched offset is not known here.
-            return theirs
+            return None  # its start is not known yet (being assigned): nothing to commit before it is
         return offsets.commit_point(tp.topic, tp.partition, committed)
 
     consumer._new_offset = new_offset
+
+
+async def reread(app: Any, offsets: FoldedOffsets) -> None:
+    """Read the partitions of ``offsets.topics`` again from their committed offsets (or their start)."""
+    consumer = app.consumer
+    await consumer.perform_seek()
+    for tp in consumer.assignment():
+        start = offsets.start(tp.topic, tp.partition)
+        if tp.topic in offsets.topics and not consumer._committed_offset.get(tp) and start is not None:
+            await consumer.seek(tp, start)  # left where it was by aiokafka: see the module's docstring
+    offsets.reread()
