@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -132,6 +132,10 @@ class Task(PluginModel):
     # An expression; the task is SKIPPED when it renders falsy.
     run_if: str = "true"
     worker_group: WorkerGroup | None = None
+
+    # True for a task that starts executions of the flow its ``namespace`` and ``flowId`` name (Kestra's
+    # ExecutableTask): a flow may not name itself there, which validation refuses.
+    calls_flow: ClassVar[bool] = False
 
     _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
@@ -270,6 +274,7 @@ class PauseTask(Task):
 class ChildFlowTask(Task):
     """What every task that starts executions of another flow says about them (Kestra's ChildFlowInterface)."""
 
+    calls_flow: ClassVar[bool] = True
     namespace: str
     flow_id: str
     revision: int | None = None
