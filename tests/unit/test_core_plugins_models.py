@@ -114,6 +114,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.DateTimeBetween: {"after": "2025-01-01T00:00:00Z"},
     core.TimeBetween: {"after": "09:00:00+02:00", "before": "18:00:00+02:00"},
     core.Weekend: {},
+    core.PublicHoliday: {"country": "FR", "subDivision": "{{ vars.region }}"},
     core.Not: {"conditions": [{"type": "io.kestra.plugin.core.condition.Weekend"}]},
     core.Or: {
         "conditions": [{"type": "condition.Weekend"}, {"type": "condition.DayWeek", "dayOfWeek": "FRIDAY"}]

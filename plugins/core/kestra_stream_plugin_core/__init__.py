@@ -29,6 +29,7 @@ from kestra_stream_plugin_core.conditions import (
     NamespaceComparison,
     Not,
     Or,
+    PublicHoliday,
     TimeBetween,
     Weekend,
 )
@@ -97,7 +98,8 @@ TASKS: tuple[type[PluginModel], ...] = (
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
     ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
-    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or, MultipleCondition,
+    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Not, Or,
+    MultipleCondition,
 )
 TASK_RUNNERS: tuple[type[PluginModel], ...] = (Process,)
 
@@ -167,6 +169,7 @@ __all__ = [
     "Pause",
     "Preconditions",
     "Process",
+    "PublicHoliday",
     "PurgeCurrentExecutionFiles",
     "Request",
     "Resume",
