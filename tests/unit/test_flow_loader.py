@@ -200,3 +200,17 @@ def test_a_subflow_of_the_same_id_in_another_namespace_is_not_recursive() -> Non
     enabled: false
 """
     assert [task.id for task in load_flow(text).tasks] == ["other", "toggle_own_trigger"]
+
+
+def test_kestras_deprecated_template_task_is_refused_with_what_to_use_instead() -> None:
+    text = HEAD + """tasks:
+  - id: shared
+    type: io.kestra.core.tasks.flows.Template
+    namespace: company.team
+    templateId: shared_steps
+"""
+    with pytest.raises(FlowValidationError) as caught:
+        load_flow(text)
+    (problem,) = caught.value.problems
+    assert problem.path == "tasks[0]"
+    assert "flow.Template is deprecated by Kestra" in problem.message and "flow.Subflow" in problem.message

@@ -57,6 +57,7 @@ from kestra_stream_plugin_core.for_each_item import (
     ForEachItemSplit,
 )
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
+from kestra_stream_plugin_core.items import DeduplicateItems, FilterItems
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
 from kestra_stream_plugin_core.log import Fetch, Log
@@ -65,6 +66,7 @@ from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
 from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
+from kestra_stream_plugin_core.template import Template
 from kestra_stream_plugin_core.toggle import Toggle
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
@@ -88,7 +90,8 @@ TASKS: tuple[type[PluginModel], ...] = (
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
-    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
+    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles, FilterItems, DeduplicateItems,
+    Template,
     Fetch,
     Resume,
     Toggle,
@@ -124,6 +127,7 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "DeduplicateItems",
     "Delete",
     "DeleteFiles",
     "Download",
@@ -142,6 +146,7 @@ __all__ = [
     "Fail",
     "Fetch",
     "FilterField",
+    "FilterItems",
     "FilterType",
     "Flow",
     "ForEach",
@@ -187,6 +192,7 @@ __all__ = [
     "StateSet",
     "Subflow",
     "Switch",
+    "Template",
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",
