@@ -33,7 +33,7 @@ from kestra_stream.executor.flowables import ChildRun, Done, Later, LoopLimits, 
 from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
 from kestra_stream.expressions import FixedFunctions, default_engine, is_truthy
 from kestra_stream.ids import derive_id
-from kestra_stream.inputs import coerce_value
+from kestra_stream.inputs import coerce_output_value
 from kestra_stream.models.execution import Attempt, Execution, ParentLink, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import (
@@ -386,7 +386,7 @@ class Working:
             try:
                 variables = self.base_variables()
                 if self.flow.outputs:
-                    self.outputs = {o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
+                    self.outputs = {o.id: coerce_output_value(o.type, self.render(o.value, variables), output_id=o.id)
                                     for o in self.flow.outputs}
                 else:  # the Subflow task's deprecated outputs, rendered here in the child
                     self.outputs = dict(self.render(extracted, variables))
