@@ -286,6 +286,9 @@ class Working:
         child_id = derive_id(self.execution.id, tr.id, attempt)
         try:
             variables = self.variables(tr, task)
+            # As Kestra, the child flow may be named by expressions (a flowId from an input, say).
+            namespace, flow_id = (str(self.render(task.namespace, variables)),
+                                  str(self.render(task.flow_id, variables)))
             inputs = self.render(task.inputs or {}, variables)
             labels = self.child_labels(task.labels, task.inherit_labels, variables)
         except ExpressionError as exc:
@@ -296,8 +299,8 @@ class Working:
         outputs = {"executionId": child_id}
         tr = self.set_state(tr, StateType.RUNNING, attempts=attempts, outputs=outputs)
         self.commands.append(StartSubflow(
-            execution_id=self.execution.id, child_execution_id=child_id, namespace=task.namespace,
-            flow_id=task.flow_id, revision=task.revision, inputs=inputs, labels=labels,
+            execution_id=self.execution.id, child_execution_id=child_id, namespace=namespace,
+            flow_id=flow_id, revision=task.revision, inputs=inputs, labels=labels,
             parent=ParentLink(execution_id=self.execution.id, taskrun_id=tr.id,
                               namespace=self.execution.namespace, flow_id=self.execution.flow_id,
                               wait=task.wait, transmit_failed=task.transmit_failed, outputs=task.outputs)))
