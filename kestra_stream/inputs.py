@@ -49,6 +49,7 @@ __all__ = [
     "Renderer",
     "coerce_input_value",
     "coerce_inputs",
+    "coerce_output_value",
     "coerce_value",
     "resolution_order",
 ]
@@ -295,9 +296,17 @@ def coerce_value(type_: InputType, value: Any, *, input_id: str, item_type: Inpu
         raise InputError(input_id, str(err)) from None
 
 
+def coerce_output_value(type_: InputType, value: Any, *, output_id: str) -> Any:
+    """A flow output's rendered value typed as its ``type``: as an input's, except that a map or a list
+    given to a STRING output becomes its JSON text, as Kestra writes it."""
+    if type_.canonical is InputType.STRING and isinstance(value, Mapping | list):
+        return json.dumps(value, separators=(",", ":"))
+    return coerce_value(type_, value, input_id=output_id)
+
+
 def _array(value: Any, *, input_id: str, item_type: InputType | None, from_text: bool) -> list[Any]:
-    if item_type is None:
-        raise ValueError("an ARRAY needs an itemType; declare it on the input (e.g. itemType: STRING)")
+    if item_type is None:  # a flow output (inputs require an itemType): Kestra keeps its items as they are
+        return _list(value)
     out: list[Any] = []
     for index, item in enumerate(_list(value)):
         try:

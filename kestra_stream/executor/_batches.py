@@ -62,7 +62,8 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
             variables["taskrun"] = {**variables["taskrun"], "items": uri, "iteration": iteration}
             commands.append(StartSubflow(
                 execution_id=w.execution.id, child_execution_id=derive_id(w.execution.id, tr.id, attempt, iteration),
-                namespace=task.namespace, flow_id=task.flow_id, revision=task.revision,
+                namespace=str(w.render(task.namespace, variables)), flow_id=str(w.render(task.flow_id, variables)),
+                revision=task.revision,
                 inputs=w.render(task.inputs or {}, variables),
                 labels=w.child_labels(task.labels, task.inherit_labels, variables),
                 parent=ParentLink(execution_id=w.execution.id, taskrun_id=tr.id, namespace=w.execution.namespace,

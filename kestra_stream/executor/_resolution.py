@@ -114,7 +114,8 @@ def parallel(tasks: Sequence[Task], runs: Sequence[TaskRun], errors: Sequence[Ta
 
 
 def iteration_values(values: Any) -> list[str]:
-    """Values to iterate on: a list, a JSON array as text, or a map (its keys); each as text."""
+    """Values to iterate on: a list, a JSON array as text, or a map (its keys); each as text. A null
+    among them is refused."""
     if isinstance(values, str):
         text = values.strip()
         try:
@@ -127,6 +128,10 @@ def iteration_values(values: Any) -> list[str]:
         values = list(values)
     if not isinstance(values, list | tuple):
         raise ValueError(f"values must be a list or a JSON array, got {type(values).__name__}")
+    nulls = sum(1 for v in values if v is None)
+    if nulls:  # as Kestra: a null has no text to be taskrun.value, so the loop fails before starting
+        raise ValueError(f"Found '{nulls}' null values on Each, with values={json.dumps(list(values))}; "
+                         "remove the nulls from the values (or filter them out in the expression)")
     return [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values]
 
 

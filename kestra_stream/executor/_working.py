@@ -33,7 +33,7 @@ from kestra_stream.executor.flowables import ChildRun, Done, Later, LoopLimits, 
 from kestra_stream.executor.variables import execution_variables, label_variables, outputs_map, taskrun_variables
 from kestra_stream.expressions import FixedFunctions, default_engine, is_truthy
 from kestra_stream.ids import derive_id
-from kestra_stream.inputs import coerce_value
+from kestra_stream.inputs import coerce_output_value
 from kestra_stream.models.execution import Attempt, Execution, ParentLink, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import (
@@ -297,6 +297,9 @@ class Working:
         child_id = derive_id(self.execution.id, tr.id, attempt)
         try:
             variables = self.variables(tr, task)
+            # As Kestra, the child flow may be named by expressions (a flowId from an input, say).
+            namespace, flow_id = (str(self.render(task.namespace, variables)),
+                                  str(self.render(task.flow_id, variables)))
             inputs = self.render(task.inputs or {}, variables)
             labels = self.child_labels(task.labels, task.inherit_labels, variables)
         except ExpressionError as exc:
@@ -307,8 +310,8 @@ class Working:
         outputs = {"executionId": child_id}
         tr = self.set_state(tr, StateType.RUNNING, attempts=attempts, outputs=outputs)
         self.commands.append(StartSubflow(
-            execution_id=self.execution.id, child_execution_id=child_id, namespace=task.namespace,
-            flow_id=task.flow_id, revision=task.revision, inputs=inputs, labels=labels,
+            execution_id=self.execution.id, child_execution_id=child_id, namespace=namespace,
+            flow_id=flow_id, revision=task.revision, inputs=inputs, labels=labels,
             parent=ParentLink(execution_id=self.execution.id, taskrun_id=tr.id,
                               namespace=self.execution.namespace, flow_id=self.execution.flow_id,
                               wait=task.wait, transmit_failed=task.transmit_failed, outputs=task.outputs)))
@@ -397,7 +400,7 @@ class Working:
             try:
                 variables = self.base_variables()
                 if self.flow.outputs:
-                    self.outputs = {o.id: coerce_value(o.type, self.render(o.value, variables), input_id=o.id)
+                    self.outputs = {o.id: coerce_output_value(o.type, self.render(o.value, variables), output_id=o.id)
                                     for o in self.flow.outputs}
                 else:  # the Subflow task's deprecated outputs, rendered here in the child
                     self.outputs = dict(self.render(extracted, variables))

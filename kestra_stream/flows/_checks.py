@@ -10,6 +10,7 @@ loaded, and every problem comes back at once, each pointing at its line.
 - inputs' ``dependsOn`` naming an unknown input, and cycles among them;
 - Dag tasks' ``dependsOn`` naming a task outside the Dag, and cycles among them;
 - a flowable task with an empty task list;
+- a Subflow or ForEachItem that calls the flow itself (Kestra refuses the recursion at validation);
 - Kestra's deprecated ``listeners``, which are not implemented (the message says what to use instead).
 """
 
@@ -23,7 +24,7 @@ from kestra_stream.errors import ExpressionError, FlowProblem
 from kestra_stream.expressions import default_engine
 from kestra_stream.flows._source import Path, Source, format_path
 from kestra_stream.models.plugin import PluginModel
-from kestra_stream.models.task import FlowableTask
+from kestra_stream.models.task import FlowableTask, Task
 from kestra_stream.plugins.registry import PluginKind, PluginRegistry
 
 TASK_LISTS = ("tasks", "errors", "finally", "afterExecution")
@@ -87,6 +88,7 @@ def run_checks(source: Source, registry: PluginRegistry) -> CheckResult:
     problems += _duplicate_ids(source, "inputs", "input")
     problems += _input_dependencies(source)
     problems += _empty_task_lists(source, tasks)
+    problems += _recursive_calls(source, tasks)
     for task in tasks:
         if task.cls is not None and task.cls.plugin is not None and task.cls.plugin.type == DAG_TYPE:
             problems += _dag(source, task)
@@ -261,6 +263,18 @@ def _empty_task_lists(source: Source, tasks: list[RawTask]) -> list[FlowProblem]
                     f"flowable task '{task.raw['id']}' has an empty '{key}' list; "
                     "add at least one task to it", (*task.path, key), key=True))
     return problems
+
+
+def _recursive_calls(source: Source, tasks: list[RawTask]) -> list[FlowProblem]:
+    flow_id, namespace = source.data.get("id"), source.data.get("namespace")
+    if not isinstance(flow_id, str) or not isinstance(namespace, str):
+        return []
+    return [source.problem(
+        f"task '{task.raw['id']}' calls this flow ({namespace}.{flow_id}) from itself, which Kestra refuses as a "
+        "recursive call; move the repeated work into another flow and call that one, or loop with ForEach",
+        task.path) for task in tasks
+        if task.cls is not None and issubclass(task.cls, Task) and task.cls.calls_flow
+        and task.raw.get("flowId") == flow_id and task.raw.get("namespace") == namespace]
 
 
 def _expressions(source: Source) -> list[FlowProblem]:

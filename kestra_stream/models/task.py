@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -133,6 +133,10 @@ class Task(PluginModel):
     run_if: str = "true"
     worker_group: WorkerGroup | None = None
 
+    # True for a task that starts executions of the flow its ``namespace`` and ``flowId`` name (Kestra's
+    # ExecutableTask): a flow may not name itself there, which validation refuses.
+    calls_flow: ClassVar[bool] = False
+
     _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
     @field_validator("log_to_file")
@@ -173,6 +177,10 @@ class RunContext(Protocol):
         """Render a property: a lone ``{{ expr }}`` keeps its native type, lists and maps recurse."""
 
     def render_string(self, value: Any) -> str: ...
+
+    def render_string_with(self, template: str, variables: Mapping[str, Any]) -> str:
+        """Render ``template`` to text with ``variables`` over the task's own (an item's fields, say)."""
+
     def log(self, level: LogLevel, message: str) -> None: ...
     def set_labels(self, labels: Mapping[str, str]) -> None: ...
     def set_warning(self, reason: str) -> None: ...
@@ -270,6 +278,7 @@ class PauseTask(Task):
 class ChildFlowTask(Task):
     """What every task that starts executions of another flow says about them (Kestra's ChildFlowInterface)."""
 
+    calls_flow: ClassVar[bool] = True
     namespace: str
     flow_id: str
     revision: int | None = None

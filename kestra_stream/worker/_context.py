@@ -277,6 +277,9 @@ class TaskRunContext:
         return rendered if isinstance(rendered, str) else default_engine().render(
             "{{ value }}", {"value": rendered}, self._functions)
 
+    def render_string_with(self, template: str, variables: Mapping[str, Any]) -> str:
+        return default_engine().render(template, {**self._job.variables, **variables}, self._functions)
+
     def mask(self, text: str) -> str:
         # Longest first, so a secret containing another is masked whole. The lines of a multi-line
         # secret are masked one by one too: scripts log their output a line at a time.

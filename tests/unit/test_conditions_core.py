@@ -256,3 +256,35 @@ def test_has_retry_attempt_looks_only_at_task_runs_that_were_retried() -> None:
         at_date(execution=retried))
     with pytest.raises(PluginError, match="Flow trigger"):
         condition({"type": "HasRetryAttempt"}).test(at_date(MONDAY))
+
+
+# ----- public holidays ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("raw", "expected"), [
+    ({"date": "2023-07-14", "country": "FR"}, True),  # Bastille Day
+    ({"date": "2023-01-02", "country": "FR"}, False),
+    ({"date": "2023-03-08", "country": "DE", "subDivision": "BE"}, True),  # Women's Day, in Berlin only
+    ({"date": "2023-03-08", "country": "DE"}, False),
+    ({"date": "{{ trigger.date }}", "country": "{{ vars.country }}"}, True),
+])
+def test_public_holiday_reads_the_country_and_subdivision_calendars(raw: dict[str, Any], expected: bool) -> None:
+    ctx = at_date(None, {"trigger": {"date": "2023-12-25T08:00:00+01:00"}, "vars": {"country": "fr"}})
+    assert condition({"type": "PublicHoliday", **raw}).test(ctx) is expected
+
+
+def test_public_holiday_defaults_to_the_trigger_date_and_the_locales_country(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    holiday = condition({"type": "PublicHoliday"})
+    assert holiday.test(at_date(datetime(2023, 7, 4, 12, tzinfo=UTC)))
+    assert not holiday.test(at_date(datetime(2023, 7, 14, 12, tzinfo=UTC)))
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    with pytest.raises(PluginError, match="set `country`"):
+        holiday.test(at_date(MONDAY))
+
+
+def test_public_holiday_of_an_unknown_country_or_subdivision_names_the_fix() -> None:
+    with pytest.raises(PluginError, match=r"no public holiday calendar for country 'XX'.*ISO 3166-1"):
+        condition({"type": "PublicHoliday", "country": "XX"}).test(at_date(MONDAY))
+    with pytest.raises(PluginError, match="subdivision 'ZZ'"):
+        condition({"type": "PublicHoliday", "country": "DE", "subDivision": "ZZ"}).test(at_date(MONDAY))

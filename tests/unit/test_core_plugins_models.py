@@ -36,6 +36,10 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.Concat: {"id": "cat", "files": ["kestra:///a/b.txt"], "separator": "\n", "extension": ".csv"},
     core.Reverse: {"id": "rev", "from": "kestra:///a/b.txt", "separator": ";", "charset": "UTF-8"},
     core.Split: {"id": "sp", "from": "kestra:///a/b.txt", "bytes": "10KB"},
+    core.FilterItems: {"id": "fi", "from": "kestra:///a/b.ion", "filterCondition": "{{ value == null }}",
+                       "filterType": "EXCLUDE", "errorOrNullBehavior": "INCLUDE"},
+    core.DeduplicateItems: {"id": "dd", "from": "kestra:///a/b.ion", "expr": "{{ key }}"},
+    core.Template: {"id": "tpl", "namespace": "company.team", "templateId": "shared", "args": {"a": "b"}},
     core.PurgeCurrentExecutionFiles: {"id": "purge"},
     core.UploadFiles: {"id": "up", "namespace": "n", "files": ["*.sql"], "filesMap": {"/a.txt": "kestra:///x/y"},
                        "destination": "/d", "conflict": "SKIP"},
@@ -122,6 +126,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
     core.DateTimeBetween: {"after": "2025-01-01T00:00:00Z"},
     core.TimeBetween: {"after": "09:00:00+02:00", "before": "18:00:00+02:00"},
     core.Weekend: {},
+    core.PublicHoliday: {"country": "FR", "subDivision": "{{ vars.region }}"},
     core.Not: {"conditions": [{"type": "io.kestra.plugin.core.condition.Weekend"}]},
     core.Or: {
         "conditions": [{"type": "condition.Weekend"}, {"type": "condition.DayWeek", "dayOfWeek": "FRIDAY"}]
@@ -154,11 +159,17 @@ def test_every_plugin_has_an_example_title_and_a_valid_raw_mapping() -> None:
         assert info.short == ".".join(info.type.split(".")[-2:])
 
 
-@pytest.mark.parametrize("cls", core.plugins(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [c for c in core.plugins() if c is not core.Template], ids=lambda c: c.__name__)
 def test_plugin_loads_from_a_raw_mapping_under_each_of_its_names(cls: type[PluginModel]) -> None:
     for name in _info(cls).names:
         model = cls.model_validate({"type": name, **RAW[cls]})
         assert model.type == name
+
+
+def test_kestras_deprecated_template_task_is_refused_under_each_name_saying_what_to_use() -> None:
+    for name in _info(core.Template).names:
+        with pytest.raises(ValidationError, match=r"deprecated by Kestra.*io\.kestra\.plugin\.core\.flow\.Subflow"):
+            core.Template.model_validate({"type": name, **RAW[core.Template]})
 
 
 def test_registry_from_entry_points_finds_every_core_plugin_by_each_name() -> None:

@@ -171,3 +171,46 @@ def test_a_missing_path_is_an_error(tmp_path: Path) -> None:
         load_flows([tmp_path / "nope.yaml"])
     with pytest.raises(FlowValidationError, match="cannot read the flow file"):
         load_flow_file(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("call", [
+    "    type: io.kestra.plugin.core.flow.Subflow\n",
+    "    type: io.kestra.plugin.core.flow.ForEachItem\n    items: '{{ inputs.file }}'\n",
+])
+def test_a_flow_that_calls_itself_is_refused_at_the_calling_task(call: str) -> None:
+    text = HEAD + "tasks:\n  - id: again\n" + call + "    namespace: company.team\n    flowId: f\n"
+    with pytest.raises(FlowValidationError) as caught:
+        load_flow(text)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (4, "tasks[0]")
+    assert "calls this flow (company.team.f) from itself" in problem.message
+
+
+def test_a_subflow_of_the_same_id_in_another_namespace_is_not_recursive() -> None:
+    text = HEAD + """tasks:
+  - id: other
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.other
+    flowId: f
+  - id: toggle_own_trigger
+    type: io.kestra.plugin.core.trigger.Toggle
+    namespace: company.team
+    flowId: f
+    trigger: schedule
+    enabled: false
+"""
+    assert [task.id for task in load_flow(text).tasks] == ["other", "toggle_own_trigger"]
+
+
+def test_kestras_deprecated_template_task_is_refused_with_what_to_use_instead() -> None:
+    text = HEAD + """tasks:
+  - id: shared
+    type: io.kestra.core.tasks.flows.Template
+    namespace: company.team
+    templateId: shared_steps
+"""
+    with pytest.raises(FlowValidationError) as caught:
+        load_flow(text)
+    (problem,) = caught.value.problems
+    assert problem.path == "tasks[0]"
+    assert "flow.Template is deprecated by Kestra" in problem.message and "flow.Subflow" in problem.message

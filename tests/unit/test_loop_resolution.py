@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import kestra_stream_plugin_core as core
+import pytest
 
 from kestra_stream.executor import _resolution
 from kestra_stream.executor.flowables import WAIT, Done, Later, LoopLimits, Start
@@ -69,3 +70,13 @@ def test_max_duration_is_measured_against_the_events_time() -> None:
 
 def test_a_failed_child_ends_the_loop_failed() -> None:
     assert _step([_run(0, StateType.FAILED, T0)], T0) == (1, Done(StateType.FAILED))
+
+
+@pytest.mark.parametrize("values", ['[1, null, {"key": "k"}]', [1, None]])
+def test_values_holding_a_null_are_refused_as_kestra_does(values: object) -> None:
+    with pytest.raises(ValueError, match="Found '1' null values on Each"):
+        _resolution.iteration_values(values)
+
+
+def test_values_are_kept_as_text_in_order() -> None:
+    assert _resolution.iteration_values('[1, "a", {"key": "k"}]') == ["1", "a", '{"key":"k"}']

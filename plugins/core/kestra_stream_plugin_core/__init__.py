@@ -29,6 +29,7 @@ from kestra_stream_plugin_core.conditions import (
     NamespaceComparison,
     Not,
     Or,
+    PublicHoliday,
     TimeBetween,
     Weekend,
 )
@@ -57,6 +58,7 @@ from kestra_stream_plugin_core.for_each_item import (
 )
 from kestra_stream_plugin_core.history import Count, CountedFlow, PurgeExecutions, PurgeLogs
 from kestra_stream_plugin_core.http import Download, HttpOptions, Request
+from kestra_stream_plugin_core.items import DeduplicateItems, FilterItems
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
 from kestra_stream_plugin_core.log import Fetch, Log
@@ -65,6 +67,7 @@ from kestra_stream_plugin_core.outputs import OutputValues
 from kestra_stream_plugin_core.runners import Process
 from kestra_stream_plugin_core.state import StateDelete, StateGet, StateSet
 from kestra_stream_plugin_core.storage import Concat, Delete, PurgeCurrentExecutionFiles, Reverse, Size, Split
+from kestra_stream_plugin_core.template import Template
 from kestra_stream_plugin_core.toggle import Toggle
 from kestra_stream_plugin_core.triggers import (
     ExecutionFilter,
@@ -88,7 +91,8 @@ TASKS: tuple[type[PluginModel], ...] = (
     Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
     KVSet, KVGet, KVDelete, KVGetKeys, Request, Download,
     WorkingDirectory, LocalFiles, StateGet, StateSet, StateDelete, WaitFor,
-    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles,
+    Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles, FilterItems, DeduplicateItems,
+    Template,
     Fetch,
     Resume,
     Toggle,
@@ -99,7 +103,8 @@ TASKS: tuple[type[PluginModel], ...] = (
 TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
 CONDITIONS: tuple[type[PluginModel], ...] = (
     ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
-    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or, MultipleCondition,
+    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Not, Or,
+    MultipleCondition,
 )
 TASK_RUNNERS: tuple[type[PluginModel], ...] = (Process,)
 
@@ -126,6 +131,7 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "DeduplicateItems",
     "Delete",
     "DeleteFiles",
     "Download",
@@ -144,6 +150,7 @@ __all__ = [
     "Fail",
     "Fetch",
     "FilterField",
+    "FilterItems",
     "FilterType",
     "Flow",
     "ForEach",
@@ -171,6 +178,7 @@ __all__ = [
     "Pause",
     "Preconditions",
     "Process",
+    "PublicHoliday",
     "PurgeCurrentExecutionFiles",
     "PurgeExecutions",
     "PurgeLogs",
@@ -190,6 +198,7 @@ __all__ = [
     "StateSet",
     "Subflow",
     "Switch",
+    "Template",
     "TimeBetween",
     "TimeWindow",
     "TimeWindowType",

@@ -9,6 +9,7 @@ not parse) raises; the trigger component logs it and counts the condition as not
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -434,6 +435,50 @@ class Weekend(Condition):
     def test(self, ctx: ConditionContext) -> bool:
         day = _parse_date(self, _rendered_date(self, self.date, ctx))
         return day.weekday() >= 5
+
+
+class PublicHoliday(Condition):
+    """The date is a public holiday of a country (or of one of its subdivisions)."""
+
+    plugin: ClassVar[PluginInfo] = _info("PublicHoliday", "The date is a public holiday.", _schedule_example("""
+- type: io.kestra.plugin.core.condition.PublicHoliday
+  country: FR
+"""))
+
+    date: str = Field(default=_TRIGGER_DATE, min_length=1, description="The date tested; rendered.")
+    country: str | None = Field(default=None, description=(
+        "ISO 3166-1 alpha-2 country code; rendered. Unset: the country of the process's locale "
+        "(LC_ALL or LANG, such as en_US.UTF-8), as Kestra takes the JVM's."))
+    sub_division: str | None = Field(default=None, description=(
+        "ISO 3166-2 subdivision code of the country (a state, a province), such as BE for Berlin; rendered."))
+
+    def test(self, ctx: ConditionContext) -> bool:
+        # The calendars are data of the `holidays` library (Kestra uses Jollyday): loaded on first use only.
+        import holidays
+
+        day = _parse_date(self, _rendered_date(self, self.date, ctx))
+        country = _rendered_text(self.country, ctx).strip() if self.country is not None else _locale_country(self)
+        subdivision = _rendered_text(self.sub_division, ctx).strip() if self.sub_division is not None else None
+        try:
+            calendar = holidays.country_holidays(country.upper(), subdiv=subdivision.upper() if subdivision else None,
+                                                 years=day.year)
+        except NotImplementedError as exc:
+            raise PluginError(f"condition {self.type}: no public holiday calendar for country {country!r}"
+                              + (f" and subdivision {subdivision!r}" if subdivision else "")
+                              + f" ({exc}); use an ISO 3166-1 alpha-2 country code such as FR, and an ISO 3166-2 "
+                              "subdivision code of that country such as BE for DE", plugin_type=self.type) from None
+        return day in calendar
+
+
+def _locale_country(condition: Condition) -> str:
+    """The territory of the process's locale, as Java's default locale takes it from the environment."""
+    for name in ("LC_ALL", "LANG"):
+        value = os.environ.get(name, "")
+        territory = value.split(".", 1)[0].split("@", 1)[0].partition("_")[2]
+        if len(territory) == 2:
+            return territory
+    raise PluginError(f"condition {condition.type}: no `country` is set and the process's locale (LC_ALL, LANG) "
+                      "names no country; set `country`, such as FR", plugin_type=condition.type)
 
 
 class Not(Condition):

@@ -177,6 +177,7 @@ class ForEachItem(FlowableTask):
         title="Run a subflow execution for each batch of a file's rows.",
         examples=(_EXAMPLE,),
     )
+    calls_flow: ClassVar[bool] = True
 
     items: str = Field(min_length=1, description="The kestra:// URI of the file whose rows are split; rendered.")
     batch: Batch = Field(default_factory=Batch, description="How the rows are cut into batches.")
