@@ -22,7 +22,8 @@ from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
-from kestra_stream.search import MAX_PAGE_SIZE, MAX_RESULT_WINDOW, LogQuery, Paging
+from kestra_stream.search import MAX_PAGE_SIZE, LogQuery, Paging
+from kestra_stream.search import execution_logs as indexed_logs
 
 routes = ApiRoutes("Logs")
 
@@ -86,15 +87,7 @@ async def execution_logs(request: web.Request, execution_id: str) -> list[LogEnt
     svc = services(request)
     if svc.backend.state(execution_id) is not None:
         return svc.backend.logs(execution_id)
-    lines: list[LogEntry] = []
-    page = 1
-    while True:
-        found = await asyncio.to_thread(svc.search.search_logs, LogQuery(
-            execution_id=execution_id, paging=Paging(page=page, size=MAX_PAGE_SIZE)))
-        lines += found.items
-        if len(found.items) < MAX_PAGE_SIZE or len(lines) >= found.total or page * MAX_PAGE_SIZE >= MAX_RESULT_WINDOW:
-            return lines
-        page += 1
+    return await asyncio.to_thread(indexed_logs, svc.search, execution_id)
 
 
 def pretty(entry: LogEntry) -> str:

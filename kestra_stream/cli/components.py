@@ -22,6 +22,8 @@ from kestra_stream.storage import Storage
 from kestra_stream.supervisor import announce_ready
 
 if TYPE_CHECKING:
+    from kestra_stream.kafka import KafkaStack
+    from kestra_stream.scheduler import TriggerTopicSwitch
     from kestra_stream.search import ElasticsearchRepository
 
 
@@ -53,19 +55,26 @@ async def _run_executor(settings: KafkaSettings) -> None:
         await flows.stop()
 
 
-async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, search: ElasticsearchRepository | None,
-                      indexer_group_id: str) -> None:
-    """A worker with what its tasks reach beyond their job, as in one process: the executions client
-    (log.Fetch, Resume), the triggers topic (Toggle) and, given Elasticsearch, the history (Count, purges)."""
+def worker_stack(settings: KafkaSettings, storage: Storage, home: Path, search: ElasticsearchRepository | None,
+                 indexer_group_id: str) -> tuple[KafkaStack, TriggerTopicSwitch]:
+    """A worker with what its tasks reach beyond their job: the request path (Resume), the triggers topic
+    (Toggle) and, given Elasticsearch, the history (log.Fetch, Count, purges). It follows neither the
+    executions nor the logs topic: its CPU and memory are its tasks'."""
     from kestra_stream.indexer import use_indexed_history
     from kestra_stream.kafka import KafkaStack
     from kestra_stream.scheduler import TriggerTopicSwitch
 
-    stack = KafkaStack(settings, home=home, storage=storage, executor=False, worker=True)
+    stack = KafkaStack(settings, home=home, storage=storage, executor=False, worker=True, follow_executions=False)
     triggers = TriggerTopicSwitch(settings)
     stack.services.use_triggers(triggers)
     if search is not None:
         use_indexed_history(stack, search, group_id=indexer_group_id)
+    return stack, triggers
+
+
+async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, search: ElasticsearchRepository | None,
+                      indexer_group_id: str) -> None:
+    stack, triggers = worker_stack(settings, storage, home, search, indexer_group_id)
 
     async def stop() -> None:
         await stack.stop()
@@ -107,8 +116,8 @@ def executor(config_file: Path | None, bootstrap_servers: str | None, topic_pref
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".kestra-stream"),
               show_default=True, help="Where the worker keeps working directories and local storage.")
 @click.option("--elasticsearch-url", envvar="KESTRA_STREAM_ELASTICSEARCH_URL", default=None,
-              help="The indexer's Elasticsearch, where execution.Count, PurgeExecutions and log.PurgeLogs read "
-                   "and delete executions and logs; without it those tasks fail saying so.")
+              help="The indexer's Elasticsearch, where log.Fetch, execution.Count, PurgeExecutions and log.PurgeLogs "
+                   "read and delete executions and logs; without it those tasks fail saying so.")
 @click.option("--index-prefix", default="kestra_stream", show_default=True,
               help="Prefix of the indexer's index names.")
 @click.option("--indexer-group-id", default=_indexer_group_id, show_default="the indexer's default",

@@ -17,15 +17,29 @@ from kestra_stream.errors import BackendError
 from kestra_stream.indexer._kafka import IndexerSettings
 from kestra_stream.kafka import KafkaExecutions, KafkaSettings, KafkaStack, watermarks
 from kestra_stream.models.execution import Execution
-from kestra_stream.search import CountQuery, ElasticsearchRepository, ExecutionPurge, FlowExecutions, LogPurge
+from kestra_stream.models.log import LogEntry
+from kestra_stream.search import (
+    CountQuery,
+    ElasticsearchRepository,
+    ExecutionPurge,
+    FlowExecutions,
+    LogPurge,
+    execution_logs,
+)
 from kestra_stream.worker.history import History
 
 
 def use_indexed_history(stack: KafkaStack, repository: ElasticsearchRepository, *,
                         group_id: str = IndexerSettings().group_id) -> None:
-    """Give the tasks of ``stack``'s worker the history in ``repository``, kept by the indexer of ``group_id``."""
-    stack.services.use_history(History(IndexedHistory(stack.settings, repository, stack.executions,
-                                                      group_id=group_id), stack.storage))
+    """Give the tasks of ``stack``'s worker the history in ``repository``, kept by the indexer of ``group_id``.
+
+    A stack that does not follow the executions topic (a worker process) also reads log lines there;
+    one that follows it has the lines of the executions in flight at hand, without waiting for the indexer.
+    """
+    indexed = IndexedHistory(stack.settings, repository, stack.executions, group_id=group_id)
+    stack.services.use_history(History(indexed, stack.storage))
+    if not stack.executions.follows:
+        stack.services.use_logs(indexed)
 
 
 class IndexedHistory:
@@ -50,6 +64,11 @@ class IndexedHistory:
     async def delete_logs(self, purge: LogPurge) -> int:
         await self._caught_up()
         return await asyncio.to_thread(self._repository.delete_logs, purge)
+
+    async def execution_logs(self, execution_id: str) -> list[LogEntry]:
+        """Every line of the execution written before this call: of one in flight or ended long ago."""
+        await self._caught_up()
+        return await asyncio.to_thread(execution_logs, self._repository, execution_id)
 
     async def delete_execution(self, execution_id: str) -> None:
         await self._executions.delete_execution(execution_id)

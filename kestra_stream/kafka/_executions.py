@@ -2,7 +2,9 @@
 
 Requests are events produced to the executor topic; what happened is read back from the
 executions topic (state snapshots) and the logs topic, followed from the moment the client
-starts.
+starts. A client built with ``follow=False`` (a worker process's) reads neither topic: it sends
+requests, reading an execution's latest snapshot back from the executions topic when a request
+needs it, and holds nothing.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ def _now() -> datetime:
 
 class KafkaExecutions(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *, storage: Storage | None = None,
-                 envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None) -> None:
+                 envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None,
+                 follow: bool = True) -> None:
         self._settings = settings
+        self.follows = follow
         self._producer = Producer(settings.producer_config())
         self._states: dict[str, ExecutionState] = {}
         self._logs: dict[str, list[LogEntry]] = {}
@@ -66,6 +70,8 @@ class KafkaExecutions(AcceptsRequests):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if not self.follows:
+            return
         consumer = Consumer(self._settings.client_config(**{
             "group.id": f"kestra-stream-client-{uuid.uuid4().hex}", "enable.auto.commit": False}))
         # A second handle only reads end offsets: a consumer is not to be shared between threads.
@@ -237,6 +243,8 @@ class KafkaExecutions(AcceptsRequests):
         if (state := self.state(execution_id)) is not None:
             return state
         found = await asyncio.to_thread(latest_snapshot, self._settings, execution_id)
+        if not self.follows:
+            return found  # not kept: nothing would forget it, and a client that does not follow holds nothing
         with self._lock:
             if found is not None and execution_id not in self._states:  # a snapshot followed meanwhile is newer
                 self._states[execution_id] = found
@@ -245,6 +253,9 @@ class KafkaExecutions(AcceptsRequests):
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         """The execution once it has finished, with every log line written before its end read too."""
         assert self._loop is not None
+        if not self.follows:
+            raise BackendError(f"execution {execution_id} cannot be waited for: this client does not follow the "
+                               "executions topic", execution_id=execution_id)
         with self._lock:
             state = self._states.get(execution_id)
             future: asyncio.Future[Execution] = self._loop.create_future()

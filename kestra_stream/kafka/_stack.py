@@ -22,7 +22,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
-from kestra_stream.worker.services import BackendServices
+from kestra_stream.worker.services import BackendServices, LogSource, Unavailable
 
 if TYPE_CHECKING:
     from kestra_stream.kafka.executor import KafkaExecutor
@@ -30,11 +30,18 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+_NO_HISTORY = ("from Elasticsearch, and this process was given none: set --elasticsearch-url "
+               "(or KESTRA_STREAM_ELASTICSEARCH_URL) and the indexer's --index-prefix")
+
 
 class KafkaStack(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, *, home: Path, storage: Storage | None = None,
                  executor: bool = True, worker: bool = True, environ: Mapping[str, str] | None = None,
-                 globals_: Mapping[str, Any] | None = None, registry: PluginRegistry | None = None) -> None:
+                 globals_: Mapping[str, Any] | None = None, registry: PluginRegistry | None = None,
+                 follow_executions: bool = True) -> None:
+        """``follow_executions=False``: the executions client sends requests and reads nothing else (a worker
+        process, whose CPU and memory belong to its tasks); ``wait``, ``state`` and ``logs`` then know no
+        execution, and its tasks read log lines from Elasticsearch (``use_indexed_history``) or fail saying so."""
         self.settings = settings
         self.home = home
         self.storage = storage or LocalStorage(home / "storage")
@@ -43,11 +50,12 @@ class KafkaStack(AcceptsRequests):
         self.flows = KafkaFlowStore(settings, registry=registry)
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
-                                          globals_=globals_)
+                                          globals_=globals_, follow=follow_executions)
         self.requests = self.executions.requests
-        self.services = BackendServices(self.executions, self.requests, without_history=(
-            "on Kafka the history of executions is read from Elasticsearch, and this process was given none: "
-            "set --elasticsearch-url (or KESTRA_STREAM_ELASTICSEARCH_URL) and the indexer's --index-prefix"))
+        logs: LogSource = self.executions if follow_executions else Unavailable(
+            f"this process does not follow the executions and logs topics; it reads log lines {_NO_HISTORY}")
+        self.services = BackendServices(logs, self.requests,
+                                        without_history=f"on Kafka the history of executions is read {_NO_HISTORY}")
         self._components: list[Any] = []
         self.executor: KafkaExecutor | None = None
         self.worker: KafkaWorker | None = None

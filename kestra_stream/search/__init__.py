@@ -35,7 +35,7 @@ from kestra_stream.search._models import (
     TriggerQuery,
     TriggerRecord,
 )
-from kestra_stream.search._repository import SearchRepository
+from kestra_stream.search._repository import SearchRepository, execution_logs
 from kestra_stream.search._sqlite import SqliteRepository
 
 if TYPE_CHECKING:
@@ -75,6 +75,7 @@ __all__ = [
     "TriggerBackfill",
     "TriggerQuery",
     "TriggerRecord",
+    "execution_logs",
     "fill",
     "in_namespace",
     "interval_for",

@@ -16,6 +16,8 @@ from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.search._intervals import Interval
 from kestra_stream.search._models import (
+    MAX_PAGE_SIZE,
+    MAX_RESULT_WINDOW,
     ExecutionQuery,
     FlowCount,
     FlowQuery,
@@ -23,6 +25,7 @@ from kestra_stream.search._models import (
     IndexBatch,
     LogQuery,
     Page,
+    Paging,
     TriggerQuery,
     TriggerRecord,
 )
@@ -83,3 +86,16 @@ class SearchRepository(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def execution_logs(repository: SearchRepository, execution_id: str) -> list[LogEntry]:
+    """Every indexed line of an execution in the order written (as far as the search window reaches)."""
+    lines: list[LogEntry] = []
+    page = 1
+    while True:
+        found = repository.search_logs(LogQuery(execution_id=execution_id,
+                                                paging=Paging(page=page, size=MAX_PAGE_SIZE)))
+        lines += found.items
+        if len(found.items) < MAX_PAGE_SIZE or len(lines) >= found.total or page * MAX_PAGE_SIZE >= MAX_RESULT_WINDOW:
+            return lines
+        page += 1

@@ -5,7 +5,8 @@ Kestra's tasks reach its repositories and queues through the application context
 hands its attempts one small interface, ``TaskServices``, built by each backend on what the
 process already has: the embedded engine its SQLite store and its request path, the Kafka stack
 the executions client that follows the executions and logs topics and sends requests to the
-executor, and Elasticsearch when the process is given one (the history: counts and purges).
+executor, and Elasticsearch when the process is given one (the history: counts and purges; and the
+log lines too in a worker process, which follows neither topic).
 What a process lacks makes the task that needs it fail saying which setting to give, rather
 than see nothing (``Unavailable``, ``BackendServices`` without a scheduler or a history).
 """
@@ -126,6 +127,9 @@ class BackendServices:
     def use_history(self, history: History) -> None:
         self._history = history
 
+    def use_logs(self, logs: LogSource) -> None:
+        self._logs = logs
+
     def _stored(self, what: str) -> History:
         if self._history is None:
             raise TaskFailure(f"{what}: {self._without_history}")
@@ -148,7 +152,7 @@ class BackendServices:
             raise TaskFailure(str(exc)) from exc
 
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
-        return await self._logs.execution_logs(execution_id)
+        return await self._guarded(self._logs.execution_logs(execution_id))
 
     async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:

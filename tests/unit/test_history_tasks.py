@@ -50,3 +50,9 @@ async def test_on_kafka_without_elasticsearch_the_history_tasks_fail_naming_the_
         await stack.services.count_executions(CountQuery(start_date=NOW, end_date=NOW, namespaces=("n",)))
     with pytest.raises(TaskFailure, match="KESTRA_STREAM_ELASTICSEARCH_URL"):
         await stack.services.purge_logs(LogPurge(end_date=NOW))
+
+
+async def test_a_stack_that_does_not_follow_the_executions_fails_log_fetch_naming_the_setting(tmp_path: Path) -> None:
+    stack = KafkaStack(KafkaSettings(bootstrap_servers="127.0.0.1:1"), home=tmp_path, follow_executions=False)
+    with pytest.raises(TaskFailure, match=r"does not follow the executions and logs topics.*--elasticsearch-url"):
+        await stack.services.execution_logs("E1")
