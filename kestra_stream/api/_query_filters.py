@@ -28,7 +28,11 @@ _LEAF = re.compile(r"^filters\[(\w+)]\[(\w+)](?:\[([^\]]+)])?$")
 
 
 def _listed(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+    values = [v.strip() for v in value.split(",") if v.strip()]
+    if not values:
+        # An empty list would otherwise filter nothing, as if the filter were not given.
+        raise ApiError(400, "a filters[...] list is empty: give at least one value, separated by commas")
+    return values
 
 
 def _single(value: str) -> list[str]:

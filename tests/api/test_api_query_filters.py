@@ -136,5 +136,7 @@ async def test_a_filter_that_is_not_served_is_refused_naming_what_is(api: ApiHar
     assert "only USER" in system["message"]
     unknown_state = await get(api, SEARCH, ("filters[state][NOT_IN]", "DONE"), status=400)
     assert "unknown state DONE" in unknown_state["message"]
+    empty = await get(api, SEARCH, ("filters[state][IN]", " , "), status=400)
+    assert "list is empty" in empty["message"]
     twice = await get(api, SEARCH, ("flowId", "a"), ("filters[flowId][EQUALS]", "b"), status=400)
     assert "flowId is given more than once" in twice["message"]
