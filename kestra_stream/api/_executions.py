@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -31,7 +30,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from kestra_stream.api._errors import ApiError, validation_details
+from kestra_stream.api._errors import ApiError
 from kestra_stream.api._feed import (
     KEEPALIVE_SECONDS,
     feed_for,
@@ -40,6 +39,7 @@ from kestra_stream.api._feed import (
     send_keepalive,
 )
 from kestra_stream.api._http import json_response, query, read_body, read_form, read_json, services
+from kestra_stream.api._query_filters import EXECUTION_FILTERS, filtered_query
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.backend import Backend
 from kestra_stream.errors import ExecutionStateError, InputError, NotFoundError
@@ -85,8 +85,8 @@ class TriggerFilters(BaseModel):
     triggered_by: list[TriggeredBy] = Field(
         default_factory=list, alias="triggeredBy",
         description=f"Started by any of these (repeatable): {', '.join(t.value for t in TriggeredBy)}. "
-                    "MANUAL is the API, the UI or the CLI; SUBFLOW a parent execution's Subflow task. The search "
-                    "also reads these three filters in Kestra 2.x's form, `filters[triggeredBy][IN]=FLOW,WEBHOOK`.")
+                    "MANUAL is the API, the UI or the CLI; SUBFLOW a parent execution's Subflow task. Every filter is "
+                    "also read in Kestra 2.x's form, e.g. `filters[triggeredBy][IN]=FLOW,WEBHOOK`.")
     trigger_execution_id: str | None = Field(default=None, alias="triggerExecutionId", min_length=1,
                                              description="Started by this execution (Kestra's filter).")
     child_filter: ChildFilter | None = Field(default=None, alias="childFilter",
@@ -96,48 +96,6 @@ class TriggerFilters(BaseModel):
         """These filters as the fields of an ``ExecutionQuery``."""
         return {"triggered_by": tuple(self.triggered_by), "trigger_execution_id": self.trigger_execution_id,
                 "child": None if self.child_filter is None else self.child_filter is ChildFilter.CHILD}
-
-
-# Kestra 2.x's form of a search filter, ``filters[field][OPERATION]=value`` (IN: values separated by commas).
-_KESTRA_FILTER = re.compile(r"^filters\[(\w+)]\[(\w+)]$")
-_KESTRA_TRIGGER_OPERATIONS = {"triggeredBy": ("EQUALS", "IN"), "triggerExecutionId": ("EQUALS",),
-                              "childFilter": ("EQUALS",)}
-
-
-def with_kestra_trigger_filters(params: SearchExecutionsQuery, request: web.Request) -> SearchExecutionsQuery:
-    """``params`` with the trigger filters also given in Kestra 2.x's form; other ``filters[...]`` are left alone."""
-    given: dict[str, list[str]] = {}
-    for key in request.query:
-        match = _KESTRA_FILTER.match(key)
-        if match is None or match[1] not in _KESTRA_TRIGGER_OPERATIONS:
-            continue
-        field, operation = match[1], match[2]
-        if operation not in _KESTRA_TRIGGER_OPERATIONS[field]:
-            raise ApiError(400, f"`{key}`: {field} is filtered with {' or '.join(_KESTRA_TRIGGER_OPERATIONS[field])}, "
-                                f"e.g. `filters[{field}][EQUALS]=...`")
-        values = request.query.getall(key)
-        given.setdefault(field, []).extend(v.strip() for raw in values for v in raw.split(",")
-                                           if v.strip() or operation == "EQUALS")
-    if not given:
-        return params
-    # A filter given in both forms must say the same in both.
-    plain = params.model_dump(by_alias=True, include={"trigger_execution_id", "child_filter"}, exclude_none=True)
-    for field, value in plain.items():
-        if field in given:
-            given[field].append(str(value))
-    for field in ("triggerExecutionId", "childFilter"):
-        if len(set(given.get(field, ()))) > 1:
-            raise ApiError(400, f"{field} is given more than once, with the values {', '.join(given[field])}: "
-                                "give one")
-    try:
-        extra = TriggerFilters.model_validate({field: values if field == "triggeredBy" else values[0]
-                                               for field, values in given.items()})
-    except ValidationError as exc:
-        raise ApiError(400, "invalid query parameters", validation_details(exc)) from None
-    return params.model_copy(update={
-        "triggered_by": [*params.triggered_by, *extra.triggered_by],
-        "trigger_execution_id": extra.trigger_execution_id or params.trigger_execution_id,
-        "child_filter": extra.child_filter or params.child_filter})
 
 
 class SearchExecutionsQuery(TriggerFilters):
@@ -345,7 +303,7 @@ def created_execution(execution_id: str, flow: Flow, revision: int, labels: Mapp
 @routes.route("GET", "/executions/search", summary="Search executions", query=SearchExecutionsQuery,
               response=ExecutionPage)
 async def search_executions(request: web.Request) -> web.StreamResponse:
-    params = with_kestra_trigger_filters(query(request, SearchExecutionsQuery), request)
+    params = filtered_query(request, SearchExecutionsQuery, EXECUTION_FILTERS)
     sort, descending = _sort(params.sort)
     search_query = ExecutionQuery(
         namespace=params.namespace, flow_id=params.flow_id, states=tuple(params.state),

@@ -31,16 +31,25 @@ def services(request: web.Request) -> ApiServices:
 
 def query(request: web.Request, model: type[M]) -> M:
     """The query string as ``model``: a list field takes every repetition of its name."""
-    data: dict[str, Any] = {}
-    for name in request.query:
-        values = request.query.getall(name)
-        field = _field(model, name)
-        many = field is not None and get_origin(field.annotation) in (list, tuple, set)
-        data[name] = values if many else values[-1]
+    return validated_query(model, query_data(request, model))
+
+
+def query_data(request: web.Request, model: type[BaseModel]) -> dict[str, Any]:
+    """The query string by name, a list of values for a list field of ``model``, else the last value."""
+    return {name: values if is_list_field(model, name) else values[-1]
+            for name in request.query for values in [request.query.getall(name)]}
+
+
+def validated_query(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError(400, "invalid query parameters", validation_details(exc)) from None
+
+
+def is_list_field(model: type[BaseModel], name: str) -> bool:
+    field = _field(model, name)
+    return field is not None and get_origin(field.annotation) in (list, tuple, set)
 
 
 def _field(model: type[BaseModel], name: str) -> Any:

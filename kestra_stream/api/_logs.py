@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kestra_stream.api._executions import FOLLOW_FIND_SECONDS, find_execution, since
 from kestra_stream.api._feed import open_event_stream, send_event, send_keepalive
 from kestra_stream.api._http import json_response, query, services
+from kestra_stream.api._query_filters import LOG_FILTERS, filtered_query
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel
@@ -101,7 +102,7 @@ def _iso(moment: datetime) -> str:
 
 @routes.route("GET", "/logs/search", summary="Search log lines", query=SearchLogsQuery, response=LogPage)
 async def search_logs(request: web.Request) -> web.StreamResponse:
-    params = query(request, SearchLogsQuery)
+    params = filtered_query(request, SearchLogsQuery, LOG_FILTERS)
     log_query = LogQuery(namespace=params.namespace, flow_id=params.flow_id, min_level=params.min_level,
                          text=params.q, start_date=since(params.start_date, params.time_range),
                          end_date=params.end_date,

@@ -30,6 +30,7 @@ from pydantic.alias_generators import to_camel
 from kestra_stream.api._errors import ApiError
 from kestra_stream.api._executions import TriggerFilters, parse_labels
 from kestra_stream.api._http import json_response, query, read_json, services
+from kestra_stream.api._query_filters import EXECUTION_FILTERS, filtered_query
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
@@ -228,7 +229,7 @@ async def _daily(request: web.Request, wanted: ExecutionFilter, group_by: Interv
 @routes.route("GET", _DAILY, summary="Executions per day (or other interval) by state", query=DailyQuery,
               response=list[DailyExecutionStatistics])
 async def daily_statistics_get(request: web.Request) -> web.StreamResponse:
-    wanted = query(request, DailyQuery)
+    wanted = filtered_query(request, DailyQuery, EXECUTION_FILTERS)
     return await _daily(request, wanted, wanted.group_by)
 
 
@@ -244,7 +245,7 @@ async def daily_statistics_post(request: web.Request) -> web.StreamResponse:
 @routes.route("GET", "/stats/executions/count-by-state", summary="Executions per state, total and failure ratio",
               query=ExecutionFilter, response=ExecutionCountStatistics)
 async def count_by_state(request: web.Request) -> web.StreamResponse:
-    search_query = query(request, ExecutionFilter).search_query()
+    search_query = filtered_query(request, ExecutionFilter, EXECUTION_FILTERS).search_query()
     counts = await asyncio.to_thread(services(request).search.count_by_state, search_query)
     return json_response(count_statistics(counts))
 
@@ -252,7 +253,7 @@ async def count_by_state(request: web.Request) -> web.StreamResponse:
 @routes.route("GET", "/stats/executions/most-run-flows", summary="The flows with the most executions, by state",
               query=MostRunQuery, response=list[FlowExecutionCount])
 async def most_run_flows(request: web.Request) -> web.StreamResponse:
-    wanted = query(request, MostRunQuery)
+    wanted = filtered_query(request, MostRunQuery, EXECUTION_FILTERS)
     flows = await asyncio.to_thread(services(request).search.count_by_flow, wanted.search_query())
     return json_response(most_run(flows, wanted.size))
 

@@ -43,6 +43,9 @@ with warnings.catch_warnings():
         LogEntry,
         PagedResultsFlow,
         PagedResultsKVEntry,
+        QueryFilter,
+        QueryFilterField,
+        QueryFilterOp,
         StateType,
     )
 
@@ -177,6 +180,16 @@ def test_executions_logs_and_graph_with_the_sdk(client: KestraClient) -> None:
     assert isinstance(fetched, Execution) and fetched.inputs == {"name": "sdk"}
     page = eventually(lambda: _search(client, done.id), "the search index to list the execution")
     assert page["total"] >= 1
+    # Kestra 2.x's filters, as the SDK sends them (filters[field][OPERATION]=value, labels as a map).
+    filtered = client.executions.search_executions(TENANT, filters=[
+        QueryFilter(field=QueryFilterField.NAMESPACE, operation=QueryFilterOp.PREFIX, value="sdk"),
+        QueryFilter(field=QueryFilterField.FLOW_ID, operation=QueryFilterOp.EQUALS, value="greeter"),
+        QueryFilter(field=QueryFilterField.STATE, operation=QueryFilterOp.IN, value=["SUCCESS", "WARNING"]),
+        QueryFilter(field=QueryFilterField.LABELS, operation=QueryFilterOp.EQUALS, value={"team": "sdk"})])
+    assert [e["id"] for e in filtered["results"]] == [done.id]
+    none = client.executions.search_executions(TENANT, filters=[
+        QueryFilter(field=QueryFilterField.STATE, operation=QueryFilterOp.NOT_IN, value=["SUCCESS"])])
+    assert none["total"] == 0
     by_flow = client.executions.search_executions_by_flow_id(TENANT, NS, "greeter", size=5)
     # This call answers raw JSON: each result is parsed as the SDK parses an execution it reads.
     flow_runs = [BaseApi._deserialize(e, Execution) for e in by_flow["results"]]
