@@ -7,7 +7,7 @@ models and must not pay for the Elasticsearch client's import.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
 from kestra_stream.search._history import (
     CountQuery,
@@ -38,11 +38,11 @@ from kestra_stream.search._models import (
 from kestra_stream.search._repository import SearchRepository, execution_logs
 from kestra_stream.search._sqlite import SqliteRepository
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from kestra_stream.search._elasticsearch import ElasticsearchRepository
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name != "ElasticsearchRepository":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = importlib.import_module("kestra_stream.search._elasticsearch").ElasticsearchRepository
