@@ -44,7 +44,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 # Bounded so the whole run stays within a couple of minutes; raise it locally to dig deeper.
 EXAMPLES_PER_OPERATION = int(os.environ.get("KESTRA_STREAM_SCHEMATHESIS_EXAMPLES", "6"))
-REQUEST_TIMEOUT = 15.0
+REQUEST_TIMEOUT = 60.0
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 DOCUMENT = openapi_document(ROUTE_TABLES, version="test")
