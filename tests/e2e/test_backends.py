@@ -164,7 +164,7 @@ async def test_kill_during_a_retry_delay_ends_killed_without_another_attempt(
 
     await backend.kill(execution_id)
     execution = await backend.wait(execution_id, timeout=WAIT)
-    await asyncio.sleep(1.8)  # past the retry interval
+    await asyncio.sleep(3.3)  # past the retry interval
 
     assert execution.state.current == StateType.KILLED
     check = run_of(current(backend, execution_id).execution, "check")
@@ -193,7 +193,7 @@ async def test_pause_of_a_running_execution_holds_the_next_task_until_resume(bac
 
     await backend.pause(execution_id)
     await until(lambda: execution_state(backend, execution_id) == StateType.PAUSED, "paused")
-    await asyncio.sleep(1.3)  # the 1 s nap ends while paused: nothing may start after it
+    await asyncio.sleep(3.3)  # the 3 s nap ends while paused: nothing may start after it
     paused = current(backend, execution_id).execution
     assert paused.state.current == StateType.PAUSED
     assert paused.taskruns_of("after") == []
