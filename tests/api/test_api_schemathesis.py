@@ -149,7 +149,7 @@ def test_every_operation_of_the_document_is_exercised_or_named_as_a_stream() -> 
 
 
 def test_the_served_document_is_the_one_generated(served: Served) -> None:
-    with urllib.request.urlopen(f"{served.base_url}/api/v1/openapi.json", timeout=10) as answer:
+    with urllib.request.urlopen(f"{served.base_url}/api/v1/openapi.json", timeout=60) as answer:
         served_document = json.loads(answer.read())
     assert served_document["paths"].keys() == DOCUMENT["paths"].keys()
 
