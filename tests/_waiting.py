@@ -16,7 +16,7 @@ T = TypeVar("T")
 __all__ = ["until", "until_value"]
 
 
-async def until(check: Callable[[], bool], what: str, within: float = 60.0, *,
+async def until(check: Callable[[], bool], what: str, within: float = 120.0, *,
                 describe: Callable[[], str] = str, every: float = 0.05) -> None:
     """Return once ``check()`` holds; fail naming ``what`` (and ``describe()``) after ``within`` s."""
     deadline = time.monotonic() + within

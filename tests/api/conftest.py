@@ -44,7 +44,7 @@ class ApiHarness:
     storage: Storage
     backend_name: str
 
-    async def eventually(self, probe: Callable[[], Awaitable[T | None]], within: float = 20.0) -> T:
+    async def eventually(self, probe: Callable[[], Awaitable[T | None]], within: float = 60.0) -> T:
         """The first non-None answer of ``probe`` (called every 100 ms), for what the indexer writes later."""
         deadline = asyncio.get_running_loop().time() + within
         while True:

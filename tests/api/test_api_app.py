@@ -115,7 +115,7 @@ async def test_a_client_sending_its_body_too_slowly_gets_408_and_the_server_goes
         writer.write(b"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 100\r\n\r\n{\"a\":")
         await writer.drain()
-        status_line = await asyncio.wait_for(reader.readline(), 5)
+        status_line = await asyncio.wait_for(reader.readline(), 60)
         writer.close()
         assert b" 408 " in status_line
         assert (await client.post("/api/v1/echo", json={"b": 2})).status == 200

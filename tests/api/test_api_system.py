@@ -82,7 +82,7 @@ async def test_metrics_count_requests_by_route_and_executions_by_final_state(api
                             state="SUCCESS")
             return text if ended is not None else None
 
-        text = await api.eventually(scraped, within=10)
+        text = await api.eventually(scraped)
     assert _metric(text, "kestra_http_requests_total", method="GET", route="/api/v1/configs", status="200") == 3
     assert _metric(text, "kestra_http_requests_total", method="GET",
                    route="/api/v1/namespaces/{namespace}/kv/{key}", status="404") == 1

@@ -95,7 +95,7 @@ def _ready(base: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base}/health/ready", timeout=5) as answer:
             return bool(answer.status == 200)
-    except (urllib.error.URLError, ConnectionError):
+    except (urllib.error.URLError, ConnectionError, TimeoutError):  # a slow answer is asked again
         return False
 
 

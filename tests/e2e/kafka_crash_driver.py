@@ -138,7 +138,7 @@ class Component:
 
     def sigkill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        self.process.wait(timeout=60)
 
     def sigterm(self, timeout: float = 30.0) -> int:
         """Ask for a graceful stop; returns the exit code."""
@@ -149,7 +149,7 @@ class Component:
         """Never leave a process behind a failed assertion."""
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=60)
 
 
 class Processes:

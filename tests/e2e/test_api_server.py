@@ -169,7 +169,7 @@ def test_a_user_deploys_runs_and_reads_logs_over_http_then_sigterm_stops_the_ser
     assert metrics.status == 200 and b"kestra_info" in metrics.body
 
     server.process.send_signal(signal.SIGTERM)
-    _, stderr = server.process.communicate(timeout=20)
+    _, stderr = server.process.communicate(timeout=60)
     assert server.process.returncode == 0, stderr
     assert PASSWORD not in stderr and TOKEN not in stderr
     assert "api_listening" in stderr and "Traceback" not in stderr

@@ -83,7 +83,7 @@ class Worker:
 
     def sigkill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=5)
+        self.process.wait(timeout=60)
         self._reader.join(timeout=5)
         assert self.process.returncode == -signal.SIGKILL
 
@@ -101,7 +101,7 @@ class Worker:
         # Never leave the process behind a failed assertion, nor its pipes open.
         if self.process.poll() is None:
             self.process.kill()
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=60)
         self._reader.join(timeout=5)
         for pipe in (self.process.stdout, self.process.stderr):
             if pipe is not None:

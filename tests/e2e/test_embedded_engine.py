@@ -92,7 +92,7 @@ async def test_kill_during_a_retry_delay_drops_the_pending_retry_timer(engine: E
     assert count_rows(engine.home, "timers") == 1
 
     await engine.kill(execution_id)
-    assert (await engine.wait(execution_id, timeout=2)).state.current == StateType.KILLED
+    assert (await engine.wait(execution_id, timeout=60)).state.current == StateType.KILLED
     # A cancelled timer row goes when it would have fired (after the retry interval).
     await until(lambda: count_rows(engine.home, "timers") == 0, "the cancelled retry timer row removed", within=30)
 
@@ -111,7 +111,7 @@ async def test_a_pending_retry_timer_survives_a_stop_and_fires_in_the_next_engin
 
     marker.touch()
     async with EmbeddedEngine(home) as second:
-        execution = await second.wait(execution_id, timeout=5)
+        execution = await second.wait(execution_id, timeout=60)
 
     assert execution.state.current == StateType.SUCCESS
     check = run_of(execution, "check")
@@ -127,7 +127,7 @@ async def test_queued_executions_still_run_after_the_engine_is_started_again(tmp
         await until(lambda: execution_state(first, ids[0]) == StateType.RUNNING, "first running")
 
     async with EmbeddedEngine(home) as second:
-        executions = [await second.wait(i, timeout=6) for i in ids]
+        executions = [await second.wait(i, timeout=60) for i in ids]
 
     assert [e.state.current for e in executions] == [StateType.SUCCESS] * 3
 
@@ -138,7 +138,7 @@ async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(
     async with EmbeddedEngine(home) as first:
         deploy_all(first)
         execution_id = await first.create_execution(NS, "needs_file", {"marker": str(marker)})
-        assert (await first.wait(execution_id, timeout=5)).state.current == StateType.FAILED
+        assert (await first.wait(execution_id, timeout=60)).state.current == StateType.FAILED
 
     marker.touch()
     async with EmbeddedEngine(home) as second:
@@ -149,7 +149,7 @@ async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(
             return state is not None and StateType.RESTARTED in visited(state.execution)
 
         await until(restarted, "restarted")
-        execution = await second.wait(execution_id, timeout=5)
+        execution = await second.wait(execution_id, timeout=60)
 
     assert execution.state.current == StateType.SUCCESS
     assert len(run_of(execution, "check").attempts) == 2

@@ -56,7 +56,7 @@ def _event(line: str) -> object:
         return None
 
 
-def wait_for(check: object, what: str, within: float = 15.0) -> None:
+def wait_for(check: object, what: str, within: float = 60.0) -> None:
     deadline = time.monotonic() + within
     while not check():  # type: ignore[operator]
         if time.monotonic() > deadline:
@@ -92,7 +92,7 @@ def test_server_local_deploys_changed_flows_as_new_revisions_and_stops_on_sigter
         wait_for(lambda: revisions(home) == [1, 2], "revision 2 after the file changed", within=60)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=15)
+        server.wait(timeout=60)
     logged = stderr.text()
     assert server.returncode == 0, logged
     assert "flow_invalid" in logged and "broken.yaml" in logged

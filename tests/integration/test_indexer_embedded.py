@@ -48,7 +48,7 @@ async def test_a_finished_execution_its_logs_and_its_flow_are_searchable(
         running: tuple[EmbeddedEngine, SqliteRepository, EmbeddedIndexer]) -> None:
     engine, repository, indexer = running
     execution_id = await engine.create_execution("it.embedded.search", "greet", {"who": "marguerite"})
-    await engine.wait(execution_id, timeout=10)
+    await engine.wait(execution_id, timeout=60)
     await indexer.flush()
 
     found = repository.search_executions(ExecutionQuery(namespace="it.embedded", labels={"team": "data"},
@@ -66,7 +66,7 @@ async def test_the_indexed_document_is_the_final_state_after_every_snapshot(
     engine, repository, indexer = running
     ids = [await engine.create_execution("it.embedded.search", "greet", {"who": str(i)}) for i in range(5)]
     for execution_id in ids:
-        await engine.wait(execution_id, timeout=10)
+        await engine.wait(execution_id, timeout=60)
     await indexer.flush()
     assert repository.count_by_state(ExecutionQuery(flow_id="greet")) == {StateType.SUCCESS: 5}
 

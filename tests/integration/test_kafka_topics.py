@@ -56,7 +56,7 @@ def settings(kafka_bootstrap: str, admin: AdminClient) -> Iterator[KafkaSettings
     ours = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
     if ours:
         for future in admin.delete_topics(ours, operation_timeout=10).values():
-            future.result(timeout=15)
+            future.result(timeout=60)
 
 
 def _actual_config(admin: AdminClient, topic: str) -> dict[str, str]:
@@ -67,7 +67,7 @@ def _actual_config(admin: AdminClient, topic: str) -> dict[str, str]:
 
 def _eventually(check: Any, what: str) -> None:
     """The broker applies metadata and config changes asynchronously: poll what a raw client changed."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while not check():
         assert time.monotonic() < deadline, f"the broker never showed {what}"
         time.sleep(0.05)

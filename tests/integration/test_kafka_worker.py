@@ -103,7 +103,7 @@ def settings(kafka_bootstrap: str) -> KafkaSettings:
               NewTopic(settings.topic("logs"), 4), NewTopic(settings.topic("killed"), 2),
               NewTopic(settings.topic("heartbeats"), 1, config={"cleanup.policy": "compact"})]
     for future in admin.create_topics(wanted, operation_timeout=10).values():
-        future.result(timeout=15)
+        future.result(timeout=60)
     return settings
 
 
@@ -126,7 +126,7 @@ def produce(settings: KafkaSettings, topic: str, records: list[tuple[str, bytes]
     producer = Producer(settings.client_config())
     for key, value in records:
         producer.produce(settings.topic(topic), key=key.encode(), value=value)
-    assert producer.flush(10) == 0
+    assert producer.flush(60) == 0
 
 
 def submit(settings: KafkaSettings, *jobs: RunTask) -> None:
@@ -149,7 +149,7 @@ class TopicReader:
                 key = message.key()
                 self.records.append((key.decode() if key else "", message.value()))
 
-    async def until(self, done: Callable[[list[tuple[str, bytes | None]]], bool], seconds: float = 30) -> None:
+    async def until(self, done: Callable[[list[tuple[str, bytes | None]]], bool], seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
         while not done(self.records):
             assert time.monotonic() < deadline, f"{self.topic}: gave up waiting; got {len(self.records)} records"
@@ -193,7 +193,7 @@ def alive(pid: int) -> bool:
         return False
 
 
-async def wait_for(condition: Callable[[], bool], seconds: float = 30) -> None:
+async def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "gave up waiting"
@@ -288,7 +288,7 @@ async def test_kill_record_cancels_the_running_script_and_ends_its_processes(
         assert alive(main) and alive(bg)
         kill = KillTask(execution_id=victim.execution_id, taskrun_id=victim.taskrun_id, attempt=victim.attempt)
         produce(settings, "killed", [(victim.taskrun_id, kill.model_dump_json().encode())])
-        await wait_for(lambda: not w.running_jobs, seconds=15)
+        await wait_for(lambda: not w.running_jobs)
         assert not alive(main) and not alive(bg)
         # The executor already ended the attempt when it sent the kill: no result comes from the worker.
         await asyncio.to_thread(results._read)
