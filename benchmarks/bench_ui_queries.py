@@ -60,7 +60,7 @@ from bench_server import (
 from elasticsearch import Elasticsearch
 
 from kestra_stream.ids import id_of
-from kestra_stream.models.execution import Attempt, Execution, TaskRun, execution_trigger
+from kestra_stream.models.execution import Attempt, Execution, TaskRun, TriggeredBy, execution_trigger
 from kestra_stream.models.state import State, StateHistory, StateType
 from kestra_stream.search import ElasticsearchRepository
 from kestra_stream.search._elasticsearch import execution_document
@@ -115,7 +115,8 @@ def synthetic_execution(number: int, now: datetime, rng: random.Random) -> Execu
         inputs={"date": day, "region": rng.choice(("eu-west", "us-east", "ap-south")), "limit": rng.randrange(100)},
         labels={"env": "prod" if rng.random() < 0.7 else "dev", "team": namespace.split(".")[-1]},
         state=_history(started, state, (clock - started).total_seconds()), task_run_list=tuple(task_runs),
-        trigger=execution_trigger("daily", "io.kestra.plugin.core.trigger.Schedule", {"date": f"{day}T00:00:00Z"})
+        trigger=execution_trigger("daily", "io.kestra.plugin.core.trigger.Schedule", {"date": f"{day}T00:00:00Z"},
+                                  TriggeredBy.SCHEDULE)
         if number % 3 == 0 else None)
 
 

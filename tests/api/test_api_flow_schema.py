@@ -17,7 +17,12 @@ from kestra_stream.plugins.registry import kind_of
 from tests.api.conftest import ApiHarness
 
 TESTS = Path(__file__).parents[1]
-VALID = sorted((TESTS / "flows" / "valid").glob("*.yaml")) + sorted((TESTS / "compat" / "cases").glob("*/flow*.yaml"))
+# A required property given by the flow's pluginDefaults is missing from the task as the editor sees it: the
+# schema cannot make a task's required properties depend on the flow's defaults, so it flags them (the validate
+# endpoint, which applies the defaults, does not). Known limit of the editor's schema; these flows lean on it.
+REQUIRED_FROM_DEFAULTS = {"log_levels"}
+VALID = sorted((TESTS / "flows" / "valid").glob("*.yaml")) + sorted(
+    p for p in (TESTS / "compat" / "cases").glob("*/flow*.yaml") if p.parent.name not in REQUIRED_FROM_DEFAULTS)
 # The mistakes a schema can see (unknown names, wrong shapes and types); the others (duplicate ids,
 # expressions, cycles, durations) are the validate endpoint's, which the editor calls as the user types.
 STRUCTURAL = ["concurrency_behavior", "concurrency_limit_zero", "empty_flow_tasks", "empty_if_then", "empty_parallel",
