@@ -63,6 +63,7 @@ READY_TIMEOUT = 240.0  # a cold server on a loaded 2-core machine: imports, cons
 FIRST_CALL_TIMEOUT = 180.0
 STOP_GRACE_SECONDS = 30.0
 SEARCH_PAGE = 1000
+SEARCH_WINDOW = 10_000  # the search API's deepest result, from + size
 POLL_SECONDS = 1.0
 
 
@@ -388,14 +389,22 @@ async def fire(session: aiohttp.ClientSession, webhook: str, offsets: Sequence[f
 
 
 async def poll_ended(session: aiohttp.ClientSession, target: Target, flow: str, ids: set[str],
-                     drain_seconds: float) -> dict[str, Ended]:
-    """Page through the search API's ended executions of ``flow`` until all of ``ids`` are there or time is up."""
+                     drain_seconds: float, started_after: datetime) -> dict[str, Ended]:
+    """Page through the search API's ended executions of ``flow`` started after ``started_after`` (the
+    server runs on this machine, so one clock) until all of ``ids`` are there or time is up.
+
+    The search serves the first 10,000 results of a query only (as Elasticsearch does), so the pages go
+    in start-date order and, once a window is read to its end, the next window starts at the last start
+    date read: any number of executions is covered, each window's ids deduplicated by the dict.
+    """
     ended: dict[str, Ended] = {}
     deadline = time.monotonic() + drain_seconds
     while len(ended) < len(ids) and time.monotonic() < deadline:
+        since = started_after.isoformat()
         page = 1
         while True:
             params = [("namespace", NAMESPACE), ("flowId", flow), ("size", str(SEARCH_PAGE)), ("page", str(page)),
+                      ("sort", "state.startDate:asc"), ("startDate", since),
                       *(("state", state) for state in TERMINATED)]
             async with session.get(target.api("/executions/search"), params=params) as answer:
                 if answer.status != 200:
@@ -406,7 +415,11 @@ async def poll_ended(session: aiohttp.ClientSession, target: Target, flow: str, 
                     ended[item["id"]] = done
             if page * SEARCH_PAGE >= found["total"]:
                 break
-            page += 1
+            last = str(found["results"][-1]["state"]["histories"][0]["date"]) if found["results"] else since
+            if (page + 1) * SEARCH_PAGE > SEARCH_WINDOW and last != since:
+                since, page = last, 1
+            else:
+                page += 1
         if len(ended) < len(ids):
             await asyncio.sleep(POLL_SECONDS)
     return ended
@@ -434,9 +447,10 @@ async def measure_rate(session: aiohttp.ClientSession, target: Target, args: arg
     webhook = target.api(f"/executions/webhook/{NAMESPACE}/{RATE_FLOW}/{WEBHOOK_KEY}")
     await warm_up(session, target, webhook, args.warmup)
     before = cpu_snapshot()
+    started = datetime.now(UTC)
     calls = await fire(session, webhook, send_offsets(args.rate, args.duration))
     ids = {c.execution_id for c in calls if c.execution_id is not None}
-    ended = await poll_ended(session, target, RATE_FLOW, ids, args.drain)
+    ended = await poll_ended(session, target, RATE_FLOW, ids, args.drain, started)
     run = rate_report(args.rate, calls, ended)
     failures = []
     if run.refused:

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from bench_server import (
     RESULTS_DIR,
     WEBHOOK_KEY,
     deploy,
+    ended_of,
+    execution,
     fire,
     parse_rate,
     poll_ended,
@@ -101,9 +104,10 @@ def memory_rows(label: str, ended: int, memory: dict[str, Memory]) -> list[Row]:
 
 async def one_round(session: aiohttp.ClientSession, target: Any, webhook: str, count: int, rate: float,
                     drain: float) -> tuple[int, list[str]]:
+    started = datetime.now(UTC)
     calls = await fire(session, webhook, send_offsets(rate, count * 60.0 / rate))
     ids = {c.execution_id for c in calls if c.execution_id is not None}
-    ended = await poll_ended(session, target, RATE_FLOW, ids, drain)
+    ended = await poll_ended(session, target, RATE_FLOW, ids, drain, started)
     failures = []
     if len(ids) < len(calls):
         failures.append(f"{len(calls) - len(ids)} webhook calls refused")
@@ -113,6 +117,52 @@ async def one_round(session: aiohttp.ClientSession, target: Any, webhook: str, c
     if unsuccessful:
         failures.append(f"{unsuccessful} executions did not end in SUCCESS")
     return len(ended), failures
+
+
+def component_pid(root: int, component: str) -> int | None:
+    """The pid of ``server standalone``'s child that runs ``component``, or None while there is none."""
+    table = proc_table()
+    return next((pid for pid in process_tree(table, root)
+                 if pid != root and command_name(pid, table[pid].name).endswith(f" {component}")), None)
+
+
+async def restarted_executor(session: aiohttp.ClientSession, target: Any, webhook: str,
+                             deadline: float) -> tuple[list[Row], list[str]]:
+    """SIGKILL the executor child; once the supervisor has started a new one, time its first new execution.
+
+    The clock starts when the new executor process is first seen (polled every 20 ms), so the figure
+    is the new process's start, its tables' restore from the changelogs and the first fold — not the
+    supervisor's restart backoff. The execution is created right after the kill: its event waits in the
+    topic for the new executor, as a user's would.
+    """
+    old = component_pid(target.pid, "executor")
+    if old is None:
+        return [], ["no executor child to restart"]
+    killed = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    async with session.post(webhook, json={"after_restart": True}) as answer:
+        if answer.status != 200:
+            return [], [f"the webhook answered {answer.status} after the executor was killed"]
+        execution_id = str((await answer.json())["id"])
+    new = None
+    while (new is None or new == old) and time.monotonic() - killed < deadline:
+        await asyncio.sleep(0.02)
+        new = component_pid(target.pid, "executor")
+    if new is None or new == old:
+        return [], [f"the supervisor did not restart the executor within {deadline:.0f} s"]
+    started = datetime.now(UTC)
+    seen = time.monotonic()
+    while time.monotonic() - seen < deadline:
+        found = await execution(session, target, execution_id)
+        if found is not None and (done := ended_of(found)) is not None:
+            seconds = (done.ended - started).total_seconds()
+            return [Row("restarted executor: first new execution ended", seconds, "s",
+                        f"from the new executor process (pid {new}) to the end of {execution_id} "
+                        f"({done.state}); the supervisor restarted it {seen - killed:.1f} s after the SIGKILL",
+                        {"execution_id": execution_id, "state": done.state,
+                         "restart_after_kill_seconds": round(seen - killed, 2)})], []
+        await asyncio.sleep(0.05)
+    return [], [f"the first execution after the executor's restart did not end within {deadline:.0f} s"]
 
 
 async def measure(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
@@ -135,6 +185,10 @@ async def measure(args: argparse.Namespace) -> tuple[list[Row], list[str]]:
             rows += memory_rows(f"after {ended_total}", ended_total, tree_memory(target.pid))
             print(f"round {number}: {rows[-2].value:.0f} MiB PSS, {rows[-1].value:.0f} MiB RSS after "
                   f"{ended_total} executions (load {os.getloadavg()[0]:.1f})", file=sys.stderr)
+        if args.restart_executor:
+            restart_rows, problems = await restarted_executor(session, target, webhook, args.drain)
+            rows += restart_rows
+            failures += problems
         return rows, failures
 
 
@@ -151,6 +205,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured executions before the idle reading")
     parser.add_argument("--server-arg", action="append", default=[],
                         help="one more argument of the server command, e.g. --server-arg=--workers --server-arg=2")
+    parser.add_argument("--restart-executor", action="store_true",
+                        help="after the last round, SIGKILL the executor child and time the restarted one's first "
+                             "new execution")
     parser.add_argument("--keep", action="store_true", help="leave the run's topics and indices")
     parser.add_argument("--output", type=Path, help="the JSON result file (default benchmarks/results/...)")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the table")
@@ -170,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, failures = asyncio.run(measure(args))
     settings: dict[str, Any] = {"rounds": args.rounds, "per_round": args.per_round, "rate_per_minute": args.rate,
                                 "settle_seconds": args.settle, "ended_grace_seconds": args.grace,
-                                "server_args": args.server_arg, "seconds": round(time.monotonic() - began, 1)}
+                                "server_args": args.server_arg, "restart_executor": args.restart_executor,
+                                "seconds": round(time.monotonic() - began, 1)}
     title = "bench_server_memory (standalone --backend kafka)"
     output = args.output or RESULTS_DIR / f"bench_server_memory-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
