@@ -14,7 +14,8 @@ Everything is reached over loopback HTTP, as a client would:
   end (or not in SUCCESS), the scheduler's own lateness, and the CPU seconds of every process during
   the run — the server and each of its children, and with ``standalone`` the Kafka broker and
   Elasticsearch (found by the services' pid files) — from ``/proc/<pid>/stat`` before and after.
-* **flows** (``--flow NAME``, e.g. ``sequential_40_logs``, ``python_40_fibo10``) — one execution
+* **flows** (``--flow NAME``, e.g. ``sequential_40_logs``, ``python_40_fibo10``, ``python_foreach_fibo10`` — the last
+  is the issue's own shape of Windmill's benchmark: a ForEach over ``range(0, 39)``, one at a time) — one execution
   at a time, ``--runs`` times, each created with ``?wait=true``; p50 of creation → end from the
   state history, and of the HTTP call's wall time.
 
