@@ -206,3 +206,28 @@ async def test_npm_install_in_before_commands_installs_into_the_working_director
 def test_container_image_is_refused_on_the_process_runner(build: Build) -> None:
     with pytest.raises(ValidationError, match="containerImage 'node:20' is only used by a container task runner"):
         build({"id": "t", "type": "node.Script", "containerImage": "node:20", "script": "1"})
+
+
+async def test_es_module_imports_find_the_helper_and_declared_dependencies(build: Build, tmp_path: Path) -> None:
+    package = _tiny_package(tmp_path, value=5)
+    task, ctx = build({"id": "t", "type": "node.Script", "dependencies": [str(package)], "script": (
+        "import Kestra from '@kestra-io/libs';\n"
+        "import tiny from 'tinynode';\n"
+        "import { readFileSync } from 'node:fs';\n"
+        "Kestra.outputs({value: tiny.VALUE, fs: typeof readFileSync});\n")})
+    outputs = await outputs_of(task, ctx)
+    assert outputs["vars"] == {"value": 5, "fs": "function"}
+
+
+async def test_a_missing_es_module_still_fails_with_nodes_error(build: Build) -> None:
+    task, ctx = build({"id": "t", "type": "node.Script", "script": "import nope from 'not-installed-anywhere';\n"})
+    with pytest.raises(TaskFailure, match="exit code 1"):
+        await task.run(ctx)
+    assert any("ERR_MODULE_NOT_FOUND" in m for m in ctx.messages(LogLevel.ERROR))
+
+
+async def test_commonjs_code_starts_node_without_the_es_module_hook(build: Build) -> None:
+    task, ctx = build({"id": "t", "type": "node.Script",
+                       "script": "console.log(String(process.env.NODE_OPTIONS));"})
+    await task.run(ctx)
+    assert ctx.messages(LogLevel.INFO) == ["undefined"]
