@@ -231,3 +231,10 @@ async def test_commonjs_code_starts_node_without_the_es_module_hook(build: Build
                        "script": "console.log(String(process.env.NODE_OPTIONS));"})
     await task.run(ctx)
     assert ctx.messages(LogLevel.INFO) == ["undefined"]
+
+
+async def test_dependencies_in_a_container_are_refused_naming_npm_install(build: Build) -> None:
+    task, ctx = build({"id": "t", "type": "node.Script", "dependencies": ["is-number"], "script": "1",
+                       "taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker"}})
+    with pytest.raises(TaskFailure, match=r"install them with beforeCommands \(e.g. npm install \.\.\.\)"):
+        await task.run(ctx)

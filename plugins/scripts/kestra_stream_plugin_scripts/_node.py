@@ -8,7 +8,7 @@ folder and atomic rename as the Python environments. Every folder holds Kestra's
 (``@kestra-io/libs``, so ``require('@kestra-io/libs')`` works without installing it) and the task's
 ``dependencies``; ``require`` finds them through ``NODE_PATH``, their command-line tools are first on
 ``PATH``; ``import`` finds them through a resolve hook (``_node_register.mjs``), loaded only for tasks
-whose code mentions ``import`` or ``.mjs``: it costs a thread and some 70 ms of CPU at every node start.
+whose code mentions ``import`` or ``.mjs``: it costs a thread and some 90 ms of CPU at every node start.
 ``npm install`` in ``beforeCommands`` (Kestra's documented way) still installs into the working
 directory, whose ``node_modules`` come first.
 """
@@ -123,6 +123,7 @@ async def cached_node_modules(log: TaskLog, runtime: NodeRuntime, packages: Sequ
 
 class _NodeExec(AbstractExecScript):
     default_container_image: ClassVar[str] = "node"
+    install_command: ClassVar[str] = "npm install ..."
 
     # Not one of Kestra's node properties (there, `npm install` goes in beforeCommands, which works here
     # too); the Python tasks' `dependencies`, for npm: installed once per set and cached.
