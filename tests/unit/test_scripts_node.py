@@ -238,3 +238,11 @@ async def test_dependencies_in_a_container_are_refused_naming_npm_install(build:
                        "taskRunner": {"type": "io.kestra.plugin.scripts.runner.docker.Docker"}})
     with pytest.raises(TaskFailure, match=r"install them with beforeCommands \(e.g. npm install \.\.\.\)"):
         await task.run(ctx)
+
+
+async def test_a_worker_without_node_fails_the_task_naming_the_fix(
+        build: Build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    task, ctx = build({"id": "t", "type": "node.Script", "script": "1"})
+    with pytest.raises(TaskFailure, match=r"node is not on this worker's PATH .*install Node\.js"):
+        await task.run(ctx)
