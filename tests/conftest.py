@@ -37,6 +37,27 @@ def python_env_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         yield cache
 
 
+@pytest.fixture(scope="session")
+def node_env_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Node.js script tasks' npm folder cache for this session, the helper's folder (``@kestra-io/libs``
+    from the npm registry) installed once here. Node.js is on every machine the suite runs on: a machine
+    without it fails these tests under CI=true, and skips them elsewhere."""
+    import shutil
+
+    from kestra_stream_plugin_scripts import NODE_CACHE_ENV, cached_node_modules, node_runtime
+
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        message = "Node.js (node and npm) is not installed on this machine"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    cache = tmp_path_factory.mktemp("node-envs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(NODE_CACHE_ENV, str(cache))
+        asyncio.run(cached_node_modules(lambda level, message: None, node_runtime(), []))
+        yield cache
+
+
 @pytest.fixture(autouse=True)
 def structlog_defaults() -> Iterator[None]:
     """Each test starts from structlog's defaults. A test that runs a command in-process configures

@@ -100,6 +100,8 @@ class AbstractExecScript(RunnableTask):
     docker: dict[str, Any] | None = None
     # Kestra's image when the Docker runner has no containerImage.
     default_container_image: ClassVar[str] = "ubuntu"
+    # How a container installs what `dependencies` would (tasks that have that property).
+    install_command: ClassVar[str] = "pip install ..."
 
     @field_validator("env", mode="before")
     @classmethod
@@ -212,7 +214,7 @@ class AbstractExecScript(RunnableTask):
         docker = self.check_runner()
         if docker is not None and getattr(self, "dependencies", None):
             raise TaskFailure("dependencies are not installed in containers by this worker: install them with "
-                              "beforeCommands (e.g. pip install ...) or use an image that holds them",
+                              f"beforeCommands (e.g. {self.install_command}) or use an image that holds them",
                               task_id=self.id)
         if self.namespace_files is not None and self.namespace_files.enabled:
             raise TaskFailure("namespaceFiles is not supported yet on this worker: namespace files come "

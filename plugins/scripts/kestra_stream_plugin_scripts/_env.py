@@ -6,10 +6,7 @@ task's ``dependencies``: never the orchestrator's packages. One environment per 
 requirement set), built once under the cache folder (``KESTRA_STREAM_PYTHON_ENV_CACHE``, default
 ``~/.cache/kestra-stream/python-envs``), then shared by every task asking for the same set.
 
-Concurrent builds of one key, in this process or another worker on the machine, are safe: the
-builder holds ``<key>.lock`` (``flock``), builds in a private staging folder, and renames it into
-place once complete (a marker file inside says so; the environment is made relocatable for that).
-Readers only look for the marker, so they never see half an environment.
+Concurrent builds of one key are safe (``_cache.build_once``: a lock, a staging folder renamed into place).
 
 A task whose commands name ``pip`` (``pip install ...`` in ``beforeCommands``) may install
 packages: it gets a writable environment of its own, seeded with pip and layered on the cached one
@@ -19,34 +16,23 @@ packages: it gets a writable environment of its own, seeded with pip and layered
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import functools
 import hashlib
 import json
 import os
-import secrets
-import shutil
-import tempfile
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from uv import find_uv_bin
 
-from kestra_stream.errors import TaskFailure
 from kestra_stream.models.task import LogLevel
+from kestra_stream_plugin_scripts._cache import TaskLog, Tool, build_once
 from kestra_stream_plugin_scripts._interpreters import Interpreter, machine_environ
-from kestra_stream_plugin_scripts._process import run_process
 
 CACHE_ENV = "KESTRA_STREAM_PYTHON_ENV_CACHE"
 HELPER = "kestra"
 """Kestra's Python helper (``from kestra import Kestra``), in every environment."""
-_DONE = ".kestra-stream-complete"
-TaskLog = Callable[[LogLevel, str], None]
-"""Where a build's progress goes: the task's log (``RunContext.log``)."""
-_LOCK_POLL = 0.05
 # uv reads its own variables, not pip's: a worker configured for pip keeps its index and wheels.
 _PIP_TO_UV = {"PIP_INDEX_URL": "UV_INDEX_URL", "PIP_EXTRA_INDEX_URL": "UV_EXTRA_INDEX_URL",
               "PIP_FIND_LINKS": "UV_FIND_LINKS"}
@@ -102,29 +88,19 @@ def _identity(interpreter: Interpreter, requirements: tuple[str, ...]) -> tuple[
 
 
 class _Builder:
-    """Runs uv for one task, its output going to the task's logs (the last lines kept for an error)."""
+    """Runs uv for one task (``Tool``)."""
 
     def __init__(self, log: TaskLog) -> None:
-        self.log = log
-        self.tail: deque[str] = deque(maxlen=20)
         env = machine_environ()
         for pip_name, uv_name in _PIP_TO_UV.items():
             if pip_name in env and uv_name not in env:
                 env[uv_name] = env[pip_name]
         env["UV_PYTHON_DOWNLOADS"] = "never"  # the machine's interpreters only (Kestra's Process rule)
         env["UV_NO_PROGRESS"] = "1"
-        self.env = env
-
-    def _on_line(self, line: str, is_stderr: bool) -> None:
-        self.tail.append(line)
-        self.log(LogLevel.DEBUG, line)
+        self.tool = Tool(log, env, "uv")
 
     async def uv(self, *args: str, what: str) -> None:
-        code = await run_process([find_uv_bin(), *args], cwd=Path(tempfile.gettempdir()), env=self.env,
-                                 on_line=self._on_line)
-        if code != 0:
-            detail = "\n".join(self.tail)
-            raise TaskFailure(f"uv could not {what} (exit code {code}); fix or pin the requirements:\n{detail}")
+        await self.tool.run([find_uv_bin(), *args], what=what, fix="fix or pin the requirements")
 
     async def build(self, target: Path, interpreter: Interpreter, requirements: Sequence[str], *,
                     seed: bool = False) -> PythonEnvironment:
@@ -138,22 +114,6 @@ class _Builder:
         return environment
 
 
-@contextlib.asynccontextmanager
-async def _locked(path: Path) -> AsyncIterator[None]:
-    # Polled rather than blocking in a thread: a task cancelled while waiting leaves at once.
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(_LOCK_POLL)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 async def cached_environment(log: TaskLog, interpreter: Interpreter, requirements: Sequence[str],
                              root: Path | None = None) -> PythonEnvironment:
     """The cached environment for ``requirements`` on ``interpreter``, built first if no complete one exists."""
@@ -161,26 +121,16 @@ async def cached_environment(log: TaskLog, interpreter: Interpreter, requirement
     key, wanted = _identity(interpreter, tuple(requirements))
     target = root / key
     described = f"{list(wanted)} on Python {interpreter.full_version}"
-    # Looked for on every task: a cache folder removed since the last one is rebuilt, not used.
-    if (target / _DONE).is_file():
+
+    def reused() -> None:
         if requirements:  # the base environment is every plain script's: no line for each of them
             log(LogLevel.DEBUG, f"Python environment {described} reused from cache {target}")
-        return PythonEnvironment(target, interpreter)
-    await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
-    async with _locked(root / f"{key}.lock"):
-        if (target / _DONE).is_file():  # built by whoever held the lock before
-            log(LogLevel.DEBUG, f"Python environment {described} reused from cache {target}")
-            return PythonEnvironment(target, interpreter)
-        log(LogLevel.INFO, f"Building the Python environment {described} in {target}")
-        staging = root / f".staging-{key}-{secrets.token_hex(4)}"
-        try:
-            await _Builder(log).build(staging, interpreter, wanted)
-            await asyncio.to_thread((staging / _DONE).touch)
-            # An incomplete folder left by a builder that died: nobody can be using it.
-            await asyncio.to_thread(shutil.rmtree, target, True)
-            await asyncio.to_thread(os.replace, staging, target)
-        finally:
-            await asyncio.to_thread(shutil.rmtree, staging, True)
+
+    async def build(staging: Path) -> None:
+        await _Builder(log).build(staging, interpreter, wanted)
+
+    await build_once(root, key, build, reused,
+                     lambda: log(LogLevel.INFO, f"Building the Python environment {described} in {target}"))
     return PythonEnvironment(target, interpreter)
 
 
