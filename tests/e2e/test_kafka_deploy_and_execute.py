@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -25,6 +24,7 @@ import pytest
 from kestra_stream.kafka import KafkaSettings, delete_topics
 from kestra_stream.models.state import StateType
 from kestra_stream.search import ElasticsearchRepository
+from tests._ports import free_port
 from tests._waiting import until
 from tests.e2e.kafka_crash_driver import Component, Processes, client, fresh_settings, wait_all, where
 
@@ -43,13 +43,6 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: {message}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Api:
