@@ -1,15 +1,17 @@
 """A broker outage in the middle of executions: do all of them end, and how much does the stack log?
 
-Starts a private Kafka broker (its own ``--home`` and ports, never the shared services), runs a
+Starts a private Kafka broker (``PrivateKafka``: its own ``--home`` and ports, never the shared
+services), runs a
 ``KafkaStack`` (executor, worker, executions client) in this process with its log on a file,
-creates ``--executions`` executions of a Log / Sleep 3 s / Log flow, stops the broker
-(``kestra-stream services down kafka``), waits ``--down`` seconds, starts it again, and waits
+creates ``--executions`` executions of a Log / Sleep 3 s / Log flow, stops the broker (as
+``kestra-stream services down kafka`` does), waits ``--down`` seconds, starts it again, and waits
 for every execution to end. Reported: the final states, task runs with more than one attempt,
 and the log lines written between the stop and the last end, by logger and message.
 
     .venv/bin/python benchmarks/bench_outage.py --home /var/tmp/outage-broker --port 19092
 
 The private broker reuses the shared services' Kafka distribution (a link to its ``dist``).
+tests/e2e/test_kafka_outage.py pins the same scenario with the executor and worker as processes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import asyncio
 import collections
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from kestra_stream.kafka import KafkaSettings, KafkaStack
 from kestra_stream.log import configure_logging
+from kestra_stream.services import PrivateKafka
 
 FLOW = """
 id: outage
@@ -37,22 +39,15 @@ tasks:
   - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT3S}
   - {id: b, type: io.kestra.plugin.core.log.Log, message: b}
 """
-CLI = str(Path(sys.executable).parent / "kestra-stream")
 MARK = "bench_outage_mark "
-
-
-def _services(args: argparse.Namespace, *command: str) -> None:
-    env = {**os.environ, "KESTRA_STREAM_HOME": str(args.home), "KESTRA_STREAM_KAFKA_PORT": str(args.port),
-           "KESTRA_STREAM_KAFKA_CONTROLLER_PORT": str(args.port + 1)}
-    subprocess.run([CLI, "services", *command, "kafka"], env=env, check=True, capture_output=True)
 
 
 def _mark(text: str) -> None:
     print(MARK + text, file=sys.stderr, flush=True)
 
 
-async def _run(args: argparse.Namespace) -> dict[str, int]:
-    settings = KafkaSettings(bootstrap_servers=f"localhost:{args.port}",
+async def _run(args: argparse.Namespace, broker: PrivateKafka) -> dict[str, int]:
+    settings = KafkaSettings(bootstrap_servers=broker.bootstrap,
                              topic_prefix=f"outage-{uuid.uuid4().hex[:8]}.", partitions=4)
     stack = KafkaStack(settings, home=Path(tempfile.mkdtemp(prefix="bench-outage-")))
     await stack.start()
@@ -61,9 +56,9 @@ async def _run(args: argparse.Namespace) -> dict[str, int]:
         ids = [await stack.create_execution("bench.outage", "outage") for _ in range(args.executions)]
         await asyncio.sleep(1.5)
         _mark("down")
-        await asyncio.to_thread(_services, args, "down")
+        await asyncio.to_thread(broker.down)
         await asyncio.sleep(args.down)
-        await asyncio.to_thread(_services, args, "up")
+        await asyncio.to_thread(broker.up)
         deadline = time.monotonic() + args.deadline
         while time.monotonic() < deadline:
             if all((s := stack.state(i)) is not None and s.finished for i in ids):
@@ -100,22 +95,21 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--down", type=float, default=30.0, help="seconds between the stop and the start")
     parser.add_argument("--deadline", type=float, default=240.0, help="seconds to wait for the ends after")
-    parser.add_argument("--shared-dist", type=Path, default=Path("/var/tmp/kestra-stream/services/kafka/dist"))
+    parser.add_argument("--shared-home", type=Path, default=Path("/var/tmp/kestra-stream/services"),
+                        help="the services home whose Kafka distribution the private broker runs")
     args = parser.parse_args()
-    (args.home / "kafka").mkdir(parents=True, exist_ok=True)
-    dist = args.home / "kafka" / "dist"
-    if not dist.exists():
-        dist.symlink_to(args.shared_dist)
-    _services(args, "up")
+    broker = PrivateKafka(args.home, args.port, args.shared_home)
+    broker.up()
     log = args.home / "bench-outage.log"
     with log.open("w") as sink:
         stderr = os.dup(2)
         os.dup2(sink.fileno(), 2)  # librdkafka writes to the file descriptor, not to sys.stderr
         try:
             configure_logging("json", "WARNING")
-            states = asyncio.run(_run(args))
+            states = asyncio.run(_run(args, broker))
         finally:
             os.dup2(stderr, 2)
+            broker.down()
     lines = _lines(log)
     print(f"executions: {states}")
     print(f"log lines from the stop to the last end: {sum(lines.values())}")

@@ -11,6 +11,7 @@ from kestra_stream.services._kafka import kafka_ready
 from kestra_stream.services._launcher import ServiceStatus, down, status, up
 from kestra_stream.services._minio import minio_ready
 from kestra_stream.services._podman import podman_ready
+from kestra_stream.services._private import PrivateKafka
 from kestra_stream.services._process import ServiceError
 from kestra_stream.services._settings import (
     DEFAULT_ELASTICSEARCH_URL,
@@ -38,6 +39,7 @@ __all__ = [
     "KAFKA_VERSION",
     "MINIO_VERSION",
     "SERVICE_NAMES",
+    "PrivateKafka",
     "ServiceError",
     "ServiceName",
     "ServiceStatus",

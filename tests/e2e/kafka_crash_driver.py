@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -90,9 +90,11 @@ def fresh_settings(bootstrap_servers: str, *, partitions: int = 2) -> KafkaSetti
 
 
 class Component:
-    """One `kestra-stream executor|worker` process; its JSON log lines go to ``log_file``."""
+    """One `kestra-stream executor|worker|webserver` process (``extra``: its other options); its JSON log
+    lines go to ``log_file``."""
 
-    def __init__(self, kind: str, settings: KafkaSettings, log_file: Path, *, home: Path | None = None) -> None:
+    def __init__(self, kind: str, settings: KafkaSettings, log_file: Path, *, home: Path | None = None,
+                 extra: Sequence[str] = ()) -> None:
         self.kind = kind
         self.log_file = log_file
         args = [sys.executable, "-m", "kestra_stream", "--log-level", "INFO", "--log-format", "json", kind,
@@ -100,6 +102,7 @@ class Component:
                 "--partitions", str(settings.partitions)]
         if home is not None:
             args += ["--home", str(home)]
+        args += extra
         with log_file.open("ab") as out:
             # A file, not a pipe: nobody has to drain it, and it outlives the process for the report.
             self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)

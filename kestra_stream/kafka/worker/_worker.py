@@ -96,6 +96,7 @@ class KafkaWorker:
         self._slot_freed = asyncio.Event()
         self._stop_requested = asyncio.Event()
         self._stopping = False
+        self._reassigned = False  # set by the rebalance callback: the consume loop re-applies pause or resume
         self._started = False
         self._closed = False
         self._loops: list[asyncio.Task[None]] = []
@@ -216,12 +217,17 @@ class KafkaWorker:
                     continue
                 # Still full: pause, so polling (rebalances, max.poll.interval) hands out nothing. Only
                 # then, because pausing drops the prefetched records and resuming costs a fetch round.
-                if not paused:
+                if not paused or self._reassigned:
+                    self._reassigned = False
                     await self._in_consumer(self._pause)
                     paused = True
                 messages = await self._in_consumer(self._consumer.consume, 1, 0)
             else:
-                if paused:
+                # librdkafka keeps a partition's pause across its loss and re-assignment, and resumes only
+                # what is assigned: partitions lost while paused (a broker outage) and assigned again after
+                # the resume would stay paused for good. Whatever was assigned since is set to the mode.
+                if paused or self._reassigned:
+                    self._reassigned = False
                     await self._in_consumer(self._resume)
                     paused = False
                 messages = await self._in_consumer(self._take, self.concurrency - len(self._running))
@@ -410,6 +416,7 @@ class KafkaWorker:
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self._book.assigned(tp.topic, tp.partition)
+        self._reassigned = True
         self._log.info("partitions_assigned", partitions=[tp.partition for tp in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
