@@ -36,7 +36,7 @@ from kestra_stream.executor.runtime import OutageLog, SystemClock
 from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
-from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, fits, too_large
+from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, broker_takes_what_fits, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
 from kestra_stream.kafka.worker._kills import KillListener
@@ -334,18 +334,25 @@ class KafkaWorker:
 
     async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery],
                        refused: str | None = None) -> None:
-        """Logs first, then the result; the offsets are finished only once the broker has the result.
+        """The attempt's log lines, then its result; the offsets are finished only once the broker has them all.
+
+        The result is produced without waiting for the lines' acknowledgements when the broker cannot
+        refuse a line the producer took (``broker_takes_what_fits``): that wait was a broker round trip
+        on the critical path of every task. The lines were produced first, so on one broker connection
+        they are appended before the result too. With a raised record limit the result waits for them,
+        so a line the broker refused as too large still fails the attempt saying so.
 
         Never raises (but on cancellation): a result too large for a Kafka record becomes a FAILED
         result saying so, any other refusal is retried with backoff until the broker has it.
         """
         assert self._producer is not None
-        for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
-            if isinstance(outcome, RecordRefused) and outcome.too_large:
-                refused = refused or f"A log line was refused by the broker: {outcome}. {LOG_LINE_FIX}"
-            elif isinstance(outcome, BaseException):
-                # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
-                self._log_outage.failed(outcome)
+        if broker_takes_what_fits(self.settings):
+            early = [d for d in logs if d.done()]  # refused before they were queued: they still fail the attempt
+            refused = refused or await self._logs_delivered(early)
+            logs = [d for d in logs if not d.done()]
+        else:
+            refused = refused or await self._logs_delivered(logs)
+            logs = []
         if refused is not None:
             result = _failed(result, refused)
         value = encode_event(result)
@@ -368,7 +375,24 @@ class KafkaWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         self._result_outage.recovered()
+        late = await self._logs_delivered(logs)
+        if late is not None:  # a broker whose own limit is below its default: the result had left already
+            self._log.error("log_line_refused_after_result", execution_id=result.execution_id,
+                            taskrun_id=result.taskrun_id, error=late)
         self._finish(positions)
+
+    async def _logs_delivered(self, logs: list[Delivery]) -> str | None:
+        """Wait for the deliveries of ``logs``; why the attempt must fail when one was refused as too large."""
+        if not logs:
+            return None
+        refused = None
+        for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
+            if isinstance(outcome, RecordRefused) and outcome.too_large:
+                refused = refused or f"A log line was refused by the broker: {outcome}. {LOG_LINE_FIX}"
+            elif isinstance(outcome, BaseException):
+                # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
+                self._log_outage.failed(outcome)
+        return refused
 
     def _finish(self, positions: list[Position]) -> None:
         for book, offset in positions:
