@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +54,11 @@ from kestra_stream.worker.services import TaskServices, Unavailable
 log = structlog.get_logger(__name__)
 
 Position = tuple[PartitionOffsets, int]
+# How often a running worker commits the jobs finished since: a commit is a request to the broker,
+# and one per job cost the worker and the broker CPU at every rate. A crash runs at most this much
+# finished work again (the executor ignores a second result of an attempt); a stop or a revocation
+# commits at once.
+COMMIT_SECONDS = 1.0
 
 
 def _failed(result: TaskResult, message: str) -> TaskResult:
@@ -206,8 +212,11 @@ class KafkaWorker:
     async def _consume_loop(self) -> None:
         assert self._consumer is not None
         paused = False
+        commit_due = 0.0
         while not self._stopping:
-            await self._commit(asynchronous=True)
+            if time.monotonic() >= commit_due:
+                commit_due = time.monotonic() + COMMIT_SECONDS
+                await self._commit(asynchronous=True)
             if len(self._running) >= self.concurrency:
                 self._slot_freed.clear()
                 if len(self._running) >= self.concurrency:
