@@ -356,12 +356,14 @@ class KafkaWorker:
         """
         assert self._producer is not None
         if broker_takes_what_fits(self.settings):
-            early = [d for d in logs if d.done()]  # refused before they were queued: they still fail the attempt
-            refused = refused or await self._logs_delivered(early)
-            logs = [d for d in logs if not d.done()]
+            # Those refused before they were queued are done already, and still fail the attempt.
+            settled = {id(d) for d in logs if d.done()}
+            first = [d for d in logs if id(d) in settled]
+            logs = [d for d in logs if id(d) not in settled]
         else:
-            refused = refused or await self._logs_delivered(logs)
-            logs = []
+            first, logs = logs, []
+        delivered = await self._logs_delivered(first)  # awaited even when the attempt fails anyway
+        refused = refused or delivered
         if refused is not None:
             result = _failed(result, refused)
         value = encode_event(result)
