@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from kestra_stream.executor.runtime import OutageLog, SystemClock
 from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
-from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, fits, too_large
+from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, broker_takes_what_fits, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka.worker._heartbeat import WorkerHeartbeat, default_worker_id, encode_heartbeat
 from kestra_stream.kafka.worker._kills import KillListener
@@ -53,6 +54,11 @@ from kestra_stream.worker.services import TaskServices, Unavailable
 log = structlog.get_logger(__name__)
 
 Position = tuple[PartitionOffsets, int]
+# How often a running worker commits the jobs finished since: a commit is a request to the broker,
+# and one per job cost the worker and the broker CPU at every rate. A crash runs at most this much
+# finished work again (the executor ignores a second result of an attempt); a stop or a revocation
+# commits at once.
+COMMIT_SECONDS = 1.0
 
 
 def _failed(result: TaskResult, message: str) -> TaskResult:
@@ -207,8 +213,11 @@ class KafkaWorker:
     async def _consume_loop(self) -> None:
         assert self._consumer is not None
         paused = False
+        commit_due = 0.0
         while not self._stopping:
-            await self._commit(asynchronous=True)
+            if time.monotonic() >= commit_due:
+                commit_due = time.monotonic() + COMMIT_SECONDS
+                await self._commit(asynchronous=True)
             if len(self._running) >= self.concurrency:
                 self._slot_freed.clear()
                 if len(self._running) >= self.concurrency:
@@ -340,18 +349,27 @@ class KafkaWorker:
 
     async def _publish(self, result: TaskResult, positions: list[Position], logs: list[Delivery],
                        refused: str | None = None) -> None:
-        """Logs first, then the result; the offsets are finished only once the broker has the result.
+        """The attempt's log lines, then its result; the offsets are finished only once the broker has them all.
+
+        The result is produced without waiting for the lines' acknowledgements when the broker cannot
+        refuse a line the producer took (``broker_takes_what_fits``): that wait was a broker round trip
+        on the critical path of every task. The lines were produced first, so on one broker connection
+        they are appended before the result too. With a raised record limit the result waits for them,
+        so a line the broker refused as too large still fails the attempt saying so.
 
         Never raises (but on cancellation): a result too large for a Kafka record becomes a FAILED
         result saying so, any other refusal is retried with backoff until the broker has it.
         """
         assert self._producer is not None
-        for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
-            if isinstance(outcome, RecordRefused) and outcome.too_large:
-                refused = refused or f"A log line was refused by the broker: {outcome}. {LOG_LINE_FIX}"
-            elif isinstance(outcome, BaseException):
-                # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
-                self._log_outage.failed(outcome)
+        if broker_takes_what_fits(self.settings):
+            # Those refused before they were queued are done already, and still fail the attempt.
+            settled = {id(d) for d in logs if d.done()}
+            first = [d for d in logs if id(d) in settled]
+            logs = [d for d in logs if id(d) not in settled]
+        else:
+            first, logs = logs, []
+        delivered = await self._logs_delivered(first)  # awaited even when the attempt fails anyway
+        refused = refused or delivered
         if refused is not None:
             result = _failed(result, refused)
         value = encode_event(result)
@@ -374,7 +392,24 @@ class KafkaWorker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         self._result_outage.recovered()
+        late = await self._logs_delivered(logs)
+        if late is not None:  # a broker whose own limit is below its default: the result had left already
+            self._log.error("log_line_refused_after_result", execution_id=result.execution_id,
+                            taskrun_id=result.taskrun_id, error=late)
         self._finish(positions)
+
+    async def _logs_delivered(self, logs: list[Delivery]) -> str | None:
+        """Wait for the deliveries of ``logs``; why the attempt must fail when one was refused as too large."""
+        if not logs:
+            return None
+        refused = None
+        for outcome in await asyncio.gather(*(asyncio.wrap_future(d) for d in logs), return_exceptions=True):
+            if isinstance(outcome, RecordRefused) and outcome.too_large:
+                refused = refused or f"A log line was refused by the broker: {outcome}. {LOG_LINE_FIX}"
+            elif isinstance(outcome, BaseException):
+                # librdkafka already retried for message.timeout.ms; a lost line must not hold the result.
+                self._log_outage.failed(outcome)
+        return refused
 
     def _finish(self, positions: list[Position]) -> None:
         for book, offset in positions:
