@@ -393,6 +393,10 @@ class TriggerContext(Protocol):
 
 
     def render(self, value: Any) -> Any: ...
+
+    def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
+        """``value`` rendered with ``extra`` variables beside the trigger's (http.Trigger's ``response``)."""
+
     def log(self, level: LogLevel, message: str) -> None: ...
     async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str: ...
 

@@ -114,6 +114,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
         },
     },
     core.Webhook: {"id": "wh", "key": "4wjtkzwVGBM9yKnjm3yv8r", "wait": True, "returnOutputs": True},
+    core.HttpTrigger: {"id": "http", "uri": "https://example.com/", "responseCondition": "{{ response.code }}"},
     core.ExecutionStatus: {"in": ["SUCCESS"], "notIn": ["FAILED"]},
     core.HasRetryAttempt: {"in": ["FAILED"], "notIn": ["KILLED"]},
     core.ExecutionFlow: {"namespace": "company.team", "flowId": "extract"},
