@@ -8,7 +8,6 @@ clock: dates are fixed, so the calendars decide and the test never depends on to
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.scheduler import EmbeddedScheduler
+from tests._clock import Clock
 
 # Fire at 09:00 in Paris on public holidays only, and on every other day: Bastille Day (14 July
 # 2024) is the only French public holiday from Friday 12 to Tuesday 16 July 2024.
@@ -64,17 +64,6 @@ triggers:
         country: DE{extra}
 """ for trigger_id, extra in (("saarland", "\n        subDivision: SL"), ("berlin", "\n        subDivision: be"),
                               ("germany", "")))
-
-
-class Clock:
-    def __init__(self, start: str) -> None:
-        self.value = datetime.fromisoformat(start)
-
-    def __call__(self) -> datetime:
-        return self.value
-
-    def set(self, text: str) -> None:
-        self.value = datetime.fromisoformat(text)
 
 
 @pytest.fixture
