@@ -28,7 +28,7 @@ from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.api._services import ApiServices
 from kestra_stream.backend import FlowRepository
 from kestra_stream.errors import FlowProblem, FlowValidationError, NotFoundError
-from kestra_stream.flows import Source, parse_source
+from kestra_stream.flows import Source, expression_warnings, parse_source
 from kestra_stream.kafka import FlowRecord
 from kestra_stream.models.flow import Flow
 from kestra_stream.plugins import PluginKind, PluginRegistry
@@ -234,6 +234,12 @@ def _shifted(problem: FlowProblem, offset: int, prefix: str = "") -> ErrorDetail
                        line=problem.line + offset if problem.line is not None else None, column=problem.column)
 
 
+def _detail_text(detail: ErrorDetail) -> str:
+    """One problem as a line of Kestra's ``constraints`` text: path, message, line."""
+    where = f"{detail.path}: " if detail.path else ""
+    return f"{where}{detail.message}{f' (line {detail.line})' if detail.line else ''}"
+
+
 def deprecations(source: Source, registry: PluginRegistry) -> tuple[list[str], list[str]]:
     """Where a document uses an older plugin name, and what replaces each (Kestra's deprecationPaths, infos)."""
     paths: list[str] = []
@@ -270,13 +276,13 @@ def _validate_document(flows: FlowRepository, registry: PluginRegistry, index: i
                                "namespace": namespace if isinstance(namespace, str) else None}
     if isinstance(parsed, Source):
         verdict["deprecation_paths"], verdict["infos"] = deprecations(parsed, registry)
+        verdict["warnings"] = [_detail_text(_shifted(w, offset)) for w in expression_warnings(parsed)]
     try:
         flow = flows.parse(text)
     except FlowValidationError as exc:
         details = [_shifted(p, offset) for p in exc.problems]
         verdict["violations"] = details
-        verdict["constraints"] = "\n".join(
-            f"{d.path + ': ' if d.path else ''}{d.message}{f' (line {d.line})' if d.line else ''}" for d in details)
+        verdict["constraints"] = "\n".join(_detail_text(d) for d in details)
         return FlowValidation.model_validate(verdict)
     if flow.revision is not None:
         latest = max((f.revision or 0 for f in flows.revisions(flow.namespace, flow.id)), default=0)

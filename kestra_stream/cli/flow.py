@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from kestra_stream.cli._kafka_options import kafka_options, kafka_settings
 from kestra_stream.errors import BackendError, FlowProblem, FlowValidationError
-from kestra_stream.flows import flow_files, load_flow_file
+from kestra_stream.flows import flow_files, flow_warnings, load_flow_file
 from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
 
 
@@ -24,7 +25,9 @@ def validate(paths: tuple[Path, ...]) -> None:
     """Check flow files (or directories of *.yml / *.yaml) completely, reporting every problem.
 
     Prints ``OK <namespace>.<id>`` for each valid flow and ``FILE:LINE:COL: message (at path)``
-    for each problem of an invalid one; exits with 1 when any flow is invalid.
+    for each problem of an invalid one; exits with 1 when any flow is invalid. An expression that
+    cannot be parsed is a ``warning:`` line under its flow's OK: as in Kestra, the flow is accepted
+    and what renders that expression fails when it runs.
     """
     failed = False
     files: list[Path] = []
@@ -47,6 +50,8 @@ def validate(paths: tuple[Path, ...]) -> None:
             failed = True
             continue
         click.echo(f"OK {loaded.namespace}.{loaded.id}")
+        _report([replace(w, message=f"warning: {w.message}")
+                 for w in flow_warnings(loaded.source or "", file=str(file))])
     if failed:
         raise SystemExit(1)
 

@@ -251,7 +251,8 @@ class Working:
             return None
         owner_tr, task = owner
         return SharedDirectory(owner_task_id=task.id, owner_taskrun_id=owner_tr.id, input_files=task.input_files,
-                               output_files=task.output_files, namespace_files=task.namespace_files)
+                               output_files=task.output_files, namespace_files=task.namespace_files,
+                               cache=task.cache, owner_value=owner_tr.value)
 
     def timer(self, purpose: Any, tr: TaskRun, attempt: int, fire_at: datetime) -> None:
         self.commands.append(ScheduleTimer(

@@ -6,12 +6,16 @@ loaded, and every problem comes back at once, each pointing at its line.
 
 - duplicate task ids anywhere (nested, errors, finally, afterExecution, flowable branches),
   duplicate trigger ids and duplicate input ids;
-- expression syntax in every string of tasks, triggers, outputs and variables;
 - inputs' ``dependsOn`` naming an unknown input, and cycles among them;
 - Dag tasks' ``dependsOn`` naming a task outside the Dag, and cycles among them;
 - a flowable task with an empty task list;
 - a Subflow or ForEachItem that calls the flow itself (Kestra refuses the recursion at validation);
 - Kestra's deprecated ``listeners``, which are not implemented (the message says what to use instead).
+
+Expression syntax is not among them: Kestra compiles an expression only when it renders it, so a
+flow whose expression cannot be parsed deploys and the task using it fails when it runs (Kestra's
+``flowable-with-parent-fail``). :func:`expression_warnings` names those expressions for ``flow
+validate`` and the API's validation, as warnings that do not refuse the flow.
 """
 
 from __future__ import annotations
@@ -96,7 +100,6 @@ def run_checks(source: Source, registry: PluginRegistry) -> CheckResult:
             inside = format_path(task.path)
             if any(p.path.startswith(inside + ".") for p in problems):
                 superseded.add(inside)
-    problems += _expressions(source)
     return CheckResult(problems, superseded)
 
 
@@ -277,18 +280,22 @@ def _recursive_calls(source: Source, tasks: list[RawTask]) -> list[FlowProblem]:
         and task.raw.get("flowId") == flow_id and task.raw.get("namespace") == namespace]
 
 
-def _expressions(source: Source) -> list[FlowProblem]:
+def expression_warnings(source: Source) -> list[FlowProblem]:
+    """Every expression of tasks, triggers, outputs and variables that cannot be parsed, at its line."""
+    if not isinstance(source.data, Mapping):
+        return []
     engine = default_engine()
-    problems: list[FlowProblem] = []
+    warnings: list[FlowProblem] = []
     for key in ("tasks", "errors", "finally", "afterExecution", "triggers", "outputs", "variables"):
         for path, text in _strings(source.data.get(key), (key,)):
             try:
                 engine.check(text)
             except ExpressionError as exc:
-                problems.append(source.problem(
-                    f"invalid expression {text.strip()!r}: {exc.reason.rstrip('.')}; fix its syntax "
+                warnings.append(source.problem(
+                    f"invalid expression {text.strip()!r}: {exc.reason.rstrip('.')}; whatever renders it fails "
+                    "when it runs (as in Kestra, the flow is still accepted): fix its syntax "
                     "(expressions are written {{ ... }}, tags {% ... %})", path))
-    return problems
+    return warnings
 
 
 def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:

@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 from pydantic_core.core_schema import ErrorType
 
 from kestra_stream.errors import FlowProblem, FlowValidationError, KestraStreamError
-from kestra_stream.flows._checks import run_checks
+from kestra_stream.flows._checks import expression_warnings, run_checks
 from kestra_stream.flows._source import Path, PathPart, Source, format_path, parse_source
 from kestra_stream.flows.defaults import PluginDefault
 from kestra_stream.models import flow as flow_model
@@ -82,6 +82,12 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
     if problems or flow is None:
         raise FlowValidationError(_ordered(problems), flow_id=flow_id, namespace=namespace)
     return flow.with_source(text)
+
+
+def flow_warnings(text: str, *, file: str | None = None) -> list[FlowProblem]:
+    """What is wrong in a flow but does not refuse it: expressions that will fail when rendered."""
+    parsed = parse_source(text, file=file)
+    return [] if isinstance(parsed, FlowProblem) else expression_warnings(parsed)
 
 
 def load_flow_file(path: str | FsPath, *, registry: PluginRegistry | None = None,

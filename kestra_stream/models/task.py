@@ -228,6 +228,13 @@ class NamespaceFiles(_Sub):
     exclude: list[str] | None = None
 
 
+class DirectoryCache(_Sub):
+    """A WorkingDirectory's ``cache``: its files matching ``patterns``, kept per flow and task for later runs."""
+
+    patterns: list[str] = Field(min_length=1, description="Globs of the files to keep ('node_modules/**').")
+    ttl: Duration | None = Field(default=None, description="How long a cache is used after it was last written.")
+
+
 class WorkingDirectoryTask(FlowableTask):
     """Runs its runnable children one after another in one working directory.
 
@@ -240,6 +247,7 @@ class WorkingDirectoryTask(FlowableTask):
     input_files: dict[str, Any] | str | None = None
     output_files: list[str] | None = None
     namespace_files: NamespaceFiles | None = None
+    cache: DirectoryCache | None = None
 
 
 class SharedDirectory(BaseModel):
@@ -252,6 +260,9 @@ class SharedDirectory(BaseModel):
     input_files: dict[str, Any] | str | None = None
     output_files: list[str] | None = None
     namespace_files: NamespaceFiles | None = None
+    cache: DirectoryCache | None = None
+    # The owner's task-run value (inside a ForEach): each value keeps a cache of its own, as in Kestra.
+    owner_value: str | None = None
 
 
 class SleepTask(Task):
@@ -393,6 +404,10 @@ class TriggerContext(Protocol):
 
 
     def render(self, value: Any) -> Any: ...
+
+    def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
+        """``value`` rendered with ``extra`` variables beside the trigger's (http.Trigger's ``response``)."""
+
     def log(self, level: LogLevel, message: str) -> None: ...
     async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str: ...
 

@@ -128,6 +128,10 @@ class BackendTriggerContext:
     def render(self, value: Any) -> Any:
         return render_with_trigger(value, self._flow, {}, datetime.now(UTC))
 
+    def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
+        scope = {**trigger_scope(self._flow, {}), **extra}
+        return default_engine().render_typed(value, scope, FixedFunctions(datetime.now(UTC)))
+
     def log(self, level: LogLevel, message: str) -> None:
         self._log.log(_LEVELS[level], message)
 

@@ -160,6 +160,20 @@ async def test_validate_answers_one_verdict_per_document_with_lines_in_the_whole
     assert nothing.status == 422
 
 
+async def test_an_unparsable_expression_is_a_warning_and_the_flow_is_still_created(api: ApiHarness) -> None:
+    # Kestra compiles expressions only when it renders them: the flow deploys and its run fails.
+    ns = _ns()
+    body = _flow(ns) + "---\n" + _flow(ns, flow_id="late", message="'{{ inputs.name'")
+    verdicts = await (await api.client.post("/api/v1/flows/validate", data=body, headers=YAML)).json()
+    assert verdicts[0]["warnings"] == []
+    late = verdicts[1]
+    assert "constraints" not in late and len(late["warnings"]) == 1
+    assert late["warnings"][0].startswith("tasks[0].message: invalid expression '{{ inputs.name'")
+    assert late["warnings"][0].endswith("(line 13)")  # line 6 of the second document, after 6 lines and ---
+    created = await _create(api, _flow(ns, flow_id="late", message="'{{ inputs.name'"))
+    assert created["revision"] == 1
+
+
 async def test_bulk_update_creates_updates_and_deletes_the_namespace_flows_not_sent(api: ApiHarness) -> None:
     ns = _ns()
     await _create(api, _flow(ns, flow_id="kept", message="one"))

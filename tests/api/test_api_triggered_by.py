@@ -10,6 +10,7 @@ from typing import Any
 
 from kestra_stream.scheduler import Scheduler, SqliteTriggerStore
 from kestra_stream.triggers import FlowTriggers
+from tests._clock import Clock
 from tests.api.conftest import ApiHarness
 
 SEARCH = "/api/v1/executions/search"
@@ -53,14 +54,6 @@ triggers:
         namespace: {ns}
         flowId: work
 """
-
-
-class Clock:
-    def __init__(self, start: str) -> None:
-        self.value = datetime.fromisoformat(start)
-
-    def __call__(self) -> datetime:
-        return self.value
 
 
 async def search(api: ApiHarness, *params: tuple[str, str], status: int = 200) -> Any:

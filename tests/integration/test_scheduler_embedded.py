@@ -23,6 +23,7 @@ from kestra_stream.scheduler import (
     start_backfill,
 )
 from kestra_stream.triggers import emit_execution, triggered_execution_id
+from tests._clock import Clock
 
 UID = "it.scheduler/hourly/every_hour"
 FLOW = """
@@ -38,17 +39,6 @@ triggers:
     cron: "0 * * * *"
     recoverMissedSchedules: {recover}
 """
-
-
-class Clock:
-    def __init__(self, start: str) -> None:
-        self.value = datetime.fromisoformat(start)
-
-    def __call__(self) -> datetime:
-        return self.value
-
-    def set(self, text: str) -> None:
-        self.value = datetime.fromisoformat(text)
 
 
 class Run:

@@ -114,6 +114,7 @@ RAW: dict[type[PluginModel], dict[str, Any]] = {
         },
     },
     core.Webhook: {"id": "wh", "key": "4wjtkzwVGBM9yKnjm3yv8r", "wait": True, "returnOutputs": True},
+    core.HttpTrigger: {"id": "http", "uri": "https://example.com/", "responseCondition": "{{ response.code }}"},
     core.ExecutionStatus: {"in": ["SUCCESS"], "notIn": ["FAILED"]},
     core.HasRetryAttempt: {"in": ["FAILED"], "notIn": ["KILLED"]},
     core.ExecutionFlow: {"namespace": "company.team", "flowId": "extract"},
@@ -483,11 +484,15 @@ def test_split_needs_exactly_one_way_of_splitting() -> None:
             core.Split.model_validate({"type": "storage.Split", **raw})
 
 
-def test_working_directory_refuses_cache_rather_than_ignore_it() -> None:
-    with pytest.raises(ValidationError, match="cache on a WorkingDirectory is not implemented"):
+def test_working_directory_cache_needs_its_patterns() -> None:
+    with pytest.raises(ValidationError, match="patterns"):
         core.WorkingDirectory.model_validate({
-            "type": "flow.WorkingDirectory", "id": "wd", "cache": {"patterns": ["*.txt"]},
+            "type": "flow.WorkingDirectory", "id": "wd", "cache": {"ttl": "PT5M"},
             "tasks": [{"id": "l", "type": "log.Log", "message": "m"}]})
+    wd = core.WorkingDirectory.model_validate({
+        "type": "flow.WorkingDirectory", "id": "wd", "cache": {"patterns": ["*.txt"], "ttl": "PT5m"},
+        "tasks": [{"id": "l", "type": "log.Log", "message": "m"}]})
+    assert wd.cache is not None and wd.cache.ttl is not None and wd.cache.ttl.total_seconds() == 300
 
 
 def test_working_directory_refuses_children_that_do_not_run_on_a_worker() -> None:

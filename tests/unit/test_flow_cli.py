@@ -33,6 +33,18 @@ def test_an_invalid_flow_prints_each_problem_with_its_position_and_exits_1(tmp_p
     assert len(lines) == 2
 
 
+def test_an_unparsable_expression_is_a_warning_under_ok_and_exits_0(tmp_path: Path) -> None:
+    late = tmp_path / "late.yaml"
+    late.write_text(GOOD.replace("message: hi", "message: '{{ inputs.name'"))
+    result = CliRunner().invoke(main, ["flow", "validate", str(late)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "OK company.team.hello"
+    assert lines[1].startswith(f"{late}:6:14: warning: invalid expression '{{{{ inputs.name'")
+    assert "fails when it runs" in lines[1] and lines[1].endswith("(at tasks[0].message)")
+    assert len(lines) == 2
+
+
 def test_a_path_that_does_not_exist_fails(tmp_path: Path) -> None:
     (tmp_path / "hello.yaml").write_text(GOOD)
     missing = tmp_path / "missing.yaml"

@@ -1,7 +1,8 @@
 """Every valid fixture and compat flow loads cleanly; every invalid fixture reports its declared problem.
 
 An invalid fixture declares what it expects on its first line:
-``# expect: line 7: unknown task type 'io.kestra.plugin.core.log.Lg'``.
+``# expect: line 7: unknown task type 'io.kestra.plugin.core.log.Lg'``. A warning fixture is a flow
+that loads (Kestra accepts it) with the declared warning at its line.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import pytest
 from ruamel.yaml import YAML
 
 from kestra_stream.errors import FlowValidationError
-from kestra_stream.flows import load_flow_file
+from kestra_stream.flows import flow_warnings, load_flow_file
 
 TESTS = Path(__file__).resolve().parents[1]
 VALID = sorted((TESTS / "flows" / "valid").glob("*.yaml"))
 INVALID = sorted((TESTS / "flows" / "invalid").glob("*.yaml"))
+WARNING = sorted((TESTS / "flows" / "warning").glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: line (\d+): (.+)$")
 
 
@@ -40,6 +42,7 @@ def _id(path: Path) -> str:
 def test_the_corpora_are_large_enough() -> None:
     assert len(VALID) >= 20
     assert len(INVALID) >= 45
+    assert len(WARNING) >= 7
     assert len(COMPAT) >= 18
 
 
@@ -51,6 +54,23 @@ def test_valid_flow_loads_without_problem(path: Path) -> None:
         pytest.fail(f"{path} should be valid:\n{exc}")
     assert flow.tasks
     assert flow.source == path.read_text()
+
+
+@pytest.mark.parametrize("path", VALID, ids=_id)
+def test_valid_flow_has_no_warning(path: Path) -> None:
+    assert flow_warnings(path.read_text(), file=str(path)) == []
+
+
+@pytest.mark.parametrize("path", WARNING, ids=_id)
+def test_unparsable_expression_is_a_warning_at_its_line_and_the_flow_still_loads(path: Path) -> None:
+    header = EXPECT.match(path.read_text().splitlines()[0])
+    assert header, f"{path} must start with '# expect: line N: message fragment'"
+    line, fragment = int(header.group(1)), header.group(2)
+    load_flow_file(path)
+    warnings = flow_warnings(path.read_text(), file=str(path))
+    found = [w for w in warnings if fragment in w.message and w.line == line]
+    assert found, f"no warning mentions {fragment!r} at line {line}; got: {warnings}"
+    assert "fails when it runs" in found[0].message
 
 
 @pytest.mark.parametrize("path", INVALID, ids=_id)

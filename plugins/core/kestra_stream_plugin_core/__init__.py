@@ -57,7 +57,7 @@ from kestra_stream_plugin_core.for_each_item import (
     ForEachItemSplit,
 )
 from kestra_stream_plugin_core.history import Count, CountedFlow, PurgeExecutions, PurgeLogs
-from kestra_stream_plugin_core.http import Download, HttpOptions, Request
+from kestra_stream_plugin_core.http import Download, HttpOptions, HttpTrigger, Request
 from kestra_stream_plugin_core.items import DeduplicateItems, FilterItems
 from kestra_stream_plugin_core.kv import KVDelete, KVGet, KVGetKeys, KVSet
 from kestra_stream_plugin_core.local_files import LocalFiles
@@ -100,7 +100,7 @@ TASKS: tuple[type[PluginModel], ...] = (
     UploadFiles, DownloadFiles, DeleteFiles,
     Count, PurgeExecutions, PurgeLogs,
 )
-TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)
+TRIGGERS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook, HttpTrigger)
 CONDITIONS: tuple[type[PluginModel], ...] = (
     ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
     DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Not, Or,
@@ -160,6 +160,7 @@ __all__ = [
     "ForEachItemSplit",
     "HasRetryAttempt",
     "HttpOptions",
+    "HttpTrigger",
     "If",
     "KVDelete",
     "KVGet",

@@ -1,5 +1,6 @@
-"""``http.Request`` (call an HTTP endpoint) and ``http.Download`` (a URL's content into internal storage),
-on aiohttp's client."""
+"""``http.Request`` (call an HTTP endpoint), ``http.Download`` (a URL's content into internal storage)
+and ``http.Trigger`` (poll an endpoint, start an execution when its answer meets a condition), on
+aiohttp's client."""
 
 from __future__ import annotations
 
@@ -7,23 +8,34 @@ import base64
 import json
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
 from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import LogLevel, RunContext, RunnableTask, not_implemented
+from kestra_stream.expressions import is_truthy
+from kestra_stream.models.plugin import PluginInfo, PluginModel
+from kestra_stream.models.task import (
+    LogLevel,
+    PollingTrigger,
+    RunContext,
+    RunnableTask,
+    TriggerContext,
+    not_implemented,
+)
 from kestra_stream.storage import PREFIX, StorageError
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core._base import Props, as_text
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from kestra_stream.storage import Storage
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 MULTIPART = "multipart/form-data"
@@ -79,7 +91,30 @@ def _seconds(value: timedelta | None) -> float | None:
     return value.total_seconds() if value is not None else None
 
 
-class _HttpTask(RunnableTask):
+class _Rendering(Protocol):
+    """What building a request needs: a task's RunContext, or a trigger's context through ``_TriggerRendering``."""
+
+    @property
+    def storage(self) -> Storage: ...
+    def render(self, value: Any) -> Any: ...
+    def render_string(self, value: Any) -> str: ...
+
+
+@dataclass(frozen=True)
+class _Answer:
+    url: str
+    code: int
+    reason: str | None
+    headers: dict[str, list[str]]
+    body: str | None
+
+
+class _HttpCall(PluginModel):
+    """The request properties of the HTTP tasks and of http.Trigger (Kestra's HttpInterface)."""
+
+    if TYPE_CHECKING:
+        id: str  # declared by the task or trigger base; only named here for the error messages
+
     uri: str = Field(description="The URL to call (http or https).")
     method: Method = Field(default="GET", description="The HTTP method.")
     body: str | dict[str, Any] | list[Any] | None = Field(
@@ -90,17 +125,13 @@ class _HttpTask(RunnableTask):
     headers: dict[str, Any] | None = Field(default=None, description="Request headers, rendered.")
     options: HttpOptions | None = Field(default=None, description="Timeouts, redirects, authentication ...")
     ssl_options: SslOptions | None = None
-    allow_failed: bool = Field(default=False, description="Succeed even when the server answers 4xx or 5xx.")
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    def _allow_failed(self) -> bool:
-        return self.allow_failed or bool(self.options and self.options.allow_failed)
-
-    def _url(self, ctx: RunContext) -> str:
+    def _url(self, ctx: _Rendering) -> str:
         url = ctx.render_string(self.uri).strip()
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -117,7 +148,7 @@ class _HttpTask(RunnableTask):
         return aiohttp.ClientTimeout(total=_seconds(options.read_timeout), sock_connect=_seconds(connect),
                                      connect=_seconds(connect), sock_read=_seconds(idle))
 
-    def _headers(self, ctx: RunContext) -> dict[str, str]:
+    def _headers(self, ctx: _Rendering) -> dict[str, str]:
         headers: dict[str, str] = {}
         for name, value in (self.headers or {}).items():
             rendered = ctx.render(value)
@@ -137,7 +168,7 @@ class _HttpTask(RunnableTask):
             headers["Content-Type"] = ctx.render_string(self.content_type)
         return headers
 
-    async def _payload(self, ctx: RunContext, headers: dict[str, str]) -> Any:
+    async def _payload(self, ctx: _Rendering, headers: dict[str, str]) -> Any:
         import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
         if self.form_data is not None:
             multipart = self.content_type is not None and ctx.render_string(self.content_type) == MULTIPART
@@ -169,7 +200,7 @@ class _HttpTask(RunnableTask):
             return json.dumps(body).encode()
         return as_text(body).encode()
 
-    async def _stored(self, ctx: RunContext, uri: str) -> bytes:
+    async def _stored(self, ctx: _Rendering, uri: str) -> bytes:
         try:
             return await ctx.storage.get(uri)
         except StorageError as exc:
@@ -180,20 +211,62 @@ class _HttpTask(RunnableTask):
         insecure = bool(self.ssl_options and self.ssl_options.insecure_trust_all_certificates)
         return aiohttp.ClientSession(timeout=self._timeout(), connector=aiohttp.TCPConnector(ssl=not insecure))
 
-    def _proxy(self, ctx: RunContext) -> str | None:
+    def _proxy(self, ctx: _Rendering) -> str | None:
         options = self.options
         if options is None or options.proxy_type != "HTTP" or not options.proxy_address or not options.proxy_port:
             return None
         return f"http://{ctx.render_string(options.proxy_address)}:{options.proxy_port}"
 
+    def _timed_out(self, method: str, url: str) -> TaskFailure:
+        return TaskFailure(f"HTTP {method} {url} timed out (options: connectTimeout, readTimeout, "
+                           "readIdleTimeout); raise the timeouts or check the server", task_id=self.id)
+
+    async def _fetch(self, ctx: _Rendering) -> _Answer:
+        """Send the request and read the whole answer as text (HEAD: no body)."""
+        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
+        url = self._url(ctx)
+        headers = self._headers(ctx)
+        payload = await self._payload(ctx, headers)
+        limit = self.options.max_content_length if self.options else None
+        charset = self.options.default_charset if self.options else "UTF-8"
+        follow = self.options.follow_redirects if self.options else True
+        try:
+            async with self._session() as session, session.request(
+                    self.method, url, headers=headers, data=payload, allow_redirects=follow,
+                    proxy=self._proxy(ctx)) as response:
+                raw = await _read_limited(response, limit, self.id, url)
+                body = raw.decode(response.charset or charset, errors="replace")
+                return _Answer(url, response.status, response.reason, _header_lists(response.headers),
+                               body if self.method != "HEAD" else None)
+        except TimeoutError as exc:
+            raise self._timed_out(self.method, url) from exc
+        except aiohttp.ClientError as exc:
+            raise TaskFailure(f"HTTP {self.method} {url} failed: {type(exc).__name__}: {exc}",
+                              task_id=self.id) from exc
+
+
+class _NoEncryption(PluginModel):
+    encrypt_body: bool = Field(default=False, description="Must stay false: the body is never encrypted here.")
+
+    @field_validator("encrypt_body")
+    @classmethod
+    def _no_encryption(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(not_implemented("encryptBody", "outputs are not encrypted here; remove it and keep "
+                                                            "secrets out of the response body"))
+        return value
+
+
+class _HttpTask(_HttpCall, RunnableTask):
+    allow_failed: bool = Field(default=False, description="Succeed even when the server answers 4xx or 5xx.")
+
+    def _allow_failed(self) -> bool:
+        return self.allow_failed or bool(self.options and self.options.allow_failed)
+
     def _failed(self, method: str, url: str, status: int, reason: str | None, body: str) -> TaskFailure:
         shown = f": {body[:500]}" if body else ""
         return TaskFailure(f"HTTP {method} {url} answered {status} {reason or ''}".rstrip() + shown +
                            "; set allowFailed: true to accept error statuses", task_id=self.id)
-
-    def _timed_out(self, method: str, url: str) -> TaskFailure:
-        return TaskFailure(f"HTTP {method} {url} timed out (options: connectTimeout, readTimeout, "
-                           "readIdleTimeout); raise the timeouts or check the server", task_id=self.id)
 
 
 def _header_lists(headers: Any) -> dict[str, list[str]]:
@@ -203,7 +276,7 @@ def _header_lists(headers: Any) -> dict[str, list[str]]:
     return grouped
 
 
-class Request(_HttpTask):
+class Request(_NoEncryption, _HttpTask):
     """Call an HTTP endpoint; outputs ``code``, ``headers`` and ``body`` (text)."""
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
@@ -224,40 +297,12 @@ tasks:
 """,),
     )
 
-    encrypt_body: bool = Field(default=False, description="Must stay false: the body is never encrypted here.")
-
-    @field_validator("encrypt_body")
-    @classmethod
-    def _no_encryption(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(not_implemented("encryptBody", "outputs are not encrypted here; remove it and keep "
-                                                            "secrets out of the response body"))
-        return value
-
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
-        import aiohttp  # on first use: a flow without HTTP tasks does not pay for the client
-        url = self._url(ctx)
-        headers = self._headers(ctx)
-        payload = await self._payload(ctx, headers)
-        limit = self.options.max_content_length if self.options else None
-        charset = self.options.default_charset if self.options else "UTF-8"
-        follow = self.options.follow_redirects if self.options else True
-        try:
-            async with self._session() as session, session.request(
-                    self.method, url, headers=headers, data=payload, allow_redirects=follow,
-                    proxy=self._proxy(ctx)) as response:
-                raw = await _read_limited(response, limit, self.id, url)
-                body = raw.decode(response.charset or charset, errors="replace")
-                code, reason, answer_headers = response.status, response.reason, _header_lists(response.headers)
-        except TimeoutError as exc:
-            raise self._timed_out(self.method, url) from exc
-        except aiohttp.ClientError as exc:
-            raise TaskFailure(f"HTTP {self.method} {url} failed: {type(exc).__name__}: {exc}",
-                              task_id=self.id) from exc
-        if code >= 400 and not self._allow_failed():
-            raise self._failed(self.method, url, code, reason, body)
-        ctx.log(LogLevel.DEBUG, f"Request '{url}' with the response code '{code}'")
-        return {"uri": url, "code": code, "headers": answer_headers, "body": body if self.method != "HEAD" else None}
+        answer = await self._fetch(ctx)
+        if answer.code >= 400 and not self._allow_failed():
+            raise self._failed(self.method, answer.url, answer.code, answer.reason, answer.body or "")
+        ctx.log(LogLevel.DEBUG, f"Request '{answer.url}' with the response code '{answer.code}'")
+        return {"uri": answer.url, "code": answer.code, "headers": answer.headers, "body": answer.body}
 
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int | None, task_id: str, url: str) -> bytes:
@@ -355,3 +400,68 @@ async def _save(response: aiohttp.ClientResponse, target: Path) -> int:
             out.write(chunk)
             length += len(chunk)
     return length
+
+
+class _TriggerRendering:
+    """A trigger's context seen as what building a request needs (texts rendered as Kestra prints values)."""
+
+    def __init__(self, ctx: TriggerContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def storage(self) -> Storage:
+        return self._ctx.storage
+
+    def render(self, value: Any) -> Any:
+        return self._ctx.render(value)
+
+    def render_string(self, value: Any) -> str:
+        return as_text(self._ctx.render(value))
+
+
+class HttpTrigger(_NoEncryption, _HttpCall, PollingTrigger):
+    """Every ``interval``, call ``uri``; when ``responseCondition`` holds for the answer, start an execution
+    with the answer as ``trigger.*`` (``uri``, ``code``, ``headers``, ``body``).
+
+    The condition sees ``response.statusCode``, ``response.body`` (text) and ``response.headers``; an
+    error status does not stop the trigger, it is the condition's to judge (its default is any status
+    below 400). A call that cannot be made (no answer, a timeout) is logged and tried again at the next
+    interval. Each answer that meets the condition starts one execution: use ``stopAfter`` to stop
+    after the first that succeeds.
+    """
+
+    plugin: ClassVar[PluginInfo] = PluginInfo(
+        type="io.kestra.plugin.core.http.Trigger",
+        short="http.Trigger",
+        aliases=("io.kestra.plugin.fs.http.Trigger",),
+        title="Poll an HTTP endpoint and start an execution when its answer meets a condition.",
+        examples=("""\
+id: http_price_alert
+namespace: company.team
+tasks:
+  - id: log_price
+    type: io.kestra.plugin.core.log.Log
+    message: "The price is now {{ json(trigger.body).price }}"
+triggers:
+  - id: http
+    type: io.kestra.plugin.core.http.Trigger
+    uri: https://example.com/products/1
+    responseCondition: "{{ json(response.body).price <= 110 }}"
+    interval: PT30S
+    stopAfter:
+      - SUCCESS
+""",),
+    )
+
+    response_condition: str = Field(
+        default="{{ response.statusCode < 400 }}",
+        description="Whether the answer starts an execution: an expression over response.statusCode, "
+                    "response.body and response.headers (0, null, false and '' are false).")
+
+    async def evaluate(self, ctx: TriggerContext) -> Mapping[str, Any] | None:
+        answer = await self._fetch(_TriggerRendering(ctx))
+        ctx.log(LogLevel.DEBUG, f"{answer.url} responded with status code '{answer.code}'")
+        response = {"statusCode": answer.code, "body": answer.body, "headers": answer.headers}
+        if not is_truthy(ctx.render_with(self.response_condition, {"response": response})):
+            return None
+        return {"uri": answer.url, "code": answer.code, "headers": answer.headers, "body": answer.body}

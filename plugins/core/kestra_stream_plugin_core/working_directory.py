@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from kestra_stream.executor.flowables import FlowableContext, Resolution
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import AnyTask, RunnableTask, Task, WorkingDirectoryTask, not_implemented
+from kestra_stream.models.task import AnyTask, DirectoryCache, RunnableTask, Task, WorkingDirectoryTask
 
 
 class WorkingDirectory(WorkingDirectoryTask):
@@ -55,17 +55,10 @@ tasks:
     output_files: list[str] | None = Field(
         default=None, description="Globs of files uploaded to internal storage after each task; "
                                   "`outputs.<id>.outputFiles` maps their names to their URIs.")
-    cache: Any = Field(default=None, description="Not implemented: refused at validation.")
-
-    @field_validator("cache")
-    @classmethod
-    def _no_cache(cls, value: Any) -> Any:
-        if value is not None:
-            raise ValueError(not_implemented(
-                "cache on a WorkingDirectory", "the directory always starts from inputFiles and namespaceFiles; "
-                                               "keep reusable files in namespace files or the KV store and remove "
-                                               "`cache`"))
-        return value
+    cache: DirectoryCache | None = Field(
+        default=None, description="Files kept for the next executions: those matching `patterns` are archived in "
+                                  "internal storage (per flow, task and task-run value) when a task changed them, "
+                                  "and restored before the first task while younger than `ttl`.")
 
     @model_validator(mode="after")
     def _runnable_children(self) -> WorkingDirectory:

@@ -1,0 +1,124 @@
+"""http.Trigger against a local aiohttp server started in the test: its condition over the answer, and
+the embedded scheduler polling it into executions that read the answer as ``trigger.*``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from kestra_stream_plugin_core import HttpTrigger
+
+from kestra_stream.embedded import EmbeddedEngine
+from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.models.execution import Execution
+from kestra_stream.models.state import StateType
+from kestra_stream.scheduler import EmbeddedScheduler
+from kestra_stream.triggers import BackendTriggerContext
+from tests._waiting import until
+
+NS = "http.trigger"
+
+
+@dataclass
+class Shop:
+    """The endpoint polled: a price the test changes, and an answer status."""
+
+    price: int = 150
+    status: int = 200
+    calls: list[str] = field(default_factory=list)
+
+    async def product(self, request: web.Request) -> web.Response:
+        self.calls.append(request.headers.get("X-Token", ""))
+        return web.json_response({"price": self.price}, status=self.status)
+
+
+@pytest.fixture
+def shop() -> Shop:
+    return Shop()
+
+
+@pytest.fixture
+async def server(shop: Shop) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/product", shop.product)
+    test_server = TestServer(app)
+    await test_server.start_server()
+    try:
+        yield str(test_server.make_url("/product"))
+    finally:
+        await test_server.close()
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
+    async with EmbeddedEngine(tmp_path / "home") as started:
+        yield started
+
+
+def _flow(flow_id: str, trigger: dict[str, object]) -> str:
+    return json.dumps({
+        "id": flow_id, "namespace": NS,
+        "tasks": [{"id": "log", "type": "io.kestra.plugin.core.log.Log",
+                   "message": "price {{ json(trigger.body).price }} ({{ trigger.code }})"}],
+        "triggers": [{"id": "http", **trigger}]})
+
+
+async def test_the_condition_judges_each_answer_and_an_error_status_does_not_fail_the_trigger(
+        engine: EmbeddedEngine, server: str, shop: Shop) -> None:
+    flow = engine.deploy(_flow("direct", {
+        "type": "io.kestra.plugin.fs.http.Trigger", "uri": server, "headers": {"X-Token": "{{ flow.id }}"},
+        "responseCondition": "{{ response.statusCode == 200 and json(response.body).price <= 100 }}"}))
+    trigger = flow.triggers[0] if flow.triggers else None
+    assert isinstance(trigger, HttpTrigger)
+    ctx = BackendTriggerContext(engine, flow, trigger, engine.storage)
+    assert await trigger.evaluate(ctx) is None  # 150: too dear
+    shop.status = 503
+    shop.price = 90
+    assert await trigger.evaluate(ctx) is None  # the answer is an error: the condition says no, nothing raises
+    shop.status = 200
+    fired = await trigger.evaluate(ctx)
+    assert fired is not None
+    assert fired["uri"] == server and fired["code"] == 200 and json.loads(fired["body"]) == {"price": 90}
+    assert fired["headers"]["Content-Type"] == ["application/json; charset=utf-8"]
+    assert shop.calls == ["direct"] * 3  # headers are rendered
+
+
+async def test_the_default_condition_fires_on_any_status_below_400(
+        engine: EmbeddedEngine, server: str, shop: Shop) -> None:
+    flow = engine.deploy(_flow("default", {"type": "io.kestra.plugin.core.http.Trigger", "uri": server}))
+    trigger = flow.triggers[0] if flow.triggers else None
+    assert isinstance(trigger, HttpTrigger)
+    assert trigger.interval.total_seconds() == 60  # Kestra's default
+    ctx = BackendTriggerContext(engine, flow, trigger, engine.storage)
+    assert await trigger.evaluate(ctx) is not None
+    shop.status = 404
+    assert await trigger.evaluate(ctx) is None
+
+
+async def test_the_scheduler_polls_the_endpoint_and_the_execution_reads_the_answer(
+        engine: EmbeddedEngine, server: str, shop: Shop) -> None:
+    engine.deploy(_flow("polled", {
+        "type": "io.kestra.plugin.core.http.Trigger", "uri": server, "interval": "PT1S",
+        "responseCondition": "{{ json(response.body).price <= 100 }}", "stopAfter": ["SUCCESS"]}))
+    ended: list[Execution] = []
+
+    def seen(state: ExecutionState) -> None:
+        if state.finished and state.execution.flow_id == "polled":
+            ended.append(state.execution)
+
+    engine.subscribe(seen)
+    async with EmbeddedScheduler(engine, tick_seconds=0.2):
+        await until(lambda: len(shop.calls) >= 2, "the scheduler polled the endpoint twice")
+        assert ended == []  # 150 does not meet the condition
+        shop.price = 80
+        await until(lambda: bool(ended), "an execution started by the answer at price 80")
+    execution = ended[0]
+    assert execution.state.current == StateType.SUCCESS
+    assert execution.trigger is not None and execution.trigger["variables"]["code"] == 200
+    logs = [entry.message for entry in engine.logs(execution.id)]
+    assert "price 80 (200)" in logs
