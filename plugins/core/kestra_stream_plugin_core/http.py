@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask, not_implemented
 from kestra_stream.storage import PREFIX, StorageError
 from kestra_stream.worker import task_file_uri
@@ -355,3 +355,7 @@ async def _save(response: aiohttp.ClientResponse, target: Path) -> int:
             out.write(chunk)
             length += len(chunk)
     return length
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Request, Download)

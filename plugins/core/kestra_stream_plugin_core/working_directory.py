@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.executor.flowables import FlowableContext, Resolution
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTask, RunnableTask, Task, WorkingDirectoryTask, not_implemented
 
 
@@ -81,3 +81,7 @@ tasks:
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
         return ctx.sequence(self.tasks)
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (WorkingDirectory,)
