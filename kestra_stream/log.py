@@ -6,9 +6,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TextIO
 
 import structlog
+from structlog.typing import ExcInfo
 
 LogFormat = Literal["console", "json"]
 CHATTY_LIBRARIES = ("elastic_transport", "urllib3")
@@ -44,6 +45,17 @@ class RepeatedLines(logging.Filter):
         return True
 
 
+def rich_traceback(sio: TextIO, exc_info: ExcInfo) -> None:
+    """structlog's ``RichTracebackFormatter(show_locals=False)``, importing rich's traceback only when one is
+    drawn: ``kestra_stream`` imports structlog without it (see its ``__init__``)."""
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    sio.write("\n")
+    Console(file=sio, color_system="truecolor").print(
+        Traceback.from_exception(*exc_info, show_locals=False, word_wrap=True, width=None, code_width=88))
+
+
 def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> None:
     processors: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -59,9 +71,7 @@ def configure_logging(fmt: LogFormat = "console", level: str = "WARNING") -> Non
         # No locals and no wrapping at 80 columns: a piped log keeps one line per event, and a
         # traceback (a bug) stays readable instead of pages of variables.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=terminal,
-            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False) if terminal
-            else structlog.dev.plain_traceback)
+            colors=terminal, exception_formatter=rich_traceback if terminal else structlog.dev.plain_traceback)
     # Libraries log through the standard library (faust, aiokafka, elasticsearch): same level, same stream.
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RepeatedLines())

@@ -5,9 +5,13 @@ on its own, and a broken one is logged with where it came from and skipped, neve
 others down. An entry point names either an iterable of plugin classes or a callable
 returning one.
 
-Entry points are loaded lazily, one distribution at a time in name order, until the name asked
-for is found: a short command whose flow uses only core types (``execute``) never imports the
-script or Kafka plugins and their clients. Listing, schemas and a name not found load them all.
+Entry points are loaded lazily, until the name asked for is found: first those whose name is the
+type asked for or a package of it (an entry point named ``io.kestra.plugin.core.log`` serves
+``io.kestra.plugin.core.log.Log``; the longest such name first), then the others in name order. A
+distribution may so declare one entry point per module, and a short command (``execute``) imports
+only the modules of the types its flow uses, never the script or Kafka plugins and their clients.
+Several entry points may name the same object: it is loaded once. Listing, schemas and a name not
+found load them all; listings come in type-name order, whatever was loaded first.
 """
 
 from __future__ import annotations
@@ -48,19 +52,19 @@ def kind_of(cls: type[PluginModel]) -> PluginKind:
 
 
 class PluginRegistry:
-    def __init__(self) -> None:
+    def __init__(self, entry_points: Iterable[EntryPoint] = ()) -> None:
+        """A registry of the plugins ``entry_points`` name (loaded when first needed) and those registered."""
         self._names: dict[PluginKind, dict[str, type[PluginModel]]] = {k: {} for k in PluginKind}
         self._classes: list[type[PluginModel]] = []
         self._broken: list[str] = []
-        self._pending: list[EntryPoint] = []  # entry points not loaded yet, next first
+        self._pending = sorted(entry_points, key=lambda e: e.name)  # not loaded yet, in name order
+        self._loaded: set[str] = set()  # the values (``module:attribute``) of the entry points loaded
         # Held while loading: another thread must not find the list empty while the last one is loading.
         self._loading = threading.RLock()
 
     @classmethod
     def from_entry_points(cls, group: str = ENTRY_POINT_GROUP) -> PluginRegistry:
-        registry = cls()
-        registry._pending = sorted(entry_points(group=group), key=lambda e: e.name)
-        return registry
+        return cls(entry_points(group=group))
 
     @property
     def broken(self) -> list[str]:
@@ -68,12 +72,15 @@ class PluginRegistry:
         self._load_all()
         return self._broken
 
-    def _load_next(self) -> bool:
-        """Load one more entry point; False once none is left."""
+    def _load_next(self, name: str | None = None) -> bool:
+        """Load one more entry point, the one serving ``name`` if one does; False once none is left."""
         with self._loading:
             if not self._pending:
                 return False
-            ep = self._pending.pop(0)
+            ep = self._pending.pop(self._serving(name) if name is not None else 0)
+            if ep.value in self._loaded:
+                return True
+            self._loaded.add(ep.value)
             source = f"{ep.name} = {ep.value}" + (f" ({ep.dist.name})" if ep.dist else "")
             try:
                 loaded: Any = ep.load()
@@ -83,6 +90,15 @@ class PluginRegistry:
                 self._broken.append(f"{source}: {exc}")
                 log.error("plugin_load_failed", entry_point=source, error=str(exc))
             return True
+
+    def _serving(self, name: str) -> int:
+        """Index of the pending entry point named for ``name`` or its longest package, else 0 (the next)."""
+        best, length = 0, -1
+        for index, ep in enumerate(self._pending):
+            covers = name == ep.name or (name.startswith(ep.name) and name[len(ep.name)] in ".$")
+            if covers and len(ep.name) > length:
+                best, length = index, len(ep.name)
+        return best
 
     def _load_all(self) -> None:
         while self._load_next():
@@ -111,7 +127,7 @@ class PluginRegistry:
         if found is None:
             with self._loading:  # re-read under the lock: another thread may have just loaded it
                 found = self._names[kind].get(name)
-                while found is None and self._load_next():
+                while found is None and self._load_next(name):
                     found = self._names[kind].get(name)
         return found
 
@@ -142,8 +158,10 @@ class PluginRegistry:
         return close[:limit]
 
     def classes(self, kind: PluginKind | None = None) -> list[type[PluginModel]]:
+        """Every plugin class (of ``kind``), by type name: the order does not depend on what was looked up first."""
         self._load_all()
-        return [c for c in self._classes if kind is None or kind_of(c) == kind]
+        return sorted((c for c in self._classes if kind is None or kind_of(c) == kind),
+                      key=lambda c: c.plugin.type if c.plugin else "")
 
     def schema(self, name: str) -> dict[str, Any]:
         """JSON Schema of a plugin's properties, as flows write them (camelCase)."""

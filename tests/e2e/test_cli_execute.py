@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -161,22 +162,36 @@ def test_on_a_terminal_enter_resumes_a_paused_execution_with_the_on_resume_input
     assert command.stdout[-1].startswith("SUCCESS in ")
 
 
-SERVICE_CLIENTS = ("confluent_kafka", "elasticsearch", "elastic_transport", "minio", "faust")
+SERVICE_CLIENTS = ("confluent_kafka", "aiokafka", "kafka", "elasticsearch", "elastic_transport", "minio", "faust")
+# The engine's own modules that hold those clients, or import them when imported.
+SERVICE_MODULES = ("kestra_stream.kafka", "kestra_stream.search._elasticsearch", "kestra_stream.storage._minio",
+                   "kestra_stream.indexer")
 # Plugin distributions hello.yaml uses none of (its types are all core), and the HTTP client.
 UNUSED_BY_HELLO = ("kestra_stream_plugin_scripts", "kestra_stream_plugin_kafka", "aiohttp")
 
 
+# The command as its console script runs it, then the names in sys.modules written to a file at exit.
+# (-X importtime would miss what importlib.import_module loads: the commands and the plugin modules.)
+WITH_MODULES_AT_EXIT = """
+import atexit, json, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+runpy.run_module("kestra_stream", run_name="__main__")
+"""
+
+
 @pytest.fixture(scope="module")
 def imported_by_execute(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
-    """Every module ``execute deploy/flows/hello.yaml`` imports on the embedded engine."""
-    # -X importtime lists every module the process imports, on stderr.
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "kestra_stream", "execute",
+    """Every module ``execute deploy/flows/hello.yaml`` has imported on the embedded engine when it exits."""
+    out = tmp_path_factory.mktemp("modules") / "modules.json"
+    done = subprocess.run([sys.executable, "-c", WITH_MODULES_AT_EXIT, str(out), "execute",
                            "deploy/flows/hello.yaml", "--input", "name=Kestra",
                            "--home", str(tmp_path_factory.mktemp("home"))],
                           capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL,
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
-    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "SUCCESS" in done.stdout.splitlines()[-1]
+    imported = set(json.loads(out.read_text()))
     assert "kestra_stream.embedded" in imported  # the listing is real: the engine it ran is in it
     assert "kestra_stream_plugin_core.log" in imported  # and the plugin of the types it ran
     return imported
@@ -185,6 +200,14 @@ def imported_by_execute(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 def test_execute_on_the_embedded_engine_imports_no_kafka_elasticsearch_or_minio_client(
         imported_by_execute: set[str]) -> None:
     assert sorted(m for m in imported_by_execute if m.split(".")[0] in SERVICE_CLIENTS) == []
+    assert sorted(m for m in imported_by_execute if m.startswith(SERVICE_MODULES)) == []
+
+
+def test_execute_imports_only_the_core_plugin_modules_of_its_flows_types(imported_by_execute: set[str]) -> None:
+    # hello.yaml: output.OutputValues, log.Log, flow.ForEach (and the core's private helpers they import).
+    core = sorted(m for m in imported_by_execute if m.startswith("kestra_stream_plugin_core.") and "._" not in m)
+    assert core == ["kestra_stream_plugin_core.flow", "kestra_stream_plugin_core.log",
+                    "kestra_stream_plugin_core.outputs"]
 
 
 def test_execute_loads_only_the_plugin_distributions_its_flow_uses(imported_by_execute: set[str]) -> None:

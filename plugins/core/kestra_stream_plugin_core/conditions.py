@@ -21,7 +21,7 @@ from pydantic import Field
 from kestra_stream.errors import PluginError
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.models.execution import Execution
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import AnyCondition, Condition, ConditionContext
 from kestra_stream.plugins.spi import MultipleConditionBase
@@ -538,3 +538,11 @@ class MultipleCondition(MultipleConditionBase):
       flowId: clean
 """),),
     )
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (
+    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs, Expression, HasRetryAttempt,
+    DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, PublicHoliday, Not, Or,
+    MultipleCondition,
+)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
 from kestra_stream_plugin_core.log import _parse_level
 
@@ -71,3 +71,7 @@ tasks:
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
         ctx.log(self.level, ctx.render_string(self.format))
         return None
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Echo, Return)

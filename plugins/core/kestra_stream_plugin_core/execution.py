@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.expressions import is_truthy
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream_plugin_core._base import Label, as_text, condition_text
 from kestra_stream_plugin_core._execution_ref import ExecutionTask
@@ -173,3 +173,7 @@ tasks:
         inputs = ctx.render(self.inputs) if self.inputs is not None else None
         await self.services(ctx).resume_execution(namespace, flow_id, execution_id, inputs)
         return None
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Fail, Labels, Resume)

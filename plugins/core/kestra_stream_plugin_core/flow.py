@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.executor.flowables import Done, FlowableContext, Resolution, allow_failure
 from kestra_stream.expressions import is_truthy
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import AnyTask, FlowableTask, PauseTask, SleepTask, SubflowTask, Task
 from kestra_stream_plugin_core._base import Props, as_text, condition_text, has_expression
@@ -585,3 +585,9 @@ def _find_cycle(deps: Mapping[str, list[str]]) -> list[str]:
         if found:
             return found
     return []
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (
+    Sleep, Pause, Subflow, Sequential, Parallel, AllowFailure, If, Switch, ForEach, EachSequential, EachParallel, Dag,
+)

@@ -21,7 +21,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.executor.flowables import FlowableContext, Resolution
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import (
     FlowableTask,
     RunContext,
@@ -234,3 +234,7 @@ class ForEachItem(FlowableTask):
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
         return ctx.sequence(self._tasks)
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (ForEachItem, ForEachItemSplit, ForEachItemExecutable, ForEachItemMergeOutputs)

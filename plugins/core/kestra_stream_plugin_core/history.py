@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
 from kestra_stream.plugins.spi import Props
@@ -236,3 +236,7 @@ tasks:
             flow_id=None if self.flow_id is None else ctx.render_string(self.flow_id),
             levels=frozenset(self.log_levels) if self.log_levels is not None else None))
         return {"count": count}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Count, PurgeExecutions, PurgeLogs)

@@ -465,3 +465,7 @@ triggers:
         if not is_truthy(ctx.render_with(self.response_condition, {"response": response})):
             return None
         return {"uri": answer.url, "code": answer.code, "headers": answer.headers, "body": answer.body}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Request, Download, HttpTrigger)

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from kestra_stream.errors import ExpressionError, TaskFailure
 from kestra_stream.expressions import is_truthy
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core.storage import _info, _read, _uri
@@ -163,3 +163,7 @@ class DeduplicateItems(RunnableTask):
         kept = [line for index, (key, line) in enumerate(keys) if last[key] == index]
         return {"uri": await _write(ctx, "deduplicated", kept), "numKeys": len(last),
                 "processedItemsTotal": len(keys), "droppedItemsTotal": len(keys) - len(kept)}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (FilterItems, DeduplicateItems)

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from kestra_stream.durations import Duration
 from kestra_stream.errors import TaskFailure
 from kestra_stream.kv import KVStore, KVStoreError, KVType
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 
 FLOW_NAMESPACE = "{{ flow.namespace }}"
@@ -145,3 +145,7 @@ class KVGetKeys(RunnableTask):
         except KVStoreError as exc:
             raise TaskFailure(str(exc), task_id=self.id) from exc
         return {"keys": keys}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (KVSet, KVGet, KVDelete, KVGetKeys)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.worker import upload_output_files, write_input_files
 
@@ -54,3 +54,7 @@ tasks:
         if not isinstance(patterns, list):
             raise TaskFailure(f"outputs must be a list of globs, got {type(patterns).__name__}", task_id=self.id)
         return {"uris": await upload_output_files(ctx, workdir, [str(p) for p in patterns], None)}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (LocalFiles,)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core._execution_ref import ExecutionTask
@@ -105,3 +105,7 @@ tasks:
         body = "".join(json.dumps(e.model_dump(mode="json", exclude_none=True)) + "\n" for e in entries)
         uri = await ctx.storage.put(task_file_uri(ctx, f"{self.id}.ion"), body.encode())
         return {"size": len(entries), "uri": uri}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Log, Fetch)

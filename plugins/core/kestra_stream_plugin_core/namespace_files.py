@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import Field
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import LogLevel, RunContext, RunnableTask
 from kestra_stream.storage import Storage, StorageError, child_uri, namespace_files_uri
 from kestra_stream.worker import task_file_uri
@@ -160,3 +160,7 @@ class UploadFiles(_NamespaceFilesTask):
                 raise TaskFailure(f"the namespace file {path} exists already (conflict: ERROR)", task_id=self.id)
             return
         await storage.put(uri, data)
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (UploadFiles, DownloadFiles, DeleteFiles)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 
 
@@ -53,3 +53,7 @@ def _as_text(ctx: RunContext, value: Any) -> Any:
     if isinstance(value, dict):
         return {_as_text(ctx, key): _as_text(ctx, item) for key, item in value.items()}
     return value
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (OutputValues,)

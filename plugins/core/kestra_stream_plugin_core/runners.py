@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import TaskRunner
 
 
@@ -29,3 +29,7 @@ tasks:
 """,
         ),
     )
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Process,)

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from kestra_stream.errors import TaskFailure
 from kestra_stream.expressions import is_truthy
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.storage import StorageFileNotFoundError, child_uri, slugify, states_uri
 
@@ -125,3 +125,7 @@ def _merge(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]
         else:
             out[key] = value
     return out
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (StateGet, StateSet, StateDelete)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.storage import StorageError, StorageFileNotFoundError, execution_uri
 from kestra_stream.worker import task_file_uri
@@ -229,3 +229,7 @@ class PurgeCurrentExecutionFiles(RunnableTask):
             except StorageFileNotFoundError:
                 continue
         return {"uris": deleted}
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Size, Delete, Concat, Reverse, Split, PurgeCurrentExecutionFiles)

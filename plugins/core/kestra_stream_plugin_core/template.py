@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTask, Task
 
 _REASON = ("flow.Template is deprecated by Kestra (and off unless kestra.templates.enabled is set) and "
@@ -50,3 +50,7 @@ tasks:
     @model_validator(mode="after")
     def _refused(self) -> Template:
         raise ValueError(_REASON)
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Template,)

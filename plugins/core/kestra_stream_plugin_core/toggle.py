@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import Field
 
 from kestra_stream.errors import TaskFailure
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 
 
@@ -57,3 +57,7 @@ triggers:
         flow_id = str(flow["id"]) if self.flow_id is None else ctx.render_string(self.flow_id)
         await ctx.set_trigger_enabled(namespace, flow_id, ctx.render_string(self.trigger), self.enabled)
         return None
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Toggle,)

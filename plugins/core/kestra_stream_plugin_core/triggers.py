@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from kestra_stream.durations import Duration
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyCondition, Trigger
 from kestra_stream.plugins.spi import (
     ExecutionFilter,
@@ -17,6 +17,8 @@ from kestra_stream.plugins.spi import (
     FilterType,
     FlowTrigger,
     Preconditions,
+    TimeWindow,
+    TimeWindowType,
     UpstreamFlow,
     WebhookTrigger,
 )
@@ -223,5 +225,9 @@ triggers:
     )
 
 
-__all__ = ["ExecutionFilter", "ExecutionFilterItem", "FilterField", "FilterType", "Flow", "Preconditions",
-           "Schedule", "ScheduleBackfill", "ScheduleOnDates", "UpstreamFlow", "Webhook"]
+__all__ = ["PLUGINS", "ExecutionFilter", "ExecutionFilterItem", "FilterField", "FilterType", "Flow", "Preconditions",
+           "Schedule", "ScheduleBackfill", "ScheduleOnDates", "TimeWindow", "TimeWindowType", "UpstreamFlow", "Webhook"]
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (Schedule, ScheduleOnDates, Flow, Webhook)

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from kestra_stream.durations import Duration
 from kestra_stream.executor.flowables import FlowableContext, LoopLimits, Resolution
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTask, FlowableTask, Task
 from kestra_stream_plugin_core._base import Props, condition_text
 
@@ -68,3 +68,7 @@ tasks:
         return ctx.until(self.tasks, self.condition, LoopLimits(
             max_iterations=frequency.max_iterations, max_duration=frequency.max_duration,
             interval=frequency.interval, fail_on_max=self.fail_on_max_reached))
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (WaitFor,)

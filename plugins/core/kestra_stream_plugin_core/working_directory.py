@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from kestra_stream.executor.flowables import FlowableContext, Resolution
-from kestra_stream.models.plugin import PluginInfo
+from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import AnyTask, DirectoryCache, RunnableTask, Task, WorkingDirectoryTask
 
 
@@ -74,3 +74,7 @@ tasks:
 
     def resolve(self, ctx: FlowableContext) -> Resolution:
         return ctx.sequence(self.tasks)
+
+
+# What this module's entry points register (see the distribution's pyproject.toml).
+PLUGINS: tuple[type[PluginModel], ...] = (WorkingDirectory,)
