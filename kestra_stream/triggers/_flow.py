@@ -238,6 +238,12 @@ def listening_triggers(event: UpstreamEvent, flows: Iterable[Flow]) -> list[tupl
     return found
 
 
+def any_listening(flows: Iterable[Flow]) -> bool:
+    """Whether an enabled Flow trigger of an enabled flow could react to some execution at all."""
+    return any(isinstance(trigger, FlowTrigger) and not trigger.disabled
+               for flow in flows if not (flow.disabled or flow.deleted) for trigger in flow.triggers or ())
+
+
 def evaluate(event: UpstreamEvent, flows: Iterable[Flow],
              stored: Mapping[str, PreconditionState]) -> Evaluation:
     """The Flow triggers this upstream event fires, and the precondition states it leaves."""
