@@ -12,11 +12,17 @@ import uuid
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+# Two digits per division: half the big-integer divisions of a digit at a time, on every id made.
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
+_PAIR_BASE = len(_PAIRS)
+
+
 def _base62(number: int, width: int = 22) -> str:
     out = []
     while number:
-        number, rem = divmod(number, 62)
-        out.append(_ALPHABET[rem])
+        number, rem = divmod(number, _PAIR_BASE)
+        out.append(_PAIRS[rem])
+    # A leading "0" of the first pair is one of the zeros the padding adds anyway.
     return "".join(reversed(out)).rjust(width, "0")[-width:]
 
 

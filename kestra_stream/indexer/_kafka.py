@@ -37,6 +37,10 @@ class IndexerSettings(BaseModel):
     # takes the partitions away (nothing is lost then either: the uncommitted records come again).
     max_poll_interval_ms: int = Field(default=3_600_000, ge=10_000)
     lag_refresh_seconds: float = Field(default=1.0, ge=0)
+    # The broker answers a fetch once it holds this much or waited this long: the indexer gathers a batch
+    # for ``batch_seconds`` anyway, and a fetch per handful of records cost the broker more than the records.
+    fetch_min_bytes: int = Field(default=256 * 1024, ge=1)
+    fetch_wait_ms: int = Field(default=200, ge=0)
 
 
 class KafkaIndexer:
@@ -73,7 +77,8 @@ class KafkaIndexer:
     def run(self) -> None:
         consumer = Consumer(self.kafka.client_config(**{
             "group.id": self.settings.group_id, "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "max.poll.interval.ms": self.settings.max_poll_interval_ms}))
+            "max.poll.interval.ms": self.settings.max_poll_interval_ms,
+            "fetch.min.bytes": self.settings.fetch_min_bytes, "fetch.wait.max.ms": self.settings.fetch_wait_ms}))
         consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
         log.info("indexer_started", topics=self.topics, group=self.settings.group_id)
         try:

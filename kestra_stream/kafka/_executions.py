@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from kestra_stream.errors import BackendError, TaskFailure
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
@@ -26,6 +26,7 @@ from kestra_stream.executor.events import (
 )
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
+from kestra_stream.kafka._delivery import AwaitedProducer
 from kestra_stream.kafka._flows import KafkaFlowStore
 from kestra_stream.kafka._settings import KafkaSettings, watermarks
 from kestra_stream.kafka._snapshots import latest_snapshot
@@ -44,7 +45,7 @@ class KafkaExecutions(AcceptsRequests):
                  follow: bool = True) -> None:
         self._settings = settings
         self.follows = follow
-        self._producer = Producer(settings.producer_config())
+        self._producer = AwaitedProducer(settings.producer_config(), name="executions-client-deliveries")
         self._states: dict[str, ExecutionState] = {}
         self._logs: dict[str, list[LogEntry]] = {}
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
@@ -106,7 +107,7 @@ class KafkaExecutions(AcceptsRequests):
         self._stop.set()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 5)
-        await asyncio.to_thread(self._producer.flush, 5)
+        await self._producer.close(5)
 
     def _follow(self) -> None:
         assert self._consumer is not None
@@ -178,17 +179,10 @@ class KafkaExecutions(AcceptsRequests):
 
     # ----- requests --------------------------------------------------------------------------------
     async def _send(self, event: Event) -> None:
-        errors: list[str] = []
-
-        def delivered(err: object, _msg: object) -> None:
-            if err is not None:
-                errors.append(str(err))
-
-        self._producer.produce(self._settings.topic("executor"), key=event.execution_id.encode(),
-                               value=encode_event(event), on_delivery=delivered)
-        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
-        if errors:
-            raise BackendError(f"request for execution {event.execution_id} was not delivered: {errors[0]}",
+        error = await self._producer.send(self._settings.topic("executor"), event.execution_id.encode(),
+                                          encode_event(event), self._settings.connect_timeout_seconds)
+        if error is not None:
+            raise BackendError(f"request for execution {event.execution_id} was not delivered: {error}",
                                execution_id=event.execution_id)
 
     async def delete_execution(self, execution_id: str) -> bool:
@@ -201,17 +195,10 @@ class KafkaExecutions(AcceptsRequests):
             known = self._states.pop(execution_id, None) is not None
             self._logs.pop(execution_id, None)
             self._ended.pop(execution_id, None)
-        errors: list[str] = []
-
-        def delivered(err: object, _msg: object) -> None:
-            if err is not None:
-                errors.append(str(err))
-
-        self._producer.produce(self._settings.topic("executions"), key=execution_id.encode(), value=None,
-                               on_delivery=delivered)
-        await asyncio.to_thread(self._producer.flush, self._settings.connect_timeout_seconds)
-        if errors:
-            raise BackendError(f"deleting execution {execution_id} was not delivered: {errors[0]}",
+        error = await self._producer.send(self._settings.topic("executions"), execution_id.encode(), None,
+                                          self._settings.connect_timeout_seconds)
+        if error is not None:
+            raise BackendError(f"deleting execution {execution_id} was not delivered: {error}",
                                execution_id=execution_id)
         return known
 

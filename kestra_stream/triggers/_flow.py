@@ -16,7 +16,7 @@ upstream state change(s) that caused it, from which the started execution's id i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -225,17 +225,24 @@ def _holds(test: Predicate, ctx: ConditionContext, where: str) -> bool:
         return False
 
 
+def _enabled_flow_triggers(flow: Flow) -> Iterator[FlowTrigger]:
+    if flow.disabled or flow.deleted:
+        return
+    for trigger in flow.triggers or ():
+        if isinstance(trigger, FlowTrigger) and not trigger.disabled:
+            yield trigger
+
+
 def listening_triggers(event: UpstreamEvent, flows: Iterable[Flow]) -> list[tuple[Flow, FlowTrigger]]:
     """Enabled Flow triggers of other enabled flows that react to this event's state."""
     ex = event.execution
-    found: list[tuple[Flow, FlowTrigger]] = []
-    for flow in flows:
-        if flow.disabled or flow.deleted or (flow.namespace, flow.id) == (ex.namespace, ex.flow_id):
-            continue
-        for trigger in flow.triggers or ():
-            if isinstance(trigger, FlowTrigger) and not trigger.disabled and ex.state.current in trigger.states:
-                found.append((flow, trigger))
-    return found
+    return [(flow, trigger) for flow in flows if (flow.namespace, flow.id) != (ex.namespace, ex.flow_id)
+            for trigger in _enabled_flow_triggers(flow) if ex.state.current in trigger.states]
+
+
+def any_listening(flows: Iterable[Flow]) -> bool:
+    """Whether an enabled Flow trigger of an enabled flow could react to some execution at all."""
+    return any(True for flow in flows for _ in _enabled_flow_triggers(flow))
 
 
 def evaluate(event: UpstreamEvent, flows: Iterable[Flow],

@@ -25,12 +25,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import structlog
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message, TopicPartition
-from pydantic import ValidationError
 
 from kestra_stream.backend import Backend
 from kestra_stream.errors import BackendError
@@ -48,13 +48,25 @@ def _no_ack() -> None:
 
 @dataclass(frozen=True)
 class Received:
-    """One record read by a source: a snapshot (None: nothing to evaluate, a tombstone) and its ack."""
+    """One record read by a source: its snapshot (None: nothing to evaluate, a tombstone) and its ack.
 
-    state: ExecutionState | None
+    The snapshot is decoded when first asked for: with no Flow trigger to evaluate, a record is
+    acknowledged undecoded (decoding every snapshot was a large part of the webserver's work).
+    """
+
+    decode: Callable[[], ExecutionState | None]
     # When the change was published (Kafka: the record's timestamp), so that a change read again
     # after a restart keeps its own time in precondition windows; None: when it is received.
     at: datetime | None = None
     ack: Callable[[], None] = field(default=_no_ack)
+
+    @classmethod
+    def of(cls, state: ExecutionState | None) -> Received:
+        return cls(lambda: state)
+
+    @cached_property
+    def state(self) -> ExecutionState | None:
+        return self.decode()
 
 
 Deliver = Callable[[Received], None]
@@ -101,7 +113,7 @@ class BackendStateSource:
     def _take(self, state: ExecutionState) -> None:
         deliver = self._deliver
         if deliver is not None:
-            deliver(Received(state))
+            deliver(Received.of(state))
 
 
 def flow_trigger_group_id(home: Path, settings: KafkaSettings) -> str:
@@ -259,16 +271,20 @@ class KafkaStateSource:
                 log.warning("flow_trigger_source_read_failed", topic=self._topic, error=str(error))
             return None
         value = message.value()
-        state: ExecutionState | None = None
-        if value is not None:  # None: a deleted execution's tombstone
+
+        def decode() -> ExecutionState | None:
+            if value is None:  # a deleted execution's tombstone
+                return None
             try:
-                state = decode_state(value)
-            except ValidationError as exc:
+                return decode_state(value)
+            except ValueError as exc:  # pydantic's ValidationError and the wire format's UnreadableRecord
                 log.error("flow_trigger_source_unreadable_record", topic=self._topic, partition=partition,
                           offset=offset, error=str(exc))
+                return None
+
         kind, millis = message.timestamp()
         at = None if kind == TIMESTAMP_NOT_AVAILABLE else datetime.fromtimestamp(millis / 1000, UTC)
-        return Received(state, at, lambda: run.ack(partition, offset))
+        return Received(decode, at, lambda: run.ack(partition, offset))
 
     def _commit(self, run: _Run) -> None:
         positions = run.positions()

@@ -36,7 +36,7 @@ from kestra_stream.errors import BackendError, KestraStreamError, NotFoundError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings
 from kestra_stream.triggers._context import emit_execution, trigger_uid
-from kestra_stream.triggers._flow import Firing, UpstreamEvent, evaluate
+from kestra_stream.triggers._flow import Firing, UpstreamEvent, any_listening, evaluate
 from kestra_stream.triggers._flow_source import BackendStateSource, KafkaStateSource, Received, StateSource
 from kestra_stream.triggers._preconditions import PreconditionState
 from kestra_stream.triggers._realtime import Backoff
@@ -214,6 +214,9 @@ class FlowTriggers:
                 self._queue.task_done()
 
     async def _evaluate(self, received: Received) -> None:
+        if not any_listening(self._flows.all_latest()):
+            received.ack()  # nothing could fire: the snapshot is not even decoded
+            return
         state = received.state
         try:
             event = self._state_change(state, received.at) if state is not None else None

@@ -3,6 +3,7 @@ written by an older version (no such field yet): Elasticsearch (real server) and
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from datetime import timedelta
@@ -149,7 +150,7 @@ def test_an_elasticsearch_index_of_the_previous_version_gains_the_fields_and_its
         index = es.index("executions")
         es.client.indices.create(index=index, mappings={"dynamic": False, "properties": previous})
         for version, e in enumerate(kinds_of_each(), start=3):
-            document = {k: v for k, v in execution_document(e).items() if k not in NEW_FIELDS}
+            document = {k: v for k, v in json.loads(execution_document(e)).items() if k not in NEW_FIELDS}
             es.client.index(index=index, id=e.id, document=document, version=version, version_type="external")
         es.client.indices.refresh(index=index)
         es.setup()

@@ -8,7 +8,7 @@ from kestra_stream.flows import load_flow
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import State, StateType
-from kestra_stream.triggers._flow import Evaluation, UpstreamEvent, evaluate, trigger_variables
+from kestra_stream.triggers._flow import Evaluation, UpstreamEvent, any_listening, evaluate, trigger_variables
 from kestra_stream.triggers._preconditions import PreconditionState
 
 T0 = datetime(2025, 3, 3, 10, 30, tzinfo=UTC)
@@ -221,3 +221,18 @@ def test_an_expired_stored_window_is_replaced() -> None:
     assert fired(result) == []
     new = result.states[uid]
     assert new is not None and list(new.results) == ["condition_2"]
+
+
+def test_only_an_enabled_flow_trigger_of_an_enabled_flow_listens() -> None:
+    disabled_trigger = flow("id: b\nnamespace: company.team", """
+  - id: off
+    type: io.kestra.plugin.core.trigger.Flow
+    disabled: true
+""")
+    disabled_flow = flow("id: d\nnamespace: company.team\ndisabled: true", """
+  - id: on
+    type: io.kestra.plugin.core.trigger.Flow
+""")
+    plain = flow("id: p\nnamespace: company.team")
+    assert not any_listening([plain, disabled_trigger, disabled_flow])
+    assert any_listening([plain, ON_SUCCESS])
