@@ -114,18 +114,21 @@ class Store:
         Returns, per fold, the sequence numbers of its ``events``, appended. The lines go first: those of an
         attempt were emitted before its result, which one of ``folds`` may be.
         """
+        # An execution folded several times in a batch is stored as the last fold left it (encoded once).
+        last = {fold.state.execution.id: i for i, fold in enumerate(folds) if fold.state is not None and fold.changed}
         with self.transaction() as db:
             self._insert_logs(db, logs)
-            return [self._apply(db, fold) for fold in folds]
+            return [self._apply(db, fold, fold.state is not None and last.get(fold.state.execution.id) == i)
+                    for i, fold in enumerate(folds)]
 
-    def _apply(self, db: sqlite3.Connection, fold: Fold) -> list[int]:
+    def _apply(self, db: sqlite3.Connection, fold: Fold, store_state: bool) -> list[int]:
         if fold.seq is None:  # not in the event log yet: it enters it applied, with its fold
             db.execute("INSERT INTO events (execution_id, body, applied) VALUES (?, ?, 1)",
                        (fold.event.execution_id, EVENTS.encode(fold.event).decode()))
         else:
             db.execute("UPDATE events SET applied = 1 WHERE seq = ?", (fold.seq,))
         state, effects = fold.state, fold.effects
-        if state is not None and fold.changed:
+        if state is not None and store_state:
             ex = state.execution
             db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (ex.id, ex.namespace, ex.flow_id, ex.state.current.value, int(state.finished),
