@@ -56,7 +56,8 @@ LogListener = Callable[[list[LogEntry]], None]
 DeletionListener = Callable[[str], None]
 LogPurgeListener = Callable[[LogPurge], None]
 ENV_PREFIX = "ENV_"
-# Events folded, then written, at once: more spares commits, but the first of a batch waits for the rest.
+# Events folded, then written, at once: a larger batch spares more commits, but its first event waits
+# for the others to be folded.
 BATCH_EVENTS = 64
 
 
@@ -219,6 +220,7 @@ class EmbeddedEngine(AcceptsRequests):
 
     def purge_logs(self, purge: LogPurge) -> int:
         """Delete the log lines ``purge`` covers from the SQLite file; returns how many."""
+        self._write_pending_logs()  # a line emitted before the purge is purged too
         deleted = self.store.delete_logs(purge)
         notify(self._log_purge_listeners, purge)
         return deleted
@@ -226,6 +228,7 @@ class EmbeddedEngine(AcceptsRequests):
     async def delete_execution(self, execution_id: str) -> bool:
         """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
         self._states.pop(execution_id, None)
+        self._write_pending_logs()  # none of its lines may be written after it is gone
         # On the loop, like every other use of the store's one connection (transactions must not interleave).
         deleted = self.store.delete_execution(execution_id)
         notify(self._deletion_listeners, execution_id)
