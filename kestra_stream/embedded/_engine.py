@@ -1,7 +1,12 @@
 """The embedded backend: one process, the event log and states in SQLite, an asyncio worker pool.
 
-The engine only moves events in and commands out of ``fold``. An event is durable (a row in
-``events``) before it is folded; what the fold decides is durable before it is carried out.
+The engine only moves events in and commands out of ``fold``. What the fold decides is durable before
+it is carried out, in one transaction with the event it folded (appended then, or marked applied when
+it was already in ``events``: the events a decision produces, timers that fired). A request is
+answered, and a worker's result forgets its job, only once that transaction committed: a crash
+before it leaves the request unanswered, or the job pending to run again. The executor folds every
+event waiting, up to ``BATCH_EVENTS``, and writes them in one transaction with the task log lines
+emitted meanwhile: under load one commit serves many events.
 """
 
 from __future__ import annotations
@@ -11,15 +16,16 @@ import contextlib
 import heapq
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from kestra_stream.embedded._flows import EmbeddedFlows
-from kestra_stream.embedded._store import Store
+from kestra_stream.embedded._store import Fold, Store
 from kestra_stream.executor._requests import AcceptsRequests, ExecutionRequests
 from kestra_stream.executor.commands import RunTask, ScheduleTimer
 from kestra_stream.executor.events import Event, TaskResult, TimerFired
@@ -50,6 +56,9 @@ LogListener = Callable[[list[LogEntry]], None]
 DeletionListener = Callable[[str], None]
 LogPurgeListener = Callable[[LogPurge], None]
 ENV_PREFIX = "ENV_"
+# Events folded, then written, at once: a larger batch spares more commits, but its first event waits
+# for the others to be folded.
+BATCH_EVENTS = 64
 
 
 def envs_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -76,7 +85,10 @@ class EmbeddedEngine(AcceptsRequests):
         self.catalog = FlowCatalog()
         self.flows = EmbeddedFlows(self.store, self.catalog, registry=registry, global_defaults=self.global_defaults)
         self._workdirs = home / "work"
-        self._queue: asyncio.Queue[tuple[int, Event]] = asyncio.Queue()
+        # None: task log lines are waiting to be written (see _emit_log)
+        self._queue: asyncio.Queue[_Queued | None] = asyncio.Queue()
+        self._pending_logs: list[LogEntry] = []
+        self._folding: list[_Queued] = []  # the batch being folded, until carried out
         self._states: dict[str, ExecutionState] = {}
         self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
@@ -89,13 +101,13 @@ class EmbeddedEngine(AcceptsRequests):
         self._deletion_listeners: list[DeletionListener] = []
         self._log_purge_listeners: list[LogPurgeListener] = []
         self._loops: list[asyncio.Task[None]] = []
-        self._applied: dict[int, asyncio.Future[None]] = {}
+        self._applied: set[asyncio.Future[None]] = set()
         self._cancelled_timers: set[str] = set()
         # Flows are deployed in this very process, so a revision it does not know will not come: no wait by default.
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
-        self.services = BackendServices(StoreLogs(self.store), self.requests,
+        self.services = BackendServices(StoreLogs(self), self.requests,
                                         history=History(_EngineHistory(self), self.storage))
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -107,7 +119,7 @@ class EmbeddedEngine(AcceptsRequests):
                 self._states[execution_id] = state
                 self._rebook(state)
         for seq, event in self.store.pending_events():
-            self._queue.put_nowait((seq, event))
+            self._queue.put_nowait(_Queued(event, seq))
         for timer in self.store.timers():
             heapq.heappush(self._timers, (timer.fire_at, timer.timer_id, timer))
         self._loops = [asyncio.create_task(self._executor_loop(), name="executor"),
@@ -132,7 +144,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._books[slot_key(ex.namespace, ex.flow_id)] = book
 
     async def stop(self) -> None:
-        for applied in self._applied.values():
+        for applied in self._applied:
             applied.cancel()
         for waiters in self._waiters.values():
             for waiter in waiters:
@@ -142,7 +154,19 @@ class EmbeddedEngine(AcceptsRequests):
         for task in [*self._loops, *self._jobs.values()]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._keep_unwritten()
         self.store.close()
+
+    def _keep_unwritten(self) -> None:
+        """Stopping: task log lines and events not written yet go to the file, the events to be folded at start."""
+        self._write_pending_logs()
+        waiting: list[_Queued | None] = [*self._folding]
+        while not self._queue.empty():
+            waiting.append(self._queue.get_nowait())
+        for queued in waiting:
+            if queued is not None and queued.seq is None:
+                self.store.append_event(queued.event)
+        self._folding = []
 
     async def __aenter__(self) -> EmbeddedEngine:
         await self.start()
@@ -158,21 +182,21 @@ class EmbeddedEngine(AcceptsRequests):
 
     # ----- requests ----------------------------------------------------------------------------
     async def submit(self, event: Event) -> None:
-        """Append a request to the event log and return once the executor has applied it."""
-        seq = self.store.append_event(event)
+        """Return once the executor has applied a request: it is then in the event log with its fold."""
         applied: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._applied[seq] = applied
-        self._queue.put_nowait((seq, event))
-        await applied
-
-    def _enqueue(self, event: Event) -> None:
-        self._queue.put_nowait((self.store.append_event(event), event))
+        self._applied.add(applied)
+        self._queue.put_nowait(_Queued(event, applied=applied))
+        try:
+            await applied
+        finally:
+            self._applied.discard(applied)
 
     # ----- reading -----------------------------------------------------------------------------
     def state(self, execution_id: str) -> ExecutionState | None:
         return self._states.get(execution_id) or self.store.load_state(execution_id)
 
     def logs(self, execution_id: str) -> list[LogEntry]:
+        self._write_pending_logs()  # lines emitted and not yet written are read too
         return self.store.logs(execution_id)
 
     def held(self) -> int:
@@ -196,6 +220,7 @@ class EmbeddedEngine(AcceptsRequests):
 
     def purge_logs(self, purge: LogPurge) -> int:
         """Delete the log lines ``purge`` covers from the SQLite file; returns how many."""
+        self._write_pending_logs()  # a line emitted before the purge is purged too
         deleted = self.store.delete_logs(purge)
         notify(self._log_purge_listeners, purge)
         return deleted
@@ -203,6 +228,7 @@ class EmbeddedEngine(AcceptsRequests):
     async def delete_execution(self, execution_id: str) -> bool:
         """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
         self._states.pop(execution_id, None)
+        self._write_pending_logs()  # none of its lines may be written after it is gone
         # On the loop, like every other use of the store's one connection (transactions must not interleave).
         deleted = self.store.delete_execution(execution_id)
         notify(self._deletion_listeners, execution_id)
@@ -219,15 +245,48 @@ class EmbeddedEngine(AcceptsRequests):
     # ----- the executor ------------------------------------------------------------------------
     async def _executor_loop(self) -> None:
         while True:
-            seq, event = await self._queue.get()
-            outbox = _SqliteOutbox(self, seq)
-            # Never raises: a failure fails the execution, a write that fails is retried until it holds.
-            decision = await self._runtime.handle(event, self.state(event.execution_id), outbox)
-            if outbox.written is not None:
-                self._carry_out(decision, outbox.written)
-            waiter = self._applied.pop(seq, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH_EVENTS and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._fold_batch([queued for queued in batch if queued is not None])
+
+    async def _fold_batch(self, batch: list[_Queued]) -> None:
+        """Fold ``batch`` in order, write every decision (and the task log lines) at once, then carry them out."""
+        if not batch and not self._pending_logs:
+            return  # woken for log lines that a reader has written meanwhile
+        self._folding = batch
+        folded: dict[str, ExecutionState] = {}  # states decided earlier in this batch, not yet carried out
+        written: list[_Written] = []
+        for queued in batch:
+            event = queued.event
+            state = folded.get(event.execution_id) or self.state(event.execution_id)
+            # Never raises: a failure fails the execution.
+            decision, prepared = await self._runtime.prepare(event, state, _SqliteOutbox(self, queued))
+            if decision.state is not None:
+                folded[event.execution_id] = decision.state
+            self._books.update(prepared.books)  # the next requests of the batch book against these
+            written.append(prepared)
+        # A write that fails is retried until it holds; the lines are taken at each attempt.
+        await self._runtime.durably(partial(self._write, written))
+        for prepared in written:
+            self._carry_out(prepared)
+            applied = prepared.queued.applied
+            if applied is not None and not applied.done():
+                applied.set_result(None)
+        self._folding = []
+
+    async def _write(self, written: list[_Written]) -> None:
+        """One transaction: ``written`` and the task log lines waiting (then shown to the log listeners)."""
+        logs, self._pending_logs = self._pending_logs, []
+        try:
+            seqs = self.store.apply([prepared.fold for prepared in written], logs)
+        except BaseException:
+            self._pending_logs[:0] = logs
+            raise
+        for prepared, appended in zip(written, seqs, strict=True):
+            prepared.seqs[:] = appended
+        if logs:
+            notify(self._log_listeners, logs)
 
     def _book_all(self, requests: Sequence[SlotRequest], at: datetime) -> tuple[dict[str, SlotBook], list[Event]]:
         """Flows' concurrency slots after ``requests``, not yet kept; this single loop sees every request in order."""
@@ -242,15 +301,15 @@ class EmbeddedEngine(AcceptsRequests):
             events.extend(answered)
         return books, events
 
-    def _carry_out(self, decision: Decision, written: _Written) -> None:
+    def _carry_out(self, written: _Written) -> None:
         """What the stored decision asks of this process: its memory, jobs, timers, waiters and listeners."""
+        decision = written.decision
         new_state, effects = decision.state, written.effects
         if new_state is not None:
             if new_state.finished:
                 self._states.pop(new_state.execution.id, None)
             else:
                 self._states[new_state.execution.id] = new_state
-        self._books.update(written.books)
         for job in effects.jobs:
             self._start_job(job)
         for kill in effects.kills:
@@ -267,7 +326,7 @@ class EmbeddedEngine(AcceptsRequests):
                 if not future.done():
                     future.set_result(ended.execution)
         for seq, event in zip(written.seqs, written.events, strict=True):
-            self._queue.put_nowait((seq, event))
+            self._queue.put_nowait(_Queued(event, seq))
         if decision.changed and new_state is not None:
             notify(self._listeners, new_state)
         if effects.logs:
@@ -284,7 +343,7 @@ class EmbeddedEngine(AcceptsRequests):
             seqs = self.store.complete_outbox(outbox_id, events)
             self._books.update(books)
             for seq, event in zip(seqs, events, strict=True):
-                self._queue.put_nowait((seq, event))
+                self._queue.put_nowait(_Queued(event, seq))
 
     # ----- workers -----------------------------------------------------------------------------
     def _start_job(self, job: RunTask) -> None:
@@ -304,11 +363,24 @@ class EmbeddedEngine(AcceptsRequests):
             result = attempt_failed(job, f"the worker failed around this attempt: {type(exc).__name__}: {exc}")
         finally:
             self._jobs.pop(job.job_id, None)
-        self._enqueue(result)
+        # Written with its fold; until then the job stays in the file, to run again after a crash.
+        self._queue.put_nowait(_Queued(result))
 
     def _emit_log(self, entry: LogEntry) -> None:
-        self.store.add_logs([entry])
-        notify(self._log_listeners, [entry])
+        """Lines are written by the executor's next transaction (one for many lines and events under load)."""
+        if not self._pending_logs:
+            self._queue.put_nowait(None)  # wakes the executor if idle
+        self._pending_logs.append(entry)
+
+    def _write_pending_logs(self) -> None:
+        logs, self._pending_logs = self._pending_logs, []
+        if logs:
+            try:
+                self.store.add_logs(logs)
+            except BaseException:
+                self._pending_logs[:0] = logs
+                raise
+            notify(self._log_listeners, logs)
 
     # ----- timers ------------------------------------------------------------------------------
     async def _timer_loop(self) -> None:
@@ -332,40 +404,49 @@ class EmbeddedEngine(AcceptsRequests):
                                attempt=timer.attempt)
             seq = self.store.fire_timer(timer_id, event)
             if seq is not None:
-                self._queue.put_nowait((seq, event))
+                self._queue.put_nowait(_Queued(event, seq))
+
+
+@dataclass(frozen=True)
+class _Queued:
+    event: Event
+    seq: int | None = None  # its row in the event log; None: it is written with its fold
+    applied: asyncio.Future[None] | None = None  # set once its fold is written and carried out
 
 
 @dataclass(frozen=True)
 class _Written:
+    queued: _Queued
     decision: Decision
     effects: Effects
     books: dict[str, SlotBook]
     events: list[Event]  # to the event log: the plan's, then the slot books' answers
-    seqs: list[int] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)  # theirs, once written
+
+    @property
+    def fold(self) -> Fold:
+        event = self.decision.event
+        done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
+        return Fold(self.queued.seq, event, self.decision.state, self.decision.changed, self.effects, done_job,
+                    self.events)
 
 
 class _SqliteOutbox:
-    """One event's decision into the SQLite file, in one transaction with the mark that the event was applied."""
+    """One event's decision into the SQLite file, in one transaction with the event, applied."""
 
-    def __init__(self, engine: EmbeddedEngine, seq: int) -> None:
+    def __init__(self, engine: EmbeddedEngine, queued: _Queued) -> None:
         self._engine = engine
-        self._seq = seq
-        self.written: _Written | None = None
+        self._queued = queued
 
     def prepare(self, decision: Decision) -> _Written:
         engine = self._engine
         effects = plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
                                engine.catalog, decision.at)
         books, slot_events = engine._book_all(effects.slots, decision.at)
-        return _Written(decision, effects, books, [*effects.events, *slot_events])
+        return _Written(self._queued, decision, effects, books, [*effects.events, *slot_events])
 
     async def write(self, prepared: _Written) -> None:
-        decision = prepared.decision
-        event = decision.event
-        done_job = f"{event.taskrun_id}:{event.attempt}" if isinstance(event, TaskResult) else None
-        seqs = self._engine.store.apply(self._seq, decision.state, decision.changed, prepared.effects, done_job,
-                                        prepared.events)
-        self.written = replace(prepared, seqs=seqs)
+        await self._engine._write([prepared])
 
 
 class _EngineHistory:

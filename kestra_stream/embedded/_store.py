@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -47,6 +48,19 @@ CREATE TABLE IF NOT EXISTS logs (
   timestamp TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS logs_execution ON logs (execution_id, id);
 """
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One folded event and what its decision writes."""
+
+    seq: int | None  # the event's row in the event log; None: not written yet, it is written with its fold
+    event: Event
+    state: ExecutionState | None
+    changed: bool
+    effects: Effects
+    done_job: str | None  # the job whose result ``event`` is, done with
+    events: list[Event]  # new events to append, not applied yet
 
 
 class Store:
@@ -94,26 +108,41 @@ class Store:
         return [EVENTS.decode(body) for (body,) in rows]
 
     # ----- applying a fold -------------------------------------------------------------------
-    def apply(self, seq: int, state: ExecutionState | None, changed: bool, effects: Effects, done_job: str | None,
-              events: list[Event]) -> list[int]:
-        """Persist one folded event with its effects; returns the sequence numbers of ``events``, appended."""
+    def apply(self, folds: Sequence[Fold], logs: Sequence[LogEntry] = ()) -> list[list[int]]:
+        """Persist folded events with their effects, and task log lines, in one transaction.
+
+        Returns, per fold, the sequence numbers of its ``events``, appended. The lines go first: those of an
+        attempt were emitted before its result, which one of ``folds`` may be.
+        """
+        # An execution folded several times in a batch is stored as the last fold left it (encoded once).
+        last = {fold.state.execution.id: i for i, fold in enumerate(folds) if fold.state is not None and fold.changed}
         with self.transaction() as db:
-            db.execute("UPDATE events SET applied = 1 WHERE seq = ?", (seq,))
-            if state is not None and changed:
-                ex = state.execution
-                db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (ex.id, ex.namespace, ex.flow_id, ex.state.current.value, int(state.finished),
-                            ex.state.start_date.isoformat(), STATES.encode(state).decode()))
-            if done_job is not None:
-                db.execute("DELETE FROM jobs WHERE job_id = ?", (done_job,))
-            db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
-                           [(job.job_id, job.execution_id, JOBS.encode(job).decode()) for job in effects.jobs])
-            db.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
-                           [(t.timer_id, t.execution_id, t.fire_at.isoformat(), t.model_dump_json())
-                            for t in effects.schedule])
-            db.executemany("DELETE FROM timers WHERE timer_id = ?", [(t,) for t in effects.cancel])
-            self._insert_logs(db, effects.logs)
-            return [self.append_event(e, conn=db) for e in events]
+            self._insert_logs(db, logs)
+            return [self._apply(db, fold, fold.state is not None and last.get(fold.state.execution.id) == i)
+                    for i, fold in enumerate(folds)]
+
+    def _apply(self, db: sqlite3.Connection, fold: Fold, store_state: bool) -> list[int]:
+        if fold.seq is None:  # not in the event log yet: it enters it applied, with its fold
+            db.execute("INSERT INTO events (execution_id, body, applied) VALUES (?, ?, 1)",
+                       (fold.event.execution_id, EVENTS.encode(fold.event).decode()))
+        else:
+            db.execute("UPDATE events SET applied = 1 WHERE seq = ?", (fold.seq,))
+        state, effects = fold.state, fold.effects
+        if state is not None and store_state:
+            ex = state.execution
+            db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (ex.id, ex.namespace, ex.flow_id, ex.state.current.value, int(state.finished),
+                        ex.state.start_date.isoformat(), STATES.encode(state).decode()))
+        if fold.done_job is not None:
+            db.execute("DELETE FROM jobs WHERE job_id = ?", (fold.done_job,))
+        db.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
+                       [(job.job_id, job.execution_id, JOBS.encode(job).decode()) for job in effects.jobs])
+        db.executemany("INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?)",
+                       [(t.timer_id, t.execution_id, t.fire_at.isoformat(), t.model_dump_json())
+                        for t in effects.schedule])
+        db.executemany("DELETE FROM timers WHERE timer_id = ?", [(t,) for t in effects.cancel])
+        self._insert_logs(db, effects.logs)
+        return [self.append_event(e, conn=db) for e in fold.events]
 
     def fire_timer(self, timer_id: str, event: Event) -> int | None:
         """Swap a due timer for its event, atomically; None when the timer is gone (cancelled)."""
@@ -172,7 +201,7 @@ class Store:
         return [i for (i,) in self._db.execute("SELECT id FROM executions WHERE finished = 0 ORDER BY created")]
 
     # ----- logs ------------------------------------------------------------------------------
-    def _insert_logs(self, db: sqlite3.Connection, logs: list[LogEntry]) -> None:
+    def _insert_logs(self, db: sqlite3.Connection, logs: Sequence[LogEntry]) -> None:
         db.executemany("INSERT INTO logs (execution_id, taskrun_id, level, timestamp, body) VALUES (?, ?, ?, ?, ?)",
                        [(e.execution_id, e.taskrun_id, e.level.value, e.timestamp.isoformat(),
                          e.model_dump_json()) for e in logs])

@@ -90,6 +90,10 @@ class EmbeddedIndexer:
         batch, self._batch = self._batch, IndexBatch()
         if not len(batch):
             return
+        # The index keeps an execution's newest version anyway: an execution that changed several times
+        # since the last flush (three times for a short flow) is encoded and written once.
+        batch.executions = list({execution.id: (execution, version)
+                                 for execution, version in batch.executions}.values())
         try:
             await asyncio.to_thread(self.repository.write, batch)
         except BackendError as exc:

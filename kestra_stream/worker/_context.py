@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,10 +66,17 @@ class WorkerFunctions:
         self._on_secret = on_secret
         self._storage = storage
         self._namespace = namespace
+        self._flow_id = flow_id
+        self._parent_execution = parent_execution
+
+    @cached_property
+    def _scoped(self) -> ScopedStorage | None:
+        """Built on first use: most tasks never call read() or fileSize(), and every task has these functions."""
+        if self._storage is None or not self._namespace or not self._flow_id:
+            return None
         # A subflow execution reads its parent execution's files too (Kestra's read(): a batch of ForEachItem).
-        self._scoped = (ScopedStorage.for_flow(storage, namespace, flow_id,
-                                               also=[parent_execution] if parent_execution else ())
-                        if storage is not None and namespace and flow_id else None)
+        return ScopedStorage.for_flow(self._storage, self._namespace, self._flow_id,
+                                      also=[self._parent_execution] if self._parent_execution else ())
 
     def now(self) -> datetime:
         return datetime.now(UTC)

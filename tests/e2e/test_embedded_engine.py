@@ -7,7 +7,9 @@ and bound real time with ``wait(..., timeout=...)`` or a polling deadline.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.errors import InputError
+from kestra_stream.executor.wire import EVENTS, STATES
 from kestra_stream.models.execution import Execution, TaskRun
 from kestra_stream.models.state import StateType
 from tests._waiting import until
@@ -153,3 +156,73 @@ async def test_restart_in_a_new_engine_of_an_execution_failed_in_an_earlier_one(
 
     assert execution.state.current == StateType.SUCCESS
     assert len(run_of(execution, "check").attempts) == 2
+
+
+# ----- folds written in batches ----------------------------------------------------------------
+
+GREET = """
+id: greet
+namespace: e2e.engine
+inputs:
+  - id: n
+    type: STRING
+tasks:
+  - id: values
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      message: "hello {{ inputs.n }}"
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ outputs.values.values.message }}"
+"""
+
+LOG_THEN_PAUSE = """
+id: log_then_pause
+namespace: e2e.engine
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: before the pause
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+"""
+
+
+def stored_rows(home: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(home / DB_NAME) as db:
+        return list(db.execute(sql, params))
+
+
+async def test_executions_created_together_are_each_stored_as_their_last_fold_left_them(
+        engine: EmbeddedEngine) -> None:
+    engine.deploy(GREET)
+    # Requests arriving together are folded, and written, in the same batches.
+    ids = await asyncio.gather(*(engine.create_execution(NS, "greet", {"n": str(n)}) for n in range(40)))
+    executions = [await engine.wait(execution_id, timeout=120) for execution_id in ids]
+
+    assert [e.state.current for e in executions] == [StateType.SUCCESS] * 40
+    for n, execution_id in enumerate(ids):
+        stored = STATES.decode(str(stored_rows(engine.home, "SELECT body FROM executions WHERE id = ?",
+                                               execution_id)[0][0])).execution
+        assert stored.state.current == StateType.SUCCESS
+        assert run_of(stored, "values").outputs == {"values": {"message": f"hello {n}"}}
+        assert [line.message for line in engine.logs(execution_id)] == [f"hello {n}"]
+    # Every event is in the log, applied: the requests and the workers' results entered it with their fold.
+    assert stored_rows(engine.home, "SELECT count(*) FROM events WHERE applied = 0") == [(0,)]
+    kinds = Counter(EVENTS.decode(str(body)).kind for (body,) in stored_rows(engine.home, "SELECT body FROM events"))
+    assert kinds["created"] == 40
+    assert kinds["task_result"] == 80
+    assert stored_rows(engine.home, "SELECT count(*) FROM jobs") == [(0,)]
+
+
+async def test_a_line_logged_by_a_task_is_readable_at_once_and_stored_when_the_engine_stops(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    async with EmbeddedEngine(home) as first:
+        first.deploy(LOG_THEN_PAUSE)
+        execution_id = await first.create_execution(NS, "log_then_pause")
+        await until(lambda: execution_state(first, execution_id) == StateType.PAUSED, "paused")
+        assert [line.message for line in first.logs(execution_id)] == ["before the pause"]
+
+    assert [str(message) for (message,) in stored_rows(
+        home, "SELECT json_extract(body, '$.message') FROM logs WHERE execution_id = ?", execution_id)] == [
+        "before the pause"]
