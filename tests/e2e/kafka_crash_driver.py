@@ -92,17 +92,19 @@ def fresh_settings(bootstrap_servers: str, *, partitions: int = 2) -> KafkaSetti
 class Component:
     """One `kestra-stream executor|worker` process; its JSON log lines go to ``log_file``."""
 
-    def __init__(self, kind: str, settings: KafkaSettings, log_file: Path, *, home: Path | None = None) -> None:
+    def __init__(self, kind: str, settings: KafkaSettings, log_file: Path, *, home: Path | None = None,
+                 options: Iterable[str] = (), env: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.log_file = log_file
         args = [sys.executable, "-m", "kestra_stream", "--log-level", "INFO", "--log-format", "json", kind,
                 "--bootstrap-servers", settings.bootstrap_servers, "--topic-prefix", settings.topic_prefix,
-                "--partitions", str(settings.partitions)]
+                "--partitions", str(settings.partitions), *options]
         if home is not None:
             args += ["--home", str(home)]
         with log_file.open("ab") as out:
             # A file, not a pipe: nobody has to drain it, and it outlives the process for the report.
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                            env=None if env is None else {**os.environ, **env})
 
     @property
     def pid(self) -> int:
