@@ -57,9 +57,9 @@ class KafkaSettings(BaseModel):
     executor_instance_id: str = ""
     # How long the group waits for a silent executor (crashed, not restarted under its instance id) before
     # its partitions move to the others: shorter fails over sooner but rebalances on a stall that long
-    # (heartbeats run on the consumer's own thread, so a long fold is no stall). The broker accepts
-    # 6-1800 s by default (group.min/max.session.timeout.ms); faust's request timeout (90 s) bounds it too.
-    executor_session_timeout_seconds: float = Field(default=10.0, ge=1, le=90)
+    # (heartbeats run on the consumer's own thread, so a long fold is no stall). The broker's defaults
+    # accept 6-1800 s (group.min/max.session.timeout.ms); faust's request timeout (90 s) bounds it too.
+    executor_session_timeout_seconds: float = Field(default=10.0, ge=6, le=90)
     worker_group_id: str = ""
     worker_concurrency: int = Field(default=16, ge=1)
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.
