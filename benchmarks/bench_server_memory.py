@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _harness import Row, command_name, document, proc_table, process_tree, report
+from _harness import Row, command_name, document, proc_table, process_cpu_seconds, process_tree, report
 from bench_server import (
     NAMESPACE,
     RATE_FLOW,
@@ -133,7 +133,8 @@ async def restarted_executor(session: aiohttp.ClientSession, target: Any, webhoo
     The clock starts when the new executor process is first seen (polled every 20 ms), so the figure
     is the new process's start, its tables' restore from the changelogs and the first fold — not the
     supervisor's restart backoff. The execution is created right after the kill: its event waits in the
-    topic for the new executor, as a user's would.
+    topic for the new executor, as a user's would. The new executor's CPU seconds up to then (imports,
+    start, recovery, the folds of that execution) say how much of the figure is the machine's load.
     """
     old = component_pid(target.pid, "executor")
     if old is None:
@@ -156,11 +157,14 @@ async def restarted_executor(session: aiohttp.ClientSession, target: Any, webhoo
         found = await execution(session, target, execution_id)
         if found is not None and (done := ended_of(found)) is not None:
             seconds = (done.ended - started).total_seconds()
+            cpu = process_cpu_seconds(new)
             return [Row("restarted executor: first new execution ended", seconds, "s",
                         f"from the new executor process (pid {new}) to the end of {execution_id} "
-                        f"({done.state}); the supervisor restarted it {seen - killed:.1f} s after the SIGKILL",
+                        f"({done.state}); the supervisor restarted it {seen - killed:.1f} s after the SIGKILL; "
+                        f"the new executor's CPU by then {cpu:.2f} s, load {os.getloadavg()[0]:.1f}",
                         {"execution_id": execution_id, "state": done.state,
-                         "restart_after_kill_seconds": round(seen - killed, 2)})], []
+                         "restart_after_kill_seconds": round(seen - killed, 2), "executor_cpu_seconds": round(cpu, 2),
+                         "load": round(os.getloadavg()[0], 1)})], []
         await asyncio.sleep(0.05)
     return [], [f"the first execution after the executor's restart did not end within {deadline:.0f} s"]
 

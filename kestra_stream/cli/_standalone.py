@@ -15,8 +15,10 @@ environment inherited, so a child reads what the supervisor read.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -38,6 +40,10 @@ class StandaloneSettings:
     elasticsearch_url: str
     index_prefix: str
     log_level: str
+    # The executor child's static group membership, kept across its restarts by this supervisor: restarted
+    # after a crash, it takes its partitions back at once. Random, so that no two supervisors (two servers
+    # on a host, or containers that share a hostname and pid 1) share one.
+    executor_instance_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:12]}")
 
 
 def _command(settings: StandaloneSettings, *args: str) -> list[str]:
@@ -54,7 +60,7 @@ def children(settings: StandaloneSettings, workers: int) -> list[ChildSpec]:
     search = ["--elasticsearch-url", settings.elasticsearch_url, "--index-prefix", settings.index_prefix]
     flows = ["--flows", str(settings.flows.resolve())] if settings.flows else []
     return [
-        ChildSpec("executor", _command(settings, "executor", *kafka)),
+        ChildSpec("executor", _command(settings, "executor", "--instance-id", settings.executor_instance_id, *kafka)),
         *(ChildSpec(f"worker-{n}", _command(settings, "worker", "--home", home, *search, *kafka))
           for n in range(1, workers + 1)),
         # The indexer's own options: no partitions (it creates no topic), its prefix is --prefix.

@@ -103,11 +103,17 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 @click.command("executor")
+@click.option("--instance-id", default=None,
+              help="Static membership of the executor group (KESTRA_STREAM_KAFKA_EXECUTOR_INSTANCE_ID): restarted "
+                   "under the same id after a crash, the executor takes its partitions back at once instead of "
+                   "waiting for the group's session timeout. Unique per running executor (a StatefulSet pod name).")
 @kafka_options
-def executor(config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
-             partitions: int | None) -> None:
+def executor(instance_id: str | None, config_file: Path | None, bootstrap_servers: str | None,
+             topic_prefix: str | None, partitions: int | None) -> None:
     """The executor alone: folds the executor topic into execution states (faust-streaming)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    if instance_id:
+        settings = settings.model_copy(update={"executor_instance_id": instance_id})
     require_services(kafka=settings)
     _run(_run_executor(settings))
 

@@ -12,10 +12,10 @@ Compaction never removes a key's latest value, so what a SIGKILLed executor reco
 A tombstone is kept ``delete.retention.ms``: far longer than a recovery takes, so a recovery that has
 read an execution's state also reads the tombstone that evicts it.
 
-faust applies these settings only when it creates a changelog; ``kestra-stream topics apply`` (which
-renders ``changelog_specs`` next to the topics of topics.yaml) brings changelogs made earlier, or by
-another version, in line. The module stays outside ``kafka.executor`` so that applying topics does
-not import faust.
+``kestra-stream topics apply`` (which renders ``changelog_specs`` next to the topics of topics.yaml)
+creates the changelogs and brings those made earlier, or by another version, in line; an executor
+started without it creates the missing ones at start (faust itself declares no topic). The module
+stays outside ``kafka.executor`` so that applying topics does not import faust.
 """
 
 from __future__ import annotations

@@ -50,9 +50,11 @@ class KafkaFlowStore:
         consumer = Consumer(self._settings.client_config(**{
             "group.id": f"kestra-stream-flows-{uuid.uuid4().hex}", "enable.auto.commit": False}))
         partitions = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in await self._partitions(consumer)]
-        consumer.assign(partitions)
         timeout = self._settings.connect_timeout_seconds
+        # Before assigning: an assigned consumer fetches, and librdkafka queues each offsets query behind
+        # the broker's long-polled fetch on the same connection (0.5 s a partition, every component's start).
         ends = {p.partition: await asyncio.to_thread(watermarks, consumer, p, timeout) for p in partitions}
+        consumer.assign(partitions)
         await asyncio.to_thread(self._catch_up, consumer, ends)
         self._thread = threading.Thread(target=self._follow, args=(consumer,), name="flows", daemon=True)
         self._thread.start()

@@ -49,6 +49,17 @@ class KafkaSettings(BaseModel):
     # Consumer groups and faust's changelog topics are named after these: by default they follow the
     # topic prefix, so two deployments on one cluster (or two test runs) never share state.
     executor_app_id: str = ""
+    # The executor's static membership of its group (Kafka's group.instance.id, KIP-345): restarted under
+    # the same id after a crash, it takes its partitions back at once, where a new member would wait for
+    # the dead one's session to time out. One id per running executor (two sharing an id fence each other
+    # out): `server standalone` gives its executor child one per supervisor, kept across the child's
+    # restarts. Empty: dynamic membership. A graceful stop leaves the group either way.
+    executor_instance_id: str = ""
+    # How long the group waits for a silent executor (crashed, not restarted under its instance id) before
+    # its partitions move to the others: shorter fails over sooner but rebalances on a stall that long
+    # (heartbeats run on the consumer's own thread, so a long fold is no stall). The broker's defaults
+    # accept 6-1800 s (group.min/max.session.timeout.ms); faust's request timeout (90 s) bounds it too.
+    executor_session_timeout_seconds: float = Field(default=10.0, ge=6, le=90)
     worker_group_id: str = ""
     worker_concurrency: int = Field(default=16, ge=1)
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.

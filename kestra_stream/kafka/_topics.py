@@ -492,6 +492,21 @@ def apply(settings: KafkaSettings, definitions: TopicDefinitions | None = None, 
     return changes
 
 
+def create_changelogs(settings: KafkaSettings, existing: set[str]) -> list[str]:
+    """Create the executor's changelogs missing from ``existing`` (topic names), as ``apply`` would; their names.
+
+    For an executor started without ``topics apply`` (tests, embedding): faust declares no topic of
+    the executor (declaring one fetches the metadata of every topic of the cluster).
+    """
+    missing = [spec for spec in changelog_specs(settings) if spec.name not in existing]
+    if missing:
+        admin = _Admin(settings)
+        admin.create(missing)
+        admin.await_partitions({spec.name: spec.partitions for spec in missing})
+        log.info("kafka changelogs created", topics=[spec.name for spec in missing])
+    return [spec.name for spec in missing]
+
+
 def delete_all(settings: KafkaSettings, *, timeout: float = 30.0) -> list[str]:
     """Delete every topic of this prefix, faust's changelog topics included; returns their names.
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -90,22 +90,22 @@ def fresh_settings(bootstrap_servers: str, *, partitions: int = 2) -> KafkaSetti
 
 
 class Component:
-    """One `kestra-stream executor|worker|webserver` process (``extra``: its other options); its JSON log
+    """One `kestra-stream executor|worker|webserver` process (``options``: its other options); its JSON log
     lines go to ``log_file``."""
 
     def __init__(self, kind: str, settings: KafkaSettings, log_file: Path, *, home: Path | None = None,
-                 extra: Sequence[str] = ()) -> None:
+                 options: Iterable[str] = (), env: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.log_file = log_file
         args = [sys.executable, "-m", "kestra_stream", "--log-level", "INFO", "--log-format", "json", kind,
                 "--bootstrap-servers", settings.bootstrap_servers, "--topic-prefix", settings.topic_prefix,
-                "--partitions", str(settings.partitions)]
+                "--partitions", str(settings.partitions), *options]
         if home is not None:
             args += ["--home", str(home)]
-        args += extra
         with log_file.open("ab") as out:
             # A file, not a pipe: nobody has to drain it, and it outlives the process for the report.
-            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                            env=None if env is None else {**os.environ, **env})
 
     @property
     def pid(self) -> int:
@@ -129,7 +129,7 @@ class Component:
         return f"--- {self.kind} {self.pid} ({self.log_file}) ---\n" + "\n".join(
             self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
-    def wait_for(self, event: str, *, count: int = 1, within: float = 30.0) -> None:
+    def wait_for(self, event: str, *, count: int = 1, within: float = 120.0) -> None:
         deadline = time.monotonic() + within
         while self.saw(event) < count:
             if self.process.poll() is not None:

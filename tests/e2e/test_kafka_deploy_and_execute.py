@@ -103,8 +103,8 @@ async def test_200_flows_deployed_and_executed_at_once_through_an_api_process_al
         executor = processes.start(Component("executor", settings, processes.logs / "executor.log"))
         worker = processes.start(Component("worker", settings, processes.logs / "worker.log", home=tmp_path / "w"))
         processes.start(Component("webserver", settings, processes.logs / "webserver.log", home=tmp_path / "api",
-                                  extra=["--elasticsearch-url", elasticsearch_url, "--index-prefix", index_prefix,
-                                         "--port", str(port)]))
+                                  options=["--elasticsearch-url", elasticsearch_url, "--index-prefix", index_prefix,
+                                    "--port", str(port)]))
         api = Api(port)
         await asyncio.to_thread(executor.wait_for, "kafka_executor_started", within=180)
         await asyncio.to_thread(worker.wait_for, "partitions_assigned", within=180)

@@ -46,6 +46,19 @@ def test_every_child_runs_its_component_command_with_the_supervisors_settings() 
     assert (option(webserver, "--host"), option(webserver, "--port")) == ("0.0.0.0", "9999")
 
 
+def test_the_executor_child_keeps_one_instance_id_per_supervisor_and_no_two_supervisors_share_one() -> None:
+    def instance_id(settings: StandaloneSettings) -> str:
+        return option(list(next(s for s in children(settings, workers=1) if s.name == "executor").argv),
+                      "--instance-id")
+
+    # Built once per supervisor: every restart of its executor child comes back as the same group member.
+    assert instance_id(SETTINGS) == instance_id(SETTINGS) == SETTINGS.executor_instance_id
+    # Another supervisor with the same options (a second server on the host): another member of the group.
+    same_options = {f.name: getattr(SETTINGS, f.name) for f in dataclasses.fields(SETTINGS)
+                    if f.name != "executor_instance_id"}
+    assert instance_id(StandaloneSettings(**same_options)) != instance_id(SETTINGS)
+
+
 def test_every_child_command_parses_the_options_it_is_given(tmp_path: Path) -> None:
     config, flows = tmp_path / "ks.yaml", tmp_path / "flows"
     config.write_text("kafka: {}\n")

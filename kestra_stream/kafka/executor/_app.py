@@ -53,12 +53,14 @@ from kestra_stream.kafka._codec import decode_event, decode_state, encode_event,
 from kestra_stream.kafka._limits import OUTPUTS_FIX, RecordTooLarge, fits, too_large
 from kestra_stream.kafka._settings import KafkaSettings
 from kestra_stream.kafka._snapshots import latest_snapshot
+from kestra_stream.kafka._topics import create_changelogs
 from kestra_stream.kafka.executor._batches import batches, current
 from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to_folded, reread
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, Plan, messages_of
+from kestra_stream.kafka.executor._startup import PromptTableManager, leave_on_stop
 
 log = structlog.get_logger(__name__)
 
@@ -112,9 +114,16 @@ class KafkaExecutor:
             producer_linger=0.0,
             producer_max_request_size=settings.max_message_bytes,
             broker_commit_interval=1.0,
-            # A restarted executor waits for its dead predecessor to leave the group: 10 s, not faust's 60 s.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=1.0,
+            # Without an instance id, a restarted executor waits this long for its dead predecessor to leave
+            # the group (faust's default is 60 s); with one, it replaces it at once (see _startup).
+            broker_session_timeout=settings.executor_session_timeout_seconds,
+            broker_heartbeat_interval=min(1.0, settings.executor_session_timeout_seconds / 3),
+            consumer_group_instance_id=settings.executor_instance_id or None,
+            # The topics exist before the app starts (_check_topics): faust's declarations would each fetch
+            # the metadata of every topic of the cluster. No timer runs on the leader only: no leader topic.
+            topic_allow_declare=False,
+            topic_disable_leader=True,
+            TableManager=PromptTableManager,
         )
         self._topics = {dest: self._raw_topic(settings.topic(dest)) for dest in _DESTINATIONS}
         self._executions = self._raw_topic(settings.topic("executions"))
@@ -159,8 +168,9 @@ class KafkaExecutor:
                                f"{exc}; check that the broker runs and the topics exist "
                                "(`kestra-stream topics apply`)") from exc
         self.started_in = time.monotonic() - began
+        # CPU seconds of the whole process so far (imports included): its start on a loaded machine.
         log.info("kafka_executor_started", app_id=self.settings.executor_app_id,
-                 seconds=round(self.started_in, 3))
+                 seconds=round(self.started_in, 3), cpu_seconds=round(time.process_time(), 2))
 
     def _check_topics(self) -> None:
         settings = self.settings
@@ -175,8 +185,12 @@ class KafkaExecutor:
         if missing:
             raise BackendError(f"the executor's topics {', '.join(missing)} do not exist on "
                                f"{settings.bootstrap_servers}; create them with `kestra-stream topics apply`")
+        # faust declares no topic (see __init__): the tables' changelogs are created here when missing.
+        create_changelogs(settings, existing)
 
     async def stop(self) -> None:
+        if self.settings.executor_instance_id:
+            leave_on_stop(self._app)
         await self._app.stop()
         log.info("kafka_executor_stopped", app_id=self.settings.executor_app_id)
 
@@ -192,8 +206,10 @@ class KafkaExecutor:
         await skip_backoff_for_changelogs(self._app)
         inbox = self.settings.topic("executor")
         # Which executions this instance folds from now on: an operator scaling executors reads it here.
+        # The group's generation: a static member back after a crash keeps it (no rebalance happened).
         log.info("executor_partitions_assigned", app_id=self.settings.executor_app_id,
-                 partitions=sorted(tp.partition for tp in assigned if tp.topic == inbox))
+                 partitions=sorted(tp.partition for tp in assigned if tp.topic == inbox),
+                 generation=self._app.consumer_generation_id)
         folded = sorted((tp.topic, tp.partition) for tp in assigned if tp.topic in self._folded.topics)
         try:
             self._folded.starts(await asyncio.to_thread(self._starts, folded))
