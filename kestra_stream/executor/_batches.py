@@ -1,20 +1,21 @@
 """One child execution per batch of a file (ForEachItem's ``_items`` task run), in the pure fold.
 
 The batches' URIs come from the outputs of the sibling split task run, which a worker ran: the fold
-never reads storage. The task run keeps what it started (``executionIds``, in iteration order) and
-how each child ended (``results``, by iteration); ``iterations`` (counts by state, Kestra's output) is
-derived from those two whenever a child ends.
+never reads storage. The task run keeps what it started (``executionIds``, in iteration order), which
+children began to run (``running``: they report their start, ``ParentLink.report_start``) and how each
+ended (``results``, by iteration); ``iterations`` (counts by state, Kestra's output, live while the
+batches run) is derived from those whenever a child starts or ends.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kestra_stream.errors import ExpressionError
 from kestra_stream.executor.commands import KillExecution, StartSubflow
-from kestra_stream.executor.events import SubflowEnded
+from kestra_stream.executor.events import SubflowEnded, SubflowStarted
 from kestra_stream.ids import derive_id
 from kestra_stream.models.execution import Attempt, ParentLink, TaskRun
 from kestra_stream.models.state import State, StateType
@@ -24,10 +25,13 @@ if TYPE_CHECKING:
     from kestra_stream.executor._working import Working
 
 
-def iteration_counts(started: int, results: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
-    """Kestra's ``iterations``: children not ended yet count as CREATED (the parent learns only their end)."""
+def iteration_counts(created: int, running: Collection[str],
+                     results: Mapping[str, Mapping[str, Any]]) -> dict[str, int]:
+    """Kestra's ``iterations`` from the ``created`` children, the iterations that reported their start (``running``)
+    and those that ended (``results``): a child counts in the last state its parent heard of."""
     counts = Counter(str(r["state"]) for r in results.values())
-    return {"CREATED": started - len(results), "RUNNING": 0, **counts}
+    running_now = len(set(running) - results.keys())
+    return {"CREATED": created - len(results) - running_now, "RUNNING": running_now, **counts}
 
 
 def terminal_state(results: Mapping[str, Mapping[str, Any]], transmit_failed: bool) -> StateType:
@@ -67,7 +71,8 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
                 inputs=w.render(task.inputs or {}, variables),
                 labels=w.child_labels(task.labels, task.inherit_labels, variables),
                 parent=ParentLink(execution_id=w.execution.id, taskrun_id=tr.id, namespace=w.execution.namespace,
-                                  flow_id=w.execution.flow_id, wait=task.wait, transmit_failed=task.transmit_failed)))
+                                  flow_id=w.execution.flow_id, wait=task.wait, transmit_failed=task.transmit_failed,
+                                  report_start=task.wait)))
     except ExpressionError as exc:
         w.log(LogLevel.ERROR, f"task '{task.id}': {exc}", tr)
         w.set_state(tr, allowed_state(task, StateType.FAILED))
@@ -80,7 +85,22 @@ def start_batches(w: Working, tr: TaskRun, task: SubflowBatchesTask) -> None:
                              "iterations": {"RUNNING": 0, StateType.SUCCESS.value: len(ids)}})
         return
     w.set_state(tr, StateType.RUNNING, attempts=attempts(StateType.RUNNING), outputs={
-        "numberOfBatches": len(ids), "executionIds": ids, "results": {}, "iterations": iteration_counts(len(ids), {})})
+        "numberOfBatches": len(ids), "executionIds": ids, "results": {}, "running": [],
+        "iterations": iteration_counts(len(ids), [], {})})
+
+
+def batch_started(w: Working, tr: TaskRun, event: SubflowStarted) -> None:
+    outputs = tr.outputs or {}
+    ids: list[str] = list(outputs.get("executionIds") or [])
+    if event.child_execution_id not in ids:
+        return  # a child of an earlier attempt
+    iteration = str(ids.index(event.child_execution_id) + 1)
+    running: list[str] = list(outputs.get("running") or [])
+    results: Mapping[str, Any] = outputs.get("results") or {}
+    if iteration in running or iteration in results:
+        return  # told twice, or its end arrived first
+    running.append(iteration)
+    w.update(tr, outputs={**outputs, "running": running, "iterations": iteration_counts(len(ids), running, results)})
 
 
 def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: SubflowEnded) -> None:
@@ -96,7 +116,8 @@ def batch_ended(w: Working, tr: TaskRun, task: SubflowBatchesTask, event: Subflo
         w.log(LogLevel.ERROR, f"batch {iteration}: {event.message}", tr)
     results[iteration] = {"executionId": event.child_execution_id, "state": event.state.value,
                           "outputs": event.outputs or {}}
-    new_outputs = {**outputs, "results": results, "iterations": iteration_counts(len(ids), results)}
+    new_outputs = {**outputs, "results": results,
+                   "iterations": iteration_counts(len(ids), outputs.get("running") or [], results)}
     if len(results) < len(ids):
         w.update(tr, outputs=new_outputs)
         return

@@ -23,6 +23,7 @@ from kestra_stream.executor.commands import (
     Command,
     EmitLog,
     ExecutionEnded,
+    ExecutionStarted,
     KillExecution,
     KillTask,
     RunTask,
@@ -112,6 +113,10 @@ class Working:
     # ----- changing things -----------------------------------------------------------------
     def set_execution_state(self, state: StateType) -> None:
         new = self.state.with_state(state, self.at)
+        parent = self.execution.parent
+        if (state == StateType.RUNNING and self.state.current in (StateType.CREATED, StateType.QUEUED)
+                and parent is not None and parent.report_start):
+            self.commands.append(ExecutionStarted(execution_id=self.execution.id, parent=parent))
         if new is not self.state:
             self.state = new
             self.changed = True

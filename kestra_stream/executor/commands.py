@@ -120,9 +120,16 @@ class ExecutionEnded(_Command):
     parent: ParentLink | None = None
 
 
+class ExecutionStarted(_Command):
+    """An execution whose parent asked to hear of its start (``ParentLink.report_start``) began to run."""
+
+    kind: Literal["started"] = "started"
+    parent: ParentLink
+
+
 Command = Annotated[
     RunTask | KillTask | ScheduleTimer | CancelTimer | CreateExecution | StartSubflow | KillExecution
-    | RestartExecution | AcquireSlot | EmitLog | ExecutionEnded,
+    | RestartExecution | AcquireSlot | EmitLog | ExecutionEnded | ExecutionStarted,
     Field(discriminator="kind"),
 ]
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)

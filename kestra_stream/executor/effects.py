@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from kestra_stream.errors import BackendError, InputError
-from kestra_stream.executor.commands import EmitLog, ExecutionEnded, StartSubflow
-from kestra_stream.executor.events import Event, ExecutionCreated, SubflowEnded
+from kestra_stream.executor.commands import EmitLog, ExecutionEnded, ExecutionStarted, StartSubflow
+from kestra_stream.executor.events import Event, ExecutionCreated, SubflowEnded, SubflowStarted
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.ids import derive_id
 from kestra_stream.inputs import Renderer, coerce_inputs
@@ -58,6 +58,13 @@ def log_entry(command: EmitLog, state: ExecutionState | None) -> LogEntry:
     return LogEntry(execution_id=command.execution_id, namespace=ex.namespace if ex else "",
                     flow_id=ex.flow_id if ex else "", task_id=command.task_id, taskrun_id=command.taskrun_id,
                     level=command.level, message=command.message, timestamp=command.at)
+
+
+def start_notification(command: ExecutionStarted, at: datetime) -> SubflowStarted:
+    """The parent that asked to hear of this execution's start (a ForEachItem counting its batches) is told."""
+    return SubflowStarted(event_id=derive_id("subflow-started", command.execution_id),
+                          execution_id=command.parent.execution_id, at=at, taskrun_id=command.parent.taskrun_id,
+                          child_execution_id=command.execution_id)
 
 
 def parent_notification(command: ExecutionEnded, at: datetime) -> list[Event]:

@@ -149,6 +149,14 @@ class SubflowEnded(_Event):
     message: str | None = None
 
 
+class SubflowStarted(_Event):
+    """A child execution that reports its start (a ForEachItem batch) began to run: its parent counts it RUNNING."""
+
+    kind: Literal["subflow_started"] = "subflow_started"
+    taskrun_id: str
+    child_execution_id: str
+
+
 class RecordUnreadable(_Event):
     """A record of this execution's inbox that no version of the wire format reads (a backend kept it aside,
     on a dead-letter topic). Nobody can tell what it said, so rather than let the execution wait for it
@@ -168,7 +176,7 @@ class EvictionDue(_Event):
 Event = Annotated[
     ExecutionCreated | ExecutionReplayed | Dequeued | Rejected | TaskResult | TimerFired | KillRequested
     | PauseRequested | ResumeRequested | RestartRequested | TaskRunStateSet | SubflowEnded | LabelsSet
-    | RecordUnreadable | EvictionDue,
+    | RecordUnreadable | EvictionDue | SubflowStarted,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -28,6 +28,7 @@ from kestra_stream.executor.events import (
     RestartRequested,
     ResumeRequested,
     SubflowEnded,
+    SubflowStarted,
     TaskResult,
     TaskRunStateSet,
     TimerFired,
@@ -393,6 +394,15 @@ def _restarts_itself(w: Working, tr: TaskRun) -> bool:
     return not isinstance(task, FlowableTask)
 
 
+def _on_subflow_started(w: Working, event: SubflowStarted) -> None:
+    tr = w.runs.get(event.taskrun_id)
+    if tr is None or tr.current.is_terminated:
+        return
+    task = w.index.task(tr.task_id)
+    if isinstance(task, SubflowBatchesTask):  # the only task that asks its children to report their start
+        _batches.batch_started(w, tr, event)
+
+
 def _on_subflow_ended(w: Working, event: SubflowEnded) -> None:
     tr = w.runs.get(event.taskrun_id)
     if tr is None or tr.current.is_terminated or not tr.attempts:
@@ -437,5 +447,6 @@ _HANDLERS: dict[type, Any] = {
     RestartRequested: _on_restart,
     TaskRunStateSet: _on_taskrun_state,
     SubflowEnded: _on_subflow_ended,
+    SubflowStarted: _on_subflow_started,
     LabelsSet: _on_labels_set,
 }

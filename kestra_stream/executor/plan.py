@@ -18,6 +18,7 @@ from kestra_stream.executor.commands import (
     CreateExecution,
     EmitLog,
     ExecutionEnded,
+    ExecutionStarted,
     KillExecution,
     KillTask,
     RestartExecution,
@@ -25,7 +26,13 @@ from kestra_stream.executor.commands import (
     ScheduleTimer,
     StartSubflow,
 )
-from kestra_stream.executor.effects import FlowLookup, child_creation, log_entry, parent_notification
+from kestra_stream.executor.effects import (
+    FlowLookup,
+    child_creation,
+    log_entry,
+    parent_notification,
+    start_notification,
+)
 from kestra_stream.executor.events import Event, KillRequested, RestartRequested
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.slots import SlotRequest
@@ -76,6 +83,8 @@ def plan_effects(cause_id: str, state: ExecutionState | None, commands: Sequence
                                                 execution_id=command.execution_id, at=at))
         elif isinstance(command, AcquireSlot):
             plan.slots.append(SlotRequest.acquire(command))
+        elif isinstance(command, ExecutionStarted):
+            plan.events.append(start_notification(command, at))
         elif isinstance(command, ExecutionEnded):
             plan.ended.append(command)
             plan.events.extend(parent_notification(command, at))

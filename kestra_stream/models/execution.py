@@ -57,6 +57,8 @@ class ParentLink(BaseModel):
     flow_id: str
     wait: bool = True
     transmit_failed: bool = True
+    # The child tells its parent when it starts running too (ForEachItem counts its batches RUNNING live).
+    report_start: bool = False
     # Kestra's deprecated Subflow `outputs`: expressions the child renders at its end, when its flow
     # declares no outputs of its own, as its outputs.
     outputs: dict[str, Any] | None = None

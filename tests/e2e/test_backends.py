@@ -545,3 +545,20 @@ async def test_after_execution_tasks_run_once_the_final_state_is_set(backend: Ba
     assert notify.outputs == {"value": "FAILED"}
     assert execution.state.end_date is not None
     assert notify.state.start_date >= execution.state.end_date
+
+
+async def test_for_each_item_counts_its_batches_running_while_they_run(backend: Backend) -> None:
+    """Kestra's ``iterations`` output is live: a batch's subflow counts RUNNING from its start to its end."""
+    parent_id = await backend.create_execution(NS, "for_each_item_of_slow")
+
+    def iterations() -> dict[str, int]:
+        state = backend.state(parent_id)
+        runs = state.execution.taskruns_of("each_items") if state is not None else []
+        return dict((runs[0].outputs or {}).get("iterations") or {}) if runs else {}
+
+    # Both children sleep 5 s: the parent hears of their starts long before their ends.
+    await until(lambda: iterations() == {"CREATED": 0, "RUNNING": 2}, "both batches counted RUNNING",
+                within=WAIT)
+    execution = await backend.wait(parent_id, timeout=WAIT)
+    assert execution.state.current == StateType.SUCCESS
+    assert (run_of(execution, "each_items").outputs or {})["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 2}

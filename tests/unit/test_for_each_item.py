@@ -11,9 +11,12 @@ from kestra_stream_plugin_core.storage import split_rows
 from pydantic import ValidationError
 
 from kestra_stream.executor._batches import iteration_counts, terminal_state
-from kestra_stream.executor.commands import KillExecution, StartSubflow
-from kestra_stream.executor.events import SubflowEnded
+from kestra_stream.executor.commands import ExecutionStarted, KillExecution, StartSubflow
+from kestra_stream.executor.events import SubflowEnded, SubflowStarted
+from kestra_stream.executor.plan import plan_effects
 from kestra_stream.flows import load_flow
+from kestra_stream.flows.catalog import FlowCatalog
+from kestra_stream.models.execution import ParentLink
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.state import StateType
 from tests.unit.fold_driver import Driver
@@ -77,9 +80,52 @@ def test_split_rows_cuts_by_rows_partitions_or_size_without_cutting_a_row() -> N
     assert split_rows([], rows=1) == []
 
 
-def test_iterations_count_children_not_ended_as_created() -> None:
+def test_iterations_count_each_child_in_the_last_state_its_parent_heard_of() -> None:
     results = {"1": {"state": "SUCCESS"}, "3": {"state": "FAILED"}}
-    assert iteration_counts(4, results) == {"CREATED": 2, "RUNNING": 0, "SUCCESS": 1, "FAILED": 1}
+    assert iteration_counts(5, [], results) == {"CREATED": 3, "RUNNING": 0, "SUCCESS": 1, "FAILED": 1}
+    # 1 started then ended: it counts once, as SUCCESS
+    assert iteration_counts(5, ["1", "2", "4"], results) == {"CREATED": 1, "RUNNING": 2, "SUCCESS": 1, "FAILED": 1}
+
+
+def _started(d: Driver, start: StartSubflow) -> None:
+    d.send(SubflowStarted(event_id=d.next_event_id(), execution_id=d.execution_id, at=d.now,
+                          taskrun_id=start.parent.taskrun_id, child_execution_id=start.child_execution_id))
+
+
+def test_the_batches_count_running_live_as_each_child_reports_its_start() -> None:
+    d = Driver(_flow())
+    starts = _through_split(d, ["kestra:///b1.txt", "kestra:///b2.txt", "kestra:///b3.txt"])
+    assert all(s.parent.report_start for s in starts)
+    _started(d, starts[0])
+    _started(d, starts[2])
+    _started(d, starts[2])  # told twice
+    assert d.taskrun("each_items").outputs["iterations"] == {"CREATED": 1, "RUNNING": 2}  # type: ignore[index]
+    d.subflow_ended(starts[0].child_execution_id, OK)
+    d.subflow_ended(starts[1].child_execution_id, OK)  # its start was never heard of: it ended all the same
+    _started(d, starts[1])  # ... and its start, arriving late, changes nothing
+    assert d.taskrun("each_items").outputs["iterations"] == {  # type: ignore[index]
+        "CREATED": 0, "RUNNING": 1, "SUCCESS": 2}
+
+
+def test_a_child_that_reports_its_start_tells_its_parent_once_when_it_begins_to_run() -> None:
+    child = load_flow("id: child\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+                      "    message: hi\n")
+    link = ParentLink(execution_id="parent-1", taskrun_id="tr-1", namespace="company.team", flow_id="parent",
+                      report_start=True)
+    d = Driver(child, execution_id="child-1")
+    started = [c for c in d.create(parent=link) if isinstance(c, ExecutionStarted)]
+    assert [(c.execution_id, c.parent.taskrun_id) for c in started] == [("child-1", "tr-1")]
+    effects = plan_effects("e1", d.state, started, child, FlowCatalog(), d.now)
+    assert [(e.execution_id, e.taskrun_id, e.child_execution_id) for e in effects.events  # type: ignore[union-attr]
+            ] == [("parent-1", "tr-1", "child-1")]
+    assert not [c for c in d.result(d.job("t"), OK) if isinstance(c, ExecutionStarted)]
+
+
+def test_a_plain_subflow_child_does_not_report_its_start() -> None:
+    child = load_flow("id: child\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+                      "    message: hi\n")
+    link = ParentLink(execution_id="parent-1", taskrun_id="tr-1", namespace="company.team", flow_id="parent")
+    assert not [c for c in Driver(child, execution_id="c").create(parent=link) if isinstance(c, ExecutionStarted)]
 
 
 @pytest.mark.parametrize(("states", "transmit", "expected"), [
