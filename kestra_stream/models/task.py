@@ -128,6 +128,7 @@ class Task(PluginModel):
     allow_failure: bool = False
     allow_warning: bool = False
     log_level: LogLevel | None = None
+    # The attempt's log lines go to a file in internal storage (the attempt's logFile), not the log store.
     log_to_file: bool = False
     # An expression; the task is SKIPPED when it renders falsy.
     run_if: str = "true"
@@ -138,14 +139,6 @@ class Task(PluginModel):
     calls_flow: ClassVar[bool] = False
 
     _no_worker_group = field_validator("worker_group")(refuse_worker_group)
-
-    @field_validator("log_to_file")
-    @classmethod
-    def _no_log_to_file(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(not_implemented("logToFile", "task logs always go to the log store, where the "
-                                                          "API and the UI read them; remove it"))
-        return value
 
     @field_validator("run_if", mode="before")
     @classmethod
@@ -371,9 +364,15 @@ class Trigger(PluginModel):
     log_level: LogLevel | None = None
     min_log_level: LogLevel | None = None
     fail_on_trigger_error: bool = False
+    log_to_file: bool = False
 
     @model_validator(mode="after")
     def _unsupported(self) -> Trigger:
+        if self.log_to_file:
+            # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile); here
+            # an evaluation's lines are not tied to the execution it may start, so there is nowhere to put it.
+            raise ValueError(not_implemented("logToFile on a trigger", "a trigger's log lines always go to the "
+                                                                       "log store; remove it (tasks accept it)"))
         if self.log_level is not None or self.min_log_level is not None:
             raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
                                              "trigger log lines are always kept; remove the property"))
