@@ -178,6 +178,10 @@ class RunContext(Protocol):
     def set_labels(self, labels: Mapping[str, str]) -> None: ...
     def set_warning(self, reason: str) -> None: ...
 
+    def encrypt(self, plaintext: str) -> dict[str, str]:
+        """``plaintext`` as an encrypted output (Kestra's EncryptedString) under the server's key; a task
+        failure saying what to set when no key is configured."""
+
     def working_directory(self) -> Path:
         """A fresh, empty directory for this attempt, created on first use and removed after it."""
 
