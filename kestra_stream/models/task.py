@@ -373,10 +373,12 @@ class Trigger(PluginModel):
     @model_validator(mode="after")
     def _unsupported(self) -> Trigger:
         if self.log_to_file:
-            # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile); here
-            # an evaluation's lines are not tied to the execution it may start, so there is nowhere to put it.
-            raise ValueError(not_implemented("logToFile on a trigger", "a trigger's log lines always go to the "
-                                                                       "log store; remove it (tasks accept it)"))
+            # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile). Here a
+            # trigger's lines go to the scheduler's own log, not the log store, and an execution started
+            # without a key gets its id when created, too late to name a file in its trigger block.
+            raise ValueError(not_implemented("logToFile on a trigger", "a trigger's log lines go to the "
+                                                                       "scheduler's log; remove it (tasks "
+                                                                       "accept it)"))
         if self.log_level is not None or self.min_log_level is not None:
             raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
                                              "trigger log lines are always kept; remove the property"))
