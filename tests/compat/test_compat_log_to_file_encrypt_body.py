@@ -1,7 +1,9 @@
-"""logToFile and http.Request's encryptBody, run as a user would run them (`kestra-stream execute`, embedded).
+"""logToFile and http.Request's encryptBody, run as a user would run them (`kestra-stream execute`).
 
-Not cases under cases/: their expectations (a file in internal storage, a local HTTP server, an
-encryption key in the worker's environment) are beyond what a case.yaml says.
+logToFile runs on both backends (the Kafka one in a process of its own, as the cases do); encryptBody on
+the embedded one (the same worker code runs the task on both). Not cases under cases/: their expectations
+(a file in internal storage, a local HTTP server, an encryption key in the worker's environment) are
+beyond what a case.yaml says.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from click.testing import CliRunner
 from kestra_stream import encryption
 from kestra_stream.cli import main
 from kestra_stream.storage import StorageSettings
+from tests.compat.test_compat_cases import _execute as run_execute
 
 SECRET_ANSWER = "the account balance is 42"
 
@@ -82,13 +85,19 @@ def server() -> Iterator[str]:
         httpd.server_close()
 
 
-def _execute(tmp_path: Path, source: str, *args: str) -> tuple[int, dict[str, Any]]:
+def _execute(tmp_path: Path, source: str, *args: str, backend: str = "embedded",
+             request: pytest.FixtureRequest | None = None) -> tuple[int, dict[str, Any]]:
     flow = tmp_path / "flow.yaml"
     flow.write_text(source)
-    result = CliRunner().invoke(main, ["execute", str(flow), "--home", str(tmp_path / "home"), "--with-logs",
-                                       "--output", "json", *args], catch_exceptions=False)
-    assert result.stdout, result.stderr
-    return result.exit_code, json.loads(result.stdout)
+    argv = ["execute", str(flow), "--home", str(tmp_path / "home"), "--with-logs", "--output", "json", *args]
+    if backend == "embedded":
+        result = CliRunner().invoke(main, argv, catch_exceptions=False)
+        exit_code, stdout, stderr = result.exit_code, result.stdout, result.stderr
+    else:
+        assert request is not None
+        exit_code, stdout, stderr = run_execute(backend, argv, request, False)
+    assert stdout, stderr
+    return exit_code, json.loads(stdout)
 
 
 def _run(document: dict[str, Any], task_id: str) -> dict[str, Any]:
@@ -100,8 +109,10 @@ def _read(home: Path, uri: str) -> str:
     return asyncio.run(StorageSettings.load().build(home).get(uri)).decode()
 
 
-def test_log_to_file_puts_the_lines_in_the_attempts_log_file_and_not_in_the_log_store(tmp_path: Path) -> None:
-    exit_code, document = _execute(tmp_path, LOG_TO_FILE)
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+def test_log_to_file_puts_the_lines_in_the_attempts_log_file_and_not_in_the_log_store(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    exit_code, document = _execute(tmp_path, LOG_TO_FILE, backend=backend, request=request)
     assert (exit_code, document["state"]["current"]) == (0, "SUCCESS")
     noisy = _run(document, "noisy")
     log_file = noisy["attempts"][0]["logFile"]
