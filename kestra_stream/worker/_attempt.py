@@ -44,7 +44,7 @@ async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], sto
         return result
     try:
         uri = await spool.store(storage)
-    except StorageError as exc:
+    except (StorageError, OSError) as exc:  # the bucket refused it, or the local copy could not be made
         spool.release(emit_log)
         emit_log(_line(job, LogLevel.WARN, f"logToFile: the log file could not be written to internal "
                                            f"storage ({exc}); this attempt's lines are in the log stream"))
