@@ -21,11 +21,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_VARIABLE = "KESTRA_STREAM_ENCRYPTION_SECRET_KEY"
 ENCRYPTED_TYPE = "io.kestra.datatype:aes_encrypted"
-_IV_LENGTH = 12
 
 
 class EncryptionError(ValueError):
     """No key, a key that is not one, or a value this key did not encrypt."""
+
+
+def parse_key(text: str, where: str) -> bytes:
+    """The AES key held in base64 by ``text``; ``where`` names it in the error."""
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise EncryptionError(f"{where} is not valid base64 text") from exc
+    if len(key) not in (16, 24, 32):
+        raise EncryptionError(f"{where} decodes to {len(key)} bytes; an AES key has 16, 24 or 32 "
+                              "(32 for AES-256)")
+    return key
 
 
 def key_from(environ: Mapping[str, str]) -> bytes:
@@ -35,18 +46,15 @@ def key_from(environ: Mapping[str, str]) -> bytes:
         raise EncryptionError(f"no encryption key is configured: set the environment variable {KEY_VARIABLE} "
                               "of the worker to a 256-bit AES key in base64 (for example the output of "
                               "`openssl rand -base64 32`)")
-    try:
-        key = base64.b64decode(raw, validate=True)
-    except binascii.Error as exc:
-        raise EncryptionError(f"{KEY_VARIABLE} is not valid base64 text") from exc
-    if len(key) not in (16, 24, 32):
-        raise EncryptionError(f"{KEY_VARIABLE} decodes to {len(key)} bytes; an AES key has 16, 24 or 32 "
-                              "(32 for AES-256)")
-    return key
+    return parse_key(raw, KEY_VARIABLE)
 
 
-def encrypt(key: bytes, plaintext: str) -> str:
-    iv = os.urandom(_IV_LENGTH)
+IV_LENGTH = 12
+
+
+def encrypt(key: bytes, plaintext: str, iv: bytes | None = None) -> str:
+    """``plaintext`` encrypted under ``key``; ``iv`` (12 bytes never used with this key) is drawn when not given."""
+    iv = os.urandom(IV_LENGTH) if iv is None else iv
     return base64.b64encode(iv + AESGCM(key).encrypt(iv, plaintext.encode(), None)).decode()
 
 
@@ -55,7 +63,7 @@ def decrypt(key: bytes, encrypted: str) -> str:
         return encrypted
     try:
         data = base64.b64decode(encrypted, validate=True)
-        return AESGCM(key).decrypt(data[:_IV_LENGTH], data[_IV_LENGTH:], None).decode()
+        return AESGCM(key).decrypt(data[:IV_LENGTH], data[IV_LENGTH:], None).decode()
     except (binascii.Error, InvalidTag, ValueError) as exc:
         raise EncryptionError("the value was not encrypted with this server's key (or is damaged)") from exc
 

@@ -106,6 +106,9 @@ class WorkerFunctions:
     def random_bits(self, bits: int) -> int:
         return secrets.randbits(bits)
 
+    def nonce(self, size: int) -> bytes:
+        return secrets.token_bytes(size)
+
     def read(self, uri: str) -> str:
         call = f"read('{uri}')"
         storage = self._require_scoped(call)

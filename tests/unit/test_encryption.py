@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from pathlib import Path
 
 import kestra_stream_plugin_core as core
 import pytest
 
 from kestra_stream import encryption
-from kestra_stream.errors import TaskFailure
+from kestra_stream.errors import ExpressionError, TaskFailure
 from kestra_stream.executor.commands import RunTask
+from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.task import LogLevel, RunnableTask
 from kestra_stream.storage import LocalStorage
@@ -90,3 +92,32 @@ def test_encrypting_without_a_key_fails_the_task_saying_which_setting_to_set(tmp
 def test_an_encrypted_output_has_kestras_encrypted_string_shape(tmp_path: Path) -> None:
     out = _ctx(tmp_path, {}, {encryption.KEY_VARIABLE: KEY_256}).encrypt("x")
     assert out["type"] == "io.kestra.datatype:aes_encrypted" and set(out) == {"type", "value"}
+
+
+def test_the_encrypt_and_decrypt_functions_of_a_worker_round_trip_with_the_key_given(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {}, {})
+    encrypted = ctx.render(f"{{{{ encrypt('{KESTRA_TEST_KEY}', 'Hello World!') }}}}")
+    assert isinstance(encrypted, str) and encrypted != "Hello World!"
+    assert ctx.render(f"{{{{ decrypt('{KESTRA_TEST_KEY}', '{encrypted}') }}}}") == "Hello World!"
+    key = encryption.parse_key(KESTRA_TEST_KEY, "key")
+    assert encryption.decrypt(key, encrypted) == "Hello World!"
+    assert ctx.render(f"{{{{ encrypt('{KESTRA_TEST_KEY}', '') }}}}") == ""
+
+
+def test_decrypt_with_a_wrong_key_or_a_bad_key_fails_the_render(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {}, {})
+    encrypted = ctx.render(f"{{{{ encrypt('{KESTRA_TEST_KEY}', 'x') }}}}")
+    with pytest.raises(ExpressionError, match="not encrypted with this server's key"):
+        ctx.render(f"{{{{ decrypt('{KEY_256}', '{encrypted}') }}}}")
+    with pytest.raises(ExpressionError, match="not valid base64"):
+        ctx.render("{{ decrypt('not a key!', 'x') }}")
+
+
+def test_encrypt_is_refused_where_renders_are_replayed_and_decrypt_is_not() -> None:
+    engine = default_engine()
+    functions = FixedFunctions(datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ExpressionError, match="only in the properties of a task run by a worker"):
+        engine.render(f"{{{{ encrypt('{KESTRA_TEST_KEY}', 'x') }}}}", {}, functions)
+    key = encryption.parse_key(KESTRA_TEST_KEY, "key")
+    encrypted = encryption.encrypt(key, "clear")
+    assert engine.render(f"{{{{ decrypt('{KESTRA_TEST_KEY}', '{encrypted}') }}}}", {}, functions) == "clear"
