@@ -1,7 +1,7 @@
 """logToFile and http.Request's encryptBody, run as a user would run them (`kestra-stream execute`).
 
-logToFile runs on both backends (the Kafka one in a process of its own, as the cases do); encryptBody on
-the embedded one (the same worker code runs the task on both). Not cases under cases/: their expectations
+Both run on both backends (the Kafka one in a process of its own, as the cases do), but for a missing
+key, embedded only (the same worker code refuses it on both). Not cases under cases/: their expectations
 (a file in internal storage, a local HTTP server, an encryption key in the worker's environment) are
 beyond what a case.yaml says.
 """
@@ -124,11 +124,14 @@ def test_log_to_file_puts_the_lines_in_the_attempts_log_file_and_not_in_the_log_
     assert _run(document, "quiet")["attempts"][0]["logFile"] is None
 
 
+@pytest.mark.parametrize("backend", ["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
 def test_encrypt_body_outputs_the_body_encrypted_and_a_later_task_reads_it_in_clear(
-        tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch, backend: str,
+        request: pytest.FixtureRequest) -> None:
     key_text = base64.b64encode(bytes(range(32))).decode()
-    monkeypatch.setenv(encryption.KEY_VARIABLE, key_text)
-    exit_code, document = _execute(tmp_path, ENCRYPT_BODY, "--input", f"url={server}")
+    monkeypatch.setenv(encryption.KEY_VARIABLE, key_text)  # the Kafka run's process inherits it
+    exit_code, document = _execute(tmp_path, ENCRYPT_BODY, "--input", f"url={server}", backend=backend,
+                                   request=request)
     assert (exit_code, document["state"]["current"]) == (0, "SUCCESS"), document["logs"]
     outputs = _run(document, "req")["outputs"]
     assert outputs["body"] is None and outputs["code"] == 200
