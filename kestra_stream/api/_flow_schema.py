@@ -72,7 +72,8 @@ _DOCS: dict[str, str] = {
     "allowFailure": "A failure of this task does not fail the execution (it ends in WARNING).",
     "allowWarning": "A WARNING of this task counts as a success.",
     "logLevel": "Only log lines of this level or above are kept.",
-    "logToFile": "Write the task's log lines to a file in internal storage instead of the log stream.",
+    "logToFile": "Write the task's log lines to a file in internal storage (the attempt's logFile) instead of the log "
+                 "store; refused on a trigger.",
     "runIf": "An expression: the task is skipped when it renders false.",
     "conditions": "Conditions that must all hold for the trigger to start an execution.",
     "stopAfter": "The trigger disables itself once an execution ends in one of these states.",

@@ -13,7 +13,7 @@ from kestra_stream.executor._flow_rules import CORRELATION_ID
 from kestra_stream.executor.commands import Command, EmitLog, ExecutionEnded, KillTask
 from kestra_stream.executor.events import Event, ExecutionCreated, ExecutionReplayed
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.models.execution import Attempt, Execution, ExecutionMetadata
+from kestra_stream.models.execution import Execution, ExecutionMetadata
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import LogLevel
 
@@ -42,7 +42,8 @@ def fail_execution(state: ExecutionState | None, event: Event, message: str, at:
             continue
         attempts = tr.attempts
         if attempts and not attempts[-1].state.current.is_terminated:
-            attempts = (*attempts[:-1], Attempt(state=attempts[-1].state.with_state(StateType.FAILED, at)))
+            last = attempts[-1]
+            attempts = (*attempts[:-1], last.model_copy(update={"state": last.state.with_state(StateType.FAILED, at)}))
             # A worker ignores a kill for an attempt it does not run (a Sleep, a Pause: no worker job).
             commands.append(KillTask(execution_id=execution.id, taskrun_id=tr.id, attempt=len(attempts)))
         runs.append(tr.model_copy(update={"state": tr.state.with_state(StateType.FAILED, at), "attempts": attempts}))

@@ -136,9 +136,12 @@ class Working:
     def set_state(self, tr: TaskRun, state: StateType, **changes: Any) -> TaskRun:
         return self.update(tr, state=tr.state.with_state(state, self.at), **changes)
 
-    def set_attempt_state(self, tr: TaskRun, state: StateType) -> tuple[Attempt, ...]:
+    def set_attempt_state(self, tr: TaskRun, state: StateType, log_file: str | None = None) -> tuple[Attempt, ...]:
         last = tr.attempts[-1]
-        return (*tr.attempts[:-1], Attempt(state=last.state.with_state(state, self.at)))
+        changes: dict[str, Any] = {"state": last.state.with_state(state, self.at)}
+        if log_file is not None:
+            changes["log_file"] = log_file
+        return (*tr.attempts[:-1], last.model_copy(update=changes))
 
     def drop(self, tr_ids: set[str]) -> None:
         """Forget task runs (a restart's handler runs ...): they will be created again if they are needed."""

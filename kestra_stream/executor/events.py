@@ -90,6 +90,8 @@ class TaskResult(_Event):
     message: str | None = None
     # Outputs of the WorkingDirectory the task ran in (its outputFiles), merged into that task run's.
     directory_outputs: dict[str, Any] | None = None
+    # A task with logToFile: where the worker stored the attempt's log lines.
+    log_file: str | None = None
 
 
 class TimerFired(_Event):

@@ -18,7 +18,7 @@ from jinja2.lexer import Lexer
 from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kestra_stream.expressions import _filters, _functions, _more_filters
+from kestra_stream.expressions import _crypto, _filters, _functions, _more_filters
 from kestra_stream.expressions._syntax import (
     CONTAINS_TEST,
     RANGE_FILTER,
@@ -118,7 +118,7 @@ class KestraEnvironment(ImmutableSandboxedEnvironment):
             finalize=self.kestra_finalize,
         )
         self._pebble_lexer = PebbleLexer(self)
-        self.globals = dict(_functions.GLOBALS)
+        self.globals = {**_functions.GLOBALS, "encrypt": _crypto.encrypt, "decrypt": _crypto.decrypt}
         self.filters = {name: _strict(name, fn)
                         for name, fn in (*_filters.FILTERS.items(), *_more_filters.FILTERS.items())}
         self.filters["default"] = _filters.default

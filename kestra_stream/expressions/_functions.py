@@ -53,6 +53,10 @@ class Functions(Protocol):
         """The current execution's ERROR log lines so far, oldest first, as Kestra's LogEntry maps."""
         ...
 
+    def nonce(self, size: int) -> bytes:
+        """``size`` bytes never drawn before (an encryption IV, for encrypt())."""
+        ...
+
 
 class FixedFunctions:
     """A clock stopped at ``now``, and no I/O: what the pure executor can offer."""
@@ -70,6 +74,10 @@ class FixedFunctions:
 
     def now(self) -> datetime:
         return self._now
+
+    def nonce(self, size: int) -> bytes:
+        raise ExpressionError("encrypt()", "encrypt() runs only in the properties of a task run by a worker: "
+                                           "this render is replayed, and an IV drawn twice breaks the key")
 
     @staticmethod
     def _unavailable(call: str) -> ExpressionError:

@@ -23,6 +23,9 @@ class Attempt(BaseModel):
     model_config = _CONFIG
 
     state: State
+    # A task with logToFile: the kestra:// URI of the file holding this attempt's log lines (Kestra's
+    # TaskRunAttempt.logFile), which then are not in the log store.
+    log_file: str | None = None
 
 
 class TaskRun(BaseModel):

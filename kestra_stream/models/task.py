@@ -128,6 +128,7 @@ class Task(PluginModel):
     allow_failure: bool = False
     allow_warning: bool = False
     log_level: LogLevel | None = None
+    # The attempt's log lines go to a file in internal storage (the attempt's logFile), not the log store.
     log_to_file: bool = False
     # An expression; the task is SKIPPED when it renders falsy.
     run_if: str = "true"
@@ -138,14 +139,6 @@ class Task(PluginModel):
     calls_flow: ClassVar[bool] = False
 
     _no_worker_group = field_validator("worker_group")(refuse_worker_group)
-
-    @field_validator("log_to_file")
-    @classmethod
-    def _no_log_to_file(cls, value: bool) -> bool:
-        if value:
-            raise ValueError(not_implemented("logToFile", "task logs always go to the log store, where the "
-                                                          "API and the UI read them; remove it"))
-        return value
 
     @field_validator("run_if", mode="before")
     @classmethod
@@ -184,6 +177,10 @@ class RunContext(Protocol):
     def log(self, level: LogLevel, message: str) -> None: ...
     def set_labels(self, labels: Mapping[str, str]) -> None: ...
     def set_warning(self, reason: str) -> None: ...
+
+    def encrypt(self, plaintext: str) -> dict[str, str]:
+        """``plaintext`` as an encrypted output (Kestra's EncryptedString) under the server's key; a task
+        failure saying what to set when no key is configured."""
 
     def working_directory(self) -> Path:
         """A fresh, empty directory for this attempt, created on first use and removed after it."""
@@ -371,9 +368,17 @@ class Trigger(PluginModel):
     log_level: LogLevel | None = None
     min_log_level: LogLevel | None = None
     fail_on_trigger_error: bool = False
+    log_to_file: bool = False
 
     @model_validator(mode="after")
     def _unsupported(self) -> Trigger:
+        if self.log_to_file:
+            # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile). Here a
+            # trigger's lines go to the scheduler's own log, not the log store, and an execution started
+            # without a key gets its id when created, too late to name a file in its trigger block.
+            raise ValueError(not_implemented("logToFile on a trigger", "a trigger's log lines go to the "
+                                                                       "scheduler's log; remove it (tasks "
+                                                                       "accept it)"))
         if self.log_level is not None or self.min_log_level is not None:
             raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
                                              "trigger log lines are always kept; remove the property"))

@@ -18,9 +18,10 @@ from kestra_stream.ids import derive_id
 from kestra_stream.models.log import LogEntry
 from kestra_stream.models.state import StateType
 from kestra_stream.models.task import LogLevel, RunnableTask
-from kestra_stream.storage import Storage
+from kestra_stream.storage import Storage, StorageError
 from kestra_stream.worker import _shared
 from kestra_stream.worker._context import TaskRunContext
+from kestra_stream.worker._log_file import LogFile
 from kestra_stream.worker.services import TaskServices
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,37 @@ log = structlog.get_logger(__name__)
 async def run_attempt(job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
                       workdir_root: Path, services: TaskServices | None = None) -> TaskResult:
     """Run ``job`` to its end. Cancellation (kill, timeout) propagates to the caller."""
+    spool = LogFile(job, workdir_root) if job.task.log_to_file else None
+    try:
+        result = await _run(job, emit_log=spool.add if spool else emit_log, storage=storage,
+                            workdir_root=workdir_root, services=services)
+    except BaseException:
+        # A killed or timed-out attempt reports no result to carry the file's URI: its lines join
+        # the log stream rather than being lost.
+        if spool is not None:
+            spool.release(emit_log)
+        raise
+    if spool is None:
+        return result
+    try:
+        uri = await spool.store(storage)
+    except (StorageError, OSError) as exc:  # the bucket refused it, or the local copy could not be made
+        spool.release(emit_log)
+        emit_log(_line(job, LogLevel.WARN, f"logToFile: the log file could not be written to internal "
+                                           f"storage ({exc}); this attempt's lines are in the log stream"))
+        return result
+    spool.discard()
+    return result.model_copy(update={"log_file": uri})
+
+
+def _line(job: RunTask, level: LogLevel, message: str) -> LogEntry:
+    return LogEntry(execution_id=job.execution_id, namespace=job.namespace, flow_id=job.flow_id, task_id=job.task.id,
+                    taskrun_id=job.taskrun_id, attempt_number=job.attempt, level=level, message=message,
+                    timestamp=datetime.now(UTC))
+
+
+async def _run(job: RunTask, *, emit_log: Callable[[LogEntry], None], storage: Storage,
+               workdir_root: Path, services: TaskServices | None) -> TaskResult:
     bound = log.bind(execution_id=job.execution_id, taskrun_id=job.taskrun_id, task_id=job.task.id,
                      attempt=job.attempt)
     ctx = TaskRunContext(job, emit_log=emit_log, storage=storage, workdir_root=workdir_root, services=services)

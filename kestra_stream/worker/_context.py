@@ -16,7 +16,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kestra_stream.errors import ExpressionError
+from kestra_stream import encryption
+from kestra_stream.errors import ExpressionError, TaskFailure
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.expressions import default_engine
 from kestra_stream.kv import KVStore
@@ -104,6 +105,9 @@ class WorkerFunctions:
 
     def random_bits(self, bits: int) -> int:
         return secrets.randbits(bits)
+
+    def nonce(self, size: int) -> bytes:
+        return secrets.token_bytes(size)
 
     def read(self, uri: str) -> str:
         call = f"read('{uri}')"
@@ -207,7 +211,8 @@ class TaskRunContext:
         self._workdir: Path | None = None
         self._secrets: set[str] = {value for input_id in job.secret_inputs
                                    if isinstance(value := _input_value(job.variables, input_id), str)}
-        self._functions = WorkerFunctions(os.environ if environ is None else environ, self._secrets.add,
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._functions = WorkerFunctions(self._environ, self._secrets.add,
                                           storage=storage, namespace=job.namespace, flow_id=job.flow_id,
                                           parent_execution=_parent_execution(job.variables),
                                           execution_id=job.execution_id, services=self._services)
@@ -228,7 +233,34 @@ class TaskRunContext:
 
     @property
     def variables(self) -> Mapping[str, Any]:
-        return self._job.variables
+        return self._variables
+
+    @cached_property
+    def _variables(self) -> Mapping[str, Any]:
+        """The job's variables, with the encrypted outputs of earlier tasks (encryptBody) in clear text,
+        as Kestra's worker renders them."""
+        variables = self._job.variables
+        outputs = variables.get("outputs")
+        if not isinstance(outputs, Mapping) or not encryption.contains_encrypted(outputs):
+            return variables
+        try:
+            key = encryption.key_from(self._environ)
+        except encryption.EncryptionError as exc:
+            # As Kestra: without a key the encrypted outputs are seen as they are, with a warning.
+            self.log(LogLevel.WARN, f"encrypted outputs are left encrypted: {exc}")
+            return variables
+        try:
+            clear = encryption.decrypt_values(outputs, key)
+        except encryption.EncryptionError as exc:
+            raise TaskFailure(f"cannot decrypt the encrypted outputs of earlier tasks: {exc}") from exc
+        return {**variables, "outputs": clear}
+
+    def encrypt(self, plaintext: str) -> dict[str, str]:
+        """``plaintext`` as an encrypted output under the server's key; fails the task when there is no key."""
+        try:
+            return encryption.encrypted_string(encryption.key_from(self._environ), plaintext)
+        except encryption.EncryptionError as exc:
+            raise TaskFailure(str(exc)) from exc
 
     @property
     def namespace(self) -> str:
@@ -274,11 +306,11 @@ class TaskRunContext:
         return KVStore(self._storage, namespace or self._job.namespace)
 
     def render(self, value: Any) -> Any:
-        return default_engine().render_typed(value, self._job.variables, self._functions)
+        return default_engine().render_typed(value, self._variables, self._functions)
 
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         """``value`` rendered with ``extra`` variables beside the job's (execution.Count's ``count``)."""
-        return default_engine().render_typed(value, {**self._job.variables, **extra}, self._functions)
+        return default_engine().render_typed(value, {**self._variables, **extra}, self._functions)
 
     def render_string(self, value: Any) -> str:
         rendered = self.render(value)
@@ -286,7 +318,7 @@ class TaskRunContext:
             "{{ value }}", {"value": rendered}, self._functions)
 
     def render_string_with(self, template: str, variables: Mapping[str, Any]) -> str:
-        return default_engine().render(template, {**self._job.variables, **variables}, self._functions)
+        return default_engine().render(template, {**self._variables, **variables}, self._functions)
 
     def mask(self, text: str) -> str:
         # Longest first, so a secret containing another is masked whole. The lines of a multi-line

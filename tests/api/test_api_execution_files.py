@@ -43,3 +43,30 @@ async def test_a_file_of_another_execution_or_a_bad_uri_is_refused(api: ApiHarne
     assert unknown.status == 404
     missing = await api.client.get(f"/api/v1/executions/{first}/file", params={"path": uri + ".gone"})
     assert missing.status == 404
+
+
+async def test_the_log_file_of_a_log_to_file_attempt_is_downloaded_and_its_lines_are_not_in_the_logs(
+        api: ApiHarness) -> None:
+    api.flows.deploy("id: log_file\nnamespace: api.files\ntasks:\n"
+                     "  - id: noisy\n    type: io.kestra.plugin.core.log.Log\n    logToFile: true\n"
+                     "    message: [to the file, and this too]\n"
+                     "  - id: quiet\n    type: io.kestra.plugin.core.log.Log\n    message: to the log store\n")
+    execution_id = await api.backend.create_execution("api.files", "log_file")
+    await api.backend.wait(execution_id, 60)
+    answer = await api.client.get(f"/api/v1/executions/{execution_id}")
+    execution = await answer.json()
+    assert execution["state"]["current"] == "SUCCESS"
+    noisy = next(tr for tr in execution["taskRunList"] if tr["taskId"] == "noisy")
+    uri = noisy["attempts"][0]["logFile"]
+    assert uri.endswith("/log-attempt-1.txt")
+    download = await api.client.get(f"/api/v1/executions/{execution_id}/file", params={"path": uri})
+    assert download.status == 200
+    assert [line.split(maxsplit=2)[1:] for line in (await download.text()).splitlines()] == [
+        ["INFO", "to the file"], ["INFO", "and this too"]]
+
+    async def logged() -> list[dict[str, str]] | None:
+        lines = await (await api.client.get(f"/api/v1/logs/{execution_id}")).json()
+        return lines if any(line.get("taskId") == "quiet" for line in lines) else None
+
+    lines = await api.eventually(logged)
+    assert not [line for line in lines if line.get("taskId") == "noisy"]

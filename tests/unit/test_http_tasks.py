@@ -4,6 +4,7 @@ real TaskRunContext with a temporary LocalStorage."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import BodyPartReader, web
 from aiohttp.test_utils import TestServer
 
+from kestra_stream import encryption
 from kestra_stream.errors import TaskFailure
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.models.log import LogEntry
@@ -63,6 +65,14 @@ async def _empty(request: web.Request) -> web.Response:
     return web.Response(body=b"")
 
 
+_HITS: list[str] = []
+
+
+async def _counted(request: web.Request) -> web.Response:
+    _HITS.append(request.method)
+    return web.Response(text="counted")
+
+
 async def _redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound("/echo")
 
@@ -77,6 +87,7 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/data/orders.csv", _csv)
     app.router.add_get("/empty", _empty)
     app.router.add_get("/redirect", _redirect)
+    app.router.add_route("*", "/counted", _counted)
     test_server = TestServer(app)
     await test_server.start_server()
     try:
@@ -97,14 +108,16 @@ def _task(cls: type[PluginModel], **raw: Any) -> RunnableTask:
     return task
 
 
-async def _run(storage: LocalStorage, tmp_path: Path, cls: type[PluginModel], **raw: Any) -> Any:
+async def _run(storage: LocalStorage, tmp_path: Path, cls: type[PluginModel], *,
+               environ: dict[str, str] | None = None, **raw: Any) -> Any:
     task = _task(cls, **raw)
     job = RunTask(execution_id="E1", taskrun_id="R1", attempt=1, task=task, namespace="company.team",
                   flow_id="flow", variables={"flow": {"id": "flow", "namespace": "company.team"},
                                              "execution": {"id": "E1"}, "task": {"id": "fetch"},
                                              "inputs": {"name": "kestra", "doc": {"a": 1}}})
     logs: list[LogEntry] = []
-    ctx = TaskRunContext(job, emit_log=logs.append, storage=storage, workdir_root=tmp_path / "work", environ={})
+    ctx = TaskRunContext(job, emit_log=logs.append, storage=storage, workdir_root=tmp_path / "work",
+                         environ=environ or {})
     try:
         return await task.run(ctx)
     finally:
@@ -176,6 +189,39 @@ async def test_allow_failed_returns_the_error_status_as_outputs(
         server: str, storage: LocalStorage, tmp_path: Path, allow: dict[str, Any]) -> None:
     out = await _run(storage, tmp_path, core.Request, uri=server + "/status/404", **allow)
     assert (out["code"], out["body"]) == (404, "status 404 body")
+
+
+async def test_encrypt_body_outputs_the_body_encrypted_with_the_servers_key_and_no_clear_body(
+        server: str, storage: LocalStorage, tmp_path: Path) -> None:
+    key_text = base64.b64encode(bytes(32)).decode()
+    out = await _run(storage, tmp_path, core.Request, uri=server + "/status/201", encryptBody=True,
+                     environ={encryption.KEY_VARIABLE: key_text})
+    assert out["code"] == 201 and out["body"] is None
+    assert out["encryptedBody"]["type"] == "io.kestra.datatype:aes_encrypted"
+    key = encryption.key_from({encryption.KEY_VARIABLE: key_text})
+    assert encryption.decrypt(key, out["encryptedBody"]["value"]) == "status 201 body"
+
+
+async def test_encrypt_body_without_a_key_fails_before_sending_the_request(
+        server: str, storage: LocalStorage, tmp_path: Path) -> None:
+    _HITS.clear()
+    with pytest.raises(TaskFailure, match="KESTRA_STREAM_ENCRYPTION_SECRET_KEY"):
+        await _run(storage, tmp_path, core.Request, uri=server + "/counted", method="POST", encryptBody=True)
+    assert _HITS == []
+
+
+async def test_an_error_status_with_encrypt_body_keeps_the_body_out_of_the_error(
+        server: str, storage: LocalStorage, tmp_path: Path) -> None:
+    environ = {encryption.KEY_VARIABLE: base64.b64encode(bytes(32)).decode()}
+    with pytest.raises(TaskFailure, match="answered 503") as failure:
+        await _run(storage, tmp_path, core.Request, uri=server + "/status/503", encryptBody=True, environ=environ)
+    assert "status 503 body" not in str(failure.value)
+
+
+def test_encrypt_body_is_refused_on_the_http_trigger() -> None:
+    with pytest.raises(ValueError, match=r"encryptBody on http\.Trigger is not implemented"):
+        core.HttpTrigger.model_validate({"type": "io.kestra.plugin.core.http.Trigger", "id": "t",
+                                         "uri": "http://localhost/", "encryptBody": True})
 
 
 async def test_redirects_are_followed_unless_disabled(server: str, storage: LocalStorage, tmp_path: Path) -> None:

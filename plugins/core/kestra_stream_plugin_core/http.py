@@ -246,14 +246,16 @@ class _HttpCall(PluginModel):
 
 
 class _NoEncryption(PluginModel):
-    encrypt_body: bool = Field(default=False, description="Must stay false: the body is never encrypted here.")
+    encrypt_body: bool = Field(default=False, description="Must stay false: a trigger's body is never encrypted "
+                                                          "here.")
 
     @field_validator("encrypt_body")
     @classmethod
     def _no_encryption(cls, value: bool) -> bool:
         if value:
-            raise ValueError(not_implemented("encryptBody", "outputs are not encrypted here; remove it and keep "
-                                                            "secrets out of the response body"))
+            # The scheduler evaluates triggers and holds no encryption key; the Request task encrypts.
+            raise ValueError(not_implemented("encryptBody on http.Trigger", "a trigger's outputs are not encrypted "
+                                             "here; remove it and keep secrets out of the response body"))
         return value
 
 
@@ -276,8 +278,12 @@ def _header_lists(headers: Any) -> dict[str, list[str]]:
     return grouped
 
 
-class Request(_NoEncryption, _HttpTask):
-    """Call an HTTP endpoint; outputs ``code``, ``headers`` and ``body`` (text)."""
+class Request(_HttpTask):
+    """Call an HTTP endpoint; outputs ``code``, ``headers`` and ``body`` (text).
+
+    With ``encryptBody``, the body is output as ``encryptedBody`` instead, encrypted with the server's key
+    (``body`` is null); a later task's expressions read it in clear text, as in Kestra.
+    """
 
     plugin: ClassVar[PluginInfo] = PluginInfo(
         type="io.kestra.plugin.core.http.Request",
@@ -297,12 +303,26 @@ tasks:
 """,),
     )
 
+    encrypt_body: bool = Field(
+        default=False, description="Output the body encrypted with the server's key, as encryptedBody (body is "
+                                   "then null); later tasks read it in clear text. Needs the worker's "
+                                   "KESTRA_STREAM_ENCRYPTION_SECRET_KEY.")
+
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
+        if self.encrypt_body:
+            ctx.encrypt("")  # no key fails the task before the request is sent, not after (a POST's effects)
         answer = await self._fetch(ctx)
         if answer.code >= 400 and not self._allow_failed():
-            raise self._failed(self.method, answer.url, answer.code, answer.reason, answer.body or "")
+            # An encrypted body stays out of the error message, which is logged in clear.
+            shown = "" if self.encrypt_body else answer.body or ""
+            raise self._failed(self.method, answer.url, answer.code, answer.reason, shown)
         ctx.log(LogLevel.DEBUG, f"Request '{answer.url}' with the response code '{answer.code}'")
-        return {"uri": answer.url, "code": answer.code, "headers": answer.headers, "body": answer.body}
+        outputs: dict[str, Any] = {"uri": answer.url, "code": answer.code, "headers": answer.headers,
+                                   "body": answer.body}
+        if self.encrypt_body:
+            encrypted = ctx.encrypt(answer.body) if answer.body is not None else None
+            outputs.update(body=None, encryptedBody=encrypted)
+        return outputs
 
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int | None, task_id: str, url: str) -> bytes:

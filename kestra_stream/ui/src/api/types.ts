@@ -70,7 +70,8 @@ export interface TaskRun {
   parentTaskRunId?: string | null
   value?: string | null
   iteration?: number | null
-  attempts?: { state: State }[] | null
+  // logFile: the kestra:// URI of the attempt's log lines when its task has logToFile.
+  attempts?: { state: State; logFile?: string | null }[] | null
   state: State
   outputs?: Record<string, unknown> | null
 }
