@@ -131,9 +131,10 @@ class Working:
     def set_state(self, tr: TaskRun, state: StateType, **changes: Any) -> TaskRun:
         return self.update(tr, state=tr.state.with_state(state, self.at), **changes)
 
-    def set_attempt_state(self, tr: TaskRun, state: StateType) -> tuple[Attempt, ...]:
+    def set_attempt_state(self, tr: TaskRun, state: StateType, worker_id: str | None = None) -> tuple[Attempt, ...]:
         last = tr.attempts[-1]
-        return (*tr.attempts[:-1], Attempt(state=last.state.with_state(state, self.at)))
+        return (*tr.attempts[:-1], Attempt(state=last.state.with_state(state, self.at),
+                                           worker_id=worker_id or last.worker_id))
 
     def drop(self, tr_ids: set[str]) -> None:
         """Forget task runs (a restart's handler runs ...): they will be created again if they are needed."""
@@ -226,7 +227,8 @@ class Working:
                 execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
                 variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
                 flow_id=self.execution.flow_id, min_log_level=task.log_level,
-                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr)))
+                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr),
+                worker_group=task.worker_group or self.index.worker_group))
         else:
             self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
             self.fail_attempt(tr, task)

@@ -90,6 +90,7 @@ class TaskResult(_Event):
     message: str | None = None
     # Outputs of the WorkingDirectory the task ran in (its outputFiles), merged into that task run's.
     directory_outputs: dict[str, Any] | None = None
+    worker_id: str | None = None  # the worker that ran the attempt, kept on the attempt
 
 
 class TimerFired(_Event):

@@ -203,7 +203,7 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
         w.log(LogLevel.ERROR, event.message, tr)
     attempt_state = event.state if event.state in (StateType.SUCCESS, StateType.WARNING, StateType.KILLED) \
         else StateType.FAILED
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, attempt_state))
+    tr = w.update(tr, attempts=w.set_attempt_state(tr, attempt_state, event.worker_id))
     if attempt_state == StateType.KILLED:
         w.set_state(tr, StateType.KILLED)
     elif attempt_state == StateType.FAILED:

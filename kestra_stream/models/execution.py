@@ -23,6 +23,8 @@ class Attempt(BaseModel):
     model_config = _CONFIG
 
     state: State
+    # The worker that ran it (Kafka: its worker id), as its result said; left out of documents when unknown.
+    worker_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class TaskRun(BaseModel):
