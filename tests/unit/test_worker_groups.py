@@ -79,7 +79,7 @@ def test_a_job_of_a_flow_without_groups_has_no_group() -> None:
 def _grouped_job(key: str | None, fallback: str = "WAIT") -> RunTask:
     d = Driver(flow("tasks:\n" + logs("a")))
     d.create()
-    group = WorkerGroup(key=key, fallback=fallback) if key else None  # type: ignore[arg-type]
+    group = WorkerGroup.model_validate({"key": key, "fallback": fallback}) if key else None
     return _job(d, "a").model_copy(update={"worker_group": group})
 
 
