@@ -68,7 +68,7 @@ log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
 _DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
-_TOPICS = (*_DESTINATIONS, "executions", "dead_letters")
+_TOPICS = (*_DESTINATIONS, "executions", "dead_letters", "heartbeats")  # heartbeats: the live worker groups
 # A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
 _REFIRE_SECONDS = 30.0
 # How often the stall watchdog looks, and how long without a folded event counts as stalled.
