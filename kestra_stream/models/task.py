@@ -81,9 +81,9 @@ class _Sub(BaseModel):
 
 
 class WorkerGroup(_Sub):
-    """The workers that may run a task: only those started with this ``key`` (``worker --worker-group``).
+    """The workers that may run a task: only those started with its key (`worker --worker-group KEY`).
 
-    ``fallback`` says what the task does when no worker of the group is alive as it is dispatched:
+    Its fallback says what the task does when no worker of the group is alive as it is dispatched:
     WAIT (Kestra's default) until one appears, FAIL its attempt, or CANCEL (kill) its task run.
     """
 
