@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fold_driver import T0, Driver, flow, logs
 
+from kestra_stream.cli import main
 from kestra_stream.errors import FlowValidationError
 from kestra_stream.executor.commands import RunTask
 from kestra_stream.executor.events import TaskResult
@@ -163,3 +166,19 @@ def test_a_worker_group_key_makes_a_consumer_group_of_its_own() -> None:
     assert KafkaSettings(topic_prefix="p.", worker_group_key="gpu").worker_consumer_group == "p-worker-gpu"
     with pytest.raises(ValueError, match="worker_group_key"):
         KafkaSettings(worker_group_key="not a key")
+
+
+# ----- the commands ---------------------------------------------------------------------------------
+
+FAIL_FLOW = Path(__file__).parents[1] / "compat" / "cases" / "worker_group_fail" / "flow.yaml"
+
+
+def test_execute_on_kafka_refuses_worker_groups_its_one_worker_cannot_serve() -> None:
+    result = CliRunner().invoke(main, ["execute", str(FAIL_FLOW), "--backend", "kafka", "--worker-group", "gpu"])
+    assert result.exit_code == 2 and "kestra-stream worker --worker-group KEY" in result.output
+
+
+@pytest.mark.parametrize("command", [["execute", str(FAIL_FLOW)], ["server", "local"], ["worker"]])
+def test_a_worker_group_option_must_be_a_key(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--worker-group", "not a key"])
+    assert result.exit_code == 2 and "no worker group key" in result.output
