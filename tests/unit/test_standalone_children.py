@@ -89,6 +89,11 @@ def test_the_worker_group_key_reaches_the_workers_only() -> None:
     specs = {spec.name: list(spec.argv) for spec in children(grouped, workers=2)}
     assert option(specs["worker-1"], "--worker-group") == "gpu" and option(specs["worker-2"], "--worker-group") == "gpu"
     assert all("--worker-group" not in specs[name] for name in ("executor", "indexer", "webserver"))
+    root = main.make_context("kestra-stream", ["--help"], resilient_parsing=True)
+    args = specs["worker-1"][specs["worker-1"].index("worker") + 1:]
+    command = main.get_command(root, "worker")
+    assert command is not None
+    assert command.make_context("worker", args, parent=root).params["worker_group"] == "gpu"
 
 
 def test_a_worker_group_key_is_checked_by_the_command() -> None:
