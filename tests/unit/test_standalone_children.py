@@ -85,7 +85,8 @@ def test_in_process_refuses_more_than_one_worker() -> None:
 def test_the_worker_group_key_reaches_the_workers_only() -> None:
     plain = {spec.name: list(spec.argv) for spec in children(SETTINGS, workers=1)}
     assert all("--worker-group" not in argv for argv in plain.values())
-    grouped = dataclasses.replace(SETTINGS, kafka=SETTINGS.kafka.model_copy(update={"worker_group_key": "gpu"}))
+    grouped = dataclasses.replace(SETTINGS, kafka=SETTINGS.kafka.model_copy(update={"worker_group_key": "gpu"}),
+                                  config_file=None)
     specs = {spec.name: list(spec.argv) for spec in children(grouped, workers=2)}
     assert option(specs["worker-1"], "--worker-group") == "gpu" and option(specs["worker-2"], "--worker-group") == "gpu"
     assert all("--worker-group" not in specs[name] for name in ("executor", "indexer", "webserver"))
