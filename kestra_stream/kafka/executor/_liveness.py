@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 from pydantic import ValidationError
 
 from kestra_stream.errors import BackendError
@@ -47,7 +47,7 @@ class WorkerLiveness:
         # A group id is only a name here: partitions are assigned, nothing is committed.
         self._config = settings.client_config(**{
             "group.id": f"{settings.executor_app_id}.liveness", "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
+            "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
         })
         self._consumer: Any = None  # a confluent Consumer once started
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="executor-liveness")
@@ -92,7 +92,7 @@ class WorkerLiveness:
                                                              timeout=self._timeout)
             if high > low:
                 ends[partition] = high
-        self._consumer.assign([TopicPartition(self._topic, p, 0) for p in sorted(topic.partitions)])
+        self._consumer.assign([TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in sorted(topic.partitions)])
         return ends
 
     async def _listen(self) -> None:
