@@ -35,7 +35,7 @@ from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.models.flow import Flow, Label
 from kestra_stream.models.inputs import Input
 from kestra_stream.models.plugin import PluginDefault, PluginModel
-from kestra_stream.models.task import Condition, Task, TaskRunner, Trigger
+from kestra_stream.models.task import Condition, Task, TaskRunner, Trigger, WorkerGroup
 from kestra_stream.plugins import PluginKind, PluginRegistry
 from kestra_stream.plugins.registry import kind_of
 
@@ -46,7 +46,7 @@ _BASES: dict[PluginKind, type[PluginModel]] = {
     PluginKind.TASK: Task, PluginKind.TRIGGER: Trigger, PluginKind.CONDITION: Condition,
     PluginKind.TASK_RUNNER: TaskRunner}
 # What the models say in comments, said to the editor's user; for the properties of these models.
-_DOCUMENTED: tuple[type[BaseModel], ...] = (Flow, Task, Trigger, Input)
+_DOCUMENTED: tuple[type[BaseModel], ...] = (Flow, Task, Trigger, Input, WorkerGroup)
 _DOCS: dict[str, str] = {
     "id": "The identifier, unique among its kind in the flow (a flow's id: unique in its namespace).",
     "namespace": "The flow's namespace, dot-separated like company.team; flows, files and keys are shared in it.",
@@ -67,7 +67,10 @@ _DOCS: dict[str, str] = {
     "sla": "Service-level agreements checked on each execution.",
     "disabled": "A disabled flow or trigger starts nothing; a disabled task is skipped.",
     "checks": "Conditions checked before an execution is created.",
-    "workerGroup": "The worker group that runs the tasks.",
+    "workerGroup": ("The workers that run the task (a flow's: every task without its own): only workers "
+                    "started with this key (`kestra-stream worker --worker-group KEY`) take it."),
+    "fallback": ("While no worker of the group is alive: WAIT (the default) until one appears, FAIL the "
+                 "attempt, or CANCEL the task run; the execution's logs say which."),
     "timeout": "The longest an attempt may run (ISO-8601 duration such as PT10M) before it fails.",
     "allowFailure": "A failure of this task does not fail the execution (it ends in WARNING).",
     "allowWarning": "A WARNING of this task counts as a success.",

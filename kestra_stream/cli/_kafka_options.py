@@ -41,6 +41,40 @@ def kafka_settings(config_file: Path | None, bootstrap_servers: str | None, topi
         raise click.ClickException(str(exc)) from exc
 
 
+def with_worker_group(settings: KafkaSettings, key: str | None) -> KafkaSettings:
+    """``settings`` whose worker serves the workerGroup ``key`` (None: as the settings say)."""
+    if not key:
+        return settings
+    from pydantic import ValidationError
+
+    try:
+        return type(settings).model_validate({**settings.model_dump(), "worker_group_key": key})
+    except ValidationError as exc:
+        raise click.BadParameter(f"{key!r} is no worker group key (letters, digits, _ and -, not first): "
+                                 f"{exc.errors()[0]['msg']}") from None
+
+
+def worker_group_keys(_ctx: click.Context, _param: click.Parameter, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """A click callback: the ``--worker-group`` keys, each a valid workerGroup key."""
+    import re
+
+    from kestra_stream.models.task import TASK_ID_PATTERN
+
+    for key in keys:
+        if not re.fullmatch(TASK_ID_PATTERN, key):
+            raise click.BadParameter(f"{key!r} is no worker group key (letters, digits, _ and -, not first)")
+    return keys
+
+
+def worker_group_option(command: F) -> F:
+    """``--worker-group KEY`` (repeatable) of the commands whose in-process workers serve worker groups."""
+    return click.option(
+        "--worker-group", "worker_groups", multiple=True, metavar="KEY", callback=worker_group_keys,
+        help="The in-process workers also take the tasks of this workerGroup key (repeat for several; the "
+             "embedded engine only); a task of any other group has no live worker and follows its "
+             "fallback (WAIT, FAIL, CANCEL).")(command)
+
+
 def storage_settings(config_file: Path | None) -> StorageSettings:
     """The settings file's ``storage:`` section (and ``KESTRA_STREAM_STORAGE_*``)."""
     try:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._kafka_options import (
+    kafka_options,
+    kafka_settings,
+    storage_for,
+    storage_settings,
+    with_worker_group,
+)
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import BackendError
 from kestra_stream.kafka import KafkaFlowStore, KafkaSettings, apply_topics
@@ -84,7 +90,8 @@ async def _run_worker(settings: KafkaSettings, storage: Storage, home: Path, sea
 
     def banner() -> str:
         assert stack.worker is not None
-        return f"worker {stack.worker.worker_id} running in group {settings.worker_group_id}"
+        serves = f"worker group '{settings.worker_group_key}'" if settings.worker_group_key else "no worker group"
+        return f"worker {stack.worker.worker_id} running in group {settings.worker_consumer_group} ({serves})"
 
     await _until_signalled(stack.start, stop, banner)
 
@@ -128,12 +135,16 @@ def executor(instance_id: str | None, config_file: Path | None, bootstrap_server
               help="Prefix of the indexer's index names.")
 @click.option("--indexer-group-id", default=_indexer_group_id, show_default="the indexer's default",
               help="The indexer's consumer group (its --group-id): those tasks read once it has caught up.")
+@click.option("--worker-group", "worker_group", default=None, metavar="KEY",
+              help="Take only the tasks whose workerGroup key (the task's, else its flow's) is KEY "
+                   "(KESTRA_STREAM_KAFKA_WORKER_GROUP_KEY); without it, only the tasks of no worker group.")
 @kafka_options
 def worker(home: Path, elasticsearch_url: str | None, index_prefix: str, indexer_group_id: str,
-           config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
-           partitions: int | None) -> None:
-    """A worker alone: one more member of the worker consumer group."""
-    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+           worker_group: str | None, config_file: Path | None, bootstrap_servers: str | None,
+           topic_prefix: str | None, partitions: int | None) -> None:
+    """A worker alone: one more member of the worker consumer group (of its worker group)."""
+    settings = with_worker_group(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions),
+                                 worker_group)
     # Elasticsearch is not required to start: a worker restarted while it is down runs every other task.
     require_services(kafka=settings, storage=storage_settings(config_file))
     search = None

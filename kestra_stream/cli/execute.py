@@ -22,7 +22,13 @@ from rich.table import Table
 
 from kestra_stream.cli._follow import FollowedBackend, Follower, Resumable
 from kestra_stream.cli._inputs import parse_inputs
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._kafka_options import (
+    kafka_options,
+    kafka_settings,
+    storage_for,
+    storage_settings,
+    worker_group_option,
+)
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, ExecutionBlockedError, FlowValidationError, InputError
@@ -149,7 +155,7 @@ class Search:
 async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Storage, home: Path, flow_path: Path,
                  flows_dir: Path | None, inputs: dict[str, str], view: TextView | JsonView,
                  resume_command: Callable[[str], str] | None,
-                 search: Search | None = None) -> tuple[Execution, list[LogEntry]]:
+                 search: Search | None = None, worker_groups: tuple[str, ...] = ()) -> tuple[Execution, list[LogEntry]]:
     if backend_name == "kafka":
         assert settings is not None
         from kestra_stream.kafka import KafkaStack  # the Kafka client only on the Kafka backend
@@ -160,7 +166,7 @@ async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Sto
                 await _index_beside(components, stack, search)
             return await run_one(flow_path, flows_dir, inputs, backend=stack, view=view,
                                  resume_command=resume_command)
-    async with EmbeddedEngine(home, storage=storage) as engine:
+    async with EmbeddedEngine(home, storage=storage, worker_groups=worker_groups) as engine:
         return await run_one(flow_path, flows_dir, inputs, backend=engine, view=view, resume_command=None)
 
 
@@ -208,11 +214,12 @@ def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> C
                    "execution.Count, PurgeExecutions and log.PurgeLogs read and delete executions and logs.")
 @click.option("--index-prefix", default="kestra_stream", show_default=True,
               help="kafka: prefix of the index names, with --elasticsearch-url.")
+@worker_group_option
 @kafka_options
 def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...], with_logs: bool,
             output: str, home: Path | None, backend_name: str, elasticsearch_url: str | None, index_prefix: str,
-            config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
-            partitions: int | None) -> None:
+            worker_groups: tuple[str, ...], config_file: Path | None, bootstrap_servers: str | None,
+            topic_prefix: str | None, partitions: int | None) -> None:
     """Run one execution of FLOW_FILE and follow it to its end (on the embedded engine by default).
 
     The first line is the execution's id, printed as it starts; --with-logs prints log lines as
@@ -233,6 +240,10 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
         sys.exit(EXIT_INVALID)
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions) \
         if backend_name == "kafka" else None
+    if settings is not None and worker_groups:
+        # Its one worker takes the tasks of no group; a Kafka worker serves one key (its consumer group).
+        raise click.UsageError("--worker-group is for the embedded engine: on Kafka, start `kestra-stream worker "
+                               "--worker-group KEY` beside for the tasks of that group")
     if elasticsearch_url and settings is None:
         raise click.UsageError("--elasticsearch-url is for --backend kafka: the embedded engine keeps its history "
                                "in its own SQLite file")
@@ -246,7 +257,7 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             execution, logs = asyncio.run(run_on(
                 backend_name, settings, storage_for(config_file, root), root, flow_file, flows_dir, inputs, view,
                 kafka_resume_command(config_file, settings) if settings is not None else None,
-                Search(elasticsearch_url, index_prefix) if elasticsearch_url else None))
+                Search(elasticsearch_url, index_prefix) if elasticsearch_url else None, worker_groups))
         except (FlowValidationError, InputError, FlowNotFoundError, ExecutionBlockedError) as exc:
             click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
                                           else ""), err=True)

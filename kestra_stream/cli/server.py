@@ -22,7 +22,14 @@ import structlog
 
 from kestra_stream.api import ApiServices, ApiSettings, serving
 from kestra_stream.backend import Backend
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._kafka_options import (
+    kafka_options,
+    kafka_settings,
+    storage_for,
+    storage_settings,
+    with_worker_group,
+    worker_group_option,
+)
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.cli._standalone import POLICY, StandaloneSettings, supervise_standalone
 from kestra_stream.embedded import EmbeddedEngine
@@ -128,10 +135,10 @@ async def enter_trigger_components(stack: contextlib.AsyncExitStack, kafka: Kafk
 
 
 async def serve_local(home: Path, flows: Path | None, api: ApiSettings | None = None,
-                      storage: Storage | None = None) -> None:
+                      storage: Storage | None = None, worker_groups: tuple[str, ...] = ()) -> None:
     api = api or ApiSettings()
     async with contextlib.AsyncExitStack() as stack:
-        engine = await stack.enter_async_context(EmbeddedEngine(home, storage=storage))
+        engine = await stack.enter_async_context(EmbeddedEngine(home, storage=storage, worker_groups=worker_groups))
         search = SqliteRepository(home / SEARCH_DB)
         stack.callback(search.close)
         indexer = await stack.enter_async_context(_embedded_indexer(engine, search))
@@ -200,13 +207,15 @@ def server() -> None:
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A YAML settings file (its `api:` and `storage:` sections); KESTRA_STREAM_API_* variables "
                    "override it.")
+@worker_group_option
 @api_options
-def local(flows: Path | None, home: Path, config_file: Path | None, host: str | None, port: int | None) -> None:
+def local(flows: Path | None, home: Path, config_file: Path | None, worker_groups: tuple[str, ...],
+          host: str | None, port: int | None) -> None:
     """The embedded backend, its search index and the REST API in one process."""
     settings = api_settings(config_file, host, port)
     require_services(storage=storage_settings(config_file))
     try:
-        asyncio.run(serve_local(home, flows, settings, storage_for(config_file, home)))
+        asyncio.run(serve_local(home, flows, settings, storage_for(config_file, home), worker_groups))
     except (BackendError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -225,11 +234,15 @@ def local(flows: Path | None, home: Path, config_file: Path | None, host: str | 
 @click.option("--in-process", is_flag=True,
               help="Every component in this one process (one interpreter lock) instead of one child process "
                    "each; --workers does not apply.")
+@click.option("--worker-group-key", default=None, metavar="KEY",
+              help="The workers take only the tasks of this workerGroup key (the task's, else its flow's); "
+                   "without it, only the tasks of no worker group.")
 @api_options
 @kafka_options
 def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: str, index_prefix: str,
-               workers: int, in_process: bool, host: str | None, port: int | None, config_file: Path | None,
-               bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
+               workers: int, in_process: bool, worker_group_key: str | None, host: str | None, port: int | None,
+               config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+               partitions: int | None) -> None:
     """Every component of the Kafka backend, the indexer, the triggers and the REST API: the executor,
     the workers, the indexer and the webserver (with the scheduler and triggers) each in a child
     process, their logs merged into this command's (each line with its component and pid). Ctrl-C or
@@ -237,7 +250,8 @@ def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: 
     the children die with a killed supervisor."""
     if in_process and workers != 1:
         raise click.UsageError("--workers needs child processes: drop --in-process or --workers")
-    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    settings = with_worker_group(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions),
+                                 worker_group_key)
     api = api_settings(config_file, host, port)
     require_services(kafka=settings, elasticsearch_url=elasticsearch_url, storage=storage_settings(config_file))
     try:

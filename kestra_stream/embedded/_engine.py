@@ -34,6 +34,7 @@ from kestra_stream.executor.plan import Effects, plan_effects
 from kestra_stream.executor.runtime import Decision, ExecutorRuntime, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, slot_key
 from kestra_stream.executor.wire import JOBS
+from kestra_stream.executor.worker_groups import with_worker_groups
 from kestra_stream.flows import PluginDefault
 from kestra_stream.flows.catalog import FlowCatalog
 from kestra_stream.ids import derive_id
@@ -74,8 +75,11 @@ class EmbeddedEngine(AcceptsRequests):
     def __init__(self, home: Path, *, registry: PluginRegistry | None = None, worker_concurrency: int = 16,
                  globals_: Mapping[str, Any] | None = None, global_defaults: Sequence[PluginDefault] = (),
                  environ: Mapping[str, str] | None = None, storage: Storage | None = None,
-                 flow_wait_seconds: float = 0.0) -> None:
+                 flow_wait_seconds: float = 0.0, worker_groups: Sequence[str] = ()) -> None:
         self.home = home
+        # The worker groups the in-process workers serve besides jobs of no group; a job of another
+        # group has no live worker here and follows its fallback (a WAIT job stays stored, not started).
+        self.worker_groups = frozenset(worker_groups)
         self.registry = registry
         self.global_defaults = list(global_defaults)
         self.globals = dict(globals_ or {})
@@ -347,6 +351,8 @@ class EmbeddedEngine(AcceptsRequests):
 
     # ----- workers -----------------------------------------------------------------------------
     def _start_job(self, job: RunTask) -> None:
+        if job.group_key is not None and job.group_key not in self.worker_groups:
+            return  # waits (fallback WAIT) for an engine started with its group: it stays in the file
         if job.job_id not in self._jobs:
             self._jobs[job.job_id] = asyncio.create_task(self._run_job(job), name=job.job_id)
 
@@ -440,8 +446,9 @@ class _SqliteOutbox:
 
     def prepare(self, decision: Decision) -> _Written:
         engine = self._engine
-        effects = plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
-                               engine.catalog, decision.at)
+        effects = with_worker_groups(plan_effects(decision.event.event_id, decision.state, decision.commands,
+                                                  decision.flow, engine.catalog, decision.at),
+                                     engine.worker_groups, decision.at)
         books, slot_events = engine._book_all(effects.slots, decision.at)
         return _Written(self._queued, decision, effects, books, [*effects.events, *slot_events])
 

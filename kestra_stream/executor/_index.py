@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kestra_stream.models.inputs import InputType
-from kestra_stream.models.task import FlowableTask, Task
+from kestra_stream.models.task import FlowableTask, Task, WorkerGroup
 
 if TYPE_CHECKING:
     from kestra_stream.models.flow import Flow
@@ -22,6 +22,8 @@ class FlowIndex:
     after_ids: frozenset[str]
     # SECRET inputs, whose values workers mask.
     secret_inputs: tuple[str, ...] = ()
+    # The flow's workerGroup: that of every task without its own.
+    worker_group: WorkerGroup | None = None
 
     def task(self, task_id: str) -> Task:
         return self.tasks[task_id]
@@ -48,7 +50,7 @@ def _build(flow: Flow) -> FlowIndex:
     before = set(tasks)
     _walk(flow.after_execution, tasks, handlers, True)
     secrets = tuple(i.id for i in flow.inputs or () if i.type.canonical is InputType.SECRET)
-    return FlowIndex(tasks, frozenset(handlers), frozenset(set(tasks) - before), secrets)
+    return FlowIndex(tasks, frozenset(handlers), frozenset(set(tasks) - before), secrets, flow.worker_group)
 
 
 # Flows are immutable per revision; keep the flow itself so its id() cannot be reused while cached.

@@ -136,11 +136,14 @@ class Working:
     def set_state(self, tr: TaskRun, state: StateType, **changes: Any) -> TaskRun:
         return self.update(tr, state=tr.state.with_state(state, self.at), **changes)
 
-    def set_attempt_state(self, tr: TaskRun, state: StateType, log_file: str | None = None) -> tuple[Attempt, ...]:
+    def set_attempt_state(self, tr: TaskRun, state: StateType, *, log_file: str | None = None,
+                          worker_id: str | None = None) -> tuple[Attempt, ...]:
         last = tr.attempts[-1]
         changes: dict[str, Any] = {"state": last.state.with_state(state, self.at)}
         if log_file is not None:
             changes["log_file"] = log_file
+        if worker_id is not None:
+            changes["worker_id"] = worker_id
         return (*tr.attempts[:-1], last.model_copy(update=changes))
 
     def drop(self, tr_ids: set[str]) -> None:
@@ -234,7 +237,8 @@ class Working:
                 execution_id=self.execution.id, taskrun_id=tr.id, attempt=attempt, task=task,
                 variables=self.variables(tr, task, attempt - 1), namespace=self.execution.namespace,
                 flow_id=self.execution.flow_id, min_log_level=task.log_level,
-                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr)))
+                secret_inputs=self.index.secret_inputs, directory=self.shared_directory(tr),
+                worker_group=task.worker_group or self.index.worker_group))
         else:
             self.log(LogLevel.ERROR, f"task '{task.id}' of type {task.type} cannot be run", tr)
             self.fail_attempt(tr, task)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from kestra_stream.executor.events import ExecutionCreated, TimerPurpose
 from kestra_stream.models.execution import Execution, ParentLink
 from kestra_stream.models.state import StateType
-from kestra_stream.models.task import AnyTask, LogLevel, SharedDirectory
+from kestra_stream.models.task import AnyTask, LogLevel, SharedDirectory, WorkerGroup
 
 
 class _Command(BaseModel):
@@ -34,6 +34,12 @@ class RunTask(_Command):
     secret_inputs: tuple[str, ...] = ()
     # Set when the task runs inside a WorkingDirectory: the directory it shares with its siblings.
     directory: SharedDirectory | None = None
+    # The workers that may take this job (the task's workerGroup, else its flow's); None: workers of no group.
+    worker_group: WorkerGroup | None = None
+
+    @property
+    def group_key(self) -> str | None:
+        return self.worker_group.key if self.worker_group is not None else None
 
     @property
     def job_id(self) -> str:

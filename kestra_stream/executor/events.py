@@ -92,6 +92,7 @@ class TaskResult(_Event):
     directory_outputs: dict[str, Any] | None = None
     # A task with logToFile: where the worker stored the attempt's log lines.
     log_file: str | None = None
+    worker_id: str | None = None  # the worker that ran the attempt, kept on the attempt
 
 
 class TimerFired(_Event):

@@ -204,7 +204,8 @@ def _on_task_result(w: Working, event: TaskResult) -> None:
         w.log(LogLevel.ERROR, event.message, tr)
     attempt_state = event.state if event.state in (StateType.SUCCESS, StateType.WARNING, StateType.KILLED) \
         else StateType.FAILED
-    tr = w.update(tr, attempts=w.set_attempt_state(tr, attempt_state, event.log_file))
+    tr = w.update(tr, attempts=w.set_attempt_state(tr, attempt_state, log_file=event.log_file,
+                                                   worker_id=event.worker_id))
     if attempt_state == StateType.KILLED:
         w.set_state(tr, StateType.KILLED)
     elif attempt_state == StateType.FAILED:

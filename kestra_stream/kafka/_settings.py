@@ -61,6 +61,9 @@ class KafkaSettings(BaseModel):
     # accept 6-1800 s (group.min/max.session.timeout.ms); faust's request timeout (90 s) bounds it too.
     executor_session_timeout_seconds: float = Field(default=10.0, ge=6, le=90)
     worker_group_id: str = ""
+    # The workerGroup key of this process's worker: it takes only the jobs of tasks of that group (empty:
+    # only the jobs of no group). Each key is a consumer group of its own (``worker_consumer_group``).
+    worker_group_key: str = Field(default="", pattern=r"^([a-zA-Z0-9][a-zA-Z0-9_-]*)?$")
     worker_concurrency: int = Field(default=16, ge=1)
     # Any librdkafka setting (security.protocol, sasl.*, ssl.*, ...), passed to every client as is.
     client: dict[str, str] = Field(default_factory=dict)
@@ -91,6 +94,11 @@ class KafkaSettings(BaseModel):
         if not self.worker_group_id:
             object.__setattr__(self, "worker_group_id", f"{base}-worker")
         return self
+
+    @property
+    def worker_consumer_group(self) -> str:
+        """The consumer group of this process's worker: one per worker group key, all reading the jobs topic."""
+        return f"{self.worker_group_id}-{self.worker_group_key}" if self.worker_group_key else self.worker_group_id
 
     def topic(self, logical: str) -> str:
         return self.topic_prefix + str(getattr(self.topics, logical))

@@ -26,6 +26,8 @@ class Attempt(BaseModel):
     # A task with logToFile: the kestra:// URI of the file holding this attempt's log lines (Kestra's
     # TaskRunAttempt.logFile), which then are not in the log store.
     log_file: str | None = None
+    # The worker that ran it (Kafka: its worker id), as its result said; left out of documents when unknown.
+    worker_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class TaskRun(BaseModel):

@@ -39,7 +39,6 @@ from kestra_stream.models.task import (
     Trigger,
     WorkerGroup,
     not_implemented,
-    refuse_worker_group,
 )
 
 FLOW_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$"
@@ -193,8 +192,6 @@ class Flow(BaseModel):
             return value
         raise ValueError("labels must be a map (team: data) or a list of {key, value}, "
                          f"got {type(value).__name__}")
-
-    _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
     @field_validator("tenant_id")
     @classmethod

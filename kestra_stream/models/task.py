@@ -75,20 +75,19 @@ def not_implemented(what: str, instead: str) -> str:
     return f"{what} is not implemented by kestra-stream: {instead}"
 
 
-def refuse_worker_group(value: WorkerGroup | None) -> WorkerGroup | None:
-    """``workerGroup`` (a flow's or a task's) until worker groups exist here."""
-    if value is not None:
-        raise ValueError(not_implemented("workerGroup", "every worker takes every task here; remove it"))
-    return value
-
-
 class _Sub(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, defer_build=True,
                               validate_by_alias=True, validate_by_name=False, serialize_by_alias=True)
 
 
 class WorkerGroup(_Sub):
-    key: str
+    """The workers that may run a task: only those started with its key (`worker --worker-group KEY`).
+
+    Its fallback says what the task does when no worker of the group is alive as it is dispatched:
+    WAIT (Kestra's default) until one appears, FAIL its attempt, or CANCEL (kill) its task run.
+    """
+
+    key: str = Field(pattern=TASK_ID_PATTERN, max_length=256)
     fallback: Literal["FAIL", "WAIT", "CANCEL"] = "WAIT"
 
 
@@ -137,8 +136,6 @@ class Task(PluginModel):
     # True for a task that starts executions of the flow its ``namespace`` and ``flowId`` name (Kestra's
     # ExecutableTask): a flow may not name itself there, which validation refuses.
     calls_flow: ClassVar[bool] = False
-
-    _no_worker_group = field_validator("worker_group")(refuse_worker_group)
 
     @field_validator("run_if", mode="before")
     @classmethod

@@ -157,3 +157,13 @@ def test_plugin_defaults_offer_every_plugin_type_and_take_prefixes(validator: Dr
 
 def test_every_kind_of_plugin_has_a_branch() -> None:
     assert {kind_of(c) for c in default_registry().classes()} == set(PluginKind)
+
+
+def test_a_worker_group_is_offered_on_flows_and_tasks_with_its_fallbacks(validator: Draft7Validator,
+                                                                        schema: dict[str, Any]) -> None:
+    task = {"id": "t", "type": LOG, "message": "m", "workerGroup": {"key": "gpu", "fallback": "FAIL"}}
+    flow = {"id": "f", "namespace": "a.b", "workerGroup": {"key": "cpu"}, "tasks": [task]}
+    assert validator.is_valid(flow)
+    assert "worker-group" in schema["properties"]["workerGroup"]["description"]
+    assert not validator.is_valid({**flow, "workerGroup": {"key": "cpu", "fallback": "RETRY"}})
+    assert not validator.is_valid({**flow, "workerGroup": {"key": "not a key"}})

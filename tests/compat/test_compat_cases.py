@@ -33,7 +33,7 @@ def _runs() -> list[Any]:
             for backend in backends:
                 marks = [pytest.mark.kafka] if backend == "kafka" else []
                 params.append(pytest.param(backend, case, spec.get("flows", []), run, spec.get("search", False),
-                                           marks=marks, id=f"{backend}-{case.name}[{index}]"))
+                                           spec.get("options", []), marks=marks, id=f"{backend}-{case.name}[{index}]"))
     return params
 
 
@@ -70,14 +70,15 @@ def _seconds(state: dict[str, Any]) -> float:
     return (dates[-1] - dates[0]).total_seconds()
 
 
-@pytest.mark.parametrize(("backend", "case", "extra_flows", "run", "search"), _runs())
+@pytest.mark.parametrize(("backend", "case", "extra_flows", "run", "search", "options"), _runs())
 def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict[str, Any], search: bool,
-                     tmp_path: Path, request: pytest.FixtureRequest) -> None:
+                     options: list[str], tmp_path: Path, request: pytest.FixtureRequest) -> None:
     flows_dir = tmp_path / "flows"
     flows_dir.mkdir()
     for name in extra_flows:
         shutil.copy(case / name, flows_dir / name)
-    args = ["execute", str(case / "flow.yaml"), "--flows", str(flows_dir), "--with-logs", "--output", "json"]
+    args = ["execute", str(case / "flow.yaml"), "--flows", str(flows_dir), "--with-logs", "--output", "json",
+            *options]
     for key, value in (run.get("inputs") or {}).items():
         args += ["--input", f"{key}={value}"]
     exit_code, stdout, stderr = _execute(backend, args, request, search)

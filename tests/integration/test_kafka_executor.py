@@ -122,7 +122,8 @@ class Harness:
 
     def create_topics(self) -> None:
         admin = AdminClient(self.settings.client_config())
-        names = ["executor", "executions", "jobs", "killed", "concurrency", "logs", "dead_letters"]
+        names = ["executor", "executions", "jobs", "killed", "concurrency", "logs", "dead_letters",
+                 "heartbeats"]
         topics = [NewTopic(self.settings.topic(n), num_partitions=self.settings.partitions, replication_factor=1)
                   for n in names]
         for future in admin.create_topics(topics).values():

@@ -80,3 +80,23 @@ def test_in_process_refuses_more_than_one_worker() -> None:
                                        "--bootstrap-servers", "127.0.0.1:1", "--elasticsearch-url", "http://127.0.0.1:1"])
     assert result.exit_code == 2
     assert "--workers needs child processes" in result.output
+
+
+def test_the_worker_group_key_reaches_the_workers_only() -> None:
+    plain = {spec.name: list(spec.argv) for spec in children(SETTINGS, workers=1)}
+    assert all("--worker-group" not in argv for argv in plain.values())
+    grouped = dataclasses.replace(SETTINGS, kafka=SETTINGS.kafka.model_copy(update={"worker_group_key": "gpu"}),
+                                  config_file=None)
+    specs = {spec.name: list(spec.argv) for spec in children(grouped, workers=2)}
+    assert option(specs["worker-1"], "--worker-group") == "gpu" and option(specs["worker-2"], "--worker-group") == "gpu"
+    assert all("--worker-group" not in specs[name] for name in ("executor", "indexer", "webserver"))
+    root = main.make_context("kestra-stream", ["--help"], resilient_parsing=True)
+    args = specs["worker-1"][specs["worker-1"].index("worker") + 1:]
+    command = main.get_command(root, "worker")
+    assert command is not None
+    assert command.make_context("worker", args, parent=root).params["worker_group"] == "gpu"
+
+
+def test_a_worker_group_key_is_checked_by_the_command() -> None:
+    result = CliRunner().invoke(main, ["server", "standalone", "--worker-group-key", "not a key"])
+    assert result.exit_code == 2 and "no worker group key" in result.output

@@ -47,6 +47,7 @@ from kestra_stream.executor.plan import plan_effects
 from kestra_stream.executor.runtime import REVIVING, Decision, ExecutorRuntime, OutageLog, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.executor.wire import UnreadableRecord
+from kestra_stream.executor.worker_groups import with_worker_groups
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._changelogs import CHANGELOG_TOPIC_CONFIG
 from kestra_stream.kafka._codec import decode_event, decode_state, encode_event, encode_state
@@ -59,6 +60,7 @@ from kestra_stream.kafka.executor._commits import FoldedOffsets, hold_commits_to
 from kestra_stream.kafka.executor._credentials import faust_credentials
 from kestra_stream.kafka.executor._deadletter import DeadLetterLog, Refused
 from kestra_stream.kafka.executor._fetching import buffered_backoffs, skip_backoff_for_changelogs
+from kestra_stream.kafka.executor._liveness import WorkerLiveness
 from kestra_stream.kafka.executor._outbox import Destination, Outgoing, Plan, messages_of
 from kestra_stream.kafka.executor._startup import PromptTableManager, leave_on_stop
 
@@ -66,7 +68,7 @@ log = structlog.get_logger(__name__)
 
 StateListener = Callable[[ExecutionState], None]
 _DESTINATIONS: tuple[Destination, ...] = ("executor", "jobs", "killed", "logs", "concurrency")
-_TOPICS = (*_DESTINATIONS, "executions", "dead_letters")
+_TOPICS = (*_DESTINATIONS, "executions", "dead_letters", "heartbeats")  # heartbeats: the live worker groups
 # A timer fired but not yet folded is fired again after this long (its TimerFired may have been lost).
 _REFIRE_SECONDS = 30.0
 # How often the stall watchdog looks, and how long without a folded event counts as stalled.
@@ -86,6 +88,7 @@ class KafkaExecutor:
         self.settings = settings
         self._flows = flows
         self._runtime = ExecutorRuntime(flows, flow_wait_seconds=settings.flow_wait_seconds)
+        self._liveness = WorkerLiveness(settings)  # which worker groups have a live worker, for their jobs
         self._handling = False
         self._timer_outage = OutageLog("executor_timers", self._runtime.clock)
         self._lag_outage = OutageLog("executor_lag_check", self._runtime.clock)
@@ -161,9 +164,13 @@ class KafkaExecutor:
         # faust retries an unreachable broker forever; this answers within the connect timeout instead.
         await asyncio.to_thread(self._check_topics)
         hold_commits_to_folded(self._app, self._folded)
+        # Read beside the app's start (its group join takes longer), and whole before the first fold.
+        liveness = asyncio.create_task(self._liveness.start(), name="executor-liveness-start")
         try:
             await self._app.start()
+            await liveness
         except Exception as exc:
+            liveness.cancel()
             raise BackendError(f"the Kafka executor could not start against {self.settings.bootstrap_servers}: "
                                f"{exc}; check that the broker runs and the topics exist "
                                "(`kestra-stream topics apply`)") from exc
@@ -192,6 +199,7 @@ class KafkaExecutor:
         if self.settings.executor_instance_id:
             leave_on_stop(self._app)
         await self._app.stop()
+        await self._liveness.stop()
         log.info("kafka_executor_stopped", app_id=self.settings.executor_app_id)
 
     async def __aenter__(self) -> KafkaExecutor:
@@ -405,8 +413,9 @@ class KafkaExecutor:
 
     # ----- the runtime's outbox: a decision as messages, then tables ----------------------------
     def prepare(self, decision: Decision) -> _Prepared:
-        plan = messages_of(plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
-                                        self._flows, decision.at))
+        effects = plan_effects(decision.event.event_id, decision.state, decision.commands, decision.flow,
+                               self._flows, decision.at)
+        plan = messages_of(with_worker_groups(effects, self._liveness.live_groups(), decision.at))
         # Encoded once: the table and the executions topic hold the same bytes.
         encoded = encode_state(decision.state) if decision.changed and decision.state is not None else None
         # Refused by the producer, they would be retried forever and hold the whole partition back.

@@ -22,6 +22,8 @@ class WorkerHeartbeat(BaseModel):
     host: str
     pid: int
     group_id: str
+    # The worker group key it serves (None: jobs of no group); the executor reads which groups are alive.
+    worker_group: str | None = None
     concurrency: int
     running: list[str]  # job ids, "taskrun_id:attempt"
     at: datetime

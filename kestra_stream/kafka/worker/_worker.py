@@ -35,6 +35,7 @@ from kestra_stream.executor.commands import KillTask, RunTask
 from kestra_stream.executor.events import TaskResult
 from kestra_stream.executor.runtime import OutageLog, SystemClock
 from kestra_stream.executor.wire import UnreadableRecord
+from kestra_stream.executor.worker_groups import takes
 from kestra_stream.ids import derive_id
 from kestra_stream.kafka._codec import decode_job, encode_event, encode_log
 from kestra_stream.kafka._limits import LOG_LINE_FIX, OUTPUTS_FIX, broker_takes_what_fits, fits, too_large
@@ -78,7 +79,16 @@ class _Running:
 
 
 class KafkaWorker:
-    """Runs the jobs of the ``settings.worker_group_id`` consumer group; scale by starting more."""
+    """Runs the jobs of its consumer group (``settings.worker_consumer_group``); scale by starting more.
+
+    Worker groups (``settings.worker_group_key``, a flow's or task's ``workerGroup``): every worker group
+    key is a consumer group of its own on the one jobs topic, and a worker skips (finishes unrun) the jobs
+    of other keys. Not a jobs topic per key: topics are declared ahead in topics.yaml and created by
+    ``topics apply``, while keys are free text a flow names at any time; a job waiting for a group whose
+    first worker has not started yet is read by that group's new consumer group from the start of the
+    topic (``auto.offset.reset`` earliest), which is how WAIT is kept. Each group reads every job: cheap
+    next to running them, at the few groups a deployment has.
+    """
 
     def __init__(self, settings: KafkaSettings, *, storage: Storage, workdir_root: Path,
                  concurrency: int | None = None, worker_id: str | None = None,
@@ -96,6 +106,8 @@ class KafkaWorker:
         self._workdir_root = workdir_root
         self._heartbeat_interval = heartbeat_interval
         self._jobs_topic = settings.topic("jobs")
+        self.group_key = settings.worker_group_key or None
+        self.consumer_group = settings.worker_consumer_group
         self._book = OffsetBook()
         self._running: dict[str, _Running] = {}
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -129,7 +141,7 @@ class KafkaWorker:
         timing = {"heartbeat.interval.ms": 1000, "session.timeout.ms": 10000}
         self._consumer = Consumer(self.settings.client_config(**{
             **timing, **{k: v for k, v in self.settings.client.items() if k in timing},
-            "group.id": self.settings.worker_group_id, "client.id": self.worker_id,
+            "group.id": self.consumer_group, "client.id": self.worker_id,
             "enable.auto.commit": False, "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
             # Cooperative: adding a worker moves only some partitions, the others keep running untouched.
             "partition.assignment.strategy": "cooperative-sticky",
@@ -141,8 +153,8 @@ class KafkaWorker:
                                 self._on_assign, self._on_revoke, self._on_lost)
         self._loops = [asyncio.create_task(self._consume_loop(), name=f"{self.worker_id}-consume"),
                        asyncio.create_task(self._heartbeat_loop(), name=f"{self.worker_id}-heartbeat")]
-        self._log.info("kafka_worker_started", group=self.settings.worker_group_id, topic=self._jobs_topic,
-                       concurrency=self.concurrency)
+        self._log.info("kafka_worker_started", group=self.consumer_group, topic=self._jobs_topic,
+                       worker_group=self.group_key, concurrency=self.concurrency)
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop taking jobs, let running ones finish for ``grace`` seconds (then cancel them), commit, close.
@@ -277,6 +289,9 @@ class KafkaWorker:
         except UnreadableRecord as exc:
             self._unreadable(position, value, exc)
             return
+        if not takes(self.group_key, job):  # another worker group's job (or of no group, for a grouped worker)
+            self._book.finished(book, offset)
+            return
         if self._kills is not None and self._kills.was_killed(job.job_id):
             self._log.info("job_already_killed", job_id=job.job_id)
             self._book.finished(book, offset)
@@ -296,7 +311,8 @@ class KafkaWorker:
             result = TaskResult(event_id=derive_id("result", f"{raw['taskrun_id']}:{raw['attempt']}"),
                                 execution_id=raw["execution_id"], at=datetime.now(UTC),
                                 taskrun_id=raw["taskrun_id"], attempt=raw["attempt"], state=StateType.FAILED,
-                                message=f"worker {self.worker_id} cannot read this job: {exc}")
+                                message=f"worker {self.worker_id} cannot read this job: {exc}",
+                                worker_id=self.worker_id)
         except (ValueError, KeyError, TypeError, ValidationError):
             self._log.error("job_record_unreadable", offset=position[1], error=str(exc))
             self._book.finished(*position)
@@ -319,6 +335,7 @@ class KafkaWorker:
                 self._log.exception("attempt_not_run", execution_id=job.execution_id, taskrun_id=job.taskrun_id)
                 result = attempt_failed(job, f"worker {self.worker_id} failed around this attempt: "
                                              f"{type(exc).__name__}: {exc}")
+            result = result.model_copy(update={"worker_id": self.worker_id})  # kept on the attempt
             await self._publish(result, running.positions, running.logs, running.refused)
         except asyncio.CancelledError:
             if running.killed:
@@ -488,7 +505,8 @@ class KafkaWorker:
         topic, host, pid = self.settings.topic("heartbeats"), socket.gethostname(), os.getpid()
         while True:
             beat = WorkerHeartbeat(worker_id=self.worker_id, host=host, pid=pid,
-                                   group_id=self.settings.worker_group_id, concurrency=self.concurrency,
+                                   group_id=self.consumer_group, worker_group=self.group_key,
+                                   concurrency=self.concurrency,
                                    running=self.running_jobs, at=datetime.now(UTC))
             self._producer.send(topic, self.worker_id, encode_heartbeat(beat))
             await asyncio.sleep(self._heartbeat_interval)
