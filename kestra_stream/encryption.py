@@ -14,10 +14,10 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEY_VARIABLE = "KESTRA_STREAM_ENCRYPTION_SECRET_KEY"
 ENCRYPTED_TYPE = "io.kestra.datatype:aes_encrypted"
@@ -55,15 +55,24 @@ IV_LENGTH = 12
 def encrypt(key: bytes, plaintext: str, iv: bytes | None = None) -> str:
     """``plaintext`` encrypted under ``key``; ``iv`` (12 bytes never used with this key) is drawn when not given."""
     iv = os.urandom(IV_LENGTH) if iv is None else iv
-    return base64.b64encode(iv + AESGCM(key).encrypt(iv, plaintext.encode(), None)).decode()
+    return base64.b64encode(iv + _cipher(key).encrypt(iv, plaintext.encode(), None)).decode()
+
+
+def _cipher(key: bytes) -> AESGCM:
+    # Imported on first use: every command imports this module (expressions, worker), few encrypt.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
 
 
 def decrypt(key: bytes, encrypted: str) -> str:
     if not encrypted:  # Kestra leaves an empty text as it is rather than encrypting it
         return encrypted
+    from cryptography.exceptions import InvalidTag
+
     try:
         data = base64.b64decode(encrypted, validate=True)
-        return AESGCM(key).decrypt(data[:IV_LENGTH], data[IV_LENGTH:], None).decode()
+        return _cipher(key).decrypt(data[:IV_LENGTH], data[IV_LENGTH:], None).decode()
     except (binascii.Error, InvalidTag, ValueError) as exc:
         raise EncryptionError("the value was not encrypted with this server's key (or is damaged)") from exc
 

@@ -410,6 +410,10 @@ class TriggerContext(Protocol):
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         """``value`` rendered with ``extra`` variables beside the trigger's (http.Trigger's ``response``)."""
 
+    def encrypt(self, plaintext: str) -> dict[str, str]:
+        """``plaintext`` as an encrypted output (Kestra's EncryptedString) under the server's key; raises
+        when the server has none."""
+
     def log(self, level: LogLevel, message: str) -> None: ...
     async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str: ...
 

@@ -9,12 +9,14 @@ for the same firing creates one execution, whichever process asks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from kestra_stream import encryption
 from kestra_stream.backend import Backend
 from kestra_stream.expressions import FixedFunctions, default_engine
 from kestra_stream.ids import derive_id
@@ -131,6 +133,11 @@ class BackendTriggerContext:
     def render_with(self, value: Any, extra: Mapping[str, Any]) -> Any:
         scope = {**trigger_scope(self._flow, {}), **extra}
         return default_engine().render_typed(value, scope, FixedFunctions(datetime.now(UTC)))
+
+    def encrypt(self, plaintext: str) -> dict[str, str]:
+        # The scheduler's environment: `server standalone` gives its children the same one, so the
+        # scheduler and the workers hold one key.
+        return encryption.encrypted_string(encryption.key_from(os.environ), plaintext)
 
     def log(self, level: LogLevel, message: str) -> None:
         self._log.log(_LEVELS[level], message)

@@ -218,12 +218,6 @@ async def test_an_error_status_with_encrypt_body_keeps_the_body_out_of_the_error
     assert "status 503 body" not in str(failure.value)
 
 
-def test_encrypt_body_is_refused_on_the_http_trigger() -> None:
-    with pytest.raises(ValueError, match=r"encryptBody on http\.Trigger is not implemented"):
-        core.HttpTrigger.model_validate({"type": "io.kestra.plugin.core.http.Trigger", "id": "t",
-                                         "uri": "http://localhost/", "encryptBody": True})
-
-
 async def test_redirects_are_followed_unless_disabled(server: str, storage: LocalStorage, tmp_path: Path) -> None:
     followed = await _run(storage, tmp_path, core.Request, uri=server + "/redirect")
     assert followed["code"] == 200

@@ -3,6 +3,7 @@ the embedded scheduler polling it into executions that read the answer as ``trig
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from kestra_stream_plugin_core import HttpTrigger
 
+from kestra_stream import encryption
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.execution import Execution
@@ -86,6 +88,35 @@ async def test_the_condition_judges_each_answer_and_an_error_status_does_not_fai
     assert fired["uri"] == server and fired["code"] == 200 and json.loads(fired["body"]) == {"price": 90}
     assert fired["headers"]["Content-Type"] == ["application/json; charset=utf-8"]
     assert shop.calls == ["direct"] * 3  # headers are rendered
+
+
+async def test_with_encrypt_body_the_condition_reads_the_body_in_clear_and_the_execution_gets_it_encrypted(
+        engine: EmbeddedEngine, server: str, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    key_text = base64.b64encode(bytes(range(32))).decode()
+    monkeypatch.setenv(encryption.KEY_VARIABLE, key_text)
+    flow = engine.deploy(_flow("encrypted", {
+        "type": "io.kestra.plugin.fs.http.Trigger", "uri": server, "encryptBody": True,
+        "responseCondition": "{{ json(response.body).price == 150 }}"}))
+    trigger = flow.triggers[0] if flow.triggers else None
+    assert isinstance(trigger, HttpTrigger)
+    fired = await trigger.evaluate(BackendTriggerContext(engine, flow, trigger, engine.storage))
+    assert fired is not None and fired["body"] is None
+    assert fired["encryptedBody"]["type"] == encryption.ENCRYPTED_TYPE
+    key = encryption.key_from({encryption.KEY_VARIABLE: key_text})
+    clear = encryption.decrypt(key, fired["encryptedBody"]["value"])
+    assert json.loads(clear) == {"price": 150}
+
+
+async def test_encrypt_body_without_a_key_fails_the_poll_before_calling_naming_the_setting(
+        engine: EmbeddedEngine, server: str, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(encryption.KEY_VARIABLE, raising=False)
+    flow = engine.deploy(_flow("no_key", {"type": "io.kestra.plugin.core.http.Trigger", "uri": server,
+                                          "encryptBody": True}))
+    trigger = flow.triggers[0] if flow.triggers else None
+    assert isinstance(trigger, HttpTrigger)
+    with pytest.raises(encryption.EncryptionError, match=encryption.KEY_VARIABLE):
+        await trigger.evaluate(BackendTriggerContext(engine, flow, trigger, engine.storage))
+    assert shop.calls == []
 
 
 async def test_the_default_condition_fires_on_any_status_below_400(

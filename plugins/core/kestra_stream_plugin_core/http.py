@@ -26,7 +26,6 @@ from kestra_stream.models.task import (
     RunContext,
     RunnableTask,
     TriggerContext,
-    not_implemented,
 )
 from kestra_stream.storage import PREFIX, StorageError
 from kestra_stream.worker import task_file_uri
@@ -245,20 +244,6 @@ class _HttpCall(PluginModel):
                               task_id=self.id) from exc
 
 
-class _NoEncryption(PluginModel):
-    encrypt_body: bool = Field(default=False, description="Must stay false: a trigger's body is never encrypted "
-                                                          "here.")
-
-    @field_validator("encrypt_body")
-    @classmethod
-    def _no_encryption(cls, value: bool) -> bool:
-        if value:
-            # The scheduler evaluates triggers and holds no encryption key; the Request task encrypts.
-            raise ValueError(not_implemented("encryptBody on http.Trigger", "a trigger's outputs are not encrypted "
-                                             "here; remove it and keep secrets out of the response body"))
-        return value
-
-
 class _HttpTask(_HttpCall, RunnableTask):
     allow_failed: bool = Field(default=False, description="Succeed even when the server answers 4xx or 5xx.")
 
@@ -439,14 +424,16 @@ class _TriggerRendering:
         return as_text(self._ctx.render(value))
 
 
-class HttpTrigger(_NoEncryption, _HttpCall, PollingTrigger):
+class HttpTrigger(_HttpCall, PollingTrigger):
     """Every ``interval``, call ``uri``; when ``responseCondition`` holds for the answer, start an execution
     with the answer as ``trigger.*`` (``uri``, ``code``, ``headers``, ``body``).
 
     The condition sees ``response.statusCode``, ``response.body`` (text) and ``response.headers``; an
     error status does not stop the trigger, it is the condition's to judge (its default is any status
     below 400). A call that cannot be made (no answer, a timeout) is logged and tried again at the next
-    interval. Each answer that meets the condition starts one execution: use ``stopAfter`` to stop
+    interval. With ``encryptBody`` the condition still sees the body in clear, but the execution gets it
+    only encrypted under the server's key (``trigger.encryptedBody``; ``trigger.body`` is null), as Kestra.
+    Each answer that meets the condition starts one execution: use ``stopAfter`` to stop
     after the first that succeeds.
     """
 
@@ -478,13 +465,25 @@ triggers:
         description="Whether the answer starts an execution: an expression over response.statusCode, "
                     "response.body and response.headers (0, null, false and '' are false).")
 
+    encrypt_body: bool = Field(
+        default=False, description="Give the execution the body encrypted with the server's key, as "
+                                   "trigger.encryptedBody (trigger.body is then null); the condition sees it in "
+                                   "clear. Needs KESTRA_STREAM_ENCRYPTION_SECRET_KEY where the scheduler runs.")
+
     async def evaluate(self, ctx: TriggerContext) -> Mapping[str, Any] | None:
+        if self.encrypt_body:
+            ctx.encrypt("")  # no key: the poll fails, saying so, before the request is sent
         answer = await self._fetch(_TriggerRendering(ctx))
         ctx.log(LogLevel.DEBUG, f"{answer.url} responded with status code '{answer.code}'")
         response = {"statusCode": answer.code, "body": answer.body, "headers": answer.headers}
         if not is_truthy(ctx.render_with(self.response_condition, {"response": response})):
             return None
-        return {"uri": answer.url, "code": answer.code, "headers": answer.headers, "body": answer.body}
+        variables: dict[str, Any] = {"uri": answer.url, "code": answer.code, "headers": answer.headers,
+                                     "body": answer.body}
+        if self.encrypt_body:
+            encrypted = ctx.encrypt(answer.body) if answer.body is not None else None
+            variables.update(body=None, encryptedBody=encrypted)
+        return variables
 
 
 # What this module's entry points register (see the distribution's pyproject.toml).
