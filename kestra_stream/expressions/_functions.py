@@ -227,6 +227,20 @@ def from_json(text: Any) -> Any:
         raise Failure(f"fromJson() could not parse its argument as JSON: {exc}") from exc
 
 
+def from_ion(ion: Any) -> Any:
+    """Kestra's ``fromIon(ion)``: one Ion value read into maps, lists, text and numbers."""
+    if ion is None:
+        return None
+    from amazon.ion.exceptions import IonException
+
+    from kestra_stream.ion import ion_value
+
+    try:
+        return ion_value(_text_arg(ion, "fromIon", "the Ion text"))
+    except (IonException, ValueError, TypeError, IndexError) as exc:  # what the Ion reader raises on bad text
+        raise Failure(f"fromIon() could not parse its argument as Ion: {exc}") from exc
+
+
 def from_yaml(text: Any) -> Any:
     if text is None:
         return None
@@ -324,6 +338,7 @@ GLOBALS: dict[str, Any] = {
     "fromJson": from_json,
     "json": from_json,
     "yaml": from_yaml,
+    "fromIon": from_ion,
     "uuid": kestra_uuid,
     "id": kestra_id,
     "randomInt": random_int,

@@ -120,6 +120,16 @@ def class_name(value: Any) -> str | None:
     return f"python.{type(value).__name__}"
 
 
+def to_ion(value: Any) -> str:
+    """Kestra's ``toIon``: the value as Ion text (``null`` for null)."""
+    from kestra_stream.ion import ion_text
+
+    try:
+        return ion_text(value)
+    except (TypeError, ValueError) as exc:
+        raise Failure(f"toIon could not write a {type(value).__name__} as Ion: {exc}") from exc
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "jq": jq,
     "numberformat": numberformat,
@@ -127,4 +137,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "e": escape,
     "raw": raw,
     "className": class_name,
+    "toIon": to_ion,
 }

@@ -1,5 +1,5 @@
-"""uuid(), id(), randomInt(), printContext(), currentEachOutput(); jq, numberformat, escape, raw, className; is json;
-{% verbatim %}."""
+"""uuid(), id(), randomInt(), printContext(), currentEachOutput(), fromIon(); jq, numberformat, escape, raw,
+className, toIon; is json; {% verbatim %}."""
 
 from __future__ import annotations
 
@@ -143,3 +143,23 @@ def test_file_uri_names_a_namespace_file_of_the_flow(engine: ExpressionEngine) -
 def test_equals_is_pebbles_word_for_double_equals(engine: ExpressionEngine, template: str, expected: Any) -> None:
     variables = {"taskrun": {"value": "value 2"}, "equals": "a variable named equals"}
     assert typed(engine, template, variables) == expected
+
+
+def test_from_ion_reads_one_ion_value_as_plain_values(engine: ExpressionEngine) -> None:
+    assert typed(engine, "{{ fromIon(text) }}", {"text": '{name:"a",n:2,ok:true,tags:[x,"y"],none:null.string}'}) == {
+        "name": "a", "n": 2, "ok": True, "tags": ["x", "y"], "none": None}
+    assert typed(engine, "{{ fromIon(text).price }}", {"text": "{price:1.5}"}) == 1.5
+    assert typed(engine, "{{ fromIon(missing) }}", {"missing": None}) is None
+
+
+def test_from_ion_of_text_that_is_not_ion_fails_saying_so(engine: ExpressionEngine) -> None:
+    with pytest.raises(ExpressionError, match="fromIon"):
+        typed(engine, "{{ fromIon('{a:') }}")
+
+
+def test_to_ion_writes_ion_text_that_from_ion_reads_back(engine: ExpressionEngine) -> None:
+    value = {"a": 1, "b": ["x", None, True], "c": {"d": "e"}}
+    text = typed(engine, "{{ value | toIon }}", {"value": value})
+    assert text == '{a:1,b:["x",null,true],c:{d:"e"}}'
+    assert typed(engine, "{{ fromIon(text) }}", {"text": text}) == value
+    assert typed(engine, "{{ null | toIon }}") == "null"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kestra_stream_plugin_core.items import ion_value
+
+from kestra_stream.ion import ion_value
 
 
 @pytest.mark.parametrize(("line", "expected"), [

@@ -8,8 +8,6 @@ line is read into plain values, which an expression then sees as variables over 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -17,47 +15,11 @@ from pydantic import Field
 
 from kestra_stream.errors import ExpressionError, TaskFailure
 from kestra_stream.expressions import is_truthy
+from kestra_stream.ion import ion_value
 from kestra_stream.models.plugin import PluginInfo, PluginModel
 from kestra_stream.models.task import RunContext, RunnableTask
 from kestra_stream.worker import task_file_uri
 from kestra_stream_plugin_core.storage import _info, _read, _uri
-
-
-def ion_value(line: str) -> Any:
-    """One line of Ion text as plain Python values: maps, lists, text, numbers, booleans, None.
-
-    Decimals become floats, timestamps ISO-8601 text, symbols their text, typed nulls None.
-    """
-    from amazon.ion import simpleion  # the Ion reader is loaded by the tasks that read Ion only
-
-    return _plain(simpleion.loads(line))
-
-
-def _plain(value: Any) -> Any:
-    from amazon.ion.core import IonType
-    from amazon.ion.simple_types import IonPyNull
-
-    ion_type = getattr(value, "ion_type", None)
-    if value is None or isinstance(value, IonPyNull):  # typed nulls too (null.string ...)
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if ion_type == IonType.BOOL:
-        return bool(value)
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bool | int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    text = getattr(value, "text", None)  # a symbol
-    return text if isinstance(text, str) else str(value)
 
 
 def _item(line: str, task_id: str, number: int) -> dict[str, Any]:
