@@ -60,6 +60,8 @@ _DOCS: dict[str, str] = {
     "errors": "Tasks run when a task of this list fails.",
     "finally": "Tasks run at the end whatever happened, after errors.",
     "afterExecution": "Tasks run once the execution has ended, with its final state known.",
+    "listeners": ("Deprecated by Kestra (use afterExecution): once the execution ended, the tasks of each listener "
+                  "whose conditions hold run in turn, without changing its final state."),
     "triggers": "What starts executions of the flow on its own: schedules, webhooks, other flows, events.",
     "pluginDefaults": "Default property values for every plugin of a type (or of a type prefix).",
     "concurrency": "At most this many running executions of the flow, and what happens to the next one.",

@@ -49,6 +49,7 @@ def _build(flow: Flow) -> FlowIndex:
     _walk(flow.finally_, tasks, handlers, True)
     before = set(tasks)
     _walk(flow.after_execution, tasks, handlers, True)
+    _walk(flow.listener_tasks(), tasks, handlers, True)
     secrets = tuple(i.id for i in flow.inputs or () if i.type.canonical is InputType.SECRET)
     return FlowIndex(tasks, frozenset(handlers), frozenset(set(tasks) - before), secrets, flow.worker_group)
 

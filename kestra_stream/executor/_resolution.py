@@ -94,6 +94,21 @@ def sequence(tasks: Sequence[Task], runs: Sequence[TaskRun], errors: Sequence[Ta
     return _tail(status is _Status.FAILED, runs, errors, finally_)
 
 
+def in_turn(tasks: Sequence[Task], runs: Sequence[TaskRun]) -> Resolution:
+    """Each task once the one before it ended, whatever its state (Kestra's listeners); done when all ended,
+    in the state of the worst."""
+    by_task = _by_task(runs)
+    ended: list[TaskRun] = []
+    for task in _enabled(tasks):
+        run = by_task.get(task.id)
+        if run is None:
+            return Start((ChildRun(task),))
+        if not run.current.is_terminated:
+            return WAIT
+        ended.append(run)
+    return Done(combined_state(ended))
+
+
 def parallel(tasks: Sequence[Task], runs: Sequence[TaskRun], errors: Sequence[Task],
              finally_: Sequence[Task], concurrent: int) -> Resolution:
     by_task = _by_task(runs)

@@ -38,6 +38,7 @@ from kestra_stream.inputs import coerce_output_value
 from kestra_stream.models.execution import Attempt, Execution, ParentLink, TaskRun
 from kestra_stream.models.state import State, StateType
 from kestra_stream.models.task import (
+    ConditionContext,
     FlowableTask,
     LogLevel,
     PauseTask,
@@ -395,7 +396,12 @@ class Working:
         root_runs = self.children_of(ROOT)
         if self.state.current.is_terminated:
             after = self.flow.after_execution or []
-            if after and self.apply(None, _resolution.sequence(after, root_runs, [], [])) is not None:
+            if after and self.apply(None, _resolution.sequence(after, root_runs, [], [])) is None:
+                return
+            listened = self.listener_tasks()
+            if listened and self.apply(None, _resolution.in_turn(listened, root_runs)) is None:
+                return
+            if after or listened:
                 self.end()
             return
         if self.state.current != StateType.RUNNING:
@@ -424,10 +430,28 @@ class Working:
         if self.flow.sla:
             state = _flow_rules.assert_at_end(self, state)
         self.set_execution_state(state)
-        if any(not t.disabled for t in self.flow.after_execution or []):
+        if any(not t.disabled for t in self.flow.after_execution or []) or self.listener_tasks():
             self.dirty[ROOT] = None  # resolved again, now in its after-execution phase
         else:
             self.end()
+
+    def listener_tasks(self) -> list[Task]:
+        """The tasks of the flow's listeners whose conditions hold for the ended execution (Kestra tests them
+        again at each step of that phase, against the same final state)."""
+        if not self.flow.listeners:
+            return []
+        context = ConditionContext(flow=self.flow, variables=self.base_variables(), date=self.at,
+                                   execution=self.result())
+        tasks: list[Task] = []
+        for number, listener in enumerate(self.flow.listeners):
+            try:
+                holds = all(condition.test(context) for condition in listener.conditions or ())
+            except Exception as exc:  # a condition that cannot judge an execution: said, and its tasks not run
+                self.log(LogLevel.ERROR, f"listeners[{number}]: a condition could not be tested: {exc}")
+                holds = False
+            if holds:
+                tasks += [task for task in listener.tasks if not task.disabled]
+        return tasks
 
     def end(self) -> None:
         execution = self.result()

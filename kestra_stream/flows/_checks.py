@@ -10,7 +10,6 @@ loaded, and every problem comes back at once, each pointing at its line.
 - Dag tasks' ``dependsOn`` naming a task outside the Dag, and cycles among them;
 - a flowable task with an empty task list;
 - a Subflow or ForEachItem that calls the flow itself (Kestra refuses the recursion at validation);
-- Kestra's deprecated ``listeners``, which are not implemented (the message says what to use instead).
 
 Expression syntax is not among them: Kestra compiles an expression only when it renders it, so a
 flow whose expression cannot be parsed deploys and the task using it fails when it runs (Kestra's
@@ -31,7 +30,7 @@ from kestra_stream.models.plugin import PluginModel
 from kestra_stream.models.task import FlowableTask, Task
 from kestra_stream.plugins.registry import PluginKind, PluginRegistry
 
-TASK_LISTS = ("tasks", "errors", "finally", "afterExecution")
+TASK_LISTS = ("tasks", "errors", "finally", "afterExecution", "listeners")
 DAG_TYPE = "io.kestra.plugin.core.flow.Dag"
 # The properties of a flowable that Kestra requires to hold at least one task.
 REQUIRED_TASK_LISTS = ("tasks", "then")
@@ -81,12 +80,6 @@ def run_checks(source: Source, registry: PluginRegistry) -> CheckResult:
     problems: list[FlowProblem] = []
     superseded: set[str] = set()
     problems += _aliases_twice(source)
-    if "listeners" in data:
-        # Kestra's deprecated listeners: a message saying what to use instead of "unknown property".
-        problems.append(source.problem(
-            "listeners (deprecated by Kestra) is not implemented by kestra-stream: run those tasks in the flow's "
-            "'afterExecution' or 'finally' tasks, or in another flow with a Flow trigger", ("listeners",), key=True))
-        superseded.add("listeners")
     problems += _duplicate_task_ids(source, tasks)
     problems += _duplicate_ids(source, "triggers", "trigger")
     problems += _duplicate_ids(source, "inputs", "input")

@@ -32,6 +32,7 @@ from kestra_stream.models.inputs import AnyInput, Output
 from kestra_stream.models.plugin import PluginDefault
 from kestra_stream.models.retry import Retry
 from kestra_stream.models.task import (
+    AnyCondition,
     AnyTask,
     AnyTrigger,
     FlowableTask,
@@ -108,6 +109,16 @@ class SLA(_Part):
         return self
 
 
+class Listener(_Part):
+    """Kestra's deprecated ``listeners``: once the execution ended, the tasks of each listener whose
+    ``conditions`` all hold for it run one after the other (a failed one does not stop the next, nor
+    change the execution's final state)."""
+
+    description: str | None = None
+    conditions: list[AnyCondition] | None = None
+    tasks: list[AnyTask] = Field(min_length=1)
+
+
 class CheckBehavior(StrEnum):
     BLOCK_EXECUTION = "BLOCK_EXECUTION"
     FAIL_EXECUTION = "FAIL_EXECUTION"
@@ -164,6 +175,7 @@ class Flow(BaseModel):
     errors: list[AnyTask] | None = None
     finally_: list[AnyTask] | None = Field(default=None, alias="finally")
     after_execution: list[AnyTask] | None = None
+    listeners: list[Listener] | None = None
     triggers: list[AnyTrigger] | None = None
     plugin_defaults: list[PluginDefault] | None = Field(
         default=None, validation_alias=AliasChoices("pluginDefaults", "taskDefaults"))
@@ -227,8 +239,11 @@ class Flow(BaseModel):
         return {label.key: label.value for label in self.labels}
 
     def all_tasks(self) -> list[Task]:
-        """Every task at any depth: tasks, errors, finally, afterExecution and children of flowables."""
-        return list(_walk(self.tasks, self.errors, self.finally_, self.after_execution))
+        """Every task at any depth: tasks, errors, finally, afterExecution, listeners and children of flowables."""
+        return list(_walk(self.tasks, self.errors, self.finally_, self.after_execution, self.listener_tasks()))
+
+    def listener_tasks(self) -> list[Task]:
+        return [task for listener in self.listeners or () for task in listener.tasks]
 
     def find_task(self, task_id: str) -> Task | None:
         """The task with ``task_id`` anywhere in the flow, or None."""
