@@ -1,8 +1,8 @@
 """Worker groups on Kafka, with real `kestra-stream worker` processes: one of group ``a``, one of no group.
 
 - A task of group ``a`` runs on the worker of group ``a``, a task of no group on the plain worker:
-  the worker id kept on each attempt says which ran it. The grouped task's fallback is FAIL, so it
-  also pins that the executor saw group ``a`` alive (its worker's heartbeats).
+  the worker id kept on each attempt says which ran it. (Its fallback is WAIT: a worker that has just
+  started may not have beaten yet where the executor reads, and FAIL would then fail it, rightly.)
 - A task of group ``nobody`` with fallback FAIL fails at once, saying no worker of the group is alive.
 - A task of group ``late`` (fallback WAIT) waits, saying so, and runs once a worker of ``late`` starts:
   that worker's new consumer group reads the job published before it existed.
@@ -30,7 +30,6 @@ tasks:
     format: in a
     workerGroup:
       key: a
-      fallback: FAIL
   - id: plain
     type: io.kestra.plugin.core.debug.Return
     format: in no group
