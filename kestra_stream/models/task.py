@@ -366,9 +366,16 @@ class Trigger(PluginModel):
     min_log_level: LogLevel | None = None
     fail_on_trigger_error: bool = False
     log_to_file: bool = False
+    worker_group: WorkerGroup | None = None
 
     @model_validator(mode="after")
     def _unsupported(self) -> Trigger:
+        if self.worker_group is not None:
+            # Kestra Enterprise evaluates a polling trigger on a worker of its group; here the scheduler
+            # evaluates every trigger, so the key could only be ignored.
+            raise ValueError(not_implemented("workerGroup on a trigger", "triggers are evaluated by the "
+                                                                        "scheduler, not by workers; remove it "
+                                                                        "(tasks and flows accept it)"))
         if self.log_to_file:
             # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile). Here a
             # trigger's lines go to the scheduler's own log, not the log store, and an execution started
