@@ -2,27 +2,34 @@
 the answer as ``trigger.*``.
 
 ``execute`` runs no scheduler, so a compat case cannot show it. Here a local aiohttp server answers,
-the embedded scheduler polls it, and the flow's execution reads the answer.
+the scheduler of each backend (the embedded engine's; on Kafka, a KafkaScheduler beside a stack on
+topics of its own) polls it, and the flow's execution reads the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from kestra_stream.backend import Backend
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
-from kestra_stream.scheduler import EmbeddedScheduler
+from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler
 from tests._waiting import until
+from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
 
 NS = "compat.http"
 
@@ -92,23 +99,52 @@ triggers:
 """
 
 
-@pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[EmbeddedEngine]:
-    async with EmbeddedEngine(tmp_path / "home") as started:
-        yield started
+@dataclass
+class Setup:
+    backend: Backend
+    scheduler: Callable[[], AbstractAsyncContextManager[Any]]
+
+
+@pytest.fixture(scope="module")
+def kafka_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KafkaStack,
+                                                                                                  LoopThread,
+                                                                                                  KafkaSettings]]:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                             topic_prefix=f"compat-http-{uuid.uuid4().hex[:8]}.", partitions=2)
+    stack = KafkaStack(settings, home=tmp_path_factory.mktemp("kafka-http"), environ=E2E_ENVIRON)
+    loop = LoopThread("compat-http-stack")
+    try:
+        loop.run(stack.start(), START_TIMEOUT)
+        yield stack, loop, settings
+    finally:
+        loop.run(stack.stop(), START_TIMEOUT)
+        loop.close()
+        delete_topics(settings)
+
+
+@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
+async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Setup]:
+    if request.param == "kafka":
+        stack, loop, settings = request.getfixturevalue("kafka_stack")
+        backend = ThreadedBackend(stack, loop)
+        yield Setup(backend, lambda: KafkaScheduler(backend, stack.flows, settings, storage=stack.storage,
+                                                     tick_seconds=0.2))
+        return
+    async with EmbeddedEngine(tmp_path / "home") as engine:
+        yield Setup(engine, lambda: EmbeddedScheduler(engine, tick_seconds=0.2))
 
 
 async def test_the_polled_answer_starts_an_execution_that_reads_it_as_trigger_body(
-        engine: EmbeddedEngine, url: str, stock: Stock) -> None:
-    engine.deploy(_flow(url))
+        setup: Setup, url: str, stock: Stock) -> None:
+    setup.backend.deploy(_flow(url))
     ended: list[Execution] = []
 
     def seen(state: ExecutionState) -> None:
         if state.finished and state.execution.flow_id == "restocked":
             ended.append(state.execution)
 
-    engine.subscribe(seen)
-    async with EmbeddedScheduler(engine, tick_seconds=0.2):
+    setup.backend.subscribe(seen)
+    async with setup.scheduler():
         await until(lambda: len(stock.requests) >= 2, "the scheduler polled the endpoint twice")
         assert ended == []  # a 404 answer does not meet the default condition
         stock.count = 3
