@@ -279,7 +279,7 @@ class TaskRunContext:
         """Every log line of an execution stored so far (any execution: Kestra's log.Fetch reads any)."""
         return await self._services.execution_logs(execution_id)
 
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:
         await self._services.resume_execution(namespace, flow_id, execution_id, inputs)
 

@@ -35,9 +35,10 @@ class TaskServices(Protocol):
         """
         ...
 
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:
-        """Resume a paused execution of that flow with its Pause's ``onResume`` inputs; TaskFailure if it cannot."""
+        """Resume a paused execution with its Pause's ``onResume`` inputs; TaskFailure if it cannot. With
+        ``namespace`` and ``flow_id`` (both or neither), the execution must be one of that flow."""
         ...
 
     async def set_trigger_enabled(self, namespace: str, flow_id: str, trigger_id: str, enabled: bool) -> None:
@@ -85,7 +86,7 @@ class Unavailable:
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
         raise TaskFailure(f"the logs of execution {execution_id} cannot be read here: {self._why}")
 
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:
         raise TaskFailure(f"execution {execution_id} cannot be resumed from here: {self._why}")
 
@@ -154,11 +155,12 @@ class BackendServices:
     async def execution_logs(self, execution_id: str) -> list[LogEntry]:
         return await self._guarded(self._logs.execution_logs(execution_id))
 
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:
         try:
             execution = await self._requests.execution(execution_id)
-            if (execution.namespace, execution.flow_id) != (namespace, flow_id):
+            # Kestra finds the execution by its id alone; flow coordinates a user set must name its flow.
+            if namespace is not None and (execution.namespace, execution.flow_id) != (namespace, flow_id):
                 raise TaskFailure(f"execution {execution_id} is one of flow {execution.namespace}.{execution.flow_id}, "
                                   f"not of {namespace}.{flow_id}: set `namespace` and `flowId` to its flow's")
             await self._requests.resume(execution_id, inputs)

@@ -84,6 +84,12 @@ def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict
     exit_code, stdout, stderr = _execute(backend, args, request, search)
     expect = run["expect"]
 
+    if "invalid" in expect:  # the flow itself is refused, as Kestra refuses to save it: no execution starts
+        assert exit_code == 2, stdout + stderr
+        assert not stdout, stdout
+        assert expect["invalid"] in stderr, stderr
+        return
+
     if expect.get("rejected"):
         assert exit_code == 2, stdout + stderr
         key = next(iter(run["inputs"]))

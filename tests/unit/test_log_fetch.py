@@ -46,7 +46,7 @@ def _line(n: int, task_id: str, level: LogLevel, *, execution_id: str = "E1", fl
 class _Services(StoreLogs):
     """The engine's log source; Fetch resumes nothing."""
 
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None:
         raise AssertionError("log.Fetch resumed an execution")
 

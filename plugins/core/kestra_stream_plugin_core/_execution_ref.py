@@ -17,7 +17,7 @@ class Services(Protocol):
     """What the worker's run context offers of ``kestra_stream.worker.services.TaskServices``."""
 
     async def execution_logs(self, execution_id: str) -> list[LogEntry]: ...
-    async def resume_execution(self, namespace: str, flow_id: str, execution_id: str,
+    async def resume_execution(self, namespace: str | None, flow_id: str | None, execution_id: str,
                                inputs: Mapping[str, Any] | None) -> None: ...
 
 

@@ -171,6 +171,11 @@ tasks:
     async def run(self, ctx: RunContext) -> Mapping[str, Any] | None:
         namespace, flow_id, execution_id = self.target(ctx)
         inputs = ctx.render(self.inputs) if self.inputs is not None else None
+        if self.execution_id is not None and self.namespace is None:
+            # Kestra's Resume finds an `executionId` by its id alone, whatever its flow (its ResumeTest
+            # resumes another flow's execution so); only coordinates the user set are checked.
+            await self.services(ctx).resume_execution(None, None, execution_id, inputs)
+            return None
         await self.services(ctx).resume_execution(namespace, flow_id, execution_id, inputs)
         return None
 
