@@ -87,6 +87,7 @@ class FlowOut(BaseModel):
     errors: list[PluginObject] | None = None
     finally_: list[PluginObject] | None = Field(default=None, alias="finally")
     after_execution: list[PluginObject] | None = None
+    listeners: list[dict[str, Any]] | None = None
     triggers: list[PluginObject] | None = None
     plugin_defaults: list[PluginObject] | None = None
     concurrency: dict[str, Any] | None = None
