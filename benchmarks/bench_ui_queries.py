@@ -144,7 +144,7 @@ class Template:
 
     @classmethod
     def of(cls, execution: Execution) -> Template:
-        text = json.dumps(execution_document(execution), separators=(",", ":"))
+        text = execution_document(execution).decode()  # compact JSON, as the indexer sends it
         start = execution.state.histories[0].date
         pattern = re.compile(f"{_TIMESTAMP.pattern}|({re.escape(execution.id)})|({re.escape(execution.id.lower())})")
         parts: list[str] = []

@@ -54,7 +54,7 @@ def test_a_failed_execution_ends_on_a_failed_task_run_retried_once() -> None:
 def test_a_template_renders_the_indexers_document_of_the_execution_moved_and_renamed() -> None:
     execution = synthetic_execution(4, NOW, random.Random(5))
     template = Template.of(execution)
-    assert json.loads(template.render(execution.id, execution.state.histories[0].date)) == execution_document(execution)
+    assert template.render(execution.id, execution.state.histories[0].date) == execution_document(execution).decode()
 
     start = datetime(2026, 11, 20, 6, 30, tzinfo=UTC)
     moved = json.loads(template.render("NewId0123456789abcdefg", start))
@@ -66,7 +66,7 @@ def test_a_template_renders_the_indexers_document_of_the_execution_moved_and_ren
     assert all(tr.execution_id == body.id for tr in body.task_run_list)
     assert moved["text"].split()[0] == "newid0123456789abcdefg"
     # The same document as the indexer's, but for how the body's dates are written (".000000Z" or "Z").
-    assert {**moved, "body": None} == {**execution_document(body), "body": None}
+    assert {**moved, "body": None} == {**json.loads(execution_document(body)), "body": None}
 
 
 def test_bulk_lines_take_the_templates_in_turn_with_fresh_ids_within_the_spread() -> None:
