@@ -69,33 +69,34 @@ test('the executions list filters on what started each execution, kept in the ad
 
   await page.goto(`executions?namespace=${NAMESPACE}`)
   const rows = page.getByTestId('execution-row')
+  // Polled: the URL changes at the click, the rows once the list's answer for it arrived.
   const shown = async () => (await rows.evaluateAll((elements) => elements.map((e) => e.getAttribute('data-id') ?? ''))).sort()
   await expect(rows).toHaveCount(4)
 
   await page.getByTestId('filter-trigger-WEBHOOK').click()
   await expect(page).toHaveURL(/triggeredBy=WEBHOOK/)
   await expect(rows).toHaveCount(1)
-  expect(await shown()).toEqual([hookedId])
+  await expect.poll(shown).toEqual([hookedId])
   await expect(page.getByTestId('count-SUCCESS')).toContainText('1')
   await shot('executions-triggered-by-webhook')
 
   // Another kind beside it, then in its place.
   await page.getByTestId('filter-trigger-MANUAL').click()
   await expect(rows).toHaveCount(2)
-  expect(await shown()).toEqual([hookedId, manualId].sort())
+  await expect.poll(shown).toEqual([hookedId, manualId].sort())
   await page.getByTestId('filter-trigger-WEBHOOK').click()
   await page.getByTestId('filter-trigger-MANUAL').click()
   await page.getByTestId('filter-trigger-FLOW').click()
   await expect(page).toHaveURL(/triggeredBy=FLOW/)
   await expect(rows).toHaveCount(2)
-  expect(await shown()).toEqual([...followers].sort())
+  await expect.poll(shown).toEqual([...followers].sort())
   await expect(page.getByTestId('count-SUCCESS')).toContainText('2')
 
   // The address keeps the filter: a reload shows the same list, its chip pressed.
   await page.reload()
   await expect(page.getByTestId('filter-trigger-FLOW')).toHaveAttribute('aria-pressed', 'true')
   await expect(rows).toHaveCount(2)
-  expect(await shown()).toEqual([...followers].sort())
+  await expect.poll(shown).toEqual([...followers].sort())
 
   // A kind nothing here was started by: the empty list says what to do next.
   await page.getByTestId('filter-trigger-FLOW').click()
