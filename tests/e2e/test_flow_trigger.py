@@ -9,44 +9,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.embedded import EmbeddedEngine
-from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
+from kestra_stream.kafka import KafkaStack
 from kestra_stream.models.state import StateType
 from kestra_stream.triggers import FlowTriggers
+from tests._flow_trigger_setup import Setup, started_kafka_stack
 from tests._waiting import until
-from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, SeenExecutions, ThreadedBackend
+from tests.e2e.conftest import E2E_ENVIRON, LoopThread, SeenExecutions, ThreadedBackend
 
 NS = "e2e.flowtrig"
 WAIT = 30.0
 
 
-@dataclass
-class Setup:
-    backend: Backend
-    flows: LatestFlows
-    home: Path
-
-
 @pytest.fixture(scope="module")
-def kafka_setup(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KafkaStack,
-                                                                                                  LoopThread]]:
-    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap,
-                             topic_prefix=f"e2e-flowtrig-{uuid.uuid4().hex[:8]}.", partitions=2)
-    stack = KafkaStack(settings, home=tmp_path_factory.mktemp("kafka-flowtrig"), environ=E2E_ENVIRON)
-    loop = LoopThread("e2e-flowtrig-stack")
-    try:
-        loop.run(stack.start(), START_TIMEOUT)
-        yield stack, loop
-    finally:
-        loop.run(stack.stop(), START_TIMEOUT)
-        loop.close()
-        delete_topics(settings)
+def kafka_setup(kafka_bootstrap: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KafkaStack, LoopThread]]:
+    yield from started_kafka_stack(kafka_bootstrap, tmp_path_factory.mktemp("e2e-flowtrig"), "e2e-flowtrig")
 
 
 @pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.kafka)])
