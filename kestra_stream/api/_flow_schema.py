@@ -70,15 +70,18 @@ _DOCS: dict[str, str] = {
     "disabled": "A disabled flow or trigger starts nothing; a disabled task is skipped.",
     "checks": "Conditions checked before an execution is created.",
     "workerGroup": ("The workers that run the task (a flow's: every task without its own): only workers "
-                    "started with this key (`kestra-stream worker --worker-group KEY`) take it."),
+                    "started with this key (`kestra-stream worker --worker-group KEY`) take it. On a polling or "
+                    "realtime trigger: only schedulers started with the key (`kestra-stream scheduler "
+                    "--worker-group KEY`) evaluate it."),
     "fallback": ("While no worker of the group is alive: WAIT (the default) until one appears, FAIL the "
                  "attempt, or CANCEL the task run; the execution's logs say which."),
     "timeout": "The longest an attempt may run (ISO-8601 duration such as PT10M) before it fails.",
     "allowFailure": "A failure of this task does not fail the execution (it ends in WARNING).",
     "allowWarning": "A WARNING of this task counts as a success.",
     "logLevel": "Only log lines of this level or above are kept.",
-    "logToFile": "Write the task's log lines to a file in internal storage (the attempt's logFile) instead of the log "
-                 "store; refused on a trigger.",
+    "logToFile": ("Write the task's log lines to a file in internal storage (the attempt's logFile) instead of the "
+                  "log store; on a trigger, the lines of the evaluation that started an execution, named by its "
+                  "trigger.logFile."),
     "runIf": "An expression: the task is skipped when it renders false.",
     "conditions": "Conditions that must all hold for the trigger to start an execution.",
     "stopAfter": "The trigger disables itself once an execution ends in one of these states.",

@@ -99,7 +99,7 @@ async def webhook(request: web.Request) -> web.StreamResponse:
     if not conditions_hold(flow, trigger, variables, now):
         return web.Response(status=204)
     try:
-        execution_id = await emit_execution(svc.backend, flow, trigger, variables, at=now)
+        execution_id = await emit_execution(svc.backend, flow, trigger, variables, at=now, storage=svc.storage)
     except KestraStreamError as exc:
         log.info("webhook_refused", namespace=namespace, flow_id=flow_id, trigger_id=trigger.id, error=str(exc))
         raise

@@ -70,9 +70,9 @@ def worker_group_option(command: F) -> F:
     """``--worker-group KEY`` (repeatable) of the commands whose in-process workers serve worker groups."""
     return click.option(
         "--worker-group", "worker_groups", multiple=True, metavar="KEY", callback=worker_group_keys,
-        help="The in-process workers also take the tasks of this workerGroup key (repeat for several; the "
-             "embedded engine only); a task of any other group has no live worker and follows its "
-             "fallback (WAIT, FAIL, CANCEL).")(command)
+        help="The in-process workers also take the tasks, and the scheduler the polling and realtime triggers, "
+             "of this workerGroup key (repeat for several; the embedded engine only); a task of any other "
+             "group has no live worker and follows its fallback (WAIT, FAIL, CANCEL).")(command)
 
 
 def storage_settings(config_file: Path | None) -> StorageSettings:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import click
 
-from kestra_stream.cli._kafka_options import kafka_options, kafka_settings, storage_for, storage_settings
+from kestra_stream.cli._kafka_options import (
+    kafka_options,
+    kafka_settings,
+    storage_for,
+    storage_settings,
+    with_worker_group,
+)
 from kestra_stream.cli._preflight import require_services
 from kestra_stream.errors import KestraStreamError
 from kestra_stream.kafka import KafkaSettings, KafkaStack
@@ -37,8 +43,9 @@ async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, 
             group_id=group_id))
         disabled = disabled_in(scheduler.store)
         await components.enter_async_context(FlowTriggers.on_kafka(stack, stack.flows, settings, home=home,
-                                                                   disabled=disabled))
-        await components.enter_async_context(RealtimeTriggers(stack, stack.flows, storage, disabled=disabled))
+                                                                   disabled=disabled, storage=storage))
+        await components.enter_async_context(RealtimeTriggers(stack, stack.flows, storage, disabled=disabled,
+                                                              groups=settings.trigger_groups))
         click.echo(f"scheduler running (group {scheduler.ownership.group_id}), with flow and realtime triggers; "
                    "Ctrl-C stops")
         await stopping.wait()
@@ -51,12 +58,19 @@ async def _run_scheduler(settings: KafkaSettings, storage: Storage, home: Path, 
               help="Seconds between two evaluations at most (a due date wakes the scheduler earlier).")
 @click.option("--timezone", envvar="KESTRA_STREAM_TIMEZONE", default="UTC", show_default=True,
               help="Time zone of schedules that name none (an IANA name such as Europe/Paris).")
-@click.option("--group-id", default=None, help="Consumer group sharing the triggers (default <prefix>-scheduler).")
+@click.option("--group-id", default=None, help="Consumer group sharing the triggers (default <prefix>-scheduler; "
+                                                "with --worker-group, suffixed -KEY).")
+@click.option("--worker-group", "worker_group", default=None, metavar="KEY",
+              help="Evaluate only the polling and realtime triggers whose workerGroup key is KEY (run it where "
+                   "that group's workers are; KESTRA_STREAM_KAFKA_WORKER_GROUP_KEY); without it, every trigger "
+                   "of no worker group: schedules, flow triggers and the others.")
 @kafka_options
-def scheduler(home: Path, tick: float, timezone: str, group_id: str | None, config_file: Path | None,
-              bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
+def scheduler(home: Path, tick: float, timezone: str, group_id: str | None, worker_group: str | None,
+              config_file: Path | None, bootstrap_servers: str | None, topic_prefix: str | None,
+              partitions: int | None) -> None:
     """The triggers component on Kafka: schedules, polling, flow and realtime triggers (run any number)."""
-    settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
+    settings = with_worker_group(kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions),
+                                 worker_group)
     require_services(kafka=settings, storage=storage_settings(config_file))
     try:
         zone(timezone)

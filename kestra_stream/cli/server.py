@@ -129,8 +129,9 @@ async def enter_trigger_components(stack: contextlib.AsyncExitStack, kafka: Kafk
     kafka.services.use_triggers(partial(set_disabled, scheduler.store))
     disabled = disabled_in(scheduler.store)
     await stack.enter_async_context(FlowTriggers.on_kafka(kafka, kafka.flows, kafka.settings, home=home,
-                                                          disabled=disabled))
-    await stack.enter_async_context(RealtimeTriggers(kafka, kafka.flows, kafka.storage, disabled=disabled))
+                                                          disabled=disabled, storage=kafka.storage))
+    await stack.enter_async_context(RealtimeTriggers(kafka, kafka.flows, kafka.storage, disabled=disabled,
+                                                     groups=kafka.settings.trigger_groups))
     return scheduler.store
 
 
@@ -144,8 +145,10 @@ async def serve_local(home: Path, flows: Path | None, api: ApiSettings | None = 
         indexer = await stack.enter_async_context(_embedded_indexer(engine, search))
         scheduler = await stack.enter_async_context(EmbeddedScheduler(engine))
         disabled = disabled_in(scheduler.store)
-        await stack.enter_async_context(FlowTriggers(engine, engine.flows, home=home, disabled=disabled))
-        await stack.enter_async_context(RealtimeTriggers(engine, engine.flows, engine.storage, disabled=disabled))
+        await stack.enter_async_context(FlowTriggers(engine, engine.flows, home=home, disabled=disabled,
+                                                     storage=engine.storage))
+        await stack.enter_async_context(RealtimeTriggers(engine, engine.flows, engine.storage, disabled=disabled,
+                                                         groups=engine.trigger_groups))
         await stack.enter_async_context(serving(ApiServices(
             backend=engine, flows=engine.flows, search=search, storage=engine.storage, registry=default_registry(),
             settings=api, backend_name="embedded", triggers=scheduler.store)))
@@ -235,8 +238,9 @@ def local(flows: Path | None, home: Path, config_file: Path | None, worker_group
               help="Every component in this one process (one interpreter lock) instead of one child process "
                    "each; --workers does not apply.")
 @click.option("--worker-group-key", default=None, metavar="KEY",
-              help="The workers take only the tasks of this workerGroup key (the task's, else its flow's); "
-                   "without it, only the tasks of no worker group.")
+              help="The workers take only the tasks of this workerGroup key (the task's, else its flow's), and "
+                   "the scheduler evaluates only the polling and realtime triggers of that key; without it, "
+                   "only the tasks and triggers of no worker group.")
 @api_options
 @kafka_options
 def standalone(backend: str, flows: Path | None, home: Path, elasticsearch_url: str, index_prefix: str,

@@ -80,6 +80,8 @@ class EmbeddedEngine(AcceptsRequests):
         # The worker groups the in-process workers serve besides jobs of no group; a job of another
         # group has no live worker here and follows its fallback (a WAIT job stays stored, not started).
         self.worker_groups = frozenset(worker_groups)
+        # Its scheduler and realtime listeners evaluate the triggers of no group and those of its worker groups.
+        self.trigger_groups: frozenset[str | None] = frozenset({None, *self.worker_groups})
         self.registry = registry
         self.global_defaults = list(global_defaults)
         self.globals = dict(globals_ or {})

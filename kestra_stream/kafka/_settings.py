@@ -100,6 +100,11 @@ class KafkaSettings(BaseModel):
         """The consumer group of this process's worker: one per worker group key, all reading the jobs topic."""
         return f"{self.worker_group_id}-{self.worker_group_key}" if self.worker_group_key else self.worker_group_id
 
+    @property
+    def trigger_groups(self) -> frozenset[str | None]:
+        """The triggers this process evaluates, by workerGroup key: its key's, else those of no group."""
+        return frozenset({self.worker_group_key or None})
+
     def topic(self, logical: str) -> str:
         return self.topic_prefix + str(getattr(self.topics, logical))
 

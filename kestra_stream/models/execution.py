@@ -101,9 +101,15 @@ _KINDS_OF_OLD_TYPES = {"Schedule": TriggeredBy.SCHEDULE, "ScheduleOnDates": Trig
 
 
 def execution_trigger(trigger_id: str, trigger_type: str, variables: dict[str, Any],
-                      kind: TriggeredBy) -> dict[str, Any]:
-    """``Execution.trigger`` in Kestra's shape, plus its ``kind``; a flow reads ``variables`` as ``{{ trigger.* }}``."""
-    return {"id": trigger_id, "type": trigger_type, "variables": variables, "kind": kind.value}
+                      kind: TriggeredBy, log_file: str | None = None) -> dict[str, Any]:
+    """``Execution.trigger`` in Kestra's shape, plus its ``kind``; a flow reads ``variables`` as ``{{ trigger.* }}``.
+
+    ``log_file``: a trigger with logToFile, the URI of its lines (Kestra's ``ExecutionTrigger.logFile``).
+    """
+    block = {"id": trigger_id, "type": trigger_type, "variables": variables, "kind": kind.value}
+    if log_file is not None:
+        block["logFile"] = log_file
+    return block
 
 
 class Execution(BaseModel):

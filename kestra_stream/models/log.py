@@ -25,3 +25,8 @@ class LogEntry(BaseModel):
     level: LogLevel
     message: str
     timestamp: datetime
+
+
+def log_line(timestamp: datetime, level: LogLevel, message: str) -> str:
+    """One line of a log file (a task's or a trigger's logToFile): ISO time, level padded to five, the message."""
+    return f"{timestamp.isoformat(timespec='milliseconds').replace('+00:00', 'Z')} {level.value:<5} {message}\n"

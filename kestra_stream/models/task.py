@@ -368,21 +368,27 @@ class Trigger(PluginModel):
     log_to_file: bool = False
     worker_group: WorkerGroup | None = None
 
+    @property
+    def group_key(self) -> str | None:
+        """The workerGroup key of the processes that evaluate this trigger (None: those of no group)."""
+        return self.worker_group.key if self.worker_group is not None else None
+
     @model_validator(mode="after")
     def _unsupported(self) -> Trigger:
         if self.worker_group is not None:
-            # Kestra Enterprise evaluates a polling trigger on a worker of its group; here the scheduler
-            # evaluates every trigger, so the key could only be ignored.
-            raise ValueError(not_implemented("workerGroup on a trigger", "triggers are evaluated by the "
-                                                                        "scheduler, not by workers; remove it "
-                                                                        "(tasks and flows accept it)"))
-        if self.log_to_file:
-            # Kestra puts the file's URI on the execution a trigger starts (ExecutionTrigger.logFile). Here a
-            # trigger's lines go to the scheduler's own log, not the log store, and an execution started
-            # without a key gets its id when created, too late to name a file in its trigger block.
-            raise ValueError(not_implemented("logToFile on a trigger", "a trigger's log lines go to the "
-                                                                       "scheduler's log; remove it (tasks "
-                                                                       "accept it)"))
+            if not isinstance(self, PollingTrigger | RealtimeTrigger):
+                # As in Kestra Enterprise, only polling and realtime triggers run where their group is;
+                # a date is fired by the scheduler, a flow trigger by the executor's side, a webhook by the
+                # webserver, whatever the key: taking it here would be taking it to ignore it.
+                raise ValueError(not_implemented(
+                    f"workerGroup on a {self.type.rsplit('.', 1)[-1]} trigger",
+                    "only polling and realtime triggers are evaluated by a worker group's processes; set "
+                    "workerGroup on the flow or on its tasks instead"))
+            if self.worker_group.fallback != "WAIT":
+                raise ValueError(not_implemented(
+                    f"workerGroup.fallback {self.worker_group.fallback} on a trigger",
+                    "a trigger of a group with no live process is evaluated once one starts (WAIT); remove "
+                    "the fallback"))
         if self.log_level is not None or self.min_log_level is not None:
             raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
                                              "trigger log lines are always kept; remove the property"))

@@ -14,7 +14,7 @@ import structlog
 from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.kafka import KafkaSettings
-from kestra_stream.scheduler._kafka import KafkaTriggerStore, PartitionOwnership
+from kestra_stream.scheduler._kafka import KafkaTriggerStore, PartitionOwnership, default_scheduler_group
 from kestra_stream.scheduler._scheduler import Scheduler, _utcnow
 from kestra_stream.scheduler._state import SqliteTriggerStore, set_disabled
 from kestra_stream.storage import Storage
@@ -32,7 +32,8 @@ class EmbeddedScheduler(Scheduler):
         self.sqlite = SqliteTriggerStore(path or engine.home / TRIGGERS_DB)
         engine.services.use_triggers(partial(set_disabled, self.sqlite))
         super().__init__(engine, engine.catalog, self.sqlite, storage=engine.storage, now=now,
-                         tick_seconds=tick_seconds, default_timezone=default_timezone)
+                         tick_seconds=tick_seconds, default_timezone=default_timezone,
+                         groups=engine.trigger_groups)
 
     async def stop(self) -> None:
         await super().stop()
@@ -46,6 +47,10 @@ class EmbeddedScheduler(Scheduler):
 class KafkaScheduler:
     """A scheduler on Kafka: its share of the triggers comes from the ``<prefix>-scheduler`` group.
 
+    A process of a worker group (``settings.worker_group_key``) evaluates only the polling triggers
+    of that group, shared among the schedulers of that key through a consumer group of its own
+    (``<prefix>-scheduler-<key>``): a process of another group never takes its partitions.
+
     ``backend`` creates the executions (a ``KafkaStack`` or ``KafkaExecutions`` client) and
     ``flows`` is the followed flows topic (``stack.flows``).
     """
@@ -54,9 +59,13 @@ class KafkaScheduler:
                  now: Callable[[], datetime] = _utcnow, tick_seconds: float = 1.0, default_timezone: str = "UTC",
                  group_id: str | None = None) -> None:
         self.store = KafkaTriggerStore(settings)
+        key = settings.worker_group_key
+        if key:
+            group_id = f"{group_id or default_scheduler_group(settings)}-{key}"
         self.ownership = PartitionOwnership(settings, group_id=group_id, on_change=self._assigned)
         self.scheduler = Scheduler(backend, flows, self.store, storage=storage, now=now, tick_seconds=tick_seconds,
-                                   default_timezone=default_timezone, owns=self.ownership.owns)
+                                   default_timezone=default_timezone, owns=self.ownership.owns,
+                                   groups=settings.trigger_groups)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _assigned(self, partitions: list[int]) -> None:

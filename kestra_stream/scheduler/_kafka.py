@@ -234,6 +234,11 @@ class TriggerTopicSwitch:
             self._store = None
 
 
+def default_scheduler_group(settings: KafkaSettings) -> str:
+    """The consumer group the schedulers share the triggers in, unless told another."""
+    return f"{settings.topic_prefix.rstrip('._-') or 'kestra-stream'}-scheduler"
+
+
 class PartitionOwnership:
     """A scheduler's share of the triggers: the partitions its consumer group assigned to it.
 
@@ -243,10 +248,9 @@ class PartitionOwnership:
 
     def __init__(self, settings: KafkaSettings, *, group_id: str | None = None,
                  on_change: Callable[[builtins.list[int]], None] | None = None) -> None:
-        base = settings.topic_prefix.rstrip("._-") or "kestra-stream"
         self._settings = settings
         self._topic = settings.topic("triggers")
-        self.group_id = group_id or f"{base}-scheduler"
+        self.group_id = group_id or default_scheduler_group(settings)
         self._owned: set[int] = set()
         self._pending: set[int] = set()
         self._partitions = 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,9 @@ from kestra_stream.scheduler._state import TriggerStore, bumped, empty_record, s
 from kestra_stream.search import TriggerBackfill, TriggerRecord
 from kestra_stream.storage import Storage
 from kestra_stream.triggers import (
+    UNGROUPED,
     BackendTriggerContext,
+    TriggerLine,
     conditions_hold,
     emit_execution,
     render_with_trigger,
@@ -67,12 +69,15 @@ class Scheduler:
     """Fires the scheduled triggers of ``flows`` on ``backend``, keeping their state in ``store``.
 
     ``owns`` says which triggers this instance fires (all of them unless several schedulers share
-    the work); ``now`` is the clock (tests pass a fake one and call ``tick``).
+    the work); ``groups`` the workerGroup keys whose polling triggers it evaluates (None: the triggers
+    of no group, which every date trigger is); ``now`` is the clock (tests pass a fake one and call
+    ``tick``).
     """
 
     def __init__(self, backend: Backend, flows: LatestFlows, store: TriggerStore, *, storage: Storage,
                  now: Callable[[], datetime] = _utcnow, tick_seconds: float = 1.0, default_timezone: str = "UTC",
-                 owns: Callable[[str], bool] = _everything, batch: int = 50) -> None:
+                 owns: Callable[[str], bool] = _everything, batch: int = 50,
+                 groups: frozenset[str | None] = UNGROUPED) -> None:
         self.backend = backend
         self.flows = flows
         self.store = store
@@ -81,6 +86,7 @@ class Scheduler:
         self._tick_seconds = tick_seconds
         self._default_timezone = default_timezone
         self._owns = owns
+        self._groups = groups
         self._batch = batch
         self._seen: set[str] = set()
         self._polls: dict[str, asyncio.Task[None]] = {}
@@ -150,7 +156,7 @@ class Scheduler:
                 continue
             for trigger in flow.triggers or ():
                 uid = trigger_uid(flow, trigger)
-                if trigger.disabled or not is_scheduled(trigger) or not self._owns(uid):
+                if trigger.disabled or not is_scheduled(trigger) or not self._serves(trigger, uid):
                     continue
                 record = self.store.get(uid)
                 if record is not None and record.disabled:
@@ -166,6 +172,9 @@ class Scheduler:
                 if upcoming is not None and (earliest is None or upcoming < earliest):
                     earliest = upcoming
         return earliest
+
+    def _serves(self, trigger: Trigger, uid: str) -> bool:
+        return trigger.group_key in self._groups and self._owns(uid)
 
     async def _evaluate(self, flow: Flow, trigger: Trigger, uid: str, record: TriggerRecord | None,
                         now: datetime) -> datetime | None:
@@ -268,10 +277,10 @@ class Scheduler:
 
     async def _emit(self, flow: Flow, trigger: Trigger, uid: str, variables: Mapping[str, Any], *, key: str,
                     at: datetime, inputs: Mapping[str, Any] | None = None,
-                    schedule_date: datetime | None = None) -> str | None:
+                    schedule_date: datetime | None = None, lines: Sequence[TriggerLine] = ()) -> str | None:
         try:
             execution_id = await emit_execution(self.backend, flow, trigger, variables, key=key, at=at, inputs=inputs,
-                                                schedule_date=schedule_date)
+                                                schedule_date=schedule_date, storage=self._storage, lines=lines)
         except BackendError:
             raise
         except KestraStreamError as exc:  # invalid inputs or labels: this date can never start
@@ -307,9 +316,11 @@ class Scheduler:
     async def _run_poll(self, flow: Flow, trigger: PollingTrigger, uid: str, key: str) -> None:
         execution_id = None
         try:
-            variables = await trigger.evaluate(BackendTriggerContext(self.backend, flow, trigger, self._storage))
+            ctx = BackendTriggerContext(self.backend, flow, trigger, self._storage)
+            variables = await trigger.evaluate(ctx)
             if variables is not None:
-                execution_id = await self._emit(flow, trigger, uid, variables, key=key, at=self._now())
+                execution_id = await self._emit(flow, trigger, uid, variables, key=key, at=self._now(),
+                                                lines=ctx.logged())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a failing source: try again next interval
@@ -343,7 +354,7 @@ class Scheduler:
             if flow is None or trigger is None or not trigger.stop_after or state not in trigger.stop_after:
                 continue
             uid = trigger_uid(flow, trigger)
-            if not is_scheduled(trigger) or not self._owns(uid):
+            if not is_scheduled(trigger) or not self._serves(trigger, uid):
                 continue
             try:
                 await set_disabled(self.store, uid, True, now=self._now())

@@ -7,6 +7,7 @@ runs one listener per realtime trigger. Schedules and polling triggers: ``kestra
 """
 
 from kestra_stream.triggers._context import (
+    UNGROUPED,
     BackendTriggerContext,
     conditions_hold,
     emit_execution,
@@ -26,9 +27,11 @@ from kestra_stream.triggers._flow_source import (
     flow_trigger_group_id,
 )
 from kestra_stream.triggers._flow_triggers import FlowTriggers
+from kestra_stream.triggers._log_file import TriggerLine
 from kestra_stream.triggers._realtime import Backoff, RealtimeTriggers
 
 __all__ = [
+    "UNGROUPED",
     "BackendStateSource",
     "BackendTriggerContext",
     "Backoff",
@@ -37,6 +40,7 @@ __all__ = [
     "RealtimeTriggers",
     "Received",
     "StateSource",
+    "TriggerLine",
     "UpstreamEvent",
     "conditions_hold",
     "emit_execution",

@@ -10,7 +10,7 @@ for the same firing creates one execution, whichever process asks.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,15 +18,21 @@ import structlog
 
 from kestra_stream import encryption
 from kestra_stream.backend import Backend
+from kestra_stream.errors import KestraStreamError
 from kestra_stream.expressions import FixedFunctions, default_engine
-from kestra_stream.ids import derive_id
+from kestra_stream.ids import derive_id, new_id
 from kestra_stream.models.execution import TriggeredBy, execution_trigger
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.task import ConditionContext, LogLevel, PollingTrigger, RealtimeTrigger, Trigger
 from kestra_stream.plugins.spi import FlowTrigger, WebhookTrigger
 from kestra_stream.storage import ScopedStorage, Storage, child_uri, trigger_uri
+from kestra_stream.triggers._log_file import TriggerLine, TriggerLines, store_trigger_log
 
 log = structlog.get_logger(__name__)
+
+# What a process of no worker group evaluates: the triggers without a workerGroup (every date, flow
+# and webhook trigger among them). A process started with a key evaluates that key's triggers instead.
+UNGROUPED: frozenset[str | None] = frozenset({None})
 
 
 def trigger_uid(flow: Flow, trigger: Trigger) -> str:
@@ -87,22 +93,33 @@ def conditions_hold(flow: Flow, trigger: Trigger, variables: Mapping[str, Any], 
 
 async def emit_execution(backend: Backend, flow: Flow, trigger: Trigger, variables: Mapping[str, Any], *,
                          key: str | None = None, at: datetime | None = None,
-                         inputs: Mapping[str, Any] | None = None, schedule_date: datetime | None = None) -> str:
+                         inputs: Mapping[str, Any] | None = None, schedule_date: datetime | None = None,
+                         storage: Storage | None = None, lines: Sequence[TriggerLine] = ()) -> str:
     """Start one execution of ``flow`` for ``trigger`` and return its id once durably created.
 
     ``inputs`` default to the trigger's own ``inputs`` property (when it has one); either way they
     are rendered with the trigger variables and validated against the flow's inputs. A schedule
-    passes the date it fires as ``schedule_date`` (``{{ execution.scheduleDate }}``).
+    passes the date it fires as ``schedule_date`` (``{{ execution.scheduleDate }}``). A trigger with
+    logToFile has ``lines`` (what it logged for this firing) written to ``storage`` first, the file
+    named on the execution's trigger block.
     """
     when = at or datetime.now(UTC)
     declared = inputs if inputs is not None else getattr(trigger, "inputs", None)
     rendered_inputs = render_with_trigger(dict(declared), flow, variables, when) if declared else None
     labels = {k: str(v) for k, v in render_with_trigger(trigger_labels(trigger), flow, variables, when).items()}
+    execution_id = triggered_execution_id(flow, trigger, key) if key is not None else None
+    log_file = None
+    if trigger.log_to_file:
+        if storage is None:
+            raise KestraStreamError(f"trigger {trigger_uid(flow, trigger)} has logToFile but this component was "
+                                    "started without internal storage")
+        # Named now, not by the backend: the file lives in the execution's folder, written before it exists.
+        execution_id = execution_id or new_id()
+        log_file = await store_trigger_log(storage, flow, trigger, execution_id, lines, when)
     return await backend.create_execution(
         flow.namespace, flow.id, rendered_inputs, labels=labels, revision=flow.revision,
-        trigger=execution_trigger(trigger.id, trigger.type, dict(variables), trigger_kind(trigger)),
-        execution_id=triggered_execution_id(flow, trigger, key) if key is not None else None,
-        schedule_date=schedule_date)
+        trigger=execution_trigger(trigger.id, trigger.type, dict(variables), trigger_kind(trigger), log_file),
+        execution_id=execution_id, schedule_date=schedule_date)
 
 
 class BackendTriggerContext:
@@ -114,6 +131,7 @@ class BackendTriggerContext:
         self._trigger = trigger
         self._storage = ScopedStorage.for_flow(storage, flow.namespace, flow.id)
         self._log = log.bind(namespace=flow.namespace, flow_id=flow.id, trigger_id=trigger.id)
+        self._lines = TriggerLines() if trigger.log_to_file else None
 
     @property
     def flow(self) -> Flow:
@@ -141,9 +159,17 @@ class BackendTriggerContext:
 
     def log(self, level: LogLevel, message: str) -> None:
         self._log.log(_LEVELS[level], message)
+        if self._lines is not None:
+            self._lines.add(TriggerLine(datetime.now(UTC), level, message))
+
+    def logged(self) -> list[TriggerLine]:
+        """The lines logged since the last emit (logToFile; none otherwise), taken from the buffer."""
+        return self._lines.take() if self._lines is not None else []
 
     async def emit(self, variables: Mapping[str, Any], *, key: str | None = None) -> str:
-        execution_id = await emit_execution(self._backend, self._flow, self._trigger, variables, key=key)
+        lines = self.logged()
+        execution_id = await emit_execution(self._backend, self._flow, self._trigger, variables, key=key,
+                                            storage=self._storage, lines=lines)
         self._log.debug("trigger_emitted", execution_id=execution_id, key=key)
         return execution_id
 

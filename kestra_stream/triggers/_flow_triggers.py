@@ -35,6 +35,7 @@ from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.errors import BackendError, KestraStreamError, NotFoundError
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.kafka import KafkaSettings
+from kestra_stream.storage import Storage
 from kestra_stream.triggers._context import emit_execution, trigger_uid
 from kestra_stream.triggers._flow import Firing, UpstreamEvent, any_listening, evaluate
 from kestra_stream.triggers._flow_source import BackendStateSource, KafkaStateSource, Received, StateSource
@@ -90,16 +91,17 @@ class FlowTriggers:
     def __init__(self, backend: Backend, flows: LatestFlows, *, home: Path,
                  now: Callable[[], datetime] = _utc_now, disabled: Callable[[str], bool] | None = None,
                  source: StateSource | None = None, stop_grace_seconds: float = 5.0,
-                 retry: Backoff | None = None) -> None:
+                 retry: Backoff | None = None, storage: Storage | None = None) -> None:
         """``disabled(uid)`` says whether a trigger was disabled through the API (its trigger state).
 
         ``source`` defaults to the backend's listeners (``BackendStateSource``); ``on_kafka`` builds
         one that resumes after a restart. ``stop`` evaluates what was already received for up to
         ``stop_grace_seconds``; the rest is left unacknowledged. A firing the backend could not take
         (a ``BackendError``: the broker is away) is retried with ``retry`` until it is taken or the
-        component stops.
+        component stops. ``storage`` holds the files of triggers with logToFile.
         """
         self._backend = backend
+        self._storage = storage
         self._disabled = disabled
         self._flows = flows
         self._path = home / DB_NAME
@@ -120,10 +122,10 @@ class FlowTriggers:
     @classmethod
     def on_kafka(cls, backend: Backend, flows: LatestFlows, settings: KafkaSettings, *, home: Path,
                  disabled: Callable[[str], bool] | None = None, group_id: str | None = None,
-                 now: Callable[[], datetime] = _utc_now) -> FlowTriggers:
+                 now: Callable[[], datetime] = _utc_now, storage: Storage | None = None) -> FlowTriggers:
         """Flow triggers reading the execution-state topic in a consumer group of their own, resuming
         where they stopped; ``group_id`` defaults to one made once for ``home`` and kept there."""
-        return cls(backend, flows, home=home, now=now, disabled=disabled,
+        return cls(backend, flows, home=home, now=now, disabled=disabled, storage=storage,
                    source=KafkaStateSource(settings, home=home, group_id=group_id))
 
     @property
@@ -262,7 +264,7 @@ class FlowTriggers:
         while True:
             try:
                 execution_id = await emit_execution(self._backend, flow, trigger, firing.variables,
-                                                    key=firing.key, at=event.at)
+                                                    key=firing.key, at=event.at, storage=self._storage)
                 break
             except BackendError as exc:
                 if isinstance(exc, NotFoundError):  # the flow is gone: nothing to start

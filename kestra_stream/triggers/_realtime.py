@@ -24,7 +24,7 @@ from kestra_stream.backend import Backend, LatestFlows
 from kestra_stream.models.flow import Flow
 from kestra_stream.models.task import RealtimeTrigger
 from kestra_stream.storage import Storage
-from kestra_stream.triggers._context import BackendTriggerContext, trigger_uid
+from kestra_stream.triggers._context import UNGROUPED, BackendTriggerContext, trigger_uid
 
 log = structlog.get_logger(__name__)
 
@@ -52,14 +52,16 @@ class _Listener:
     failures: int = 0
 
 
-def _wanted(flows: list[Flow], disabled: Callable[[str], bool]) -> dict[str, tuple[Flow, RealtimeTrigger]]:
+def _wanted(flows: list[Flow], disabled: Callable[[str], bool],
+            groups: frozenset[str | None]) -> dict[str, tuple[Flow, RealtimeTrigger]]:
     wanted: dict[str, tuple[Flow, RealtimeTrigger]] = {}
     for flow in flows:
         if flow.disabled:
             continue
         for trigger in flow.triggers or ():
             uid = trigger_uid(flow, trigger)
-            if isinstance(trigger, RealtimeTrigger) and not trigger.disabled and not disabled(uid):
+            if (isinstance(trigger, RealtimeTrigger) and not trigger.disabled and trigger.group_key in groups
+                    and not disabled(uid)):
                 wanted[uid] = (flow, trigger)
     return wanted
 
@@ -74,9 +76,11 @@ class RealtimeTriggers:
     def __init__(self, backend: Backend, flows: LatestFlows, storage: Storage, *, refresh_seconds: float = 1.0,
                  backoff: Backoff | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 disabled: Callable[[str], bool] = _never) -> None:
-        """``disabled(uid)`` says whether a trigger was disabled through the API (its trigger state)."""
+                 disabled: Callable[[str], bool] = _never, groups: frozenset[str | None] = UNGROUPED) -> None:
+        """``disabled(uid)`` says whether a trigger was disabled through the API (its trigger state);
+        ``groups``: the workerGroup keys whose triggers listen here (None: the triggers of no group)."""
         self._backend = backend
+        self._groups = groups
         self._disabled = disabled
         self._flows = flows
         self._storage = storage
@@ -128,7 +132,7 @@ class RealtimeTriggers:
     def refresh(self) -> None:
         """Start, replace or stop listeners so they match the latest flows."""
         try:
-            wanted = _wanted(self._flows.all_latest(), self._disabled)
+            wanted = _wanted(self._flows.all_latest(), self._disabled, self._groups)
         except Exception as exc:  # a flow store hiccup must not stop the listeners already running
             log.error("realtime_triggers_flows_unreadable", error=str(exc))
             return

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from kestra_stream.executor.commands import RunTask
-from kestra_stream.models.log import LogEntry
+from kestra_stream.models.log import LogEntry, log_line
 from kestra_stream.storage import Storage, task_uri
 
 
@@ -26,8 +26,7 @@ def log_file_name(attempt: int) -> str:
 
 def format_line(entry: LogEntry) -> str:
     """One line as the file holds it: ISO time, level padded to five, the message."""
-    timestamp = entry.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return f"{timestamp} {entry.level.value:<5} {entry.message}\n"
+    return log_line(entry.timestamp, entry.level, entry.message)
 
 
 class LogFile:

@@ -28,10 +28,12 @@ from kestra_stream.kafka import KafkaSettings, KafkaStack, delete_topics
 from kestra_stream.models.execution import Execution
 from kestra_stream.models.state import StateType
 from kestra_stream.scheduler import EmbeddedScheduler, KafkaScheduler
+from kestra_stream.storage import Storage
 from tests._waiting import until
 from tests.e2e.conftest import E2E_ENVIRON, START_TIMEOUT, LoopThread, ThreadedBackend
 
 NS = "compat.http"
+SITE = "site"
 
 
 @dataclass
@@ -103,6 +105,10 @@ triggers:
 class Setup:
     backend: Backend
     scheduler: Callable[[], AbstractAsyncContextManager[Any]]
+    # A scheduler of the worker group SITE, and None on the embedded engine, where no scheduler of the
+    # engine leaves SITE's triggers out (its engine serves SITE: the unit tests show one that does not).
+    site_scheduler: Callable[[], AbstractAsyncContextManager[Any]]
+    storage: Storage
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +133,15 @@ async def setup(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "kafka":
         stack, loop, settings = request.getfixturevalue("kafka_stack")
         backend = ThreadedBackend(stack, loop)
+        site = settings.model_copy(update={"worker_group_key": SITE})
         yield Setup(backend, lambda: KafkaScheduler(backend, stack.flows, settings, storage=stack.storage,
-                                                     tick_seconds=0.2))
+                                                     tick_seconds=0.2),
+                    lambda: KafkaScheduler(backend, stack.flows, site, storage=stack.storage, tick_seconds=0.2),
+                    stack.storage)
         return
-    async with EmbeddedEngine(tmp_path / "home") as engine:
-        yield Setup(engine, lambda: EmbeddedScheduler(engine, tick_seconds=0.2))
+    async with EmbeddedEngine(tmp_path / "home", worker_groups=(SITE,)) as engine:
+        yield Setup(engine, lambda: EmbeddedScheduler(engine, tick_seconds=0.2),
+                    lambda: EmbeddedScheduler(engine, tick_seconds=0.2), engine.storage)
 
 
 async def test_the_polled_answer_starts_an_execution_that_reads_it_as_trigger_body(
@@ -160,3 +170,43 @@ async def test_the_polled_answer_starts_an_execution_that_reads_it_as_trigger_bo
     assert json.loads(execution.trigger["variables"]["body"]) == {"item": "kettle", "count": 3}
     assert {(method, shop, json.loads(body)["shop"]) for method, shop, body in stock.requests} == {
         ("POST", "restocked", NS)}  # method, headers and body rendered as the flow says
+
+
+SITE_FLOW = f"""
+id: on_site
+namespace: {NS}
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ json(trigger.body).item }}}}"
+triggers:
+  - id: http
+    type: io.kestra.plugin.core.http.Trigger
+    uri: "URL"
+    method: POST
+    interval: PT0.5S
+    stopAfter: [SUCCESS]
+    workerGroup:
+      key: {SITE}
+    logToFile: true
+"""
+
+
+async def test_a_trigger_of_a_worker_group_is_polled_by_that_group_and_its_log_file_is_on_the_execution(
+        setup: Setup, url: str, stock: Stock, request: pytest.FixtureRequest) -> None:
+    stock.count = 1
+    setup.backend.deploy(SITE_FLOW.replace("URL", url))
+    ended: list[Execution] = []
+    setup.backend.subscribe(lambda state: ended.append(state.execution)
+                            if state.finished and state.execution.flow_id == "on_site" else None)
+    if request.node.callspec.params["setup"] == "kafka":
+        async with setup.scheduler():  # a scheduler of no group: it leaves the trigger to SITE's
+            await asyncio.sleep(1.5)
+        assert stock.requests == []
+    async with setup.site_scheduler():
+        await until(lambda: bool(ended), "an execution started by the scheduler of the trigger's group")
+    execution = ended[0]
+    assert execution.state.current == StateType.SUCCESS and execution.trigger is not None
+    lines = (await setup.storage.get(execution.trigger["logFile"])).decode().splitlines()
+    assert lines[0].endswith(f"DEBUG {url} responded with status code '200'")
+    assert lines[-1].endswith(f"started execution {execution.id}")

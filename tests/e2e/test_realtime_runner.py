@@ -13,7 +13,7 @@ from kestra_stream_plugin_core import plugins as core_plugins
 from kestra_stream.embedded import EmbeddedEngine
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.models.plugin import PluginInfo
-from kestra_stream.models.task import RealtimeTrigger, TriggerContext
+from kestra_stream.models.task import LogLevel, RealtimeTrigger, TriggerContext
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.triggers._realtime import Backoff, RealtimeTriggers
 from tests._waiting import until
@@ -31,18 +31,20 @@ class ListOfEvents(RealtimeTrigger):
 
     async def listen(self, ctx: TriggerContext) -> None:
         for event in self.events:
+            ctx.log(LogLevel.INFO, f"read {event}")
             await ctx.emit({"value": event}, key=event)
         if self.fail:
             raise RuntimeError("the source went away")
         await asyncio.Event().wait()
 
 
-def flow_source(events: list[str], *, fail: bool = False, disabled: bool = False, flow_disabled: bool = False) -> str:
+def flow_source(events: list[str], *, fail: bool = False, disabled: bool = False, flow_disabled: bool = False,
+                extra: str = "") -> str:
     listed = ", ".join(events)
     return (f"id: listens\nnamespace: realtime.test\ndisabled: {str(flow_disabled).lower()}\n"
             "tasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ trigger.value }}\"\n"
             f"triggers:\n  - id: events\n    type: test.realtime.ListOfEvents\n    events: [{listed}]\n"
-            f"    fail: {str(fail).lower()}\n    disabled: {str(disabled).lower()}\n")
+            f"    fail: {str(fail).lower()}\n    disabled: {str(disabled).lower()}\n{extra}")
 
 
 @pytest.fixture
@@ -137,3 +139,37 @@ async def test_a_trigger_disabled_through_its_state_stops_listening_and_listens_
         await until(lambda: not triggers.running(), "no listener while disabled")
         disabled.clear()
         await until(lambda: triggers.running() == {UID: 1}, "the listener running again")
+
+
+async def test_a_realtime_trigger_of_a_worker_group_listens_only_where_that_group_is_served(
+        engine: EmbeddedEngine) -> None:
+    engine.deploy(flow_source(["a"], extra="    workerGroup:\n      key: remote\n"))
+    seen = Seen(engine)
+    async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.02) as ungrouped:
+        await asyncio.sleep(0.2)
+        assert ungrouped.running() == {}
+    assert seen.values == []
+    async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.02,
+                                groups=frozenset({None, "remote"})) as remote:
+        assert await seen.until(1) == ["a"]
+        assert remote.running() == {UID: 1}
+
+
+async def test_with_log_to_file_each_execution_names_the_file_of_the_lines_logged_before_its_event(
+        engine: EmbeddedEngine) -> None:
+    engine.deploy(flow_source(["a", "b"], extra="    logToFile: true\n"))
+    started: dict[str, tuple[str, str]] = {}  # value: (execution id, trigger.logFile)
+
+    def record(state: ExecutionState) -> None:
+        trigger = state.execution.trigger
+        if trigger is not None:
+            started[trigger["variables"]["value"]] = (state.execution.id, trigger["logFile"])
+
+    engine.subscribe(record)
+    async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.05):
+        await until(lambda: len(started) == 2, "two executions")
+    texts = {value: (await engine.storage.get(uri)).decode() for value, (_, uri) in started.items()}
+    assert "INFO  read a\n" in texts["a"] and "read b" not in texts["a"]
+    assert "INFO  read b\n" in texts["b"] and "read a" not in texts["b"]
+    assert texts["b"].splitlines()[-1].endswith(f"started execution {started['b'][0]}")
+    assert started["b"][1].startswith("kestra:///realtime/test/listens/executions/" + started["b"][0])

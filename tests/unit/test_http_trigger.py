@@ -153,3 +153,40 @@ async def test_the_scheduler_polls_the_endpoint_and_the_execution_reads_the_answ
     assert execution.trigger is not None and execution.trigger["variables"]["code"] == 200
     logs = [entry.message for entry in engine.logs(execution.id)]
     assert "price 80 (200)" in logs
+
+
+async def test_a_polling_trigger_of_a_worker_group_is_polled_only_by_a_scheduler_serving_that_group(
+        tmp_path: Path, server: str, shop: Shop) -> None:
+    flow = _flow("grouped", {"type": "io.kestra.plugin.core.http.Trigger", "uri": server, "interval": "PT1S",
+                             "workerGroup": {"key": "remote"}})
+    async with EmbeddedEngine(tmp_path / "central") as central:
+        central.deploy(flow)
+        async with EmbeddedScheduler(central, tick_seconds=0.05) as scheduler:
+            for _ in range(5):
+                await scheduler.tick()
+        assert shop.calls == []
+    started: list[Execution] = []
+    async with EmbeddedEngine(tmp_path / "remote", worker_groups=("remote",)) as remote:
+        remote.subscribe(lambda state: started.append(state.execution))
+        remote.deploy(flow)
+        async with EmbeddedScheduler(remote, tick_seconds=0.05):
+            await until(lambda: bool(started), "an execution started by the remote group's scheduler")
+    assert shop.calls and started[0].trigger is not None and started[0].trigger["variables"]["code"] == 200
+
+
+async def test_with_log_to_file_the_execution_names_a_file_holding_the_poll_s_lines(
+        engine: EmbeddedEngine, server: str, shop: Shop) -> None:
+    engine.deploy(_flow("logged", {"type": "io.kestra.plugin.core.http.Trigger", "uri": server, "interval": "PT1S",
+                                   "logToFile": True, "stopAfter": ["SUCCESS"]}))
+    started: list[Execution] = []
+    engine.subscribe(lambda state: started.append(state.execution))
+    async with EmbeddedScheduler(engine, tick_seconds=0.05):
+        await until(lambda: bool(started), "an execution started by the poll")
+    execution = started[0]
+    assert execution.trigger is not None
+    uri = execution.trigger["logFile"]
+    assert uri.startswith(f"kestra:///http/trigger/logged/executions/{execution.id}/trigger/http/")
+    lines = (await engine.storage.get(uri)).decode().splitlines()
+    assert lines[0].endswith(f"DEBUG {server} responded with status code '200'")
+    assert lines[-1].endswith(f"INFO  trigger 'http' (io.kestra.plugin.core.http.Trigger) started execution "
+                              f"{execution.id}")
