@@ -85,7 +85,7 @@ _DOCS: dict[str, str] = {
     "runIf": "An expression: the task is skipped when it renders false.",
     "conditions": "Conditions that must all hold for the trigger to start an execution.",
     "stopAfter": "The trigger disables itself once an execution ends in one of these states.",
-    "minLogLevel": "Only log lines of this level or above are kept for executions of this trigger.",
+    "minLogLevel": "Kestra's older name of logLevel: only log lines of this level or above are kept.",
     "failOnTriggerError": "A failing evaluation of the trigger creates a failed execution.",
 }
 

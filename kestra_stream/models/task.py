@@ -369,6 +369,11 @@ class Trigger(PluginModel):
     worker_group: WorkerGroup | None = None
 
     @property
+    def kept_log_level(self) -> LogLevel | None:
+        """The lowest level of the lines this trigger's evaluations keep (``minLogLevel``: Kestra's old name)."""
+        return self.log_level or self.min_log_level
+
+    @property
     def group_key(self) -> str | None:
         """The workerGroup key of the processes that evaluate this trigger (None: those of no group)."""
         return self.worker_group.key if self.worker_group is not None else None
@@ -389,9 +394,6 @@ class Trigger(PluginModel):
                     f"workerGroup.fallback {self.worker_group.fallback} on a trigger",
                     "a trigger of a group with no live process is evaluated once one starts (WAIT); remove "
                     "the fallback"))
-        if self.log_level is not None or self.min_log_level is not None:
-            raise ValueError(not_implemented("logLevel / minLogLevel on a trigger",
-                                             "trigger log lines are always kept; remove the property"))
         if self.fail_on_trigger_error:
             raise ValueError(not_implemented("failOnTriggerError", "a trigger's errors are logged and it tries "
                                                                    "again at its next evaluation; remove it"))

@@ -158,6 +158,9 @@ class BackendTriggerContext:
         return encryption.encrypted_string(encryption.key_from(os.environ), plaintext)
 
     def log(self, level: LogLevel, message: str) -> None:
+        kept = self._trigger.kept_log_level
+        if kept is not None and level.rank < kept.rank:
+            return
         self._log.log(_LEVELS[level], message)
         if self._lines is not None:
             self._lines.add(TriggerLine(datetime.now(UTC), level, message))

@@ -173,3 +173,16 @@ async def test_with_log_to_file_each_execution_names_the_file_of_the_lines_logge
     assert "INFO  read b\n" in texts["b"] and "read a" not in texts["b"]
     assert texts["b"].splitlines()[-1].endswith(f"started execution {started['b'][0]}")
     assert started["b"][1].startswith("kestra:///realtime/test/listens/executions/" + started["b"][0])
+
+
+@pytest.mark.parametrize("level", ["logLevel", "minLogLevel"])
+async def test_a_trigger_log_level_drops_the_lines_below_it_from_the_log_file(
+        engine: EmbeddedEngine, level: str) -> None:
+    engine.deploy(flow_source(["a"], extra=f"    logToFile: true\n    {level}: WARN\n"))
+    files: list[str] = []
+    engine.subscribe(lambda state: files.append(state.execution.trigger["logFile"])
+                     if state.execution.trigger is not None else None)
+    async with RealtimeTriggers(engine, engine.catalog, engine.storage, refresh_seconds=0.05):
+        await until(lambda: bool(files), "an execution")
+    text = (await engine.storage.get(files[0])).decode()
+    assert "read a" not in text and len(text.splitlines()) == 1  # only the line naming the execution
