@@ -211,11 +211,13 @@ def _yaml(value: Any) -> Any:
 
 
 def _uri(value: Any) -> str:
+    # As Kestra: a scheme and an authority (`scheme://host...`); `http:/bla` or `mailto:x` are refused.
     text = _text(value)
     split = urlsplit(text)
     if (any(c.isspace() for c in text) or not _URI_SCHEME.match(split.scheme)
-            or not (split.netloc or split.path)):
-        raise ValueError(f"{_show(value)} is not an absolute URI; expected one such as https://example.com/path")
+            or not text[len(split.scheme) + 1:].startswith("//") or not split.hostname):
+        raise ValueError(f"{_show(value)} is not an absolute URI with a host; expected one such as "
+                         "https://example.com/path")
     return text
 
 
