@@ -22,6 +22,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.templates import template_injector
 from kestra_stream.worker.services import BackendServices, LogSource, Unavailable
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ class KafkaStack(AcceptsRequests):
         self._with_executor = executor
         self._with_worker = worker
         self.flows = KafkaFlowStore(settings, registry=registry)
+        self._registry = registry
+        self._environ = environ
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_, follow=follow_executions)
@@ -69,7 +72,8 @@ class KafkaStack(AcceptsRequests):
         await self.flows.start()
         self._components.append(self.flows)
         if self._with_executor:
-            executor = create_executor(self.settings, self.flows)
+            executor = create_executor(self.settings, self.flows, templates=template_injector(
+                self.storage, registry=self._registry, environ=self._environ))
             await executor.start()
             self._components.append(executor)
             self.executor = executor
