@@ -73,10 +73,7 @@ def _include(task: Task, found: Mapping[str, Included], depth: int, within: froz
         included = Included(None, f"{not_found(uid)}: it includes itself (through {' > '.join(sorted(within))})")
     elif template is not None:
         inner = within | {uid}
-        nested = template.model_copy(update={
-            "tasks": [_rewrite(t, lambda c: _include(c, found, depth + 1, inner)) for t in template.tasks],
-            "errors": [_rewrite(t, lambda c: _include(c, found, depth + 1, inner)) for t in template.errors]
-            if template.errors else None})
+        nested = _rewrite_model(template, lambda child: _include(child, found, depth + 1, inner))
         included = Included(nested)
     return task.including(included)
 
