@@ -110,7 +110,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._cancelled_timers: set[str] = set()
         # Flows are deployed in this very process, so a revision it does not know will not come: no wait by default.
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds, templates=template_injector(
-            self.storage, registry=registry, global_defaults=self.global_defaults, environ=environ))
+            self.storage, registry=registry, global_defaults=self.global_defaults))
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
                                           envs=self.envs, globals_=self.globals)
         self.services = BackendServices(StoreLogs(self), self.requests,

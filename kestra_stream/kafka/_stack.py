@@ -50,7 +50,6 @@ class KafkaStack(AcceptsRequests):
         self._with_worker = worker
         self.flows = KafkaFlowStore(settings, registry=registry)
         self._registry = registry
-        self._environ = environ
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
                                           globals_=globals_, follow=follow_executions)
@@ -73,7 +72,7 @@ class KafkaStack(AcceptsRequests):
         self._components.append(self.flows)
         if self._with_executor:
             executor = create_executor(self.settings, self.flows, templates=template_injector(
-                self.storage, registry=self._registry, environ=self._environ))
+                self.storage, registry=self._registry))
             await executor.start()
             self._components.append(executor)
             self.executor = executor

@@ -26,7 +26,8 @@ def template_injector(storage: Storage, *, registry: PluginRegistry | None = Non
                       global_defaults: Sequence[PluginDefault] = (),
                       environ: Mapping[str, str] | None = None) -> TemplateInjector | None:
     """The executor's template injection over ``storage``, or None when templates are off (nothing to inject:
-    a flow.Template task is refused when its flow is loaded)."""
+    a flow.Template task is refused when its flow is loaded). ``environ``: the process's by default, which is
+    also what flow validation reads."""
     if not templates_enabled(environ):
         return None
     return TemplateInjector(TemplateStore(storage, registry=registry, global_defaults=global_defaults))
