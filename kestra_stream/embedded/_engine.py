@@ -112,7 +112,7 @@ class EmbeddedEngine(AcceptsRequests):
         self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds, templates=template_injector(
             self.storage, registry=registry, global_defaults=self.global_defaults))
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
-                                          envs=self.envs, globals_=self.globals)
+                                          envs=self.envs, globals_=self.globals, templates=self._runtime.templates)
         self.services = BackendServices(StoreLogs(self), self.requests,
                                         history=History(_EngineHistory(self), self.storage))
 

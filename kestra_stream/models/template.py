@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import SkipJsonSchema
 
 from kestra_stream.models.task import AnyTask, FlowableTask, Task
 from kestra_stream.plugins.spi import as_text
@@ -94,6 +95,8 @@ class TemplateTask(FlowableTask):
         default=None, description="Named arguments, rendered when the task starts and read by the template's "
                                   "tasks as `{{ parent.outputs.args.<name> }}`.")
 
+    # Kestra's Template has no `finally`: left out of the schema, and refused with what to do instead.
+    finally_: SkipJsonSchema[list[AnyTask] | None] = Field(default=None, alias="finally")
     # Set by the executor on the copy it folds with (never from YAML): see ``included``.
     _included: Included | None = PrivateAttr(default=None)
 

@@ -301,3 +301,36 @@ def test_cli_validates_then_deploys_templates_into_the_servers_internal_storage(
     assert (home / "storage" / "company" / "team" / "_templates" / "shared.yaml").read_text() == TEMPLATE
     off = runner.invoke(main, ["template", "validate", str(good)], env={"KESTRA_STREAM_TEMPLATES_ENABLED": ""})
     assert off.exit_code == 1 and "templates are off" in off.stderr
+
+
+async def test_a_pause_a_template_included_is_resumed_with_its_on_resume_inputs(tmp_path: Path) -> None:
+    from kestra_stream.embedded import EmbeddedEngine
+    from tests._waiting import until
+
+    approval = """\
+id: approval
+namespace: company.team
+tasks:
+  - id: approve
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: reviewer
+        type: STRING
+  - id: approved
+    type: io.kestra.plugin.core.log.Log
+    message: "approved by {{ outputs.approve.onResume.reviewer }}"
+"""
+    async with EmbeddedEngine(tmp_path / "home") as engine:
+        await TemplateStore(engine.storage).save(approval)
+        engine.deploy(FLOW.replace("templateId: shared", "templateId: approval"))
+        execution_id = await engine.create_execution("company.team", "includes")
+        await until(lambda: (state := engine.state(execution_id)) is not None
+                    and state.execution.state.current is StateType.PAUSED, "paused in the template")
+
+        await engine.resume(execution_id, {"reviewer": "Ada"})
+        execution = await engine.wait(execution_id, timeout=30)
+
+    assert execution.state.current is StateType.SUCCESS
+    assert [tr.current for tr in execution.taskruns_of("approved")] == [StateType.SUCCESS]
+    [approve] = execution.taskruns_of("approve")
+    assert approve.outputs == {"onResume": {"reviewer": "Ada"}}
