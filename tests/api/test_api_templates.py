@@ -4,6 +4,7 @@ storage, included by a flow's flow.Template task when it runs."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,9 +12,12 @@ from kestra_stream.templates import TemplateStore
 from tests.api.conftest import ApiHarness
 
 
-@pytest.fixture(autouse=True)
-def _templates_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KESTRA_STREAM_TEMPLATES_ENABLED", "true")
+@pytest.fixture(scope="module", autouse=True)
+def _templates_on() -> Iterator[None]:
+    # For the module: the Kafka stack (one per module) builds its template injection when it starts.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KESTRA_STREAM_TEMPLATES_ENABLED", "true")
+        yield
 
 
 def _namespace() -> str:
