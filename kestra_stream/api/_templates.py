@@ -26,10 +26,11 @@ from kestra_stream.api._http import json_response, query, read_text, services
 from kestra_stream.api._namespaces import checked_namespace
 from kestra_stream.api._routes import ApiRoutes
 from kestra_stream.errors import FlowValidationError
+from kestra_stream.models.flow import Flow
 from kestra_stream.models.template import TEMPLATE_ID_PATTERN, FlowTemplate
-from kestra_stream.templates import ENV_ENABLED, TemplateStore, templates_enabled
+from kestra_stream.templates import ENV_ENABLED, TemplateInjector, TemplateStore, templates_enabled
 
-__all__ = ["TemplateOut", "TemplatePage", "routes"]
+__all__ = ["TemplateOut", "TemplatePage", "routes", "with_templates"]
 
 routes = ApiRoutes("Templates")
 
@@ -91,6 +92,15 @@ def _named(request: web.Request) -> tuple[str, str]:
         raise ApiError(400, f"invalid template id {template_id!r}: letters, digits, '.', '_' or '-', starting "
                             "with a letter or digit")
     return checked_namespace(request), template_id
+
+
+async def with_templates(request: web.Request, flow: Flow) -> Flow:
+    """``flow`` with the templates its flow.Template tasks include, as the executor folds it (graphs show their
+    tasks, as Kestra's do); the flow itself while templates are off."""
+    if not templates_enabled():
+        return flow
+    api = services(request)
+    return await TemplateInjector(TemplateStore(api.storage, registry=api.registry)).inject(flow)
 
 
 def _not_found(namespace: str, template_id: str) -> ApiError:

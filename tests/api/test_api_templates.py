@@ -104,6 +104,32 @@ tasks:
     assert execution["taskRunList"][0]["outputs"] == {"args": {"who": "API"}}
 
 
+async def test_the_graphs_of_a_flow_and_of_its_execution_show_the_template_tasks(api: ApiHarness) -> None:
+    namespace = _namespace()
+    await api.client.post("/api/v1/templates", data=_template(namespace),
+                          headers={"Content-Type": "application/x-yaml"})
+    flow = f"""\
+id: graphed
+namespace: {namespace}
+tasks:
+  - id: include
+    type: io.kestra.plugin.core.flow.Template
+    namespace: {namespace}
+    templateId: greetings
+    args:
+      who: graph
+"""
+    await api.client.post("/api/v1/flows", data=flow, headers={"Content-Type": "application/x-yaml"})
+
+    graph = await (await api.client.get(f"/api/v1/flows/{namespace}/graphed/graph")).json()
+    assert "root.include.greet" in {node["uid"] for node in graph["nodes"]}
+    execution = await (await api.client.post(f"/api/v1/executions/{namespace}/graphed",
+                                             params={"wait": "true"})).json()
+    ran = await (await api.client.get(f"/api/v1/executions/{execution['id']}/graph")).json()
+    [greet] = [node for node in ran["nodes"] if node["uid"] == "root.include.greet"]
+    assert greet["state"] == "SUCCESS"
+
+
 async def test_while_templates_are_off_the_endpoints_say_how_to_turn_them_on(
         api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KESTRA_STREAM_TEMPLATES_ENABLED")
