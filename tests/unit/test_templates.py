@@ -62,6 +62,7 @@ tasks:
         templateId: shared
         args:
           name: "{{ flow.id }}"
+          count: "{{ 40 + 2 }}"
         errors:
           - id: own_handler
             type: io.kestra.plugin.core.log.Log
@@ -231,11 +232,11 @@ async def test_the_executor_runs_the_template_tasks_as_children_reading_the_rend
     assert execution.state.current is StateType.SUCCESS
     assert [tr.task_id for tr in execution.task_run_list] == ["before", "group", "included", "greet", "after"]
     [included] = execution.taskruns_of("included")
-    assert included.outputs == {"args": {"name": "includes"}}
+    assert included.outputs == {"args": {"name": "includes", "count": "42"}}  # text, as Kestra renders them
     [greet] = execution.taskruns_of("greet")
     assert greet.parent_task_run_id == included.id
     [job] = [j for j in ex.jobs if j.task.id == "greet"]
-    assert job.variables["parent"]["outputs"] == {"args": {"name": "includes"}}
+    assert job.variables["parent"]["outputs"] == {"args": {"name": "includes", "count": "42"}}
 
 
 async def test_the_executor_fails_a_template_task_whose_template_is_missing_with_kestras_message(
