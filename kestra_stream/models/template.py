@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -76,14 +77,12 @@ class FlowTemplate(BaseModel):
         return copy
 
 
+@dataclass(frozen=True, slots=True)
 class Included:
     """What the executor found for a ``flow.Template`` task when it read the flow: the template, or why not."""
 
-    __slots__ = ("reason", "template")
-
-    def __init__(self, template: FlowTemplate | None, reason: str | None = None) -> None:
-        self.template = template
-        self.reason = reason
+    template: FlowTemplate | None
+    reason: str | None = None
 
 
 class TemplateTask(FlowableTask):

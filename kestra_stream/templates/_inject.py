@@ -14,7 +14,7 @@ event on), and costs nothing for a flow without ``flow.Template`` tasks (which i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -29,6 +29,8 @@ from kestra_stream.templates._store import TemplateStore
 MAX_DEPTH = 10
 _CACHE_SIZE = 256
 M = TypeVar("M", bound=BaseModel)
+# What replaces a task while a model is rewritten: its replacement, or None to walk into it.
+Replace = Callable[[Task], Task | None]
 
 
 def not_found(uid: str) -> str:
@@ -39,10 +41,9 @@ def template_tasks(tasks: Iterable[Task]) -> list[TemplateTask]:
     """The ``flow.Template`` tasks among ``tasks`` and their children, at any depth, not injected yet."""
     out: list[TemplateTask] = []
     for task in tasks:
-        if isinstance(task, TemplateTask):
-            if task.included is None:
-                out.append(task)
-        elif isinstance(task, FlowableTask):
+        if isinstance(task, TemplateTask) and task.included is None:
+            out.append(task)
+        if isinstance(task, FlowableTask):  # a Template task's own errors may include templates too
             out += template_tasks(task.child_tasks())
     return out
 
@@ -66,6 +67,8 @@ def _include(task: Task, found: Mapping[str, Included], depth: int, within: froz
     """The injected copy of a Template task; None for any other task (its children are walked)."""
     if not isinstance(task, TemplateTask) or task.included is not None:
         return None
+    # Its own errors first: they may include templates too, at this depth.
+    task = _rewrite_model(task, lambda child: _include(child, found, depth, within))
     uid = task.template_uid
     included = found.get(uid) or Included(None, not_found(uid))
     template = included.template
@@ -104,7 +107,7 @@ def _all_children(task: FlowableTask) -> list[Task]:
     return out
 
 
-def _rewrite(value: Any, replace: Any) -> Any:
+def _rewrite(value: Any, replace: Replace) -> Any:
     """``value`` with every task ``replace`` answers for replaced (models, lists and maps walked), or itself."""
     if isinstance(value, Task):
         replaced = replace(value)
@@ -120,8 +123,8 @@ def _rewrite(value: Any, replace: Any) -> Any:
     return value
 
 
-def _rewrite_model(model: M, replace: Any) -> M:
-    changes = {}
+def _rewrite_model(model: M, replace: Replace) -> M:
+    changes: dict[str, Any] = {}
     for name in type(model).model_fields:
         current = getattr(model, name)
         new = _rewrite(current, replace)

@@ -122,6 +122,24 @@ def test_injection_gives_the_template_task_its_template_wherever_it_is_and_the_e
     assert injected.source == flow.source
 
 
+def test_a_template_task_in_the_errors_of_another_gets_its_template_too() -> None:
+    flow = load_flow(FLOW.replace("""          - id: own_handler
+            type: io.kestra.plugin.core.log.Log
+            message: own""", """          - id: handler_template
+            type: io.kestra.plugin.core.flow.Template
+            namespace: company.team
+            templateId: handlers"""))
+    handlers = load_template("id: handlers\nnamespace: company.team\ntasks:\n  - id: notify\n"
+                             "    type: io.kestra.plugin.core.log.Log\n    message: notified\n")
+
+    injected = inject_templates(flow, {"company.team.shared": Included(load_template(TEMPLATE)),
+                                       "company.team.handlers": Included(handlers)})
+
+    handler = index_of(injected).task("handler_template")
+    assert isinstance(handler, TemplateTask) and handler.included == Included(handlers)
+    assert "notify" in index_of(injected).tasks
+
+
 def test_a_missing_template_leaves_the_reason_its_task_fails_with() -> None:
     injected = inject_templates(load_flow(FLOW), {})
 
