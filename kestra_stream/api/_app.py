@@ -24,6 +24,7 @@ from kestra_stream.api import (
     _plugins,
     _stats,
     _system,
+    _templates,
     _triggers,
     _webhooks,
 )
@@ -40,7 +41,7 @@ ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     _webhooks.routes, _logs.routes,
     _triggers.routes, _kv.routes, _namespaces.routes, _plugins.routes, _system.routes, _namespace_lists.flow_routes,
     _namespace_lists.execution_routes, _stats.routes, _graph.routes,
-    _flow_schema.routes)
+    _flow_schema.routes, _templates.routes)
 OPENAPI_PATH = "/api/v1/openapi.json"
 
 

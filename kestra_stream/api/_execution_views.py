@@ -16,6 +16,7 @@ from kestra_stream.api._executions import find_execution
 from kestra_stream.api._flows import FlowOut, flow_out
 from kestra_stream.api._http import json_response, query, services
 from kestra_stream.api._routes import ApiRoutes
+from kestra_stream.api._templates import with_templates
 from kestra_stream.errors import NotFoundError
 from kestra_stream.flows._graph import FlowGraph, execution_graph
 from kestra_stream.models.execution import Execution
@@ -62,5 +63,5 @@ def _flow_answer(flow: Flow) -> web.Response:
               "task with its latest run and the state of its runs", response=FlowGraph)
 async def graph_of_execution(request: web.Request) -> web.StreamResponse:
     execution = await find_execution(request, request.match_info["executionId"])
-    graph = execution_graph(await executed_flow(request, execution), execution)
+    graph = execution_graph(await with_templates(request, await executed_flow(request, execution)), execution)
     return json_response(graph.model_dump(mode="json", by_alias=True, exclude_none=True))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kestra_stream.api._http import json_response, query, read_text, services
 from kestra_stream.api._routes import ApiRoutes
+from kestra_stream.api._templates import with_templates
 from kestra_stream.flows._graph import FlowGraph, flow_graph
 
 routes = ApiRoutes("Flows")
@@ -34,7 +35,7 @@ def _answer(graph: FlowGraph) -> web.Response:
               body_content="application/x-yaml", body_schema=_YAML_BODY, response=FlowGraph)
 async def graph_of_source(request: web.Request) -> web.StreamResponse:
     flows = services(request).flows
-    return _answer(flow_graph(flows.parse(await read_text(request))))
+    return _answer(flow_graph(await with_templates(request, flows.parse(await read_text(request)))))
 
 
 @routes.route("GET", "/flows/{namespace}/{id}/graph", summary="The topology of a flow (a revision with "
@@ -43,4 +44,4 @@ async def graph_of_flow(request: web.Request) -> web.StreamResponse:
     flows = services(request).flows
     revision = query(request, GraphQuery).revision
     flow = flows.get(request.match_info["namespace"], request.match_info["id"], revision)[0]
-    return _answer(flow_graph(flow))
+    return _answer(flow_graph(await with_templates(request, flow)))

@@ -34,6 +34,7 @@ class _LazyGroup(click.Group):
 # command name -> "module:attribute" under kestra_stream.cli
 _COMMANDS = {
     "flow": "flow:flow",
+    "template": "template:template",
     "plugins": "plugins:plugins",
     "execute": "execute:execute",
     "execution": "execution:execution",

@@ -61,7 +61,8 @@ def children(settings: StandaloneSettings, workers: int) -> list[ChildSpec]:
     flows = ["--flows", str(settings.flows.resolve())] if settings.flows else []
     group = ["--worker-group", settings.kafka.worker_group_key] if settings.kafka.worker_group_key else []
     return [
-        ChildSpec("executor", _command(settings, "executor", "--instance-id", settings.executor_instance_id, *kafka)),
+        ChildSpec("executor", _command(settings, "executor", "--home", home, "--instance-id",
+                                       settings.executor_instance_id, *kafka)),
         *(ChildSpec(f"worker-{n}", _command(settings, "worker", "--home", home, *search, *group, *kafka))
           for n in range(1, workers + 1)),
         # The indexer's own options: no partitions (it creates no topic), its prefix is --prefix.

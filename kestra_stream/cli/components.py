@@ -47,13 +47,15 @@ async def _until_signalled(start: Callable[[], Awaitable[None]], stop: Callable[
         await stop()
 
 
-async def _run_executor(settings: KafkaSettings) -> None:
+async def _run_executor(settings: KafkaSettings, storage: Storage) -> None:
     from kestra_stream.kafka.executor import create_executor
+    from kestra_stream.templates import template_injector
 
     apply_topics(settings)
     flows = KafkaFlowStore(settings)
     await flows.start()
-    executor = create_executor(settings, flows)
+    # Internal storage holds the templates flow.Template tasks include (read only when templates are on).
+    executor = create_executor(settings, flows, templates=template_injector(storage))
     try:
         await _until_signalled(executor.start, executor.stop, f"executor running on Kafka "
                                f"{settings.bootstrap_servers} (topics {settings.topic_prefix}*)")
@@ -110,19 +112,22 @@ def _run(coroutine: Coroutine[Any, Any, None]) -> None:
 
 
 @click.command("executor")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=Path(".kestra-stream"),
+              show_default=True, help="Where local storage is (the workers' --home), read for the templates of "
+                                      "flow.Template tasks when KESTRA_STREAM_TEMPLATES_ENABLED=true.")
 @click.option("--instance-id", default=None,
               help="Static membership of the executor group (KESTRA_STREAM_KAFKA_EXECUTOR_INSTANCE_ID): restarted "
                    "under the same id after a crash, the executor takes its partitions back at once instead of "
                    "waiting for the group's session timeout. Unique per running executor (a StatefulSet pod name).")
 @kafka_options
-def executor(instance_id: str | None, config_file: Path | None, bootstrap_servers: str | None,
+def executor(home: Path, instance_id: str | None, config_file: Path | None, bootstrap_servers: str | None,
              topic_prefix: str | None, partitions: int | None) -> None:
     """The executor alone: folds the executor topic into execution states (faust-streaming)."""
     settings = kafka_settings(config_file, bootstrap_servers, topic_prefix, partitions)
     if instance_id:
         settings = settings.model_copy(update={"executor_instance_id": instance_id})
     require_services(kafka=settings)
-    _run(_run_executor(settings))
+    _run(_run_executor(settings, storage_for(config_file, home)))
 
 
 @click.command("worker")

@@ -30,6 +30,7 @@ from kestra_stream.cli._kafka_options import (
     worker_group_option,
 )
 from kestra_stream.cli._preflight import require_services
+from kestra_stream.cli.template import save_templates, template_files
 from kestra_stream.embedded import EmbeddedEngine, FlowNotFoundError
 from kestra_stream.errors import BackendError, ExecutionBlockedError, FlowValidationError, InputError
 from kestra_stream.executor._flow_rules import retry_execution_id
@@ -155,7 +156,10 @@ class Search:
 async def run_on(backend_name: str, settings: KafkaSettings | None, storage: Storage, home: Path, flow_path: Path,
                  flows_dir: Path | None, inputs: dict[str, str], view: TextView | JsonView,
                  resume_command: Callable[[str], str] | None,
-                 search: Search | None = None, worker_groups: tuple[str, ...] = ()) -> tuple[Execution, list[LogEntry]]:
+                 search: Search | None = None, worker_groups: tuple[str, ...] = (),
+                 templates: Path | None = None) -> tuple[Execution, list[LogEntry]]:
+    if templates is not None:
+        await save_templates(storage, template_files(templates))
     if backend_name == "kafka":
         assert settings is not None
         from kestra_stream.kafka import KafkaStack  # the Kafka client only on the Kafka backend
@@ -214,12 +218,15 @@ def kafka_resume_command(config_file: Path | None, settings: KafkaSettings) -> C
                    "execution.Count, PurgeExecutions and log.PurgeLogs read and delete executions and logs.")
 @click.option("--index-prefix", default="kestra_stream", show_default=True,
               help="kafka: prefix of the index names, with --elasticsearch-url.")
+@click.option("--templates", "templates", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A template file, or a directory of them, saved to internal storage first (the templates the "
+                   "flow's flow.Template tasks include; needs KESTRA_STREAM_TEMPLATES_ENABLED=true).")
 @worker_group_option
 @kafka_options
 def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...], with_logs: bool,
             output: str, home: Path | None, backend_name: str, elasticsearch_url: str | None, index_prefix: str,
-            worker_groups: tuple[str, ...], config_file: Path | None, bootstrap_servers: str | None,
-            topic_prefix: str | None, partitions: int | None) -> None:
+            templates: Path | None, worker_groups: tuple[str, ...], config_file: Path | None,
+            bootstrap_servers: str | None, topic_prefix: str | None, partitions: int | None) -> None:
     """Run one execution of FLOW_FILE and follow it to its end (on the embedded engine by default).
 
     The first line is the execution's id, printed as it starts; --with-logs prints log lines as
@@ -257,7 +264,7 @@ def execute(flow_file: Path, flows_dir: Path | None, input_pairs: tuple[str, ...
             execution, logs = asyncio.run(run_on(
                 backend_name, settings, storage_for(config_file, root), root, flow_file, flows_dir, inputs, view,
                 kafka_resume_command(config_file, settings) if settings is not None else None,
-                Search(elasticsearch_url, index_prefix) if elasticsearch_url else None, worker_groups))
+                Search(elasticsearch_url, index_prefix) if elasticsearch_url else None, worker_groups, templates))
         except (FlowValidationError, InputError, FlowNotFoundError, ExecutionBlockedError) as exc:
             click.echo(f"error: {exc}" + (" (inputs are given as -i KEY=VALUE)" if isinstance(exc, InputError)
                                           else ""), err=True)

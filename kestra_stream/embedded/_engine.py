@@ -45,6 +45,7 @@ from kestra_stream.models.state import StateType
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.search import CountQuery, ExecutionPurge, FlowExecutions, LogPurge
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.templates import template_injector
 from kestra_stream.waiting import wait_set
 from kestra_stream.worker import attempt_failed, run_attempt
 from kestra_stream.worker.history import History
@@ -110,9 +111,10 @@ class EmbeddedEngine(AcceptsRequests):
         self._applied: set[asyncio.Future[None]] = set()
         self._cancelled_timers: set[str] = set()
         # Flows are deployed in this very process, so a revision it does not know will not come: no wait by default.
-        self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds)
+        self._runtime = ExecutorRuntime(self.catalog, flow_wait_seconds=flow_wait_seconds, templates=template_injector(
+            self.storage, registry=registry, global_defaults=self.global_defaults))
         self.requests = ExecutionRequests(self.submit, self.catalog, self.state, storage=self.storage,
-                                          envs=self.envs, globals_=self.globals)
+                                          envs=self.envs, globals_=self.globals, templates=self._runtime.templates)
         self.services = BackendServices(StoreLogs(self), self.requests,
                                         history=History(_EngineHistory(self), self.storage))
 

@@ -28,6 +28,7 @@ from kestra_stream.executor.events import (
 )
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.requests import check_replay, check_restart, check_taskrun_state, resume_inputs
+from kestra_stream.executor.runtime import FlowInjection
 from kestra_stream.ids import derive_id, new_id
 from kestra_stream.inputs import coerce_inputs
 from kestra_stream.models.execution import Execution
@@ -45,8 +46,11 @@ class ExecutionRequests:
                  state: Callable[[str], ExecutionState | None], *, storage: Storage | None,
                  envs: Mapping[str, str], globals_: Mapping[str, Any],
                  restarted: Callable[[str], None] | None = None,
-                 load: Callable[[str], Awaitable[ExecutionState | None]] | None = None) -> None:
+                 load: Callable[[str], Awaitable[ExecutionState | None]] | None = None,
+                 templates: FlowInjection | None = None) -> None:
         self._send = send
+        # The executor's template injection: a resume reads the onResume inputs of a Pause a template included.
+        self._templates = templates
         self._restarted = restarted
         self._flows = flows
         self._state = state
@@ -141,7 +145,10 @@ class ExecutionRequests:
         if state is None:
             raise ExecutionStateError(f"execution '{execution_id}' does not exist", execution_id=execution_id)
         ex = state.execution
-        return state, self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+        flow = self._flows.get(ex.namespace, ex.flow_id, ex.flow_revision)[0]
+        if self._templates is not None:
+            flow = await self._templates.inject(flow)
+        return state, flow
 
 
 class AcceptsRequests:

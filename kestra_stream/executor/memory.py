@@ -16,7 +16,7 @@ from kestra_stream.executor.effects import FlowLookup
 from kestra_stream.executor.events import Event, TaskResult, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import Effects, plan_effects
-from kestra_stream.executor.runtime import Decision, ExecutorRuntime, ManualClock
+from kestra_stream.executor.runtime import Decision, ExecutorRuntime, FlowInjection, ManualClock
 from kestra_stream.executor.slots import SlotBook, apply_request
 from kestra_stream.ids import derive_id
 from kestra_stream.models.log import LogEntry
@@ -47,9 +47,11 @@ class MemoryExecutor:
     write_attempts: int = 0
     books: dict[str, SlotBook] = field(default_factory=dict)
     inbox: deque[Event] = field(default_factory=deque)
+    templates: FlowInjection | None = None
 
     def __post_init__(self) -> None:
-        self.runtime = ExecutorRuntime(self.flows, clock=self.clock, flow_wait_seconds=self.flow_wait_seconds)
+        self.runtime = ExecutorRuntime(self.flows, clock=self.clock, flow_wait_seconds=self.flow_wait_seconds,
+                                       templates=self.templates)
 
     async def run(self, *events: Event) -> None:
         """Fold ``events`` and all they lead to, timers included (the clock jumps to each), until idle."""

@@ -170,16 +170,25 @@ class Outbox(Protocol[P]):
     async def write(self, prepared: P) -> None: ...
 
 
+class FlowInjection(Protocol):
+    """What the executor adds to a flow it read before folding with it (the templates its flow.Template tasks
+    include); raises only when what it reads is unreachable, which is retried."""
+
+    async def inject(self, flow: Flow) -> Flow: ...
+
+
 class ExecutorRuntime:
     def __init__(self, flows: FlowLookup, *, clock: Clock | None = None, flow_wait_seconds: float = 30.0,
                  retry_first_seconds: float = 0.1, retry_max_seconds: float = 5.0,
-                 outage_log_seconds: float = 30.0) -> None:
+                 outage_log_seconds: float = 30.0, templates: FlowInjection | None = None) -> None:
         self.flows = flows
+        self.templates = templates
         self.clock: Clock = clock or SystemClock()
         self.flow_wait_seconds = flow_wait_seconds
         self._retry_first = retry_first_seconds
         self._retry_max = retry_max_seconds
         self.delivery = OutageLog("executor_delivery", self.clock, every=outage_log_seconds)
+        self.template_reads = OutageLog("executor_templates", self.clock, every=outage_log_seconds)
 
     async def handle(self, event: Event, state: ExecutionState | None, outbox: Outbox[P]) -> Decision:
         """Decide, then write through ``outbox`` until durable; the event may be acknowledged on return."""
@@ -280,9 +289,11 @@ class ExecutorRuntime:
         waited = False
         while True:
             try:
-                return self.flows.get(namespace, flow_id, revision)[0]
+                flow = self.flows.get(namespace, flow_id, revision)[0]
             except BackendError as exc:
                 error = exc
+            else:
+                return await self._injected(flow)
             left = deadline - self.clock.monotonic()
             if left <= 0 or getattr(error, "deleted", False):
                 break
@@ -295,3 +306,20 @@ class ExecutorRuntime:
         return (f"Flow {namespace}.{flow_id} revision {revision} is not known to the executor (its flow store "
                 f"was given {self.flow_wait_seconds:g}s to read it): {error}. Deploy that revision, or run the "
                 "execution again on a revision that exists.")
+
+    async def _injected(self, flow: Flow) -> Flow:
+        """The flow with its templates (Kestra injects them each time its executor reads a flow). Reading them is
+        I/O (internal storage): an outage is waited out with backoff, as a delivery is, never a failed execution."""
+        if self.templates is None:
+            return flow
+        delay = self._retry_first
+        while True:
+            try:
+                injected = await self.templates.inject(flow)
+            except Exception as exc:
+                self.template_reads.failed(exc)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, self._retry_max)
+                continue
+            self.template_reads.recovered()
+            return injected

@@ -5,7 +5,14 @@ here, so that running a flow does not build its models.
 """
 
 from kestra_stream.flows._checks import expression_warnings
-from kestra_stream.flows._loader import flow_files, flow_warnings, load_flow, load_flow_file, load_flows
+from kestra_stream.flows._loader import (
+    flow_files,
+    flow_warnings,
+    load_flow,
+    load_flow_file,
+    load_flows,
+    load_template,
+)
 from kestra_stream.flows._source import Source, format_path, parse_source
 from kestra_stream.flows.defaults import PluginDefault, apply_plugin_defaults
 
@@ -20,5 +27,6 @@ __all__ = [
     "load_flow",
     "load_flow_file",
     "load_flows",
+    "load_template",
     "parse_source",
 ]

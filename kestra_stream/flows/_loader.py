@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     # models.flow imports flows.defaults, which runs this package's __init__: the model is
     # reached through its module at call time so that either can be imported first.
     from kestra_stream.models.flow import Flow
+    from kestra_stream.models.template import FlowTemplate
 
 FLOW_SUFFIXES = (".yml", ".yaml")
 
@@ -49,6 +50,25 @@ _CHECK_ERRORS = frozenset({"value_error", "assertion_error"})
 def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | None = None,
               global_defaults: Sequence[PluginDefault] = ()) -> Flow:
     """Parse and check a flow completely; raise ``FlowValidationError`` with every problem found."""
+    flow = _load(text, file, registry, global_defaults, flow_model.Flow, "flow", "id, namespace and tasks")
+    return flow.with_source(text)
+
+
+def load_template(text: str, *, file: str | None = None, registry: PluginRegistry | None = None,
+                  global_defaults: Sequence[PluginDefault] = ()) -> FlowTemplate:
+    """Parse and check a template (Kestra's deprecated flow templates) as a flow is checked: its tasks and
+    errors are validated by the same models; ``FlowValidationError`` with every problem found."""
+    from kestra_stream.models.template import FlowTemplate
+
+    template = _load(text, file, registry, global_defaults, FlowTemplate, "template", "id, namespace and tasks")
+    return template.with_source(text)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _load(text: str, file: str | None, registry: PluginRegistry | None, global_defaults: Sequence[PluginDefault],
+          model: type[M], kind: str, required: str) -> M:
     parsed = parse_source(text, file=file)
     if isinstance(parsed, FlowProblem):
         raise FlowValidationError([parsed])
@@ -57,7 +77,7 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
     if not isinstance(data, dict):
         got = "an empty document" if data is None else f"a {type(data).__name__}"
         raise FlowValidationError([source.problem(
-            f"a flow must be a YAML mapping with at least id, namespace and tasks; got {got}")])
+            f"a {kind} must be a YAML mapping with at least {required}; got {got}")])
     registry = registry or default_registry()
     flow_id = data.get("id") if isinstance(data.get("id"), str) else None
     namespace = data.get("namespace") if isinstance(data.get("namespace"), str) else None
@@ -67,9 +87,9 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
     problems = list(checked.problems)
     context = {"registry": registry,
                "plugin_defaults": [*global_defaults, *flow_defaults]}
-    flow: Flow | None = None
+    loaded: M | None = None
     try:
-        flow = flow_model.Flow.model_validate(data, context=context)
+        loaded = model.model_validate(data, context=context)
     except ValidationError as exc:
         covered = {p.path for p in problems}
         for error in exc.errors():
@@ -79,9 +99,9 @@ def load_flow(text: str, *, file: str | None = None, registry: PluginRegistry | 
                 problems.append(problem)
     except KestraStreamError as exc:  # raised by plugin code outside pydantic's error handling
         problems.append(source.problem(str(exc)))
-    if problems or flow is None:
+    if problems or loaded is None:
         raise FlowValidationError(_ordered(problems), flow_id=flow_id, namespace=namespace)
-    return flow.with_source(text)
+    return loaded
 
 
 def flow_warnings(text: str, *, file: str | None = None) -> list[FlowProblem]:

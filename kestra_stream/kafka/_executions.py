@@ -25,6 +25,7 @@ from kestra_stream.executor.events import (
     Event,
 )
 from kestra_stream.executor.fold import ExecutionState
+from kestra_stream.executor.runtime import FlowInjection
 from kestra_stream.kafka._codec import decode_log, decode_state, encode_event
 from kestra_stream.kafka._delivery import AwaitedProducer
 from kestra_stream.kafka._flows import KafkaFlowStore
@@ -42,7 +43,7 @@ def _now() -> datetime:
 class KafkaExecutions(AcceptsRequests):
     def __init__(self, settings: KafkaSettings, flows: KafkaFlowStore, *, storage: Storage | None = None,
                  envs: Mapping[str, str] | None = None, globals_: Mapping[str, Any] | None = None,
-                 follow: bool = True) -> None:
+                 follow: bool = True, templates: FlowInjection | None = None) -> None:
         self._settings = settings
         self.follows = follow
         self._producer = AwaitedProducer(settings.producer_config(), name="executions-client-deliveries")
@@ -67,7 +68,8 @@ class KafkaExecutions(AcceptsRequests):
         self._ended: dict[str, float] = {}
         # FILE inputs are uploaded to ``storage``; without one a local file is refused.
         self.requests = ExecutionRequests(self._send, flows, self.state, storage=storage, envs=envs or {},
-                                          globals_=globals_ or {}, restarted=self._supersede, load=self.load)
+                                          globals_=globals_ or {}, restarted=self._supersede, load=self.load,
+                                          templates=templates)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

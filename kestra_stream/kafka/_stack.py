@@ -22,6 +22,7 @@ from kestra_stream.models.flow import Flow
 from kestra_stream.models.log import LogEntry
 from kestra_stream.plugins import PluginRegistry
 from kestra_stream.storage import LocalStorage, Storage
+from kestra_stream.templates import template_injector
 from kestra_stream.worker.services import BackendServices, LogSource, Unavailable
 
 if TYPE_CHECKING:
@@ -48,9 +49,12 @@ class KafkaStack(AcceptsRequests):
         self._with_executor = executor
         self._with_worker = worker
         self.flows = KafkaFlowStore(settings, registry=registry)
+        # What includes the templates of flow.Template tasks (None while templates are off), for the executor and
+        # for the requests that read a flow's tasks (a resume's onResume inputs).
+        self._templates = template_injector(self.storage, registry=registry)
         self.executions = KafkaExecutions(settings, self.flows, storage=self.storage,
                                           envs=envs_from_environment(os.environ if environ is None else environ),
-                                          globals_=globals_, follow=follow_executions)
+                                          globals_=globals_, follow=follow_executions, templates=self._templates)
         self.requests = self.executions.requests
         logs: LogSource = self.executions if follow_executions else Unavailable(
             f"this process does not follow the executions and logs topics; it reads log lines {_NO_HISTORY}")
@@ -69,7 +73,7 @@ class KafkaStack(AcceptsRequests):
         await self.flows.start()
         self._components.append(self.flows)
         if self._with_executor:
-            executor = create_executor(self.settings, self.flows)
+            executor = create_executor(self.settings, self.flows, templates=self._templates)
             await executor.start()
             self._components.append(executor)
             self.executor = executor

@@ -34,6 +34,7 @@ from kestra_stream.storage._uris import (
     slugify,
     states_uri,
     task_uri,
+    templates_uri,
     trigger_uri,
 )
 
@@ -78,5 +79,6 @@ __all__ = [
     "states_uri",
     "store_file_inputs",
     "task_uri",
+    "templates_uri",
     "trigger_uri",
 ]

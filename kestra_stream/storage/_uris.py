@@ -12,6 +12,7 @@ The layout (namespace dots become folders; flow, task and trigger ids are slugif
     /<namespace as path>/<flow>/executions/<execution>/trigger/<trigger>/<file>
     /<namespace as path>/_files/...   namespace files
     /<namespace as path>/_kv/...      key-value store
+    /<namespace as path>/_templates/<id>.yaml   templates (Kestra's deprecated flow templates)
 """
 
 from __future__ import annotations
@@ -163,6 +164,12 @@ def states_uri(namespace: str, flow_id: str | None = None) -> str:
 
 def kv_uri(namespace: str) -> str:
     return build_uri([*namespace_segments(namespace), "_kv"])
+
+
+def templates_uri(namespace: str, template_id: str | None = None) -> str:
+    """The folder of a namespace's templates; with ``template_id``, that template's YAML source."""
+    return build_uri([*namespace_segments(namespace), "_templates",
+                      *([f"{template_id}.yaml"] if template_id is not None else [])])
 
 
 _EXECUTION_IN_PATH = re.compile(r"^/(.+)/executions/([^/]+)/", re.IGNORECASE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -32,16 +33,16 @@ def _runs() -> list[Any]:
         for index, run in enumerate(spec["runs"]):
             for backend in backends:
                 marks = [pytest.mark.kafka] if backend == "kafka" else []
-                params.append(pytest.param(backend, case, spec.get("flows", []), run, spec.get("search", False),
-                                           spec.get("options", []), marks=marks, id=f"{backend}-{case.name}[{index}]"))
+                params.append(pytest.param(backend, case, spec, run, marks=marks, id=f"{backend}-{case.name}[{index}]"))
     return params
 
 
-def _execute(backend: str, args: list[str], request: pytest.FixtureRequest, search: bool) -> tuple[int, str, str]:
+def _execute(backend: str, args: list[str], request: pytest.FixtureRequest, search: bool,
+             env: dict[str, str]) -> tuple[int, str, str]:
     """The embedded backend in-process (fast); Kafka in a process of its own, as a user would run it, with
     Elasticsearch and an indexer beside for the cases that read the history of executions (``search``)."""
     if backend == "embedded":
-        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        result = CliRunner().invoke(main, args, catch_exceptions=False, env=env)
         return result.exit_code, result.stdout, result.stderr
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     run = uuid.uuid4().hex[:10]
@@ -53,7 +54,7 @@ def _execute(backend: str, args: list[str], request: pytest.FixtureRequest, sear
         options += ["--elasticsearch-url", url, "--index-prefix", index_prefix]
         request.addfinalizer(lambda: _drop_indices(url, index_prefix))
     done = subprocess.run([sys.executable, "-m", "kestra_stream", *args, *options],
-                          capture_output=True, text=True, timeout=180, check=False)
+                          capture_output=True, text=True, timeout=180, check=False, env={**os.environ, **env})
     return done.returncode, done.stdout, done.stderr
 
 
@@ -70,18 +71,25 @@ def _seconds(state: dict[str, Any]) -> float:
     return (dates[-1] - dates[0]).total_seconds()
 
 
-@pytest.mark.parametrize(("backend", "case", "extra_flows", "run", "search", "options"), _runs())
-def test_compat_case(backend: str, case: Path, extra_flows: list[str], run: dict[str, Any], search: bool,
-                     options: list[str], tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("backend", "case", "spec", "run"), _runs())
+def test_compat_case(backend: str, case: Path, spec: dict[str, Any], run: dict[str, Any], tmp_path: Path,
+                     request: pytest.FixtureRequest) -> None:
     flows_dir = tmp_path / "flows"
     flows_dir.mkdir()
-    for name in extra_flows:
+    for name in spec.get("flows", []):
         shutil.copy(case / name, flows_dir / name)
     args = ["execute", str(case / "flow.yaml"), "--flows", str(flows_dir), "--with-logs", "--output", "json",
-            *options]
+            *spec.get("options", [])]
+    if spec.get("templates"):  # saved to the run's internal storage before the flow runs
+        templates_dir = tmp_path / "templates"
+        templates_dir.mkdir()
+        for name in spec["templates"]:
+            shutil.copy(case / name, templates_dir / name)
+        args += ["--templates", str(templates_dir)]
     for key, value in (run.get("inputs") or {}).items():
         args += ["--input", f"{key}={value}"]
-    exit_code, stdout, stderr = _execute(backend, args, request, search)
+    env = {str(k): str(v) for k, v in (spec.get("env") or {}).items()}
+    exit_code, stdout, stderr = _execute(backend, args, request, spec.get("search", False), env)
     expect = run["expect"]
 
     if "invalid" in expect:  # the flow itself is refused, as Kestra refuses to save it: no execution starts

@@ -167,10 +167,23 @@ def test_plugin_loads_from_a_raw_mapping_under_each_of_its_names(cls: type[Plugi
         assert model.type == name
 
 
-def test_kestras_deprecated_template_task_is_refused_under_each_name_saying_what_to_use() -> None:
+def test_kestras_deprecated_template_task_is_refused_while_templates_are_off_saying_how_and_what_to_use(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KESTRA_STREAM_TEMPLATES_ENABLED", raising=False)
     for name in _info(core.Template).names:
-        with pytest.raises(ValidationError, match=r"deprecated by Kestra.*io\.kestra\.plugin\.core\.flow\.Subflow"):
+        with pytest.raises(ValidationError, match=r"templates are off.*KESTRA_STREAM_TEMPLATES_ENABLED=true.*"
+                                                  r"io\.kestra\.plugin\.core\.flow\.Subflow"):
             core.Template.model_validate({"type": name, **RAW[core.Template]})
+
+
+def test_template_task_loads_under_each_name_with_kestras_properties_once_templates_are_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KESTRA_STREAM_TEMPLATES_ENABLED", "true")
+    for name in _info(core.Template).names:
+        model = core.Template.model_validate({"type": name, **RAW[core.Template]})
+        assert (model.type, model.namespace, model.template_id, model.args) == (name, "company.team", "shared",
+                                                                                {"a": "b"})
+        assert model.included is None and model.branches() == {}
 
 
 def test_registry_from_entry_points_finds_every_core_plugin_by_each_name() -> None:

@@ -49,8 +49,17 @@ def test_the_corpora_are_large_enough() -> None:
     assert len(COMPAT) >= 18
 
 
+def _case_env(path: Path) -> dict[str, str]:
+    """The environment a compat case runs its flows in (``env:`` of its case.yaml: templates turned on)."""
+    case = path.parent / "case.yaml"
+    declared = (YAML(typ="safe").load(case.read_text()) or {}) if case.exists() else {}
+    return {str(k): str(v) for k, v in (declared.get("env") or {}).items()}
+
+
 @pytest.mark.parametrize("path", VALID + COMPAT, ids=_id)
-def test_valid_flow_loads_without_problem(path: Path) -> None:
+def test_valid_flow_loads_without_problem(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in _case_env(path).items():
+        monkeypatch.setenv(name, value)
     try:
         flow = load_flow_file(path)
     except FlowValidationError as exc:

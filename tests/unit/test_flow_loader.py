@@ -202,7 +202,9 @@ def test_a_subflow_of_the_same_id_in_another_namespace_is_not_recursive() -> Non
     assert [task.id for task in load_flow(text).tasks] == ["other", "toggle_own_trigger"]
 
 
-def test_kestras_deprecated_template_task_is_refused_with_what_to_use_instead() -> None:
+def test_kestras_deprecated_template_task_is_refused_while_templates_are_off_with_how_and_what_instead(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KESTRA_STREAM_TEMPLATES_ENABLED", raising=False)
     text = HEAD + """tasks:
   - id: shared
     type: io.kestra.core.tasks.flows.Template
@@ -213,4 +215,5 @@ def test_kestras_deprecated_template_task_is_refused_with_what_to_use_instead() 
         load_flow(text)
     (problem,) = caught.value.problems
     assert problem.path == "tasks[0]"
-    assert "flow.Template is deprecated by Kestra" in problem.message and "flow.Subflow" in problem.message
+    assert "flow.Template is deprecated by Kestra and templates are off" in problem.message
+    assert "KESTRA_STREAM_TEMPLATES_ENABLED=true" in problem.message and "flow.Subflow" in problem.message

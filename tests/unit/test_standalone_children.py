@@ -100,3 +100,9 @@ def test_the_worker_group_key_reaches_the_workers_only() -> None:
 def test_a_worker_group_key_is_checked_by_the_command() -> None:
     result = CliRunner().invoke(main, ["server", "standalone", "--worker-group-key", "not a key"])
     assert result.exit_code == 2 and "no worker group key" in result.output
+
+
+def test_the_executor_gets_the_workers_home_where_local_storage_keeps_the_templates() -> None:
+    specs = {spec.name: list(spec.argv) for spec in children(SETTINGS, workers=1)}
+    assert option(specs["executor"], "--home") == option(specs["worker-1"], "--home") == option(
+        specs["webserver"], "--home")

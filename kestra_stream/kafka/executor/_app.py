@@ -44,7 +44,7 @@ from kestra_stream.executor.effects import FlowLookup
 from kestra_stream.executor.events import Event, EvictionDue, RecordUnreadable, TimerFired
 from kestra_stream.executor.fold import ExecutionState
 from kestra_stream.executor.plan import plan_effects
-from kestra_stream.executor.runtime import REVIVING, Decision, ExecutorRuntime, OutageLog, notify
+from kestra_stream.executor.runtime import REVIVING, Decision, ExecutorRuntime, FlowInjection, OutageLog, notify
 from kestra_stream.executor.slots import SlotBook, SlotRequest, apply_request, book_from_table
 from kestra_stream.executor.wire import UnreadableRecord
 from kestra_stream.executor.worker_groups import with_worker_groups
@@ -84,10 +84,11 @@ class KafkaExecutor:
     """One faust app: the fold agent, the concurrency agent and the timer loop. ``start``/``stop`` embed it."""
 
     def __init__(self, settings: KafkaSettings, flows: FlowLookup, *, store: str = "memory://",
-                 timer_interval: float = 0.05, data_dir: Path | None = None) -> None:
+                 timer_interval: float = 0.05, data_dir: Path | None = None,
+                 templates: FlowInjection | None = None) -> None:
         self.settings = settings
         self._flows = flows
-        self._runtime = ExecutorRuntime(flows, flow_wait_seconds=settings.flow_wait_seconds)
+        self._runtime = ExecutorRuntime(flows, flow_wait_seconds=settings.flow_wait_seconds, templates=templates)
         self._liveness = WorkerLiveness(settings)  # which worker groups have a live worker, for their jobs
         self._handling = False
         self._timer_outage = OutageLog("executor_timers", self._runtime.clock)
@@ -587,6 +588,9 @@ def _key(record: EventT[bytes]) -> str | None:
 
 
 def create_executor(settings: KafkaSettings, flows: FlowLookup, *, store: str = "memory://",
-                    timer_interval: float = 0.05, data_dir: Path | None = None) -> KafkaExecutor:
-    """The executor app for ``settings`` (app id ``settings.executor_app_id``); ``await start()`` to run it."""
-    return KafkaExecutor(settings, flows, store=store, timer_interval=timer_interval, data_dir=data_dir)
+                    timer_interval: float = 0.05, data_dir: Path | None = None,
+                    templates: FlowInjection | None = None) -> KafkaExecutor:
+    """The executor app for ``settings`` (app id ``settings.executor_app_id``); ``await start()`` to run it.
+    ``templates``: what includes the templates of flow.Template tasks (None when templates are off)."""
+    return KafkaExecutor(settings, flows, store=store, timer_interval=timer_interval, data_dir=data_dir,
+                         templates=templates)
