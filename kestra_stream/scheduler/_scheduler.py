@@ -160,6 +160,9 @@ class Scheduler:
                     continue
                 record = self.store.get(uid)
                 if record is not None and record.disabled:
+                    # Enabled again, it is seen anew: its missed dates are recovered by its policy, as
+                    # Kestra does when a Schedule is enabled back (recoverMissedSchedules).
+                    self._seen.discard(uid)
                     continue
                 try:
                     upcoming = await self._evaluate(flow, trigger, uid, record, now)

@@ -155,6 +155,23 @@ async def test_a_disabled_trigger_does_not_fire_and_enabled_again_recovers_its_d
     assert run.dates() == ["2025-01-01T11:00:00+00:00", "2025-01-01T12:00:00+00:00"]
 
 
+@pytest.mark.parametrize(("recover", "fired"), [("LAST", ["2025-01-01T13:00:00+00:00"]), ("NONE", [])])
+async def test_a_trigger_enabled_again_recovers_the_dates_missed_while_disabled_by_its_policy(
+        tmp_path: Path, clock: Clock, recover: str, fired: list[str]) -> None:
+    async with Run(tmp_path / "home", clock) as r:
+        r.engine.deploy(FLOW.format(recover=recover))
+        await r.scheduler.tick()
+        await set_disabled(r.scheduler.store, UID, True)
+        clock.set("2025-01-01T13:30:00+00:00")
+        await r.scheduler.tick()
+        await set_disabled(r.scheduler.store, UID, False)
+        await r.scheduler.tick()
+        assert r.dates() == fired
+        clock.set("2025-01-01T14:00:01+00:00")
+        await r.scheduler.tick()
+        assert r.dates() == [*fired, "2025-01-01T14:00:00+00:00"]
+
+
 async def test_a_backfill_runs_its_dates_in_order_is_visible_and_ends(run: Run, clock: Clock) -> None:
     await run.scheduler.tick()
     await start_backfill(run.scheduler.store, UID, BackfillRequest(
