@@ -11,10 +11,12 @@ tasks:
   - id: say
     type: io.kestra.plugin.core.log.Log
     message: hooked ran
+    logToFile: true
 triggers:
   - id: hook
     type: io.kestra.plugin.core.trigger.Webhook
     key: ${KEY}
+    logToFile: true
 `
 
 // Started by the Flow trigger once each run of `hooked` succeeds.
@@ -103,4 +105,16 @@ test('the executions list filters on what started each execution, kept in the ad
   await page.getByTestId('filter-trigger-SCHEDULE').click()
   await expect(page.getByTestId('executions-empty')).toContainText('Clear the filters')
   await shot('executions-triggered-by-none')
+
+  // logToFile on the webhook and on its task: the execution page offers both files, each holding its lines.
+  await page.goto(`executions/${hookedId}`)
+  const fileText = async (testId: string): Promise<string> => {
+    const link = page.getByTestId(testId)
+    await expect(link).toBeVisible()
+    const answer = await request.get((await link.getAttribute('href')) ?? '')
+    expect(answer.status(), await answer.text()).toBe(200)
+    return answer.text()
+  }
+  expect(await fileText('trigger-log-file')).toContain(`started execution ${hookedId}`)
+  expect(await fileText('attempt-log-file')).toContain('hooked ran')
 })

@@ -86,7 +86,8 @@ export interface Execution {
   labels?: Label[] | null
   state: State
   taskRunList?: TaskRun[] | null
-  trigger?: { id: string; type: string; variables?: Record<string, unknown> | null } | null
+  // logFile: the kestra:// URI of the lines of the evaluation that started it, when its trigger has logToFile.
+  trigger?: { id: string; type: string; variables?: Record<string, unknown> | null; logFile?: string | null } | null
   parent?: { executionId: string; taskrunId: string; namespace: string; flowId: string } | null
   originalId?: string | null
   scheduleDate?: string | null
