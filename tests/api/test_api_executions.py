@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -179,13 +180,18 @@ async def test_one_flows_executions_exclude_a_child_namespaces_flow_of_the_same_
         assert answer.status == 200, await answer.text()
         ids[namespace] = (await answer.json())["id"]
 
-    async def listed() -> dict[str, Any] | None:
-        answer = await api.client.get("/api/v1/main/executions", params={"namespace": parent, "flowId": "same"})
-        assert answer.status == 200, await answer.text()
-        page: dict[str, Any] = await answer.json()
-        return page if page["total"] >= 1 else None
+    def listed(namespace: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+        async def ended() -> dict[str, Any] | None:
+            # The index follows the executions: a page is read once it shows that namespace's run ended.
+            answer = await api.client.get("/api/v1/main/executions", params={"namespace": namespace, "flowId": "same"})
+            assert answer.status == 200, await answer.text()
+            page: dict[str, Any] = await answer.json()
+            done = any(e["id"] == ids[namespace] and e["state"]["current"] == "SUCCESS" for e in page["results"])
+            return page if done else None
+        return ended
 
-    page = await api.eventually(listed, within=WAIT)
+    await api.eventually(listed(f"{parent}.child"), within=WAIT)  # the child's run is indexed too
+    page = await api.eventually(listed(parent), within=WAIT)
     assert [(e["id"], e["namespace"], e["state"]["current"]) for e in page["results"]] == [
         (ids[parent], parent, "SUCCESS")]
     missing = await api.client.get(BASE, params={"namespace": parent})
