@@ -37,6 +37,29 @@ tasks:
 """
 
 
+async def _deployed_with_template(api: ApiHarness, flow_id: str, who: str, *, after: bool = False) -> str:
+    """A new namespace holding the greetings template and flow ``flow_id`` including it; the namespace."""
+    namespace = _namespace()
+    saved = await api.client.post("/api/v1/templates", data=_template(namespace),
+                                  headers={"Content-Type": "application/x-yaml"})
+    assert saved.status == 200, await saved.text()
+    tail = "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n" if after else ""
+    flow = f"""\
+id: {flow_id}
+namespace: {namespace}
+tasks:
+  - id: include
+    type: io.kestra.plugin.core.flow.Template
+    namespace: {namespace}
+    templateId: greetings
+    args:
+      who: {who}
+{tail}"""
+    deployed = await api.client.post("/api/v1/flows", data=flow, headers={"Content-Type": "application/x-yaml"})
+    assert deployed.status == 200, await deployed.text()
+    return namespace
+
+
 async def test_a_template_created_is_read_updated_searched_and_deleted(api: ApiHarness) -> None:
     namespace = _namespace()
     yaml = {"Content-Type": "application/x-yaml"}
@@ -77,25 +100,7 @@ async def test_an_invalid_template_is_refused_with_each_problem_at_its_line(api:
 
 
 async def test_a_flow_including_a_template_saved_through_the_api_runs_its_tasks(api: ApiHarness) -> None:
-    namespace = _namespace()
-    await api.client.post("/api/v1/templates", data=_template(namespace),
-                          headers={"Content-Type": "application/x-yaml"})
-    flow = f"""\
-id: uses_template
-namespace: {namespace}
-tasks:
-  - id: include
-    type: io.kestra.plugin.core.flow.Template
-    namespace: {namespace}
-    templateId: greetings
-    args:
-      who: API
-  - id: after
-    type: io.kestra.plugin.core.log.Log
-    message: after
-"""
-    deployed = await api.client.post("/api/v1/flows", data=flow, headers={"Content-Type": "application/x-yaml"})
-    assert deployed.status == 200, await deployed.text()
+    namespace = await _deployed_with_template(api, "uses_template", "API", after=True)
 
     answer = await api.client.post(f"/api/v1/executions/{namespace}/uses_template", params={"wait": "true"})
     execution = await answer.json()
@@ -105,21 +110,7 @@ tasks:
 
 
 async def test_the_graphs_of_a_flow_and_of_its_execution_show_the_template_tasks(api: ApiHarness) -> None:
-    namespace = _namespace()
-    await api.client.post("/api/v1/templates", data=_template(namespace),
-                          headers={"Content-Type": "application/x-yaml"})
-    flow = f"""\
-id: graphed
-namespace: {namespace}
-tasks:
-  - id: include
-    type: io.kestra.plugin.core.flow.Template
-    namespace: {namespace}
-    templateId: greetings
-    args:
-      who: graph
-"""
-    await api.client.post("/api/v1/flows", data=flow, headers={"Content-Type": "application/x-yaml"})
+    namespace = await _deployed_with_template(api, "graphed", "graph")
 
     graph = await (await api.client.get(f"/api/v1/flows/{namespace}/graphed/graph")).json()
     assert "root.include.greet" in {node["uid"] for node in graph["nodes"]}
