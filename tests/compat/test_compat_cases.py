@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,11 @@ def _runs() -> list[Any]:
 
 
 def _execute(backend: str, args: list[str], request: pytest.FixtureRequest, search: bool,
-             env: dict[str, str]) -> tuple[int, str, str]:
+             env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
     """The embedded backend in-process (fast); Kafka in a process of its own, as a user would run it, with
-    Elasticsearch and an indexer beside for the cases that read the history of executions (``search``)."""
+    Elasticsearch and an indexer beside for the cases that read the history of executions (``search``).
+    ``env``: environment variables set for the run (a case's ``env:``)."""
+    env = dict(env or {})
     if backend == "embedded":
         result = CliRunner().invoke(main, args, catch_exceptions=False, env=env)
         return result.exit_code, result.stdout, result.stderr
