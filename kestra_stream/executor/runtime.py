@@ -293,7 +293,8 @@ class ExecutorRuntime:
             except BackendError as exc:
                 error = exc
             else:
-                return await self._injected(flow)
+                # Templates off (the default): no step at all on this per-event path.
+                return flow if self.templates is None else await self._injected(self.templates, flow)
             left = deadline - self.clock.monotonic()
             if left <= 0 or getattr(error, "deleted", False):
                 break
@@ -307,15 +308,13 @@ class ExecutorRuntime:
                 f"was given {self.flow_wait_seconds:g}s to read it): {error}. Deploy that revision, or run the "
                 "execution again on a revision that exists.")
 
-    async def _injected(self, flow: Flow) -> Flow:
+    async def _injected(self, templates: FlowInjection, flow: Flow) -> Flow:
         """The flow with its templates (Kestra injects them each time its executor reads a flow). Reading them is
         I/O (internal storage): an outage is waited out with backoff, as a delivery is, never a failed execution."""
-        if self.templates is None:
-            return flow
         delay = self._retry_first
         while True:
             try:
-                injected = await self.templates.inject(flow)
+                injected = await templates.inject(flow)
             except Exception as exc:
                 self.template_reads.failed(exc)
                 await self.clock.sleep(delay)

@@ -20,7 +20,7 @@ CONFIG = ("--config", "playwright.executions.config.ts")
 SHOTS = ("execution-gantt-paused", "execution-logs-live", "execution-gantt", "execution-topology",
          "execution-overview", "execution-outputs", "execution-state-changed", "executions-list", "executions-killed",
          "execution-killed", "executions-replayed", "executions-deleted", "executions-triggered-by-webhook",
-         "executions-triggered-by-none")
+         "executions-triggered-by-none", "execution-trigger-log-file")
 
 
 def _assert_shots(folder: Path) -> None:

@@ -117,4 +117,5 @@ test('the executions list filters on what started each execution, kept in the ad
   }
   expect(await fileText('trigger-log-file')).toContain(`started execution ${hookedId}`)
   expect(await fileText('attempt-log-file')).toContain('hooked ran')
+  await shot('execution-trigger-log-file')
 })
