@@ -78,5 +78,10 @@ class Backend(Protocol):
     async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
         """Add or change labels of an execution (others kept); the execution with its new labels."""
 
-    async def delete_execution(self, execution_id: str) -> bool:
-        """Forget an ended execution: its state, its logs and its events; False when it was not known."""
+    async def delete_execution(self, execution_id: str) -> int | None:
+        """Forget an ended execution: its state, its logs and its events.
+
+        Returns the deletion's version for the search index, above every version of the execution
+        an indexer may still write there (``SearchRepository.delete_execution``); None where the
+        index follows the backend in step, so nothing older can come after the deletion.
+        """

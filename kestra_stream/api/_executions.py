@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -362,8 +363,8 @@ def check_deletable(execution: Execution) -> None:
 async def delete_ended(request: web.Request, execution: Execution) -> None:
     """Forget ``execution`` (checked by ``check_deletable``): backend, search index and its files."""
     svc = services(request)
-    await svc.backend.delete_execution(execution.id)
-    await asyncio.to_thread(svc.search.delete_execution, execution.id)
+    version = await svc.backend.delete_execution(execution.id)
+    await asyncio.to_thread(partial(svc.search.delete_execution, execution.id, version=version))
     prefix = execution_uri(execution.namespace, execution.flow_id, execution.id)
     for uri in await svc.storage.list(prefix):
         await svc.storage.delete(uri)

@@ -233,14 +233,16 @@ class EmbeddedEngine(AcceptsRequests):
         notify(self._log_purge_listeners, purge)
         return deleted
 
-    async def delete_execution(self, execution_id: str) -> bool:
-        """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones)."""
+    async def delete_execution(self, execution_id: str) -> None:
+        """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones).
+
+        The embedded indexer hears the deletion in the batch of its last snapshot, and writes it after.
+        """
         self._states.pop(execution_id, None)
         self._write_pending_logs()  # none of its lines may be written after it is gone
         # On the loop, like every other use of the store's one connection (transactions must not interleave).
-        deleted = self.store.delete_execution(execution_id)
+        self.store.delete_execution(execution_id)
         notify(self._deletion_listeners, execution_id)
-        return deleted
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:  # noqa: ASYNC109
         state = self.state(execution_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -71,8 +72,8 @@ class IndexedHistory:
         return await asyncio.to_thread(execution_logs, self._repository, execution_id)
 
     async def delete_execution(self, execution_id: str) -> None:
-        await self._executions.delete_execution(execution_id)
-        await asyncio.to_thread(self._repository.delete_execution, execution_id)
+        version = await self._executions.delete_execution(execution_id)
+        await asyncio.to_thread(partial(self._repository.delete_execution, execution_id, version=version))
 
     async def _caught_up(self) -> None:
         await asyncio.to_thread(self._wait_indexed)

@@ -10,14 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 
-def _settle(future: asyncio.Future[str | None], error: str | None) -> None:
+@dataclass(frozen=True)
+class Delivery:
+    """A send's report: the broker's error, or the offset the record got (None when no report came)."""
+
+    error: str | None = None
+    offset: int | None = None
+
+
+def _settle(future: asyncio.Future[Delivery], delivery: Delivery) -> None:
     if not future.done():
-        future.set_result(error)
+        future.set_result(delivery)
 
 
 class AwaitedProducer:
@@ -28,25 +37,26 @@ class AwaitedProducer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    async def send(self, topic: str, key: bytes, value: bytes | None, timeout: float) -> str | None:  # noqa: ASYNC109
-        """Produce one record and wait up to ``timeout`` for its report: the delivery error, or None.
+    async def send(self, topic: str, key: bytes, value: bytes | None, timeout: float) -> Delivery:  # noqa: ASYNC109
+        """Produce one record and wait up to ``timeout`` for its report.
 
-        None also when no report came within ``timeout`` (the broker is away): the record stays queued
-        and may still be delivered, as after a flush that timed out.
+        No error and no offset when no report came within ``timeout`` (the broker is away): the record
+        stays queued and may still be delivered, as after a flush that timed out.
         """
         loop = asyncio.get_running_loop()
-        report: asyncio.Future[str | None] = loop.create_future()
+        report: asyncio.Future[Delivery] = loop.create_future()
 
-        def delivered(err: object, _msg: object) -> None:
+        def delivered(err: object, msg: Message) -> None:
+            delivery = Delivery(offset=msg.offset()) if err is None else Delivery(error=str(err))
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
-                loop.call_soon_threadsafe(_settle, report, None if err is None else str(err))
+                loop.call_soon_threadsafe(_settle, report, delivery)
 
         self._polling()
         self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
         try:
             return await asyncio.wait_for(report, timeout)
         except TimeoutError:
-            return None
+            return Delivery()
 
     def _polling(self) -> None:
         with self._lock:

@@ -181,28 +181,30 @@ class KafkaExecutions(AcceptsRequests):
 
     # ----- requests --------------------------------------------------------------------------------
     async def _send(self, event: Event) -> None:
-        error = await self._producer.send(self._settings.topic("executor"), event.execution_id.encode(),
-                                          encode_event(event), self._settings.connect_timeout_seconds)
-        if error is not None:
-            raise BackendError(f"request for execution {event.execution_id} was not delivered: {error}",
+        delivery = await self._producer.send(self._settings.topic("executor"), event.execution_id.encode(),
+                                             encode_event(event), self._settings.connect_timeout_seconds)
+        if delivery.error is not None:
+            raise BackendError(f"request for execution {event.execution_id} was not delivered: {delivery.error}",
                                execution_id=event.execution_id)
 
-    async def delete_execution(self, execution_id: str) -> bool:
+    async def delete_execution(self, execution_id: str) -> int | None:
         """A tombstone on the executions topic (compaction then drops its snapshots) and this client forgets it.
 
+        Returns the deletion's version: the tombstone's offset + 1, above every snapshot's version
+        (snapshots of one execution share its partition); None when the broker did not report it in time.
         The executor's own table and the logs topic (retention-based) are left as they are: an
         ended execution is never read from them again.
         """
         with self._lock:
-            known = self._states.pop(execution_id, None) is not None
+            self._states.pop(execution_id, None)
             self._logs.pop(execution_id, None)
             self._ended.pop(execution_id, None)
-        error = await self._producer.send(self._settings.topic("executions"), execution_id.encode(), None,
-                                          self._settings.connect_timeout_seconds)
-        if error is not None:
-            raise BackendError(f"deleting execution {execution_id} was not delivered: {error}",
+        delivery = await self._producer.send(self._settings.topic("executions"), execution_id.encode(), None,
+                                             self._settings.connect_timeout_seconds)
+        if delivery.error is not None:
+            raise BackendError(f"deleting execution {execution_id} was not delivered: {delivery.error}",
                                execution_id=execution_id)
-        return known
+        return None if delivery.offset is None else delivery.offset + 1
 
     def _supersede(self, execution_id: str) -> None:
         with self._lock:

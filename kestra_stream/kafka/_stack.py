@@ -117,5 +117,5 @@ class KafkaStack(AcceptsRequests):
     def subscribe_logs(self, listener: Callable[[list[LogEntry]], None]) -> None:
         self.executions.subscribe_logs(listener)
 
-    async def delete_execution(self, execution_id: str) -> bool:
+    async def delete_execution(self, execution_id: str) -> int | None:
         return await self.executions.delete_execution(execution_id)

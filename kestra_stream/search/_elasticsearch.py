@@ -195,10 +195,16 @@ class ElasticsearchRepository:
             yield {"_index": self.index("triggers"), "_id": trigger.uid, "_version": trigger.version,
                    "_version_type": "external_gte", "_source": trigger_document(trigger)}
 
-    def delete_execution(self, execution_id: str) -> None:
+    def delete_execution(self, execution_id: str, *, version: int | None = None) -> None:
         try:
-            self.client.options(ignore_status=404).delete(index=self.index("executions"), id=execution_id,
-                                                          refresh=True)
+            executions = self.client.options(ignore_status=(404, _CONFLICT))
+            if version is None:
+                executions.delete(index=self.index("executions"), id=execution_id, refresh=True)
+            else:
+                # Even with no document, the deletion is kept at its version (for index.gc_deletes): a late
+                # write of an older snapshot conflicts. A conflict here: a newer execution of that id, kept.
+                executions.delete(index=self.index("executions"), id=execution_id, refresh=True,
+                                  version=version, version_type="external")
             # Found then deleted in bulk: _delete_by_query needs the reindex module, which not every
             # distribution has (the integ-test one the tests run has not).
             logs = self.index("logs")

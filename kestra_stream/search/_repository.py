@@ -41,8 +41,12 @@ class SearchRepository(Protocol):
         """
         ...
 
-    def delete_execution(self, execution_id: str) -> None:
-        """Remove an execution and its log lines (a deleted execution); nothing to remove is no error."""
+    def delete_execution(self, execution_id: str, *, version: int | None = None) -> None:
+        """Remove an execution and its log lines (a deleted execution); nothing to remove is no error.
+
+        With a ``version`` (``Backend.delete_execution``'s), a snapshot of the execution older than it,
+        written afterwards by an indexer that lags, does not bring the execution back.
+        """
         ...
 
     def refresh(self) -> None:

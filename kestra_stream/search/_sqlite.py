@@ -75,6 +75,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS flow_text {_FTS};
 CREATE TABLE IF NOT EXISTS triggers (
     uid TEXT NOT NULL UNIQUE, namespace TEXT NOT NULL, flow_id TEXT NOT NULL, trigger_id TEXT NOT NULL,
     version INTEGER NOT NULL, body TEXT NOT NULL);
+-- Executions deleted at a version: an older snapshot written later must not bring one back.
+CREATE TABLE IF NOT EXISTS deleted_executions (id TEXT NOT NULL UNIQUE, version INTEGER NOT NULL);
 """
 # Run after _SCHEMA and _ADDED_COLUMNS: on the columns a database of an older version gets from the latter.
 _LATER_INDICES = """
@@ -174,10 +176,13 @@ class SqliteRepository:
         except sqlite3.Error as exc:
             raise BackendError(f"writing {len(batch)} documents to the search database failed: {exc}") from exc
 
-    def delete_execution(self, execution_id: str) -> None:
+    def delete_execution(self, execution_id: str, *, version: int | None = None) -> None:
         try:
             with self._transaction() as db:
                 _delete_execution(db, execution_id)
+                if version is not None:
+                    db.execute("INSERT INTO deleted_executions VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET "
+                               "version = max(version, excluded.version)", (execution_id, version))
         except sqlite3.Error as exc:
             raise BackendError(f"deleting execution '{execution_id}' from the search database failed: {exc}") from exc
 
@@ -358,6 +363,8 @@ def _add_columns(db: sqlite3.Connection) -> None:
 
 
 def _write_execution(db: sqlite3.Connection, execution: Execution, version: int) -> None:
+    if db.execute("SELECT 1 FROM deleted_executions WHERE id = ? AND version >= ?", (execution.id, version)).fetchone():
+        return  # deleted after this snapshot
     start, end = start_date(execution), end_date(execution)
     changed = db.execute(
         "INSERT INTO executions (id, namespace, flow_id, state, start_date, end_date, duration, version, body, "

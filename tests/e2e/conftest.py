@@ -126,7 +126,7 @@ class ThreadedBackend:
     async def set_labels(self, execution_id: str, labels: Mapping[str, str]) -> Execution:
         return await self._call(self._backend.set_labels(execution_id, labels))
 
-    async def delete_execution(self, execution_id: str) -> bool:
+    async def delete_execution(self, execution_id: str) -> int | None:
         return await self._call(self._backend.delete_execution(execution_id))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -14,8 +15,16 @@ import pytest
 from confluent_kafka import Producer
 
 from kestra_stream.executor.fold import ExecutionState
-from kestra_stream.indexer import IndexerSettings, KafkaIndexer
-from kestra_stream.kafka import KafkaSettings, apply_topics, encode_log, encode_state, flow_key
+from kestra_stream.indexer import IndexedHistory, IndexerSettings, KafkaIndexer
+from kestra_stream.kafka import (
+    KafkaExecutions,
+    KafkaFlowStore,
+    KafkaSettings,
+    apply_topics,
+    encode_log,
+    encode_state,
+    flow_key,
+)
 from kestra_stream.models.state import StateType
 from kestra_stream.search import ElasticsearchRepository, ExecutionQuery, FlowQuery, LogQuery, Paging, TriggerQuery
 from tests.integration._search_data import T0, execution, flows, logs, triggers
@@ -114,6 +123,28 @@ def test_states_delivered_again_after_newer_ones_never_replace_them(
     finally:
         second.stop()
     assert states_of(search) == {"x": StateType.SUCCESS}
+
+
+async def test_an_execution_deleted_before_the_indexer_read_its_snapshots_never_shows_in_the_index(
+        kafka: KafkaSettings, search: ElasticsearchRepository) -> None:
+    produce(kafka, snapshots("late", StateType.CREATED, StateType.RUNNING, StateType.SUCCESS))
+    executions = KafkaExecutions(kafka, KafkaFlowStore(kafka), follow=False)
+    await executions.start()
+    try:
+        # The API's delete, while no indexer has read a snapshot yet.
+        await IndexedHistory(kafka, search, executions).delete_execution("late")
+    finally:
+        await executions.stop()
+    indexer = KafkaIndexer(kafka, search, FAST.model_copy(update={"group_id": group("late"), "batch_size": 1}))
+    seen: list[dict[str, StateType]] = []
+    indexer.start()
+    try:
+        # One snapshot a batch: each is written, and looked for, before the tombstone is read.
+        while not indexer_done(indexer, 4):
+            seen.append(await asyncio.to_thread(states_of, search))
+    finally:
+        indexer.stop()
+    assert all(not found for found in seen) and states_of(search) == {}
 
 
 def indexer_done(indexer: KafkaIndexer, records: int) -> bool:

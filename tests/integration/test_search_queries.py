@@ -159,6 +159,21 @@ def test_an_older_snapshot_never_replaces_a_newer_one(repository: SearchReposito
     assert repository.count_by_state(ExecutionQuery()) == {StateType.SUCCESS: 1}
 
 
+def test_a_deletion_at_a_version_keeps_an_older_snapshot_written_later_out(repository: SearchRepository) -> None:
+    # An indexer that lags writes the execution's last snapshot after the API deleted it.
+    done = execution("gone", "ns", "f", StateType.SUCCESS, started=T0)
+    repository.write(IndexBatch(executions=[(execution("gone", "ns", "f", StateType.RUNNING, started=T0), 3)]))
+    repository.delete_execution("gone", version=9)
+    repository.delete_execution("never-indexed", version=4)
+    never = execution("never-indexed", "ns", "f", StateType.SUCCESS, started=T0)
+    repository.write(IndexBatch(executions=[(done, 8), (never, 2)]))
+    repository.refresh()
+    assert ids(repository) == []
+    repository.write(IndexBatch(executions=[(done, 10)]))  # a version past the deletion: the id in use again
+    repository.refresh()
+    assert ids(repository) == ["gone"]
+
+
 def test_a_newer_snapshot_replaces_the_document_and_its_labels(repository: SearchRepository) -> None:
     first = execution("e", "ns", "f", StateType.RUNNING, started=T0, labels={"stage": "one"})
     second = execution("e", "ns", "f", StateType.SUCCESS, started=T0, labels={"stage": "two"})
