@@ -236,7 +236,8 @@ class EmbeddedEngine(AcceptsRequests):
     async def delete_execution(self, execution_id: str) -> None:
         """Forget an execution: its state, events and logs leave the SQLite file (the API deletes ended ones).
 
-        The embedded indexer hears the deletion in the batch of its last snapshot, and writes it after.
+        No version: the embedded indexer writes the deletion after every snapshot it holds of the
+        execution (later in the same batch, or in the next one).
         """
         self._states.pop(execution_id, None)
         self._write_pending_logs()  # none of its lines may be written after it is gone
