@@ -140,7 +140,9 @@ async def test_an_execution_deleted_before_the_indexer_read_its_snapshots_never_
     indexer.start()
     try:
         # One snapshot a batch: each is written, and looked for, before the tombstone is read.
+        deadline = time.monotonic() + 60
         while not indexer_done(indexer, 4):
+            assert time.monotonic() < deadline, f"the indexer read {indexer.indexed} of the 4 records in 60 s"
             seen.append(await asyncio.to_thread(states_of, search))
     finally:
         indexer.stop()
